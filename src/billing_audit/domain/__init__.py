@@ -1,0 +1,1 @@
+"""Pure audit domain: policy, values, the timeline replay, detection rules, money and risk. No I/O."""

@@ -1,0 +1,130 @@
+"""What the audit reasons about: sheets' columns, rows, cell-history entries and audit events."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from billing_audit.domain.values import CellValue, utc_iso
+
+
+class EventType(StrEnum):
+    POST_CLOSE_CHANGE = "post_close_change"
+    LOCKED_ROW_CHANGE = "locked_row_change"
+    CHANGE = "change"
+    WEEK_ENDING_MOVED = "week_ending_moved"
+    CLOSED_ROW_DELETED = "closed_row_deleted"
+    BACKDATED_ROW_ADDED = "backdated_row_added"
+    IMPLAUSIBLE_DATE = "implausible_date"
+    PRICE_MISMATCH = "price_mismatch"
+
+
+class RiskLevel(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+class DetectedVia(StrEnum):
+    SCAN = "scan"
+    WEBHOOK = "webhook"
+
+
+class ColumnMap(BaseModel):
+    """Column ids by title for one sheet: ids differ per sheet, order is free, columns may be missing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ids_by_title: dict[str, int]
+
+    def id_of(self, title: str) -> int | None:
+        return self.ids_by_title.get(title)
+
+    def has(self, title: str) -> bool:
+        return title in self.ids_by_title
+
+    @property
+    def titles_by_id(self) -> dict[int, str]:
+        return {column_id: title for title, column_id in self.ids_by_title.items()}
+
+
+class CellEntry(BaseModel):
+    """One cell-history entry: the value a save wrote, when and by whom."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    value: CellValue = None
+    at: datetime
+    by: str | None = None
+
+
+class RowCreation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    by: str | None = None
+
+
+class RowTimeline(BaseModel):
+    """Everything known about one row between two audit instants, ready to replay.
+
+    `start` is the row as the previous scan (or the baseline) saw it, empty for a row created
+    since.  `history` holds the full cell history of the columns in `history_columns`; every other
+    column kept the value in `current` throughout.
+    """
+
+    sheet_id: int
+    sheet_name: str
+    row_id: int
+    start: dict[str, CellValue] = Field(default_factory=dict)
+    current: dict[str, CellValue] = Field(default_factory=dict)
+    history_columns: frozenset[str] = frozenset()
+    history: list[CellEntry] = Field(default_factory=list)
+    created: RowCreation | None = None  # set only for a row added since `start` was taken
+
+
+class AuditEvent(BaseModel):
+    """One line of events.jsonl (FORMAT.md, "What a run writes")."""
+
+    event_id: str
+    sheet_id: int
+    sheet_name: str
+    row_id: int
+    work_request: str | None = None
+    column: str | None = None
+    old_value: CellValue = None
+    new_value: CellValue = None
+    changed_at: datetime
+    changed_by: str | None = None
+    type: EventType
+    violation: bool
+    financial_impact: float | None = None
+    risk_level: RiskLevel | None = None
+    risk_score: float = Field(default=0.0, ge=0, le=1)
+    anomaly_score: float = Field(default=0.0, ge=0, le=1)
+    detected_at: datetime
+    detected_via: DetectedVia
+
+    def to_record(self) -> dict[str, object]:
+        """The JSON object written to events.jsonl and stored, times as UTC `Z` strings."""
+        record = self.model_dump(mode="json")
+        record["changed_at"] = utc_iso(self.changed_at)
+        record["detected_at"] = utc_iso(self.detected_at)
+        return record
+
+
+def event_id_for(
+    sheet_id: int, row_id: int, event_type: EventType, column: str | None, changed_at: datetime | None
+) -> str:
+    """The same change seen twice (scan and webhook, or a retry) gets the same id.
+
+    A row can be deleted only once, so a deletion's id leaves out its time, which the scan can
+    only estimate.
+    """
+    when = "" if event_type is EventType.CLOSED_ROW_DELETED or changed_at is None else utc_iso(changed_at)
+    material = "|".join((str(sheet_id), str(row_id), event_type.value, column or "", when))
+    return hashlib.sha256(material.encode()).hexdigest()[:32]

@@ -1,0 +1,55 @@
+"""The audit policy (FORMAT.md, "The audit policy")."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class PriceTolerance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    absolute: float = Field(default=0.02, ge=0)
+    relative: float = Field(default=0.005, ge=0)
+
+
+class AuditPolicy(BaseModel):
+    """Which columns matter and when a billing week closes; every key has a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracked_columns: tuple[str, ...] = ("Quantity", "Redlined Total Price")
+    week_ending_column: str = "Week Ending"
+    status_column: str = "Status"
+    locked_statuses: tuple[str, ...] = ("Completed", "Approved", "Invoiced")
+    quantity_column: str = "Quantity"
+    unit_price_column: str = "Unit Price"
+    total_price_column: str = "Redlined Total Price"
+    work_request_column: str = "Work Request #"
+    close_grace_hours: float = Field(default=0, ge=0)
+    high_impact: float = Field(default=1000, ge=0)
+    medium_impact: float = Field(default=100, ge=0)
+    implausible_date_days: int = Field(default=366, ge=0)
+    price_tolerance: PriceTolerance = PriceTolerance()
+
+    @field_validator("tracked_columns", "locked_statuses", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    @property
+    def rule_columns(self) -> tuple[str, ...]:
+        """Every column whose history the replay may need, tracked ones first, without repeats."""
+        wanted = (
+            *self.tracked_columns,
+            self.week_ending_column,
+            self.status_column,
+            self.quantity_column,
+            self.unit_price_column,
+            self.total_price_column,
+        )
+        return tuple(dict.fromkeys(wanted))
+
+    @property
+    def snapshot_columns(self) -> tuple[str, ...]:
+        """What a scan remembers of each row: the rule columns plus the work request."""
+        return tuple(dict.fromkeys((*self.rule_columns, self.work_request_column)))

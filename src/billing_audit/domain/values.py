@@ -1,0 +1,99 @@
+"""Reading cell values the way a billing auditor does: numbers, dates and the week close."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+CellValue = str | bool | int | float | None
+
+CENT = Decimal("0.01")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def to_number(value: CellValue) -> Decimal | None:
+    """A cell's number: numbers as they are, numeric strings parsed ("1,250.00", "$12"), else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            return None
+        # str() keeps 0.1 as 0.1 instead of its binary expansion.
+        return Decimal(str(value))
+    text = value.strip().replace(",", "")
+    if text.startswith("$"):
+        text = text[1:]
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def to_date(value: CellValue) -> date | None:
+    """A DATE cell's date (`YYYY-MM-DD`, or an ISO date-time whose date part is taken)."""
+    if not isinstance(value, str):
+        return None
+    match = _DATE.match(value.strip())
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def is_blank(value: CellValue) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def week_close(week_ending: CellValue, tz: ZoneInfo, grace_hours: float = 0) -> datetime | None:
+    """The instant a billing week closes: local midnight after Week Ending, plus elapsed grace hours.
+
+    None when the cell holds no valid date: such a row never closes.
+    """
+    day = to_date(week_ending)
+    if day is None:
+        return None
+    try:
+        next_day = day + timedelta(days=1)
+    except OverflowError:
+        return None
+    # Midnight exists in every IANA zone used for billing; fold=0 picks the first occurrence.
+    local_midnight = datetime.combine(next_day, time(0), tzinfo=tz)
+    return local_midnight.astimezone(UTC) + timedelta(hours=grace_hours)
+
+
+def is_closed(week_ending: CellValue, at: datetime, tz: ZoneInfo, grace_hours: float = 0) -> bool:
+    """At-or-after: a change at the close instant is after close."""
+    closes = week_close(week_ending, tz, grace_hours)
+    return closes is not None and at >= closes
+
+
+def cents(amount: Decimal) -> float:
+    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def values_equal(left: CellValue, right: CellValue) -> bool:
+    """Equal as an auditor reads them: 12 and "12" are the same quantity, blank equals blank."""
+    if is_blank(left) and is_blank(right):
+        return True
+    left_num, right_num = to_number(left), to_number(right)
+    if left_num is not None and right_num is not None:
+        return left_num == right_num
+    return left == right
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO-8601 UTC with a `Z`, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 instant; a naive one is taken as UTC (Smartsheet returns `Z` times)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

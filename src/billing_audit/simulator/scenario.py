@@ -1,0 +1,192 @@
+"""Scenario files (shared/scenarios/FORMAT.md): sheets, people and a timeline of edits."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.values import CellValue
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; the message is one line naming what is wrong."""
+
+
+class ScenarioUser(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    email: str
+    name: str | None = None
+    role: str | None = None
+    access_level: int | None = None
+    last_permission_review: date | None = None
+    last_login: AwareDatetime | None = None
+    active: bool = True
+
+
+class ScenarioColumn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1)
+    type: str = "TEXT_NUMBER"
+    primary: bool = False
+    options: list[str] | None = None
+
+
+class ScenarioShare(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: str
+    access_level: str
+
+
+class ScenarioRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    created_at: AwareDatetime | None = None
+    created_by: str | None = None
+    cells: dict[str, CellValue] = Field(default_factory=dict)
+
+
+class AddedRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    cells: dict[str, CellValue] = Field(default_factory=dict)
+
+
+class ScenarioEdit(BaseModel):
+    """One save by one person: exactly one of `set`, `delete` or `add`."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    at: AwareDatetime
+    by: str | None = None
+    sheet: int
+    row: int | None = None
+    set_: dict[str, CellValue] | None = Field(default=None, alias="set")
+    delete: bool = False
+    add: AddedRow | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> ScenarioEdit:
+        actions = [self.set_ is not None, self.delete, self.add is not None]
+        if sum(actions) != 1:
+            raise ValueError("an edit needs exactly one of 'set', 'delete' or 'add'")
+        if (self.set_ is not None or self.delete) and self.row is None:
+            raise ValueError("a 'set' or 'delete' edit needs 'row'")
+        return self
+
+    @property
+    def kind(self) -> Literal["set", "delete", "add"]:
+        if self.add is not None:
+            return "add"
+        return "delete" if self.delete else "set"
+
+
+class ScenarioSheet(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    name: str
+    columns: list[ScenarioColumn] = Field(min_length=1)
+    shares: list[ScenarioShare] = Field(default_factory=list)
+    rows: list[ScenarioRow] = Field(default_factory=list)
+    workspace: str | None = None
+    folder: str | None = None
+
+    @model_validator(mode="after")
+    def _cells_name_columns(self) -> ScenarioSheet:
+        titles = [c.title for c in self.columns]
+        if len(set(titles)) != len(titles):
+            raise ValueError(f"sheet {self.id} has duplicate column titles")
+        seen: set[int] = set()
+        for row in self.rows:
+            if row.id in seen:
+                raise ValueError(f"sheet {self.id} has row id {row.id} twice")
+            seen.add(row.id)
+            unknown = set(row.cells) - set(titles)
+            if unknown:
+                raise ValueError(f"row {row.id} of sheet {self.id} names unknown column {sorted(unknown)[0]!r}")
+        return self
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = "scenario"
+    timezone: str = "UTC"
+    baseline_at: AwareDatetime
+    now: AwareDatetime
+    policy: AuditPolicy = AuditPolicy()
+    users: list[ScenarioUser] = Field(default_factory=list)
+    sheets: list[ScenarioSheet] = Field(min_length=1)
+    edits: list[ScenarioEdit] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.now < self.baseline_at:
+            raise ValueError("'now' is before 'baseline_at'")
+        sheets = {s.id: s for s in self.sheets}
+        if len(sheets) != len(self.sheets):
+            raise ValueError("two sheets share an id")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def ordered_edits(self) -> list[ScenarioEdit]:
+        """Edits in time order, stable for equal times (FORMAT.md, "How a run goes")."""
+        return sorted(self.edits, key=lambda edit: edit.at)
+
+    def sheet(self, sheet_id: int) -> ScenarioSheet:
+        for sheet in self.sheets:
+            if sheet.id == sheet_id:
+                return sheet
+        raise ScenarioError(f"edit names unknown sheet {sheet_id}")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_scenario(data: Any) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ScenarioError(f"scenario field {_location(first['loc'])}: {first['msg']}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file, failing with one line that names the problem."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario {file}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"scenario {file} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    return parse_scenario(data)
+
+
