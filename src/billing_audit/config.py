@@ -1,0 +1,116 @@
+"""The product's configuration: which sheets to audit, the business time zone, the policy, the roster."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.risk import RosterEntry
+from billing_audit.resources import CONFIG_ENV
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used; the message is one line."""
+
+
+class ContainerSelector(BaseModel):
+    """Every sheet in a workspace or folder whose name matches `name_pattern` (a regular expression)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    name_pattern: str = ".*"
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"bad name_pattern {value!r}: {exc}") from exc
+        return value
+
+
+class SheetSelection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sheet_ids: list[int] = Field(default_factory=list)
+    workspaces: list[ContainerSelector] = Field(default_factory=list)
+    folders: list[ContainerSelector] = Field(default_factory=list)
+
+
+class RosterUser(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: str
+    name: str | None = None
+    role: str | None = None
+    access_level: int | None = None
+    last_permission_review: date | None = None
+    active: bool = True
+
+
+class AuditConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    policy: AuditPolicy = AuditPolicy()
+    sheets: SheetSelection = SheetSelection()
+    roster: list[RosterUser] = Field(default_factory=list)
+    retention_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def roster_index(self) -> dict[str, RosterEntry]:
+        return {
+            user.email.lower(): RosterEntry(
+                email=user.email, role=user.role, access_level=user.access_level, active=user.active
+            )
+            for user in self.roster
+        }
+
+
+def parse_config(data: object) -> AuditConfig:
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ConfigError(f"configuration field {where}: {first['msg']}") from None
+
+
+def load_config(path: str | Path | None = None) -> AuditConfig:
+    """From a file, or the JSON in BILLING_AUDIT_CONFIG (a path or the document itself)."""
+    source = str(path) if path is not None else os.environ.get(CONFIG_ENV, "")
+    if not source:
+        raise ConfigError(f"no configuration: pass --config or set {CONFIG_ENV}")
+    text = source if source.lstrip().startswith("{") else _read(Path(source))
+    try:
+        return parse_config(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"configuration is not JSON: {exc.msg} at line {exc.lineno}") from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None

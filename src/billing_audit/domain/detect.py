@@ -1,0 +1,307 @@
+"""Detection: replay a row's cell histories in time order and apply the audit rules (FORMAT.md).
+
+One function per kind of evidence, all pure:
+- `detect_row` replays the saves of a row that existed at the start, or was added since;
+- `detect_deleted_row` judges a deletion.
+Every entry point (scan, webhook worker, demo) calls these and nothing else decides audit meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from billing_audit.domain.models import (
+    AuditEvent,
+    CellEntry,
+    DetectedVia,
+    EventType,
+    RowTimeline,
+    event_id_for,
+)
+from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.risk import risk_level_for
+from billing_audit.domain.values import (
+    CellValue,
+    cents,
+    is_blank,
+    is_closed,
+    to_date,
+    to_number,
+    values_equal,
+)
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """What every rule needs besides the row: the policy, the business zone and the sheet's shape."""
+
+    policy: AuditPolicy
+    zone: ZoneInfo
+    sheet_columns: frozenset[str]
+    detected_at: datetime
+    detected_via: DetectedVia
+
+    def closed(self, week_ending: CellValue, at: datetime) -> bool:
+        return is_closed(week_ending, at, self.zone, self.policy.close_grace_hours)
+
+
+@dataclass(frozen=True)
+class Save:
+    """One save by one person: the cells it changed, all at one instant."""
+
+    at: datetime
+    by: str | None
+    cells: dict[str, CellValue]
+
+
+def group_saves(entries: Iterable[CellEntry]) -> list[Save]:
+    """Cell-history entries sharing a timestamp and an editor are one save.
+
+    Entries must come oldest first.  A column repeating inside such a group means a second save
+    at the same instant, so it starts a new one.
+    """
+    saves: list[Save] = []
+    for entry in entries:
+        last = saves[-1] if saves else None
+        if last is not None and last.at == entry.at and last.by == entry.by and entry.column not in last.cells:
+            last.cells[entry.column] = entry.value
+        else:
+            saves.append(Save(at=entry.at, by=entry.by, cells={entry.column: entry.value}))
+    return saves
+
+
+def _ordered(history: Sequence[CellEntry]) -> list[CellEntry]:
+    # sorted() is stable: entries with equal times keep the order the adapter gave them.
+    return sorted(history, key=lambda entry: entry.at)
+
+
+def _state_at(timeline: RowTimeline, entries: Sequence[CellEntry], moment: datetime) -> dict[str, CellValue]:
+    """The row as it stood at `moment`, from history where read, else from what never changed."""
+    fallback = timeline.current if timeline.created is not None else timeline.start
+    state = dict(fallback)
+    for column in timeline.history_columns:
+        state[column] = None
+    for entry in entries:
+        if entry.at > moment:
+            break
+        if entry.column in timeline.history_columns:
+            state[entry.column] = entry.value
+    return state
+
+
+class _EventFactory:
+    """Fills the fields every event of one row shares."""
+
+    def __init__(self, ctx: AuditContext, timeline: RowTimeline) -> None:
+        self.ctx = ctx
+        self.timeline = timeline
+
+    def make(
+        self,
+        event_type: EventType,
+        *,
+        at: datetime,
+        by: str | None,
+        state: dict[str, CellValue],
+        column: str | None = None,
+        old: CellValue = None,
+        new: CellValue = None,
+        impact: Decimal | None = None,
+    ) -> AuditEvent:
+        violation = event_type is not EventType.CHANGE
+        amount = cents(impact) if impact is not None else None
+        work_request = state.get(self.ctx.policy.work_request_column)
+        return AuditEvent(
+            event_id=event_id_for(self.timeline.sheet_id, self.timeline.row_id, event_type, column, at),
+            sheet_id=self.timeline.sheet_id,
+            sheet_name=self.timeline.sheet_name,
+            row_id=self.timeline.row_id,
+            work_request=None if is_blank(work_request) else str(work_request),
+            column=column,
+            old_value=old,
+            new_value=new,
+            changed_at=at,
+            changed_by=by,
+            type=event_type,
+            violation=violation,
+            financial_impact=amount,
+            risk_level=risk_level_for(event_type, amount, self.ctx.policy) if violation else None,
+            detected_at=self.ctx.detected_at,
+            detected_via=self.ctx.detected_via,
+        )
+
+
+def detect_row(timeline: RowTimeline, ctx: AuditContext, since: datetime) -> list[AuditEvent]:
+    """Every event of one row after `since` (the baseline or the previous scan)."""
+    entries = _ordered(timeline.history)
+    factory = _EventFactory(ctx, timeline)
+    events: list[AuditEvent] = []
+    created = timeline.created
+    if created is not None and created.at > since:
+        state = _state_at(timeline, entries, created.at)
+        events.extend(_added_row_findings(factory, state, created.at, created.by))
+        start = created.at
+    else:
+        start = since
+        state = _state_at(timeline, entries, since)
+    later = [entry for entry in entries if entry.at > start and entry.column in timeline.history_columns]
+    for save in group_saves(later):
+        events.extend(_save_findings(factory, state, save))
+    return events
+
+
+def _save_findings(factory: _EventFactory, state: dict[str, CellValue], save: Save) -> list[AuditEvent]:
+    """Findings of one save; `state` is the row before it and is advanced to the row after it."""
+    ctx, policy = factory.ctx, factory.ctx.policy
+    before = dict(state)
+    changed = {col: new for col, new in save.cells.items() if not values_equal(before.get(col), new)}
+    if not changed:
+        return []
+    state.update(changed)
+    after = state
+    week_closed = ctx.closed(before.get(policy.week_ending_column), save.at)
+    locked = before.get(policy.status_column) in policy.locked_statuses
+    total_changed = policy.total_price_column in changed and policy.total_price_column in policy.tracked_columns
+
+    def make(event_type: EventType, **kwargs: object) -> AuditEvent:
+        return factory.make(event_type, at=save.at, by=save.by, state=after, **kwargs)  # type: ignore[arg-type]
+
+    events: list[AuditEvent] = []
+    for column in policy.tracked_columns:
+        if column not in changed:
+            continue
+        if week_closed:
+            kind = EventType.POST_CLOSE_CHANGE
+        elif locked:
+            kind = EventType.LOCKED_ROW_CHANGE
+        else:
+            kind = EventType.CHANGE
+        impact = _change_impact(policy, ctx, column, before, after, total_changed)
+        events.append(make(kind, column=column, old=before.get(column), new=changed[column], impact=impact))
+
+    week_column = policy.week_ending_column
+    if week_column in changed:
+        old_week, new_week = before.get(week_column), changed[week_column]
+        if week_closed or ctx.closed(new_week, save.at):
+            events.append(make(EventType.WEEK_ENDING_MOVED, column=week_column, old=old_week, new=new_week))
+        if _implausible(ctx, new_week, save.at):
+            events.append(make(EventType.IMPLAUSIBLE_DATE, column=week_column, old=old_week, new=new_week))
+
+    price_columns = (policy.quantity_column, policy.unit_price_column, policy.total_price_column)
+    if any(column in changed for column in price_columns):
+        mismatch = _price_mismatch(ctx, after)
+        if mismatch is not None:
+            expected, total = mismatch
+            events.append(make(EventType.PRICE_MISMATCH, old=expected, new=total))
+    return events
+
+
+def _added_row_findings(
+    factory: _EventFactory, state: dict[str, CellValue], at: datetime, by: str | None
+) -> list[AuditEvent]:
+    """A row added since the start makes no change events, only these row-level findings."""
+    ctx, policy = factory.ctx, factory.ctx.policy
+    week = state.get(policy.week_ending_column)
+    total = state.get(policy.total_price_column)
+    events: list[AuditEvent] = []
+
+    def make(event_type: EventType, **kwargs: object) -> AuditEvent:
+        return factory.make(event_type, at=at, by=by, state=state, **kwargs)  # type: ignore[arg-type]
+
+    if ctx.closed(week, at):
+        events.append(make(EventType.BACKDATED_ROW_ADDED, new=total, impact=to_number(total)))
+    if _implausible(ctx, week, at):
+        events.append(make(EventType.IMPLAUSIBLE_DATE, column=policy.week_ending_column, new=week))
+    mismatch = _price_mismatch(ctx, state)
+    if mismatch is not None:
+        expected, actual = mismatch
+        events.append(make(EventType.PRICE_MISMATCH, old=expected, new=actual))
+    return events
+
+
+def detect_deleted_row(
+    timeline: RowTimeline, ctx: AuditContext, judged_at: datetime, reported_at: datetime, by: str | None
+) -> list[AuditEvent]:
+    """A deleted row is a finding when its week had closed at `judged_at`.
+
+    The webhook path knows the deletion's time and passes it as both instants; a scan can only
+    judge it as of the previous scan and report it at its own time (FORMAT.md, "Scan mode").
+    """
+    state = timeline.start
+    policy = ctx.policy
+    if not ctx.closed(state.get(policy.week_ending_column), judged_at):
+        return []
+    total = state.get(policy.total_price_column)
+    amount = to_number(total)
+    factory = _EventFactory(ctx, timeline)
+    return [
+        factory.make(
+            EventType.CLOSED_ROW_DELETED,
+            at=reported_at,
+            by=by,
+            state=state,
+            old=total,
+            impact=-amount if amount is not None else None,
+        )
+    ]
+
+
+def _change_impact(
+    policy: AuditPolicy,
+    ctx: AuditContext,
+    column: str,
+    before: dict[str, CellValue],
+    after: dict[str, CellValue],
+    total_changed: bool,
+) -> Decimal | None:
+    """Money impact of one tracked cell change, attributed once per save."""
+    if column == policy.total_price_column:
+        return _delta(before.get(column), after.get(column))
+    if column == policy.quantity_column:
+        if total_changed:
+            return Decimal(0)
+        if policy.unit_price_column not in ctx.sheet_columns:
+            return None
+        unit_price = to_number(after.get(policy.unit_price_column))
+        if unit_price is None:
+            return None
+        return _delta(before.get(column), after.get(column)) * unit_price
+    return None
+
+
+def _delta(old: CellValue, new: CellValue) -> Decimal:
+    """New minus old, an empty or non-numeric side counting as zero dollars."""
+    return (to_number(new) or Decimal(0)) - (to_number(old) or Decimal(0))
+
+
+def _implausible(ctx: AuditContext, week: CellValue, at: datetime) -> bool:
+    if is_blank(week):
+        return False
+    day = to_date(week)
+    if day is None:
+        return True
+    local_day = at.astimezone(ctx.zone).date()
+    return abs((day - local_day).days) > ctx.policy.implausible_date_days
+
+
+def _price_mismatch(ctx: AuditContext, state: dict[str, CellValue]) -> tuple[float, CellValue] | None:
+    """(expected total, actual total) when the row's total is off by more than the tolerance."""
+    policy = ctx.policy
+    columns = (policy.quantity_column, policy.unit_price_column, policy.total_price_column)
+    if not all(column in ctx.sheet_columns for column in columns):
+        return None
+    quantity, unit_price, total = (to_number(state.get(column)) for column in columns)
+    if quantity is None or unit_price is None or total is None:
+        return None
+    expected = quantity * unit_price
+    tolerance = max(
+        Decimal(str(policy.price_tolerance.absolute)),
+        Decimal(str(policy.price_tolerance.relative)) * abs(expected),
+    )
+    if abs(total - expected) <= tolerance:
+        return None
+    return cents(expected), state.get(policy.total_price_column)

@@ -1,0 +1,138 @@
+"""`billing-audit demo`: a scenario run end to end through the simulator, moto and the real pipeline."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Any
+
+from billing_audit.config import AuditConfig, RosterUser, SheetSelection
+from billing_audit.domain.models import AuditEvent
+from billing_audit.local.cloud import LocalCloud
+from billing_audit.pipeline.scan import run_scan
+from billing_audit.pipeline.wiring import aws_dependencies
+from billing_audit.simulator import Simulator
+from billing_audit.simulator.scenario import Scenario, load_scenario
+from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+
+HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
+
+
+def bundled_example() -> Path:
+    return Path(str(package_files.files("billing_audit") / "data" / "example-week.json"))
+
+
+def config_for(scenario: Scenario) -> AuditConfig:
+    """The product configuration a scenario implies: its sheets, zone, policy and roster."""
+    return AuditConfig(
+        timezone=scenario.timezone,
+        policy=scenario.policy,
+        sheets=SheetSelection(sheet_ids=[sheet.id for sheet in scenario.sheets]),
+        roster=[RosterUser.model_validate(user.model_dump()) for user in scenario.users],
+    )
+
+
+@dataclass
+class DemoResult:
+    scenario: Scenario
+    mode: str
+    events: list[AuditEvent]
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def violations(self) -> list[AuditEvent]:
+        return [event for event in self.events if event.violation]
+
+    def summary(self) -> dict[str, Any]:
+        violations = self.violations
+        by_level = Counter(str(e.risk_level) for e in violations)
+        total_calls: Counter[str] = Counter()
+        for phase in self.api_calls.values():
+            total_calls.update(phase)
+        return {
+            "scenario": self.scenario.name,
+            "mode": self.mode,
+            "now": self.scenario.now.isoformat(),
+            "events": len(self.events),
+            "violations": len(violations),
+            "by_type": dict(sorted(Counter(e.type.value for e in self.events).items())),
+            "violations_by_risk_level": {level: by_level.get(level, 0) for level in ("HIGH", "MEDIUM", "LOW")},
+            "total_violation_impact": round(sum(e.financial_impact or 0.0 for e in violations), 2),
+            "api_calls": {
+                "total": sum(total_calls.values()),
+                "by_endpoint": dict(sorted(total_calls.items())),
+                "by_phase": self.api_calls,
+                "cell_history": total_calls.get(HISTORY_ENDPOINT, 0),
+            },
+        }
+
+
+def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
+    scenario = load_scenario(scenario_path or bundled_example())
+    if mode != "scan":
+        raise ValueError(f"--mode {mode} is not available yet; use --mode scan")
+    config = config_for(scenario)
+    with LocalCloud() as cloud, Simulator(scenario) as sim:
+        cloud.provision()
+        api_base = sim.start()
+        gateway = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0.05))
+        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        calls: dict[str, dict[str, int]] = {}
+
+        sim.apply_edits_through(scenario.baseline_at)
+        sim.set_time(scenario.baseline_at)
+        sim.reset_call_counts()
+        run_scan(config, deps)
+        calls["baseline"] = dict(sim.call_counts)
+
+        sim.apply_edits_through(scenario.now)
+        sim.set_time(scenario.now)
+        sim.reset_call_counts()
+        run_scan(config, deps)
+        calls["audit"] = dict(sim.call_counts)
+
+        events = sorted(deps.events.all_events(), key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
+    return DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls)
+
+
+def write_outputs(result: DemoResult, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "events.jsonl").open("w", encoding="utf-8") as handle:
+        for event in result.events:
+            handle.write(json.dumps(event.to_record()) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
+    summary = result.summary()
+    lines = [
+        f"Billing Audit demo: {result.scenario.name} ({result.mode} mode, audit at {summary['now']})",
+        f"{summary['events']} events, {summary['violations']} violations, "
+        f"violation impact ${summary['total_violation_impact']:,.2f}",
+        "",
+        "Violations by type:",
+    ]
+    for kind, count in summary["by_type"].items():
+        if kind != "change":
+            lines.append(f"  {kind:<22} {count}")
+    levels = summary["violations_by_risk_level"]
+    lines += ["", "By risk level: " + ", ".join(f"{k} {v}" for k, v in levels.items()), "", "Top findings:"]
+    ranked = sorted(
+        result.violations, key=lambda e: (-e.risk_score, -abs(e.financial_impact or 0.0), e.changed_at)
+    )[:top]
+    for event in ranked:
+        impact = "" if event.financial_impact is None else f"${event.financial_impact:,.2f}"
+        lines.append(
+            f"  {event.risk_level!s:<6} {event.type.value:<20} {event.sheet_name} row {event.row_id} "
+            f"{event.work_request or ''} {event.column or '(row)'}: {event.old_value!r} -> {event.new_value!r} "
+            f"by {event.changed_by or 'unknown'} at {event.to_record()['changed_at']} {impact}".rstrip()
+        )
+    calls = summary["api_calls"]
+    lines += ["", f"Smartsheet API calls: {calls['total']} ({calls['cell_history']} cell-history reads)"]
+    for endpoint, count in calls["by_endpoint"].items():
+        lines.append(f"  {count:>4}  {endpoint}")
+    lines += ["", f"Wrote {out_dir / 'events.jsonl'} and {out_dir / 'summary.json'}"]
+    return "\n".join(lines)

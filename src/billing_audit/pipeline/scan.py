@@ -1,0 +1,219 @@
+"""The periodic scan: version check, modified rows, planned cell histories, replay, store, alert.
+
+Crash safety: events are stored idempotently (stable ids) and alerted before the sheet's snapshot
+moves on, so a scan that dies midway is simply redone by the next one, with nothing lost and
+nothing stored twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from billing_audit.config import AuditConfig
+from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
+from billing_audit.domain.models import AuditEvent, DetectedVia, RowCreation, RowTimeline
+from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.domain.values import CellValue
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.record import record_events
+from billing_audit.smartsheet.models import RowData, SheetData
+from billing_audit.smartsheet.planner import plan_scan
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class SheetScanResult:
+    sheet_id: int
+    sheet_name: str = ""
+    baseline: bool = False
+    unchanged: bool = False
+    rows_modified: int = 0
+    rows_added: int = 0
+    rows_deleted: int = 0
+    history_reads: int = 0
+    events: list[AuditEvent] = field(default_factory=list)
+    new_events: int = 0
+
+
+@dataclass
+class ScanResult:
+    sheets: list[SheetScanResult] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        return [event for sheet in self.sheets for event in sheet.events]
+
+
+def resolve_sheet_ids(config: AuditConfig, deps: AuditDeps) -> list[int]:
+    """Explicit ids first, then matching sheets of the configured workspaces and folders."""
+    selection = config.sheets
+    ids: dict[int, None] = dict.fromkeys(selection.sheet_ids)
+    containers = [(w, deps.smartsheet.workspace_sheets) for w in selection.workspaces] + [
+        (f, deps.smartsheet.folder_sheets) for f in selection.folders
+    ]
+    for selector, list_sheets in containers:
+        pattern = re.compile(selector.name_pattern)
+        ids.update(dict.fromkeys(s.id for s in list_sheets(selector.id) if pattern.search(s.name)))
+    return list(ids)
+
+
+def run_scan(
+    config: AuditConfig, deps: AuditDeps, sheet_ids: Sequence[int] | None = None, *, dry_run: bool = False
+) -> ScanResult:
+    result = ScanResult()
+    for sheet_id in sheet_ids or resolve_sheet_ids(config, deps):
+        result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run))
+    return result
+
+
+def _snapshot_rows(rows: Iterable[RowData], columns: Sequence[str]) -> dict[int, RowSnapshot]:
+    return {
+        row.id: RowSnapshot(modified_at=row.modified_at, values={c: row.values[c] for c in columns if c in row.values})
+        for row in rows
+    }
+
+
+def _watermark(previous: datetime | None, rows: Iterable[RowData]) -> datetime | None:
+    times = [row.modified_at for row in rows if row.modified_at is not None]
+    if previous is not None:
+        times.append(previous)
+    return max(times) if times else None
+
+
+def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: bool = False) -> SheetScanResult:
+    now = deps.clock()
+    snapshot = deps.state.load(sheet_id)
+    columns = config.policy.snapshot_columns
+    if snapshot is None:
+        return _take_baseline(sheet_id, config, deps, now, dry_run=dry_run)
+
+    result = SheetScanResult(sheet_id=sheet_id, sheet_name=snapshot.sheet_name)
+    changes = deps.smartsheet.sheet_changes(
+        sheet_id, after_version=snapshot.version, modified_since=snapshot.watermark
+    )
+    if changes is None:
+        result.unchanged = True
+        if not dry_run:
+            deps.state.save(snapshot.model_copy(update={"taken_at": now}))
+        return result
+
+    result.sheet_name = changes.name
+    ctx = AuditContext(
+        policy=config.policy,
+        zone=config.zone,
+        sheet_columns=frozenset(changes.columns.ids_by_title),
+        detected_at=now,
+        detected_via=DetectedVia.SCAN,
+    )
+    plan = plan_scan(snapshot, changes, ctx, now)
+    deleted = _deleted_rows(snapshot, changes, plan.added_rows, deps)
+    result.rows_modified, result.rows_added, result.rows_deleted = (
+        len(plan.changed_rows),
+        len(plan.added_rows),
+        len(deleted),
+    )
+    result.history_reads = plan.history_reads
+
+    events: list[AuditEvent] = []
+    for row in plan.changed_rows:
+        known = snapshot.rows[row.id]
+        timeline = _timeline(changes, row, deps, plan.history_columns.get(row.id, ()), start=known.values)
+        events.extend(detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at))
+    for row in plan.added_rows:
+        timeline = _timeline(changes, row, deps, plan.history_columns.get(row.id, ()), start=None)
+        events.extend(detect_row(timeline, ctx, since=_EPOCH))
+    for row_id in deleted:
+        gone = RowTimeline(
+            sheet_id=sheet_id, sheet_name=changes.name, row_id=row_id, start=snapshot.rows[row_id].values
+        )
+        events.extend(detect_deleted_row(gone, ctx, judged_at=snapshot.taken_at, reported_at=now, by=None))
+
+    result.events = sorted(events, key=lambda e: e.changed_at)
+    if dry_run:
+        return result
+    result.new_events = len(record_events(result.events, config, deps))
+
+    rows = dict(snapshot.rows)
+    rows.update(_snapshot_rows(changes.rows, columns))
+    for row_id in deleted:
+        rows.pop(row_id, None)
+    deps.state.save(
+        SheetSnapshot(
+            sheet_id=sheet_id,
+            sheet_name=changes.name,
+            version=changes.version,
+            taken_at=now,
+            watermark=_watermark(snapshot.watermark, changes.rows),
+            columns=changes.columns.ids_by_title,
+            rows=rows,
+        )
+    )
+    return result
+
+
+def _take_baseline(
+    sheet_id: int, config: AuditConfig, deps: AuditDeps, now: datetime, *, dry_run: bool
+) -> SheetScanResult:
+    """The first scan of a sheet reports nothing: it records what the sheet looks like."""
+    sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None)
+    assert sheet is not None  # without a version to compare, the adapter always returns the sheet
+    if not dry_run:
+        deps.state.save(
+            SheetSnapshot(
+                sheet_id=sheet_id,
+                sheet_name=sheet.name,
+                version=sheet.version,
+                taken_at=now,
+                watermark=_watermark(None, sheet.rows),
+                columns=sheet.columns.ids_by_title,
+                rows=_snapshot_rows(sheet.rows, config.policy.snapshot_columns),
+            )
+        )
+    return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
+
+
+def _deleted_rows(
+    snapshot: SheetSnapshot, changes: SheetData, added: Sequence[RowData], deps: AuditDeps
+) -> list[int]:
+    """Row ids the snapshot has and the sheet no longer does.
+
+    The sheet's total row count tells whether anything was deleted at all, so the id listing is
+    read only when it was.
+    """
+    if changes.total_row_count == len(snapshot.rows) + len(added):
+        return []
+    present = deps.smartsheet.row_ids(changes.id, changes.primary_column_id)
+    return sorted(row_id for row_id in snapshot.rows if row_id not in present)
+
+
+def _timeline(
+    sheet: SheetData,
+    row: RowData,
+    deps: AuditDeps,
+    history_columns: Sequence[str],
+    *,
+    start: dict[str, CellValue] | None,
+) -> RowTimeline:
+    """`start` is the row as last seen; None for a row added since, which then carries its creation."""
+    history = []
+    for title in history_columns:
+        column_id = sheet.columns.id_of(title)
+        if column_id is not None:
+            history.extend(deps.smartsheet.cell_history(sheet.id, row.id, column_id, title))
+    created = None
+    if start is None and row.created_at is not None:
+        created = RowCreation(at=row.created_at, by=row.created_by)
+    return RowTimeline(
+        sheet_id=sheet.id,
+        sheet_name=sheet.name,
+        row_id=row.id,
+        start=start or {},
+        current=row.values,
+        history_columns=frozenset(history_columns),
+        history=history,
+        created=created,
+    )

@@ -1,0 +1,62 @@
+"""Builds AuditDeps from the environment: physical names from env vars, the token from Secrets Manager."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+import boto3
+
+from billing_audit import resources as res
+from billing_audit.config import AuditConfig
+from billing_audit.pipeline.deps import AuditDeps, wall_clock
+from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
+from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
+from billing_audit.store.sns import SnsAlertPublisher
+
+
+class MissingSetting(RuntimeError):
+    pass
+
+
+def env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise MissingSetting(f"environment variable {name} is not set")
+    return value
+
+
+def smartsheet_token() -> str:
+    """From SMARTSHEET_ACCESS_TOKEN locally; from Secrets Manager (cached by Powertools) in AWS."""
+    token = os.environ.get(res.SMARTSHEET_TOKEN_ENV)
+    if token:
+        return token
+    secret_name = os.environ.get(res.SMARTSHEET_TOKEN_SECRET_ENV)
+    if not secret_name:
+        raise SmartsheetError(f"no Smartsheet token: set {res.SMARTSHEET_TOKEN_ENV} or {res.SMARTSHEET_TOKEN_SECRET_ENV}")
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(secret_name, max_age=300))
+
+
+def default_smartsheet() -> SmartsheetGateway:
+    from billing_audit.smartsheet.sdk_client import SdkSmartsheet
+
+    return SdkSmartsheet(token=smartsheet_token())
+
+
+def aws_dependencies(
+    config: AuditConfig,
+    *,
+    smartsheet: SmartsheetGateway | None = None,
+    clock: Callable[[], datetime] = wall_clock,
+) -> AuditDeps:
+    dynamodb = boto3.resource("dynamodb")
+    return AuditDeps(
+        smartsheet=smartsheet if smartsheet is not None else default_smartsheet(),
+        events=DynamoEventStore(dynamodb.Table(env(res.EVENTS_TABLE.env_var)), retention_days=config.retention_days),
+        state=DynamoStateStore(dynamodb.Table(env(res.STATE_TABLE.env_var))),
+        alerts=SnsAlertPublisher(boto3.client("sns"), env(res.ALERTS_TOPIC_ENV)),
+        clock=clock,
+    )

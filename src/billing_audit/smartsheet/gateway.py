@@ -1,0 +1,41 @@
+"""The small interface the pipeline needs from Smartsheet; the SDK adapter and test fakes implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from billing_audit.domain.models import CellEntry
+from billing_audit.smartsheet.models import SheetData, SheetRef, UserData
+
+
+class SmartsheetError(RuntimeError):
+    """Smartsheet could not answer; the message is one line and carries no token or body."""
+
+
+class SmartsheetGateway(Protocol):
+    def sheet_changes(
+        self, sheet_id: int, *, after_version: int | None, modified_since: datetime | None
+    ) -> SheetData | None:
+        """Rows modified since `modified_since` (all rows when None); None when the version has not moved."""
+
+    def row_ids(self, sheet_id: int, primary_column_id: int | None) -> set[int]:
+        """Every row id of the sheet, as cheaply as the API allows."""
+
+    def rows(self, sheet_id: int, row_ids: Sequence[int]) -> SheetData:
+        """Only the given rows (ids that no longer exist are simply absent)."""
+
+    def cell_history(self, sheet_id: int, row_id: int, column_id: int, column_title: str) -> list[CellEntry]:
+        """Every history entry of one cell, oldest first."""
+
+    def list_sheets(self) -> list[SheetRef]: ...
+
+    def workspace_sheets(self, workspace_id: int) -> list[SheetRef]: ...
+
+    def folder_sheets(self, folder_id: int) -> list[SheetRef]: ...
+
+    def users(self) -> list[UserData]: ...
+
+    def call_counts(self) -> dict[str, int]:
+        """Calls this gateway made, by endpoint."""

@@ -1,0 +1,63 @@
+"""The scan planner: the fewest cell-history reads that still miss no violation (FORMAT.md, "Scan mode").
+
+- A row closed or locked at the previous scan or now: the history of every rule column it has.
+- Any other modified row: only the rule columns whose value differs between then and now.
+- A row added since and edited after creation: every rule column, to learn what it was created with;
+  one never edited since creation needs none (its current values are its creation values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from billing_audit.domain.detect import AuditContext
+from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.domain.values import CellValue, values_equal
+from billing_audit.smartsheet.models import RowData, SheetData
+
+
+@dataclass
+class ScanPlan:
+    changed_rows: list[RowData] = field(default_factory=list)  # existed at the previous scan
+    added_rows: list[RowData] = field(default_factory=list)
+    history_columns: dict[int, tuple[str, ...]] = field(default_factory=dict)  # row id -> titles
+
+    @property
+    def history_reads(self) -> int:
+        return sum(len(columns) for columns in self.history_columns.values())
+
+
+def _closed_or_locked(ctx: AuditContext, values: dict[str, CellValue], at: datetime) -> bool:
+    policy = ctx.policy
+    return ctx.closed(values.get(policy.week_ending_column), at) or (
+        values.get(policy.status_column) in policy.locked_statuses
+    )
+
+
+def plan_scan(snapshot: SheetSnapshot, changes: SheetData, ctx: AuditContext, now: datetime) -> ScanPlan:
+    present = [title for title in ctx.policy.rule_columns if changes.columns.has(title)]
+    plan = ScanPlan()
+    for row in changes.rows:
+        known = snapshot.rows.get(row.id)
+        if known is None:
+            plan.added_rows.append(row)
+            if row.created_at is None or row.modified_at is None or row.modified_at > row.created_at:
+                plan.history_columns[row.id] = tuple(present)
+            continue
+        if not _modified_since(row, known):
+            continue
+        plan.changed_rows.append(row)
+        if _closed_or_locked(ctx, known.values, snapshot.taken_at) or _closed_or_locked(ctx, row.values, now):
+            columns = present
+        else:
+            columns = [t for t in present if not values_equal(known.values.get(t), row.values.get(t))]
+        if columns:
+            plan.history_columns[row.id] = tuple(columns)
+    return plan
+
+
+def _modified_since(row: RowData, known: RowSnapshot) -> bool:
+    if row.modified_at is None or known.modified_at is None:
+        return True
+    return row.modified_at > known.modified_at

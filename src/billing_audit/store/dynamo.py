@@ -1,0 +1,142 @@
+"""DynamoDB-backed event and scan-state stores."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.snapshot import SheetSnapshot
+from billing_audit.resources import SNAPSHOT_CHUNK_BYTES
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+class DynamoEventStore:
+    """One item per event, keyed by its stable id; `record` keeps the exact JSON of the event."""
+
+    def __init__(self, table: Table, retention_days: int | None = None) -> None:
+        self.table = table
+        self.retention_days = retention_days
+
+    def _item(self, event: AuditEvent) -> dict[str, Any]:
+        record = event.to_record()
+        item: dict[str, Any] = {
+            "event_id": event.event_id,
+            "sheet_key": str(event.sheet_id),
+            "changed_at": record["changed_at"],
+            "type": event.type.value,
+            "record": json.dumps(record, sort_keys=True),
+        }
+        # GSI keys must be absent rather than null: the indexes are sparse on purpose.
+        if event.changed_by:
+            item["changed_by"] = event.changed_by.lower()
+        if event.risk_level is not None:
+            item["risk_level"] = event.risk_level.value
+        if event.work_request:
+            item["work_request"] = event.work_request
+        if self.retention_days:
+            item["expires_at"] = int(event.changed_at.timestamp()) + self.retention_days * 86_400
+        return item
+
+    def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        new: list[AuditEvent] = []
+        for event in events:
+            try:
+                self.table.put_item(
+                    Item=self._item(event), ConditionExpression="attribute_not_exists(event_id)"
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue
+            new.append(event)
+        return new
+
+    def unalerted(self, event_ids: Sequence[str]) -> set[str]:
+        pending: set[str] = set()
+        for event_id in event_ids:
+            item = self.table.get_item(Key={"event_id": event_id}, ConsistentRead=True).get("Item")
+            if item is not None and "alerted_at" not in item:
+                pending.add(event_id)
+        return pending
+
+    def mark_alerted(self, event_ids: Sequence[str]) -> None:
+        now = datetime.now(UTC).isoformat()
+        for event_id in event_ids:
+            self.table.update_item(
+                Key={"event_id": event_id},
+                UpdateExpression="SET alerted_at = :now",
+                ExpressionAttributeValues={":now": now},
+            )
+
+    def all_events(self) -> list[AuditEvent]:
+        events: list[AuditEvent] = []
+        kwargs: dict[str, Any] = {"ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "record"}}
+        while True:
+            page = self.table.scan(**kwargs)
+            events.extend(AuditEvent.model_validate_json(str(item["record"])) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return events
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class DynamoStateStore:
+    """A head item per sheet points at the current generation of compressed snapshot chunks.
+
+    Chunks of a new generation are written first and the head switched last, so a crash at any
+    point leaves a complete snapshot (the old or the new) for the next scan to resume from.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def _pk(sheet_id: int) -> str:
+        return f"sheet#{sheet_id}"
+
+    def load(self, sheet_id: int) -> SheetSnapshot | None:
+        head = self.table.get_item(Key={"pk": self._pk(sheet_id), "sk": "head"}, ConsistentRead=True).get("Item")
+        if head is None:
+            return None
+        generation, count = str(head["generation"]), int(str(head["chunks"]))
+        parts: list[bytes] = []
+        for index in range(count):
+            chunk = self.table.get_item(
+                Key={"pk": self._pk(sheet_id), "sk": f"chunk#{generation}#{index:05d}"}, ConsistentRead=True
+            )["Item"]
+            parts.append(bytes(chunk["data"].value))  # type: ignore[union-attr]
+        return SheetSnapshot.model_validate_json(zlib.decompress(b"".join(parts)))
+
+    def save(self, snapshot: SheetSnapshot) -> None:
+        pk = self._pk(snapshot.sheet_id)
+        old = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+        blob = zlib.compress(snapshot.model_dump_json().encode(), level=6)
+        chunks = [blob[i : i + SNAPSHOT_CHUNK_BYTES] for i in range(0, len(blob), SNAPSHOT_CHUNK_BYTES)] or [b""]
+        generation = uuid.uuid4().hex
+        with self.table.batch_writer() as batch:
+            for index, chunk in enumerate(chunks):
+                batch.put_item(Item={"pk": pk, "sk": f"chunk#{generation}#{index:05d}", "data": chunk})
+        self.table.put_item(
+            Item={
+                "pk": pk,
+                "sk": "head",
+                "generation": generation,
+                "chunks": len(chunks),
+                "version": snapshot.version,
+                "taken_at": snapshot.taken_at.isoformat(),
+                "rows": len(snapshot.rows),
+            }
+        )
+        if old is not None:
+            old_generation, old_count = str(old["generation"]), int(str(old["chunks"]))
+            with self.table.batch_writer() as batch:
+                for index in range(old_count):
+                    batch.delete_item(Key={"pk": pk, "sk": f"chunk#{old_generation}#{index:05d}"})

@@ -1,0 +1,32 @@
+"""The interfaces the pipeline writes through; boto3 stays behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.snapshot import SheetSnapshot
+
+
+class EventStore(Protocol):
+    def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Store events not stored before (by event id); returns the ones that were new."""
+
+    def unalerted(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these stored events have not had their alert published yet."""
+
+    def mark_alerted(self, event_ids: Sequence[str]) -> None: ...
+
+    def all_events(self) -> list[AuditEvent]: ...
+
+
+class StateStore(Protocol):
+    def load(self, sheet_id: int) -> SheetSnapshot | None: ...
+
+    def save(self, snapshot: SheetSnapshot) -> None:
+        """Replace the sheet's snapshot atomically: a crash leaves the old one or the new one."""
+
+
+class AlertPublisher(Protocol):
+    def publish(self, events: Sequence[AuditEvent]) -> None: ...
