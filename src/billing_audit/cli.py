@@ -43,9 +43,15 @@ def _scan(args: argparse.Namespace) -> int:
         deps = aws_dependencies(config, smartsheet=default_smartsheet())
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run)
     for sheet in result.sheets:
-        status = "baseline taken" if sheet.baseline else "unchanged" if sheet.unchanged else (
-            f"{sheet.rows_modified} modified, {sheet.rows_added} added, {sheet.rows_deleted} deleted, "
-            f"{sheet.history_reads} cell histories, {len(sheet.events)} events ({sheet.new_events} new)"
+        status = (
+            "baseline taken"
+            if sheet.baseline
+            else "unchanged"
+            if sheet.unchanged
+            else (
+                f"{sheet.rows_modified} modified, {sheet.rows_added} added, {sheet.rows_deleted} deleted, "
+                f"{sheet.history_reads} cell histories, {len(sheet.events)} events ({sheet.new_events} new)"
+            )
         )
         print(f"sheet {sheet.sheet_id} {sheet.sheet_name}: {status}")
         for event in sheet.events:

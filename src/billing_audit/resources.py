@@ -107,3 +107,27 @@ SMARTSHEET_TOKEN_ENV = "SMARTSHEET_ACCESS_TOKEN"  # noqa: S105
 CONFIG_ENV = "BILLING_AUDIT_CONFIG"
 
 SNAPSHOT_CHUNK_BYTES = 300_000  # stays well under DynamoDB's 400 KB item limit
+
+# --- Added for the CDK application (infra/) and the moto deployment (billing_audit.local.deploy) ---
+CALLBACK_DLQ_ENV = "CALLBACK_DLQ_URL"
+SCHEDULER_DLQ_ENV = "SCHEDULER_DLQ_URL"
+WEBHOOK_SECRET_PREFIX_ENV = "WEBHOOK_SECRET_PREFIX"  # noqa: S105 - an env var name
+INTEGRITY_KEY_SECRET_ENV = "INTEGRITY_KEY_SECRET"  # noqa: S105
+SLACK_WEBHOOK_SECRET_ENV = "SLACK_WEBHOOK_SECRET"  # noqa: S105
+WEBHOOK_URL_ENV = "WEBHOOK_URL"  # the public POST /webhook address, for `billing-audit webhooks sync`
+WEBHOOK_MAX_BODY_ENV = "WEBHOOK_MAX_BODY_BYTES"  # the webhook function refuses larger bodies (413)
+LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
+
+# Custom CloudWatch metrics (namespace METRICS_NAMESPACE, emitted through Powertools with the
+# dimension {"service": SERVICE_NAME}; Violations adds METRIC_RISK_DIMENSION).  The dashboard and
+# the alarms in infra/constructs/monitoring.py read exactly these names.
+METRIC_SERVICE_DIMENSION = "service"
+METRIC_RISK_DIMENSION = "risk_level"
+METRIC_EVENTS_RECORDED = "EventsRecorded"  # count of audit events written
+METRIC_VIOLATIONS = "Violations"  # count, one dimension value per risk level
+METRIC_SCAN_DURATION = "ScanDurationSeconds"  # seconds, one value per scan run
+METRIC_SMARTSHEET_API_CALLS = "SmartsheetApiCalls"  # count of Smartsheet API requests made
+METRIC_REJECTED_SIGNATURES = "WebhookSignatureRejected"  # count of callbacks with a bad HMAC
+# Seconds between the schedule slot (the scheduler's input field "scheduled_time") and the end of
+# the scan run: how far behind the audit is.
+METRIC_SCAN_LAG = "ScanLagSeconds"

@@ -17,8 +17,10 @@ def kinds(events):
 
 
 def test_change_after_close_is_post_close_with_total_impact_and_mismatch():
-    row = timeline(billing_row(Status="Completed"), [("2026-11-11T02:30:00Z", "carl@example.com",
-                                                      {"Redlined Total Price": 2400.0})])
+    row = timeline(
+        billing_row(Status="Completed"),
+        [("2026-11-11T02:30:00Z", "carl@example.com", {"Redlined Total Price": 2400.0})],
+    )
     events = detect_row(row, context(), BASELINE)
     assert kinds(events) == [
         ("post_close_change", "Redlined Total Price", 1400.0, RiskLevel.HIGH),
@@ -30,9 +32,12 @@ def test_change_after_close_is_post_close_with_total_impact_and_mismatch():
 
 
 def test_locked_open_row_change_quantity_carries_zero_when_total_changes_in_same_save():
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15", "Status": "Approved", "Quantity": 6,
-                                  "Redlined Total Price": 600.0}),
-                   [("2026-11-10T16:00:00Z", "bob@example.com", {"Quantity": 7, "Redlined Total Price": 700.0})])
+    row = timeline(
+        billing_row(
+            **{"Week Ending": "2026-11-15", "Status": "Approved", "Quantity": 6, "Redlined Total Price": 600.0}
+        ),
+        [("2026-11-10T16:00:00Z", "bob@example.com", {"Quantity": 7, "Redlined Total Price": 700.0})],
+    )
     assert kinds(detect_row(row, context(), BASELINE)) == [
         ("locked_row_change", "Quantity", 0.0, RiskLevel.LOW),
         ("locked_row_change", "Redlined Total Price", 100.0, RiskLevel.MEDIUM),
@@ -40,8 +45,10 @@ def test_locked_open_row_change_quantity_carries_zero_when_total_changes_in_same
 
 
 def test_open_unlocked_change_is_not_a_violation():
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-10T15:00:00Z", "ana@example.com", {"Quantity": 11, "Redlined Total Price": 1100.0})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-10T15:00:00Z", "ana@example.com", {"Quantity": 11, "Redlined Total Price": 1100.0})],
+    )
     events = detect_row(row, context(), BASELINE)
     assert [(e.type, e.violation, e.risk_level) for e in events] == [(EventType.CHANGE, False, None)] * 2
 
@@ -69,8 +76,9 @@ def test_week_close_follows_daylight_saving(week, closes):
     start = billing_row(**{"Week Ending": week})
     closing = at(closes)
     since = at("2026-01-01T00:00:00Z")
-    before = timeline(start, [((closing - timedelta(seconds=1)).isoformat(), "a@x.com", {"Quantity": 11})],
-                      created_at=since)
+    before = timeline(
+        start, [((closing - timedelta(seconds=1)).isoformat(), "a@x.com", {"Quantity": 11})], created_at=since
+    )
     after = timeline(start, [(closing.isoformat(), "a@x.com", {"Quantity": 11})], created_at=since)
     assert detect_row(before, context(), since)[0].type is EventType.CHANGE
     assert detect_row(after, context(), since)[0].type is EventType.POST_CLOSE_CHANGE
@@ -92,8 +100,9 @@ def test_quantity_impact_uses_unit_price_after_the_save():
 
 def test_quantity_impact_is_null_without_unit_price_column_or_number():
     no_column = COLUMNS - {"Unit Price"}
-    row = timeline(billing_row(**{"Unit Price": None}), [("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": 12})],
-                   columns=no_column)
+    row = timeline(
+        billing_row(**{"Unit Price": None}), [("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": 12})], columns=no_column
+    )
     assert detect_row(row, context(columns=no_column), BASELINE)[0].financial_impact is None
     row = timeline(billing_row(**{"Unit Price": "TBD"}), [("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": 12})])
     event = detect_row(row, context(), BASELINE)[0]
@@ -118,27 +127,35 @@ def test_untracked_columns_make_no_change_event_but_unit_price_can_mismatch():
 
 def test_price_tolerance_is_the_larger_of_absolute_and_relative():
     policy = AuditPolicy(price_tolerance=PriceTolerance(absolute=0.02, relative=0.005))
-    ok = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                  [("2026-11-10T10:00:00Z", "a@x.com", {"Redlined Total Price": 1004.99})])
-    bad = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-10T10:00:00Z", "a@x.com", {"Redlined Total Price": 1005.01})])
+    ok = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-10T10:00:00Z", "a@x.com", {"Redlined Total Price": 1004.99})],
+    )
+    bad = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-10T10:00:00Z", "a@x.com", {"Redlined Total Price": 1005.01})],
+    )
     assert [e.type for e in detect_row(ok, context(policy), BASELINE)] == [EventType.CHANGE]
     assert [e.type for e in detect_row(bad, context(policy), BASELINE)] == [EventType.CHANGE, EventType.PRICE_MISMATCH]
 
 
 def test_status_change_makes_no_event_but_locks_later_changes():
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}), [
-        ("2026-11-10T10:00:00Z", "a@x.com", {"Status": "Completed"}),
-        ("2026-11-10T11:00:00Z", "b@x.com", {"Quantity": 11, "Redlined Total Price": 1100.0}),
-    ])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [
+            ("2026-11-10T10:00:00Z", "a@x.com", {"Status": "Completed"}),
+            ("2026-11-10T11:00:00Z", "b@x.com", {"Quantity": 11, "Redlined Total Price": 1100.0}),
+        ],
+    )
     assert [e.type for e in detect_row(row, context(), BASELINE)] == [EventType.LOCKED_ROW_CHANGE] * 2
 
 
 def test_every_cell_of_a_save_sees_the_row_before_the_save():
     # Locking and changing in one save: the change saw an unlocked row.
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-10T10:00:00Z", "a@x.com", {"Status": "Completed", "Quantity": 11,
-                                                          "Redlined Total Price": 1100.0})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-10T10:00:00Z", "a@x.com", {"Status": "Completed", "Quantity": 11, "Redlined Total Price": 1100.0})],
+    )
     assert {e.type for e in detect_row(row, context(), BASELINE)} == {EventType.CHANGE}
 
 
@@ -153,34 +170,51 @@ def test_week_ending_moved_out_of_a_closed_week_and_implausible_together():
 
 
 def test_week_ending_moved_into_a_closed_week():
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-12T10:00:00Z", "b@x.com", {"Week Ending": "2026-11-01"})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-12T10:00:00Z", "b@x.com", {"Week Ending": "2026-11-01"})],
+    )
     assert kinds(detect_row(row, context(), BASELINE)) == [("week_ending_moved", "Week Ending", None, RiskLevel.MEDIUM)]
 
 
 def test_week_ending_moved_between_open_weeks_is_nothing():
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-12T10:00:00Z", "b@x.com", {"Week Ending": "2026-11-22"})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-12T10:00:00Z", "b@x.com", {"Week Ending": "2026-11-22"})],
+    )
     assert detect_row(row, context(), BASELINE) == []
 
 
-@pytest.mark.parametrize(("value", "implausible"), [
-    ("soon", True), ("2026-13-40", True), ("2027-11-14", False), ("2027-11-16", True), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("value", "implausible"),
+    [
+        ("soon", True),
+        ("2026-13-40", True),
+        ("2027-11-14", False),
+        ("2027-11-16", True),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_implausible_dates(value, implausible):
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-13T10:00:00Z", "b@x.com", {"Week Ending": value})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}), [("2026-11-13T10:00:00Z", "b@x.com", {"Week Ending": value})]
+    )
     found = [e.type for e in detect_row(row, context(), BASELINE)]
     assert (EventType.IMPLAUSIBLE_DATE in found) is implausible
 
 
 def test_implausible_distance_is_measured_from_the_local_date():
     # 2026-11-14T03:00Z is still 2026-11-13 in Chicago: 367 days to 2027-11-15 is too far, 366 is not.
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-14T03:00:00Z", "b@x.com", {"Week Ending": "2027-11-14"})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-14T03:00:00Z", "b@x.com", {"Week Ending": "2027-11-14"})],
+    )
     assert detect_row(row, context(), BASELINE) == []
-    row = timeline(billing_row(**{"Week Ending": "2026-11-15"}),
-                   [("2026-11-14T03:00:00Z", "b@x.com", {"Week Ending": "2027-11-15"})])
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15"}),
+        [("2026-11-14T03:00:00Z", "b@x.com", {"Week Ending": "2027-11-15"})],
+    )
     assert [e.type for e in detect_row(row, context(), BASELINE)] == [EventType.IMPLAUSIBLE_DATE]
 
 
@@ -190,8 +224,9 @@ def test_a_row_without_a_valid_week_ending_never_closes():
 
 
 def test_added_backdated_row_and_no_change_events_for_its_creation_values():
-    cells = billing_row(**{"Week Ending": "2026-11-08", "Quantity": 2, "Unit Price": 310.0,
-                           "Redlined Total Price": 620.0})
+    cells = billing_row(
+        **{"Week Ending": "2026-11-08", "Quantity": 2, "Unit Price": 310.0, "Redlined Total Price": 620.0}
+    )
     row = timeline({}, [], added=("2026-11-12T10:00:00Z", "carl@x.com", cells))
     events = detect_row(row, context(), BASELINE)
     assert kinds(events) == [("backdated_row_added", None, 620.0, RiskLevel.MEDIUM)]
@@ -200,8 +235,9 @@ def test_added_backdated_row_and_no_change_events_for_its_creation_values():
 
 def test_added_row_in_open_week_with_mismatch_and_later_edit():
     cells = billing_row(**{"Week Ending": "2026-11-15", "Redlined Total Price": 900.0})
-    row = timeline({}, [("2026-11-12T11:00:00Z", "d@x.com", {"Quantity": 11})],
-                   added=("2026-11-12T10:00:00Z", "carl@x.com", cells))
+    row = timeline(
+        {}, [("2026-11-12T11:00:00Z", "d@x.com", {"Quantity": 11})], added=("2026-11-12T10:00:00Z", "carl@x.com", cells)
+    )
     events = detect_row(row, context(), BASELINE)
     assert kinds(events) == [
         ("price_mismatch", None, None, RiskLevel.LOW),

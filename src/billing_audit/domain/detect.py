@@ -8,6 +8,7 @@ Every entry point (scan, webhook worker, demo) calls these and nothing else deci
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +100,7 @@ class _EventFactory:
     def __init__(self, ctx: AuditContext, timeline: RowTimeline) -> None:
         self.ctx = ctx
         self.timeline = timeline
+        self._seen: Counter[tuple[EventType, str | None, datetime]] = Counter()
 
     def make(
         self,
@@ -113,10 +115,12 @@ class _EventFactory:
         impact: Decimal | None = None,
     ) -> AuditEvent:
         violation = event_type is not EventType.CHANGE
+        occurrence = self._seen[(event_type, column, at)]
+        self._seen[(event_type, column, at)] += 1
         amount = cents(impact) if impact is not None else None
         work_request = state.get(self.ctx.policy.work_request_column)
         return AuditEvent(
-            event_id=event_id_for(self.timeline.sheet_id, self.timeline.row_id, event_type, column, at),
+            event_id=event_id_for(self.timeline.sheet_id, self.timeline.row_id, event_type, column, at, occurrence),
             sheet_id=self.timeline.sheet_id,
             sheet_name=self.timeline.sheet_name,
             row_id=self.timeline.row_id,

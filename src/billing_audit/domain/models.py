@@ -118,7 +118,12 @@ class AuditEvent(BaseModel):
 
 
 def event_id_for(
-    sheet_id: int, row_id: int, event_type: EventType, column: str | None, changed_at: datetime | None
+    sheet_id: int,
+    row_id: int,
+    event_type: EventType,
+    column: str | None,
+    changed_at: datetime | None,
+    occurrence: int = 0,
 ) -> str:
     """The same change seen twice (scan and webhook, or a retry) gets the same id.
 
@@ -126,5 +131,9 @@ def event_id_for(
     only estimate.
     """
     when = "" if event_type is EventType.CLOSED_ROW_DELETED or changed_at is None else utc_iso(changed_at)
-    material = "|".join((str(sheet_id), str(row_id), event_type.value, column or "", when))
+    parts = [str(sheet_id), str(row_id), event_type.value, column or "", when]
+    if occurrence:
+        # Two saves of one cell within the same second: told apart by their order in the history.
+        parts.append(str(occurrence))
+    material = "|".join(parts)
     return hashlib.sha256(material.encode()).hexdigest()[:32]

@@ -16,9 +16,7 @@ from billing_audit.domain.models import AuditEvent, EventType, RiskLevel
 from billing_audit.domain.policy import AuditPolicy
 
 # Findings that are at least MEDIUM whatever their money impact.
-_AT_LEAST_MEDIUM = frozenset(
-    {EventType.WEEK_ENDING_MOVED, EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED}
-)
+_AT_LEAST_MEDIUM = frozenset({EventType.WEEK_ENDING_MOVED, EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
 
 
 def risk_level_for(event_type: EventType, impact: float | None, policy: AuditPolicy) -> RiskLevel:
@@ -82,9 +80,7 @@ def explain_score(
     return factors
 
 
-def risk_score(
-    event: AuditEvent, policy: AuditPolicy, zone: ZoneInfo, roster: Mapping[str, RosterEntry]
-) -> float:
+def risk_score(event: AuditEvent, policy: AuditPolicy, zone: ZoneInfo, roster: Mapping[str, RosterEntry]) -> float:
     return round(min(1.0, sum(explain_score(event, policy, zone, roster).values())), 4)
 
 

@@ -120,9 +120,9 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
             lines.append(f"  {kind:<22} {count}")
     levels = summary["violations_by_risk_level"]
     lines += ["", "By risk level: " + ", ".join(f"{k} {v}" for k, v in levels.items()), "", "Top findings:"]
-    ranked = sorted(
-        result.violations, key=lambda e: (-e.risk_score, -abs(e.financial_impact or 0.0), e.changed_at)
-    )[:top]
+    ranked = sorted(result.violations, key=lambda e: (-e.risk_score, -abs(e.financial_impact or 0.0), e.changed_at))[
+        :top
+    ]
     for event in ranked:
         impact = "" if event.financial_impact is None else f"${event.financial_impact:,.2f}"
         lines.append(

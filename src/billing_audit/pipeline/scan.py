@@ -92,9 +92,7 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         return _take_baseline(sheet_id, config, deps, now, dry_run=dry_run)
 
     result = SheetScanResult(sheet_id=sheet_id, sheet_name=snapshot.sheet_name)
-    changes = deps.smartsheet.sheet_changes(
-        sheet_id, after_version=snapshot.version, modified_since=snapshot.watermark
-    )
+    changes = deps.smartsheet.sheet_changes(sheet_id, after_version=snapshot.version, modified_since=snapshot.watermark)
     if changes is None:
         result.unchanged = True
         if not dry_run:
@@ -176,9 +174,7 @@ def _take_baseline(
     return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
 
 
-def _deleted_rows(
-    snapshot: SheetSnapshot, changes: SheetData, added: Sequence[RowData], deps: AuditDeps
-) -> list[int]:
+def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, added: Sequence[RowData], deps: AuditDeps) -> list[int]:
     """Row ids the snapshot has and the sheet no longer does.
 
     The sheet's total row count tells whether anything was deleted at all, so the id listing is

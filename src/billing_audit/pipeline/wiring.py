@@ -34,7 +34,9 @@ def smartsheet_token() -> str:
         return token
     secret_name = os.environ.get(res.SMARTSHEET_TOKEN_SECRET_ENV)
     if not secret_name:
-        raise SmartsheetError(f"no Smartsheet token: set {res.SMARTSHEET_TOKEN_ENV} or {res.SMARTSHEET_TOKEN_SECRET_ENV}")
+        raise SmartsheetError(
+            f"no Smartsheet token: set {res.SMARTSHEET_TOKEN_ENV} or {res.SMARTSHEET_TOKEN_SECRET_ENV}"
+        )
     from aws_lambda_powertools.utilities import parameters
 
     return str(parameters.get_secret(secret_name, max_age=300))

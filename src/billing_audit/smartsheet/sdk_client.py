@@ -112,7 +112,9 @@ class SdkSmartsheet:
         except SmartsheetException as exc:
             raise SmartsheetError(f"Smartsheet {endpoint} failed: {type(exc).__name__} ({self.api_base})") from None
         except requests.RequestException as exc:
-            raise SmartsheetError(f"Smartsheet {endpoint} unreachable: {type(exc).__name__} ({self.api_base})") from None
+            raise SmartsheetError(
+                f"Smartsheet {endpoint} unreachable: {type(exc).__name__} ({self.api_base})"
+            ) from None
 
     def call_counts(self) -> dict[str, int]:
         return dict(self._calls)

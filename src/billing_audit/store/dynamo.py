@@ -50,9 +50,7 @@ class DynamoEventStore:
         new: list[AuditEvent] = []
         for event in events:
             try:
-                self.table.put_item(
-                    Item=self._item(event), ConditionExpression="attribute_not_exists(event_id)"
-                )
+                self.table.put_item(Item=self._item(event), ConditionExpression="attribute_not_exists(event_id)")
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise

@@ -1,0 +1,42 @@
+# Billing Audit. `make demo` and `make test` install what they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out
+
+.PHONY: install demo test test-unit test-integration test-infra test-e2e lint synth bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,ml]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/billing-audit demo --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/pytest tests -q
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q
+
+test-infra: $(STAMP)
+	$(BIN)/pytest tests/infra -q
+
+test-e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests infra functions bench
+	$(BIN)/ruff format --check src/billing_audit/domain src/billing_audit/pipeline tests/unit
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) cdk.out .build $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
