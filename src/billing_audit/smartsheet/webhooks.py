@@ -1,0 +1,57 @@
+"""Smartsheet webhook callbacks: their payload shapes and the signature over the raw body."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+SIGNATURE_HEADER = "Smartsheet-Hmac-SHA256"
+CHALLENGE_HEADER = "Smartsheet-Hook-Challenge"
+CHALLENGE_RESPONSE_HEADER = "Smartsheet-Hook-Response"
+
+
+class CallbackEvent(BaseModel):
+    """One event of a callback. The spec spells `rowid`/`userid` where Smartsheet's samples say `rowId`."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    object_type: str = Field(validation_alias=AliasChoices("objectType", "objecttype"))
+    event_type: str = Field(validation_alias=AliasChoices("eventType", "eventtype"))
+    id: int | None = None
+    row_id: int | None = Field(default=None, validation_alias=AliasChoices("rowId", "rowid"))
+    column_id: int | None = Field(default=None, validation_alias=AliasChoices("columnId", "columnid"))
+    user_id: int | None = Field(default=None, validation_alias=AliasChoices("userId", "userid"))
+    timestamp: datetime
+    change_agent: str | None = Field(default=None, validation_alias=AliasChoices("changeAgent", "changeagent"))
+
+
+class WebhookCallback(BaseModel):
+    """A callback body; a verification challenge has `challenge` and no events."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    nonce: str | None = None
+    timestamp: datetime | None = None
+    webhook_id: int = Field(validation_alias=AliasChoices("webhookId", "webhookid"))
+    scope: Literal["sheet"] | None = None
+    scope_object_id: int | None = Field(default=None, validation_alias=AliasChoices("scopeObjectId", "scopeobjectid"))
+    events: list[CallbackEvent] = Field(default_factory=list)
+    new_webhook_status: str | None = Field(
+        default=None, validation_alias=AliasChoices("newWebhookStatus", "newwebhookstatus")
+    )
+    challenge: str | None = None
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: str, body: bytes, signature: str | None) -> bool:
+    """Constant-time check of the hex HMAC-SHA256 of the raw body bytes."""
+    if not signature:
+        return False
+    return hmac.compare_digest(sign(secret, body), signature.strip().lower())
