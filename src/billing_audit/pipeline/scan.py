@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
-from billing_audit.domain.models import AuditEvent, DetectedVia, RowCreation, RowTimeline
-from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.domain.values import CellValue
+from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
+from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.record import record_events
+from billing_audit.pipeline.timelines import build_timeline, snapshot_rows
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.smartsheet.planner import plan_scan
 
@@ -70,13 +70,6 @@ def run_scan(
     return result
 
 
-def _snapshot_rows(rows: Iterable[RowData], columns: Sequence[str]) -> dict[int, RowSnapshot]:
-    return {
-        row.id: RowSnapshot(modified_at=row.modified_at, values={c: row.values[c] for c in columns if c in row.values})
-        for row in rows
-    }
-
-
 def _watermark(previous: datetime | None, rows: Iterable[RowData]) -> datetime | None:
     times = [row.modified_at for row in rows if row.modified_at is not None]
     if previous is not None:
@@ -119,10 +112,12 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
     events: list[AuditEvent] = []
     for row in plan.changed_rows:
         known = snapshot.rows[row.id]
-        timeline = _timeline(changes, row, deps, plan.history_columns.get(row.id, ()), start=known.values)
+        timeline = build_timeline(
+            changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), start=known.values
+        )
         events.extend(detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at))
     for row in plan.added_rows:
-        timeline = _timeline(changes, row, deps, plan.history_columns.get(row.id, ()), start=None)
+        timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), start=None)
         events.extend(detect_row(timeline, ctx, since=_EPOCH))
     for row_id in deleted:
         gone = RowTimeline(
@@ -136,7 +131,7 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
     result.new_events = len(record_events(result.events, config, deps))
 
     rows = dict(snapshot.rows)
-    rows.update(_snapshot_rows(changes.rows, columns))
+    rows.update(snapshot_rows(changes.rows, columns))
     for row_id in deleted:
         rows.pop(row_id, None)
     deps.state.save(
@@ -168,7 +163,7 @@ def _take_baseline(
                 taken_at=now,
                 watermark=_watermark(None, sheet.rows),
                 columns=sheet.columns.ids_by_title,
-                rows=_snapshot_rows(sheet.rows, config.policy.snapshot_columns),
+                rows=snapshot_rows(sheet.rows, config.policy.snapshot_columns),
             )
         )
     return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
@@ -184,32 +179,3 @@ def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, added: Sequence[R
         return []
     present = deps.smartsheet.row_ids(changes.id, changes.primary_column_id)
     return sorted(row_id for row_id in snapshot.rows if row_id not in present)
-
-
-def _timeline(
-    sheet: SheetData,
-    row: RowData,
-    deps: AuditDeps,
-    history_columns: Sequence[str],
-    *,
-    start: dict[str, CellValue] | None,
-) -> RowTimeline:
-    """`start` is the row as last seen; None for a row added since, which then carries its creation."""
-    history = []
-    for title in history_columns:
-        column_id = sheet.columns.id_of(title)
-        if column_id is not None:
-            history.extend(deps.smartsheet.cell_history(sheet.id, row.id, column_id, title))
-    created = None
-    if start is None and row.created_at is not None:
-        created = RowCreation(at=row.created_at, by=row.created_by)
-    return RowTimeline(
-        sheet_id=sheet.id,
-        sheet_name=sheet.name,
-        row_id=row.id,
-        start=start or {},
-        current=row.values,
-        history_columns=frozenset(history_columns),
-        history=history,
-        created=created,
-    )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.snapshot import SheetSnapshot
+from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.resources import SNAPSHOT_CHUNK_BYTES
 
 if TYPE_CHECKING:
@@ -138,3 +138,14 @@ class DynamoStateStore:
             with self.table.batch_writer() as batch:
                 for index in range(old_count):
                     batch.delete_item(Key={"pk": pk, "sk": f"chunk#{old_generation}#{index:05d}"})
+
+    def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
+        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for row_id, row in rows.items():
+                batch.put_item(Item={"pk": self._pk(sheet_id), "sk": f"row#{row_id}", "row": row.model_dump_json()})
+
+    def recall_row(self, sheet_id: int, row_id: int) -> RowSnapshot | None:
+        item = self.table.get_item(Key={"pk": self._pk(sheet_id), "sk": f"row#{row_id}"}, ConsistentRead=True).get(
+            "Item"
+        )
+        return RowSnapshot.model_validate_json(str(item["row"])) if item else None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.snapshot import SheetSnapshot
+from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 
 
 class EventStore(Protocol):
@@ -26,6 +26,11 @@ class StateStore(Protocol):
 
     def save(self, snapshot: SheetSnapshot) -> None:
         """Replace the sheet's snapshot atomically: a crash leaves the old one or the new one."""
+
+    def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
+        """Keep the latest values seen of these rows (the webhook path's memory for later deletions)."""
+
+    def recall_row(self, sheet_id: int, row_id: int) -> RowSnapshot | None: ...
 
 
 class AlertPublisher(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.snapshot import SheetSnapshot
+from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 
 
 class MemoryEventStore:
@@ -32,6 +32,7 @@ class MemoryEventStore:
 class MemoryStateStore:
     def __init__(self) -> None:
         self.snapshots: dict[int, SheetSnapshot] = {}
+        self.latest_rows: dict[tuple[int, int], RowSnapshot] = {}
 
     def load(self, sheet_id: int) -> SheetSnapshot | None:
         snapshot = self.snapshots.get(sheet_id)
@@ -39,6 +40,13 @@ class MemoryStateStore:
 
     def save(self, snapshot: SheetSnapshot) -> None:
         self.snapshots[snapshot.sheet_id] = snapshot.model_copy(deep=True)
+
+    def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
+        for row_id, row in rows.items():
+            self.latest_rows[(sheet_id, row_id)] = row.model_copy(deep=True)
+
+    def recall_row(self, sheet_id: int, row_id: int) -> RowSnapshot | None:
+        return self.latest_rows.get((sheet_id, row_id))
 
 
 class MemoryAlertPublisher:

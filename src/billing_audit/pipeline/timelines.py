@@ -1,0 +1,47 @@
+"""Turning what Smartsheet served into the replay's input: row timelines and row snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from billing_audit.domain.models import RowCreation, RowTimeline
+from billing_audit.domain.snapshot import RowSnapshot
+from billing_audit.domain.values import CellValue
+from billing_audit.smartsheet.gateway import SmartsheetGateway
+from billing_audit.smartsheet.models import RowData, SheetData
+
+
+def snapshot_rows(rows: Iterable[RowData], columns: Sequence[str]) -> dict[int, RowSnapshot]:
+    return {
+        row.id: RowSnapshot(modified_at=row.modified_at, values={c: row.values[c] for c in columns if c in row.values})
+        for row in rows
+    }
+
+
+def build_timeline(
+    sheet: SheetData,
+    row: RowData,
+    gateway: SmartsheetGateway,
+    history_columns: Sequence[str],
+    *,
+    start: dict[str, CellValue] | None,
+) -> RowTimeline:
+    """`start` is the row as last seen; None for a row added since, which then carries its creation."""
+    history = []
+    for title in history_columns:
+        column_id = sheet.columns.id_of(title)
+        if column_id is not None:
+            history.extend(gateway.cell_history(sheet.id, row.id, column_id, title))
+    created = None
+    if start is None and row.created_at is not None:
+        created = RowCreation(at=row.created_at, by=row.created_by)
+    return RowTimeline(
+        sheet_id=sheet.id,
+        sheet_name=sheet.name,
+        row_id=row.id,
+        start=start or {},
+        current=row.values,
+        history_columns=frozenset(history_columns),
+        history=history,
+        created=created,
+    )

@@ -1,0 +1,120 @@
+"""The webhook path: one Smartsheet callback in, the same detection as the scan, events out.
+
+A callback names rows and cells, never values.  For each touched row the worker reads the row and
+the full history of its rule columns, and replays it from the row's state at the last scan, so a
+callback processed twice, late or out of order gives the same events with the same ids.  Deletions
+are judged at their own time, from the latest values this path (or the scan) saw of the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from billing_audit.config import AuditConfig
+from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
+from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
+from billing_audit.domain.snapshot import RowSnapshot
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.record import record_events
+from billing_audit.pipeline.timelines import build_timeline, snapshot_rows
+from billing_audit.resources import CHANGE_AGENT
+from billing_audit.smartsheet.webhooks import WebhookCallback
+
+
+@dataclass
+class _Touched:
+    rows: dict[int, None] = field(default_factory=dict)  # ordered set of rows edited or created
+    deleted: dict[int, tuple[datetime, int | None]] = field(default_factory=dict)  # row -> (when, user id)
+
+
+def _touched(callback: WebhookCallback) -> _Touched:
+    touched = _Touched()
+    for event in callback.events:
+        if event.change_agent == CHANGE_AGENT:
+            continue  # the product's own writes are not audit findings
+        if event.object_type == "row" and event.event_type == "deleted" and event.id is not None:
+            touched.deleted[event.id] = (event.timestamp, event.user_id)
+        elif event.object_type == "row" and event.id is not None:
+            touched.rows[event.id] = None
+        elif event.object_type == "cell" and event.row_id is not None:
+            touched.rows[event.row_id] = None
+    for row_id in touched.deleted:
+        touched.rows.pop(row_id, None)
+    return touched
+
+
+class _UserDirectory:
+    """Smartsheet user ids to emails, read once per container (callbacks carry ids only)."""
+
+    def __init__(self) -> None:
+        self._emails: dict[int, str] | None = None
+
+    def email(self, deps: AuditDeps, user_id: int | None) -> str | None:
+        if user_id is None:
+            return None
+        if self._emails is None or user_id not in self._emails:
+            self._emails = {user.id: user.email for user in deps.smartsheet.users()}
+        return self._emails.get(user_id)
+
+
+_USERS = _UserDirectory()
+
+
+def process_callback(callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
+    """Detect, score, store and alert the events of one callback; returns the events it detected."""
+    sheet_id = callback.scope_object_id
+    touched = _touched(callback)
+    if sheet_id is None or not (touched.rows or touched.deleted):
+        return []
+    snapshot = deps.state.load(sheet_id)
+    if snapshot is None:
+        # No baseline yet: there is nothing to compare against; the first scan takes it.
+        return []
+    now = deps.clock()
+    events: list[AuditEvent] = []
+    ctx: AuditContext | None = None
+    if touched.rows:
+        sheet = deps.smartsheet.rows(sheet_id, list(touched.rows))
+        ctx = _context(config, frozenset(sheet.columns.ids_by_title), now)
+        present = [title for title in config.policy.rule_columns if sheet.columns.has(title)]
+        for row in sheet.rows:
+            known = snapshot.rows.get(row.id)
+            start = known.values if known is not None else None
+            timeline = build_timeline(sheet, row, deps.smartsheet, present, start=start)
+            since = (known.modified_at or snapshot.taken_at) if known is not None else snapshot.taken_at
+            events.extend(detect_row(timeline, ctx, since=since))
+        deps.state.remember_rows(sheet_id, snapshot_rows(sheet.rows, config.policy.snapshot_columns))
+    if touched.deleted:
+        ctx = ctx or _context(config, frozenset(snapshot.columns), now)
+        events.extend(_deletions(sheet_id, snapshot.sheet_name, touched.deleted, snapshot.rows, ctx, deps))
+    events.sort(key=lambda event: event.changed_at)
+    record_events(events, config, deps)
+    return events
+
+
+def _context(config: AuditConfig, columns: frozenset[str], now: datetime) -> AuditContext:
+    return AuditContext(
+        policy=config.policy, zone=config.zone, sheet_columns=columns, detected_at=now, detected_via=DetectedVia.WEBHOOK
+    )
+
+
+def _deletions(
+    sheet_id: int,
+    sheet_name: str,
+    deleted: Mapping[int, tuple[datetime, int | None]],
+    baseline_rows: Mapping[int, RowSnapshot],
+    ctx: AuditContext,
+    deps: AuditDeps,
+) -> list[AuditEvent]:
+    events: list[AuditEvent] = []
+    for row_id, (when, user_id) in deleted.items():
+        seen = [row for row in (deps.state.recall_row(sheet_id, row_id), baseline_rows.get(row_id)) if row]
+        latest = max(seen, key=lambda row: row.modified_at or ctx.detected_at, default=None)
+        if latest is None:
+            continue  # a row never seen: neither the scan nor this path knows what it held
+        gone = RowTimeline(sheet_id=sheet_id, sheet_name=sheet_name, row_id=row_id, start=latest.values)
+        by = _USERS.email(deps, user_id)
+        events.extend(detect_deleted_row(gone, ctx, judged_at=when, reported_at=when, by=by))
+    return events
