@@ -639,7 +639,7 @@ def download_file(sim: Simulator, req: Request) -> Any:
 
 def list_shares(sim: Simulator, req: Request) -> Any:
     sheet = get_sheet(sim, req)
-    shares = []
+    shares: list[dict[str, Any]] = []
     for email, access_level in sheet.shares:
         user = sim.user(email)
         share: dict[str, Any] = {
@@ -656,6 +656,24 @@ def list_shares(sim: Simulator, req: Request) -> Any:
             share["name"] = user.name
         shares.append(share)
     return paged(sim, req, shares)
+
+
+def list_asset_shares(sim: Simulator, req: Request) -> Any:
+    """`GET /shares?assetType=sheet&assetId=N` (SDK 4.x `Sharing.list_asset_shares`; ids as strings)."""
+    if (req.param("assetType") or "").lower() != "sheet":
+        raise bad_request("Only assetType=sheet is supported by the simulator.")
+    asset_id = req.int_param("assetId")
+    if asset_id is None:
+        raise bad_request("Required query parameter assetId is missing.", 1012)
+    req.path_params["sheetId"] = str(asset_id)
+    shares = list_shares(sim, req)["data"]
+    items = [{**share, "userId": str(share["userId"])} for share in shares]
+    start = req.int_param("lastKey") or 0
+    size = req.int_param("maxItems") or 100
+    out: dict[str, Any] = {"items": items[start : start + size]}
+    if start + size < len(items):
+        out["lastKey"] = str(start + size)
+    return out
 
 
 def _names(name: str | None) -> tuple[str, str]:
@@ -857,6 +875,7 @@ ROUTES: list[Route] = [
     _route("GET", "/sheets/{sheetId}/rows/{rowId}/attachments", list_row_attachments),
     _route("POST", "/sheets/{sheetId}/rows/{rowId}/attachments", attach_to_row),
     _route("GET", "/sheets/{sheetId}/shares", list_shares),
+    _route("GET", "/shares", list_asset_shares),
     _route("GET", "/users", list_users),
     _route("GET", "/users/me", current_user),
     _route("GET", "/users/{userId}", get_user),

@@ -430,11 +430,21 @@ class Simulator:
             if self._api_base is not None:
                 return self._api_base
             server = SimulatorServer(self)
-            thread = threading.Thread(target=server.serve_forever, name="smartsheet-simulator", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="smartsheet-simulator", daemon=True
+            )
             thread.start()
             self._server = server
             self._api_base = f"http://127.0.0.1:{server.server_address[1]}/2.0"
             return self._api_base
+
+    def reset_rate_limits(self) -> None:
+        """Forget the requests counted in the current rate-limit windows."""
+        from billing_audit.simulator.server import SimulatorServer
+
+        server = self._server
+        if isinstance(server, SimulatorServer):
+            server.rate_limiter.reset()
 
     @property
     def api_base(self) -> str | None:
