@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import boto3
+import requests
 from moto.server import ThreadedMotoServer
 
 from billing_audit import resources as res
@@ -47,6 +48,8 @@ class LocalCloud:
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # moto keeps its backends per process: a second local cloud in one process starts empty.
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
         # Every boto3 client created from here on talks to moto, wherever it is created.
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
         return self.endpoint_url
