@@ -1,0 +1,318 @@
+"""Webhooks of the simulator: registration, verification, and signed callbacks to a local receiver."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import smartsheet
+from smartsheet.exceptions import ApiError
+
+from billing_audit.simulator import Simulator
+from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
+from billing_audit.simulator.testing import CallbackReceiver, no_sleep_backoff, small_scenario
+
+TOKEN = "sim-token"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(parse_scenario(small_scenario()), token=TOKEN)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Any:
+    sdk = smartsheet.Smartsheet(access_token=TOKEN, api_base=sim.api_base, max_retry_time=no_sleep_backoff())
+    sdk.errors_as_exceptions(True)
+    return sdk
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    endpoint = CallbackReceiver().start()
+    yield endpoint
+    endpoint.stop()
+
+
+def create(client: Any, url: str, sheet_id: int = 4001, **extra: Any) -> Any:
+    spec = {"name": "audit", "callbackUrl": url, "scope": "sheet", "scopeObjectId": sheet_id,
+            "events": ["*.*"], "version": 1, **extra}
+    return client.Webhooks.create_webhook(smartsheet.models.Webhook(spec)).result
+
+
+def enable(client: Any, webhook_id: int) -> Any:
+    return client.Webhooks.update_webhook(webhook_id, smartsheet.models.Webhook({"enabled": True})).result
+
+
+def enabled_hook(client: Any, receiver: CallbackReceiver, **extra: Any) -> Any:
+    hook = create(client, receiver.url, **extra)
+    return enable(client, hook.id)
+
+
+def edit(sim: Simulator, when: datetime, row: int = 1, **cells: Any) -> None:
+    values = {k.replace("_", " "): v for k, v in cells.items()}
+    sim.apply_edit(
+        ScenarioEdit.model_validate({"at": when, "by": "carl@example.com", "sheet": 4001, "row": row, "set": values})
+    )
+
+
+def verify(secret: str, received: Any) -> bool:
+    expected = hmac.new(secret.encode(), received.body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received.headers["Smartsheet-Hmac-SHA256"])
+
+
+def test_create_list_get_reset_delete(client: Any, receiver: CallbackReceiver) -> None:
+    hook = create(client, receiver.url)
+    assert (hook.enabled, str(hook.status), hook.scope_object_id) == (False, "NEW_NOT_VERIFIED", 4001)
+    assert hook.shared_secret and hook.id > 10**15
+    assert list(hook.events) == ["*.*"] and hook.version == 1
+    assert receiver.received == []  # creating does not verify
+    listed = client.Webhooks.list_webhooks()
+    assert [h.id for h in listed.data] == [hook.id]
+    others = [create(client, receiver.url, sheet_id=4002).id for _ in range(2)]
+    page = client.Webhooks.list_webhooks(page_size=2, page=2)
+    assert ([h.id for h in page.data], page.total_count, page.total_pages) == ([others[1]], 3, 2)
+    reset = client.Webhooks.reset_shared_secret(hook.id)
+    assert reset.result.shared_secret and reset.result.shared_secret != hook.shared_secret
+    assert client.Webhooks.get_webhook(hook.id).shared_secret == reset.result.shared_secret
+    client.Webhooks.delete_webhook(hook.id)
+    with pytest.raises(ApiError) as caught:
+        client.Webhooks.get_webhook(hook.id)
+    assert caught.value.error.result.code == 1006
+
+
+def test_create_rejects_unknown_sheets_and_bad_bodies(client: Any, receiver: CallbackReceiver) -> None:
+    with pytest.raises(ApiError) as caught:
+        create(client, receiver.url, sheet_id=999)
+    assert caught.value.error.result.code == 1006
+    with pytest.raises(ApiError):
+        create(client, receiver.url, events=["row.*"])
+
+
+def test_enabling_verifies_synchronously(client: Any, receiver: CallbackReceiver) -> None:
+    hook = create(client, receiver.url)
+    enabled = enable(client, hook.id)
+    assert (enabled.enabled, str(enabled.status)) == (True, "ENABLED")
+    [challenge] = receiver.challenges
+    value = challenge.headers["Smartsheet-Hook-Challenge"]
+    assert challenge.json() == {"challenge": value, "webhookId": hook.id}
+
+
+def test_a_body_echo_also_verifies(client: Any, receiver: CallbackReceiver) -> None:
+    receiver.echo_in_body = True
+    assert str(enabled_hook(client, receiver).status) == "ENABLED"
+
+
+def test_failed_verification(client: Any, receiver: CallbackReceiver) -> None:
+    receiver.answer_challenges = False
+    hook = enabled_hook(client, receiver)
+    assert (hook.enabled, str(hook.status)) == (False, "DISABLED_VERIFICATION_FAILED")
+
+
+def test_signed_callbacks_carry_ids_users_and_scenario_times(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
+    hook = enabled_hook(client, receiver)
+    sim.apply_edits_through(at("2026-11-10T15:00:00Z"))
+    results = sim.deliver_callbacks()
+    assert [(r.kind, r.status_code, r.outcome) for r in results] == [("callback", 200, "delivered")]
+    [callback] = receiver.callbacks
+    assert callback.headers["Content-Type"] == "application/json"
+    assert verify(hook.shared_secret, callback)
+    body = callback.json()
+    assert set(body) == {"nonce", "timestamp", "webhookId", "scope", "scopeObjectId", "events"}
+    assert (body["webhookId"], body["scope"], body["scopeObjectId"]) == (hook.id, "sheet", 4001)
+    quantity = sim.sheet(4001).column_by_title("Quantity").id  # type: ignore[union-attr]
+    events = body["events"]
+    assert events[0] == {"objectType": "sheet", "eventType": "updated", "id": 4001, "userId": 5002,
+                         "timestamp": "2026-11-10T15:00:00Z"}
+    assert {"objectType": "cell", "eventType": "updated", "rowId": 1, "columnId": quantity, "userId": 5002,
+            "timestamp": "2026-11-10T15:00:00Z"} in events
+    assert {"objectType": "row", "eventType": "updated", "id": 1, "userId": 5002,
+            "timestamp": "2026-11-10T15:00:00Z"} in events
+    assert all("changeAgent" not in e for e in events)
+    assert sim.deliver_callbacks() == []  # nothing left
+
+
+def test_deletes_adds_and_unknown_users(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    enabled_hook(client, receiver)
+    sim.set_time(at("2026-11-11T00:00:00Z"))
+    sim.apply_edits_through(at("2026-11-20T00:00:00Z"))
+    sim.deliver_callbacks()
+    events = [e for c in receiver.callbacks for e in c.json()["events"]]
+    assert {"objectType": "row", "eventType": "deleted", "id": 2, "userId": 5001,
+            "timestamp": "2026-11-11T09:00:00Z"} in events
+    created = [e for e in events if e["eventType"] == "created"]
+    assert created == [{"objectType": "row", "eventType": "created", "id": 77,
+                        "userId": sim.user_id_for("eve@contractor.example"), "timestamp": "2026-11-12T10:00:00Z"}]
+
+
+def test_api_writes_carry_the_change_agent(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    enabled_hook(client, receiver)
+    sim.set_time(at("2026-11-15T00:00:00Z"))
+    client.with_change_agent("billing-audit")
+    row = smartsheet.models.Row()
+    row.id = 1
+    row.cells.append({"column_id": sim.sheet(4001).column_by_title("Status").id, "value": "Approved"})  # type: ignore[union-attr]
+    client.Sheets.update_rows(4001, [row])
+    sim.deliver_callbacks()
+    events = receiver.callbacks[0].json()["events"]
+    assert events and all(e["changeAgent"] == "billing-audit" and e["userId"] == 5001 for e in events)
+    assert all(e["timestamp"] == "2026-11-15T00:00:00Z" for e in events)
+
+
+def test_events_within_a_minute_share_a_callback(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    enabled_hook(client, receiver)
+    t0 = at("2026-11-10T15:00:00Z")
+    edit(sim, t0, Quantity=20)
+    edit(sim, t0 + timedelta(seconds=30), Quantity=21)
+    edit(sim, t0 + timedelta(seconds=60), Quantity=22)
+    edit(sim, t0 + timedelta(seconds=61), Quantity=23)
+    edit(sim, t0 + timedelta(minutes=5), Quantity=24)
+    sim.deliver_callbacks()
+    stamps = [sorted({e["timestamp"] for e in c.json()["events"]}) for c in receiver.callbacks]
+    assert stamps == [
+        ["2026-11-10T15:00:00Z", "2026-11-10T15:00:30Z", "2026-11-10T15:01:00Z"],
+        ["2026-11-10T15:01:01Z"],
+        ["2026-11-10T15:05:00Z"],
+    ]
+
+
+def test_duplicates_resend_the_same_body(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    hook = enabled_hook(client, receiver)
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    edit(sim, at("2026-11-10T17:00:00Z"), Quantity=21)
+    results = sim.deliver_callbacks(duplicate=True)
+    assert [r.kind for r in results] == ["callback", "duplicate", "callback", "duplicate"]
+    first, again, second, again2 = receiver.callbacks
+    assert first.body == again.body and second.body == again2.body and first.body != second.body
+    assert first.json()["nonce"] == again.json()["nonce"]
+    assert all(verify(hook.shared_secret, c) for c in receiver.callbacks)
+
+
+def test_non_200_success_disables_and_later_events_are_lost(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
+    hook = enabled_hook(client, receiver)
+    receiver.status = 204
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    results = sim.deliver_callbacks()
+    assert [(r.status_code, r.outcome) for r in results] == [(204, "disabled")]
+    disabled = client.Webhooks.get_webhook(hook.id)
+    assert (disabled.enabled, str(disabled.status)) == (False, "DISABLED_CALLBACK_FAILED")
+    edit(sim, at("2026-11-10T16:00:00Z"), Quantity=21)  # while disabled: never delivered
+    receiver.status = 200
+    assert str(enable(client, hook.id).status) == "ENABLED"
+    assert sim.deliver_callbacks() == []
+    edit(sim, at("2026-11-10T17:00:00Z"), Quantity=22)
+    sim.deliver_callbacks()
+    assert [c.json()["events"][0]["timestamp"] for c in receiver.callbacks] == [
+        "2026-11-10T15:00:00Z",
+        "2026-11-10T17:00:00Z",
+    ]
+
+
+def test_errors_are_retried_with_the_same_body(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    enabled_hook(client, receiver)
+    receiver.statuses = [500, 429]
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    assert [r.outcome for r in sim.deliver_callbacks()] == ["retry"]
+    assert [(r.kind, r.status_code, r.outcome) for r in sim.deliver_callbacks()] == [("retry", 429, "retry")]
+    assert [(r.kind, r.status_code, r.outcome) for r in sim.deliver_callbacks()] == [("retry", 200, "delivered")]
+    bodies = {c.body for c in receiver.callbacks}
+    assert len(receiver.callbacks) == 3 and len(bodies) == 1
+
+
+def test_fourteen_failures_disable(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    hook = enabled_hook(client, receiver)
+    receiver.status = 503
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    outcomes = [r.outcome for _ in range(15) for r in sim.deliver_callbacks()]
+    assert outcomes == ["retry"] * 13 + ["disabled"]
+    assert str(client.Webhooks.get_webhook(hook.id).status) == "DISABLED_CALLBACK_FAILED"
+
+
+def test_connection_errors_are_retried(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    hook = enabled_hook(client, receiver)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    dead = f"http://127.0.0.1:{dead_port}/callback"
+    client.Webhooks.update_webhook(hook.id, smartsheet.models.Webhook({"callbackUrl": dead}))
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    [result] = sim.deliver_callbacks()
+    assert (result.status_code, result.outcome) == (None, "retry") and result.error
+    client.Webhooks.update_webhook(hook.id, smartsheet.models.Webhook({"callbackUrl": receiver.url}))
+    assert [r.outcome for r in sim.deliver_callbacks()] == ["delivered"]
+
+
+def test_a_challenge_precedes_every_nth_callback(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    sim.options.challenge_every = 3
+    enabled_hook(client, receiver)
+    for n in range(7):
+        edit(sim, at("2026-11-10T15:00:00Z") + timedelta(minutes=2 * n), Quantity=100 + n)
+    kinds = [r.kind for r in sim.deliver_callbacks()]
+    assert kinds == ["callback"] * 3 + ["challenge"] + ["callback"] * 3 + ["challenge", "callback"]
+    receiver.answer_challenges = False
+    for n in range(3):
+        edit(sim, at("2026-11-11T15:00:00Z") + timedelta(minutes=2 * n), Quantity=200 + n)
+    results = sim.deliver_callbacks()
+    assert [(r.kind, r.outcome) for r in results][-1] == ("challenge", "verification_failed")
+
+
+def test_disabling_sends_a_status_callback(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    hook = enabled_hook(client, receiver)
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    sim.disable_webhook(hook.id, status="DISABLED_SCOPE_INACCESSIBLE")
+    results = sim.deliver_callbacks()
+    assert [r.kind for r in results] == ["status"]
+    [callback] = receiver.callbacks
+    body = callback.json()
+    assert body["newWebhookStatus"] == "DISABLED_SCOPE_INACCESSIBLE" and "events" not in body
+    assert verify(hook.shared_secret, callback)
+    assert str(client.Webhooks.get_webhook(hook.id).status) == "DISABLED_SCOPE_INACCESSIBLE"
+
+
+def test_owner_disabling_through_the_api(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    hook = enabled_hook(client, receiver)
+    updated = client.Webhooks.update_webhook(hook.id, smartsheet.models.Webhook({"enabled": False})).result
+    assert (updated.enabled, str(updated.status)) == (False, "DISABLED_BY_OWNER")
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    assert sim.deliver_callbacks() == []
+
+
+def test_subscope_limits_cells_but_not_deletions(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    quantity = sim.sheet(4001).column_by_title("Quantity").id  # type: ignore[union-attr]
+    enabled_hook(client, receiver, subscope={"columnIds": [quantity]})
+    edit(sim, at("2026-11-10T15:00:00Z"), Status="Approved")
+    assert sim.deliver_callbacks() == []
+    edit(sim, at("2026-11-10T16:00:00Z"), Status="Invoiced", Quantity=30)
+    sim.apply_edit(ScenarioEdit.model_validate(
+        {"at": "2026-11-10T18:00:00Z", "by": "ana@example.com", "sheet": 4001, "row": 5, "delete": True}
+    ))
+    sim.deliver_callbacks()
+    first, second = (c.json()["events"] for c in receiver.callbacks)
+    assert [e.get("columnId") for e in first if e["objectType"] == "cell"] == [quantity]
+    assert {"objectType": "row", "eventType": "deleted", "id": 5} in [
+        {k: e[k] for k in ("objectType", "eventType", "id") if k in e} for e in second
+    ]
+
+
+def test_other_sheets_do_not_call_back(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    enabled_hook(client, receiver, sheet_id=4002)
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    assert sim.deliver_callbacks() == []
+    assert json.loads(json.dumps(sim.change_log[0].to_callback_event()))["id"] == 4001
