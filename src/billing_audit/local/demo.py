@@ -11,6 +11,7 @@ from typing import Any
 
 from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.values import utc_iso
 from billing_audit.local.cloud import LocalCloud
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
@@ -55,7 +56,7 @@ class DemoResult:
         return {
             "scenario": self.scenario.name,
             "mode": self.mode,
-            "now": self.scenario.now.isoformat(),
+            "now": utc_iso(self.scenario.now),
             "events": len(self.events),
             "violations": len(violations),
             "by_type": dict(sorted(Counter(e.type.value for e in self.events).items())),
