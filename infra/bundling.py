@@ -1,0 +1,231 @@
+"""Lambda assets built on this machine, without Docker.
+
+Two `ILocalBundling` implementations: one copies a function's folder plus the shared
+`billing_audit` package; one pip-installs a layer's requirements for CPython 3.12 on manylinux
+x86_64 (wheels only, so nothing compiles here) and prunes what Lambda never imports.  A built layer
+is cached under `.build/layers/<name>-<hash>/` (and pip's downloads under `.build/pip-cache/`), so a
+second synth, or a fresh `cdk.out`, copies instead of reinstalling.  Docker is only the fallback
+CDK uses when `try_bundle` returns False (here: when pip itself is missing).
+
+`bundling_mode(...) == "skip"` turns all of this off: assets are the plain source folders.  That
+is for checks that need the template's shape only (assertions, cdk-nag, the moto deployment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from infra.constants import (
+    BUILD_DIR,
+    BUNDLING_CONTEXT_KEY,
+    BUNDLING_ENV,
+    FUNCTIONS_DIR,
+    LAYERS_DIR,
+    PACKAGE_DIR,
+    PYTHON_VERSION,
+    REPO_ROOT,
+)
+
+BUNDLER_VERSION = "1"  # bump to invalidate every cached build
+PIP_TARGET_ARGS = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--only-binary=:all:",
+    "--python-version",
+    PYTHON_VERSION,
+    "--implementation",
+    "cp",
+    "--no-compile",
+)
+_IGNORED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".DS_Store"})
+_IGNORED_SUFFIXES = (".pyc", ".pyo")
+# Packages the Lambda Python runtime already provides; a layer copy would only add weight.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# Never pruned: numpy imports numpy.testing at run time in places, and scipy's and scikit-learn's
+# import-time checks reach numpy/_core/tests helpers.
+KEEP_TEST_DIRS = ("numpy/_core/tests", "numpy/testing")
+_SOURCE_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".hpp")
+
+
+def bundling_mode(scope: cdk.App | cdk.Stack | Any) -> str:
+    value = scope.node.try_get_context(BUNDLING_CONTEXT_KEY) or os.environ.get(BUNDLING_ENV) or "local"
+    if value not in ("local", "skip"):
+        raise ValueError(f"bundling must be 'local' or 'skip', not {value!r}")
+    return str(value)
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part in _IGNORED_NAMES for part in relative.parts) or path.suffix in _IGNORED_SUFFIXES:
+            continue
+        if path.is_file():
+            yield path
+
+
+def tree_hash(roots: Iterable[tuple[Path, str]], *extra: str) -> str:
+    """A content hash of the files under each root, as they would be laid out in the asset."""
+    digest = hashlib.sha256(BUNDLER_VERSION.encode())
+    for item in extra:
+        digest.update(item.encode())
+    for root, prefix in roots:
+        if not root.exists():
+            digest.update(f"missing:{prefix}".encode())
+            continue
+        for path in _files(root):
+            digest.update(f"{prefix}/{path.relative_to(root).as_posix()}".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    for path in _files(source):
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class FunctionBundling:
+    """functions/<name>/* at the asset root, plus src/billing_audit/ as the package `billing_audit`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        target = Path(output_dir)
+        _copy_tree(FUNCTIONS_DIR / self.name, target)
+        _copy_tree(PACKAGE_DIR, target / "billing_audit")
+        return True
+
+
+def prune_layer(root: Path, *, heavy: bool) -> None:
+    """Drop what Lambda never imports. Never touches shared objects or numpy's test helpers."""
+    site = root / "python"
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(site / name, ignore_errors=True)
+        for info in site.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(info, ignore_errors=True)
+    for cache in list(site.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+    if not heavy:
+        return
+    keep = tuple(site / relative for relative in KEEP_TEST_DIRS)
+    for directory in sorted(site.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if not directory.is_dir() or directory.name not in ("tests", "test"):
+            continue
+        if directory.relative_to(site).parts[0] == "numpy" or any(
+            directory == kept or kept in directory.parents for kept in keep
+        ):
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+    for path in list(site.rglob("*")):
+        if path.is_file() and path.suffix in _SOURCE_SUFFIXES:
+            path.unlink()
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LayerBundling:
+    """pip install layers/<name>/requirements.txt into python/, cached under .build/."""
+
+    def __init__(self, name: str, *, heavy: bool, build_dir: Path = BUILD_DIR) -> None:
+        self.name = name
+        self.heavy = heavy
+        self.build_dir = build_dir
+        self.requirements = LAYERS_DIR / name / "requirements.txt"
+
+    @property
+    def key(self) -> str:
+        return tree_hash([], self.requirements.read_text(encoding="utf-8"), *PIP_TARGET_ARGS, str(self.heavy))
+
+    @property
+    def cached_dir(self) -> Path:
+        return self.build_dir / "layers" / f"{self.name}-{self.key[:16]}"
+
+    def build(self) -> Path:
+        cached = self.cached_dir
+        if (cached / ".complete").exists():
+            return cached
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=cached.parent))
+        try:
+            command = [
+                sys.executable, "-m", "pip", "install",
+                "--requirement", str(self.requirements),
+                "--target", str(work / "python"),
+                *PIP_TARGET_ARGS,
+                "--cache-dir", str(self.build_dir / "pip-cache"),
+                "--disable-pip-version-check", "--no-input", "--quiet",
+            ]  # fmt: skip
+            subprocess.run(command, check=True, cwd=REPO_ROOT)  # noqa: S603 - fixed argv, no shell
+            prune_layer(work, heavy=self.heavy)
+            (work / ".complete").write_text(self.key, encoding="utf-8")
+            shutil.rmtree(cached, ignore_errors=True)
+            work.rename(cached)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return cached
+
+    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        if importlib.util.find_spec("pip") is None:
+            return False  # let CDK fall back to Docker
+        cached = self.build()
+        shutil.copytree(cached / "python", Path(output_dir) / "python", dirs_exist_ok=True)
+        return True
+
+
+def function_code(scope: Any, name: str) -> lambda_.Code:
+    source = FUNCTIONS_DIR / name
+    if bundling_mode(scope) == "skip":
+        return lambda_.Code.from_asset(str(source))
+    return lambda_.Code.from_asset(
+        str(REPO_ROOT),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=tree_hash([(source, ""), (PACKAGE_DIR, "billing_audit")], "function", name),
+        bundling=cdk.BundlingOptions(
+            image=lambda_.Runtime.PYTHON_3_12.bundling_image,
+            local=FunctionBundling(name),
+            command=[
+                "bash",
+                "-c",
+                f"cp -r /asset-input/functions/{name}/. /asset-output/ && "
+                "cp -r /asset-input/src/billing_audit /asset-output/billing_audit",
+            ],
+        ),
+    )
+
+
+def layer_code(scope: Any, name: str, *, heavy: bool) -> lambda_.Code:
+    source = LAYERS_DIR / name
+    if bundling_mode(scope) == "skip":
+        return lambda_.Code.from_asset(str(source))
+    bundler = LayerBundling(name, heavy=heavy)
+    return lambda_.Code.from_asset(
+        str(source),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=bundler.key,
+        bundling=cdk.BundlingOptions(
+            image=lambda_.Runtime.PYTHON_3_12.bundling_image,
+            local=bundler,
+            command=[
+                "bash",
+                "-c",
+                "pip install --no-compile -r requirements.txt -t /asset-output/python",
+            ],
+        ),
+    )

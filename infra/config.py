@@ -1,0 +1,198 @@
+"""Deployment configuration: sheets, schedules, business time zone, recipients, retention, thresholds.
+
+Loaded, in this order, from
+  1. the JSON file named by the CDK context key ``config_file`` (default ``infra/config.json`` when
+     that file exists; a relative path is taken from the repository root),
+  2. the CDK context key ``config`` (a JSON object, or a string holding one), merged over the file
+     key by key (one level deep),
+and validated with pydantic, so a typo fails the synth instead of reaching AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from billing_audit.domain.policy import AuditPolicy
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = REPO_ROOT / "infra" / "config.json"
+CONFIG_CONTEXT_KEY = "config"
+CONFIG_FILE_CONTEXT_KEY = "config_file"
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+
+_SCHEDULE_EXPRESSION = re.compile(r"^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SheetConfig(_Strict):
+    """One audited sheet."""
+
+    id: int = Field(gt=0)
+    name: str | None = None
+
+
+class Schedules(_Strict):
+    """EventBridge Scheduler expressions, evaluated in the business time zone."""
+
+    scan: str = "cron(0 0/4 ? * MON-FRI *)"
+    backup: str = "cron(0 2 * * ? *)"
+    report_daily: str = "cron(0 7 * * ? *)"
+    report_weekly: str = "cron(0 7 ? * MON *)"
+    retrain: str = "cron(0 3 ? * SUN *)"
+    access_review: str = "cron(0 8 1 * ? *)"
+    enabled: bool = True
+    retry_attempts: int = Field(default=3, ge=0, le=185)
+    max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
+
+    @field_validator("scan", "backup", "report_daily", "report_weekly", "retrain", "access_review")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        if not _SCHEDULE_EXPRESSION.match(value):
+            raise ValueError(f"not an EventBridge Scheduler cron(...) or rate(...) expression: {value!r}")
+        return value
+
+
+class Alerts(_Strict):
+    emails: tuple[str, ...] = ()
+    slack: bool = True
+
+    @field_validator("emails", mode="before")
+    @classmethod
+    def _emails(cls, value: object) -> object:
+        items = tuple(value) if isinstance(value, list | tuple) else value
+        if isinstance(items, tuple):
+            for item in items:
+                if not isinstance(item, str) or not _EMAIL.match(item):
+                    raise ValueError(f"not an e-mail address: {item!r}")
+        return items
+
+
+class Retention(_Strict):
+    events_days: int = Field(default=2557, ge=1, description="TTL of audit events (about 7 years)")
+    logs_days: int = Field(default=90, description="CloudWatch Logs retention of function and API logs")
+    access_logs_days: int = Field(default=365, ge=1, description="S3 server access logs kept this long")
+    reports_days: int = Field(default=365, ge=1, description="reports expire after this many days")
+    backups_lock_days: int = Field(default=90, ge=1, description="Object Lock default retention")
+    backups_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    backups_infrequent_access_days: int = Field(default=30, ge=30)
+    backups_glacier_days: int = Field(default=90, ge=31)
+    backups_expire_days: int = Field(default=2557, ge=1)
+
+    @field_validator("logs_days")
+    @classmethod
+    def _log_days(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordering(self) -> Retention:
+        if self.backups_glacier_days <= self.backups_infrequent_access_days:
+            raise ValueError("backups_glacier_days must come after backups_infrequent_access_days")
+        if self.backups_expire_days <= max(self.backups_lock_days, self.backups_glacier_days):
+            raise ValueError("backups_expire_days must exceed the lock and the Glacier transition")
+        return self
+
+
+class Thresholds(_Strict):
+    dlq_depth: int = Field(default=1, ge=1, description="messages in a dead-letter queue that alarm")
+    function_errors: int = Field(default=1, ge=1, description="errors per function in 5 minutes")
+    function_throttles: int = Field(default=1, ge=1, description="throttles per function in 5 minutes")
+    rejected_signatures: int = Field(default=10, ge=1, description="bad webhook signatures in 5 minutes")
+    scan_lag_minutes: int = Field(default=60, ge=1, description="scan finished this late after its slot")
+
+
+class Api(_Strict):
+    throttle_rate: float = Field(default=20, gt=0, description="steady requests per second")
+    throttle_burst: int = Field(default=40, ge=1)
+    max_body_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
+    waf: bool = False
+    waf_rate_limit: int = Field(default=1000, ge=100, description="requests per IP per 5 minutes")
+
+
+class Processing(_Strict):
+    batch_size: int = Field(default=10, ge=1, le=10)
+    max_concurrency: int = Field(default=2, ge=2, le=1000, description="Smartsheet allows ~300 calls/min")
+    max_receive_count: int = Field(default=5, ge=1)
+
+
+class InfraConfig(_Strict):
+    business_time_zone: str = "America/Chicago"
+    sheets: tuple[SheetConfig, ...] = ()
+    policy: AuditPolicy = AuditPolicy()
+    schedules: Schedules = Schedules()
+    alerts: Alerts = Alerts()
+    retention: Retention = Retention()
+    thresholds: Thresholds = Thresholds()
+    api: Api = Api()
+    processing: Processing = Processing()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("business_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("sheets", mode="before")
+    @classmethod
+    def _sheets(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    def audit_config_json(self) -> str:
+        """BILLING_AUDIT_CONFIG: what the functions need to audit (sheets, time zone, policy)."""
+        payload = {
+            "sheets": [sheet.model_dump(mode="json") for sheet in self.sheets],
+            "business_time_zone": self.business_time_zone,
+            "policy": self.policy.model_dump(mode="json"),
+            "retention_days": self.retention.events_days,
+        }
+        return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def _as_mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
+
+
+def load_config(context: dict[str, Any] | None = None) -> InfraConfig:
+    """The validated configuration from a config file and/or the CDK context."""
+    context = context or {}
+    file_value = context.get(CONFIG_FILE_CONTEXT_KEY)
+    raw: dict[str, Any] = {}
+    if file_value:
+        path = Path(str(file_value))
+        path = path if path.is_absolute() else REPO_ROOT / path
+        raw = _as_mapping(path.read_text(encoding="utf-8"), str(path))
+    elif DEFAULT_CONFIG_FILE.exists():
+        raw = _as_mapping(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"), str(DEFAULT_CONFIG_FILE))
+    overrides = _as_mapping(context.get(CONFIG_CONTEXT_KEY), f"context {CONFIG_CONTEXT_KEY!r}")
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return InfraConfig.model_validate(raw)

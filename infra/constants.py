@@ -1,0 +1,60 @@
+"""Names only the CDK application uses; shared names (tables, buckets, env vars) live in
+billing_audit.resources and are re-exported here for convenience."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from billing_audit import resources as shared
+from billing_audit.resources import (
+    APP_NAME,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+    STACK_NAME,
+)
+
+__all__ = [
+    "APP_NAME",
+    "FUNCTIONS",
+    "METRICS_NAMESPACE",
+    "ML_FUNCTIONS",
+    "SERVICE_NAME",
+    "STACK_NAME",
+    "output_id",
+    "shared",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+LAYERS_DIR = REPO_ROOT / "layers"
+PACKAGE_DIR = REPO_ROOT / "src" / "billing_audit"
+BUILD_DIR = REPO_ROOT / ".build"
+
+PYTHON_VERSION = "3.12"
+HANDLER = "handler.handler"
+
+# Every Lambda function, by its folder under functions/.
+FUNCTIONS = ("webhook", "process", "scan", "report", "backup", "retrain", "access_review", "notifier")
+# Functions that score events or train the model, and so get the ML layer besides the light one.
+ML_FUNCTIONS = ("process", "scan", "retrain")
+
+LIGHT_LAYER = "light"
+ML_LAYER = "ml"
+
+# Context keys.
+BUNDLING_CONTEXT_KEY = "bundling"  # "local" (default: pip-built layers) or "skip" (source dirs only)
+BUNDLING_ENV = "BILLING_AUDIT_BUNDLING"  # same, from the environment; the context key wins
+
+# The Lambda limit this project checks itself against (function + layers, unzipped).
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+
+
+def output_id(env_var: str) -> str:
+    """The CloudFormation output that carries an env var's value: EVENTS_TABLE -> EventsTable."""
+    return "".join(part.capitalize() for part in env_var.split("_"))
+
+
+def env_var_of_output(output_key: str) -> str:
+    """The inverse of output_id: EventsTable -> EVENTS_TABLE."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", output_key).upper()

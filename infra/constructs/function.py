@@ -1,0 +1,93 @@
+"""The shape every Lambda here shares: its own role, log group, tracing and environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from infra.bundling import function_code
+from infra.config import LOG_RETENTION_DAYS, InfraConfig
+from infra.constants import HANDLER, METRICS_NAMESPACE, SERVICE_NAME, shared
+
+
+class AuditFunction(Construct):
+    """A python3.12 function with a role of its own that starts with nothing but its log group.
+
+    Callers add exactly the grants the function needs; `environment` is the whole environment
+    beyond the Powertools settings, so each function sees only the names it uses.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        config: InfraConfig,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str] | None = None,
+        timeout: cdk.Duration | None = None,
+        memory_mb: int = 256,
+        description: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention_days(config.retention.logs_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{SERVICE_NAME} {name} function: least privilege, granted per resource",
+        )
+        self.log_group.grant_write(self.role)
+        env = {
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            shared.LOG_LEVEL_ENV: config.log_level,
+            **(environment or {}),
+        }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=function_code(self, name),
+            role=self.role,
+            layers=list(layers),
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=timeout or cdk.Duration.seconds(30),
+            memory_size=memory_mb,
+            environment=env,
+            description=description,
+        )
+        # Acknowledged here so each finding stays next to the resource it is about.
+        cdk.Validations.of(self).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no "
+                "resource-level permissions; no other statement of this role uses '*'.",
+            ),
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-L1",
+                reason="Pinned to python3.12 on purpose: the layers are built with pip for cp312 "
+                "wheels; moving runtimes is a deliberate change of layers and runtime together.",
+            ),
+        )
+
+
+def retention_days(days: int) -> logs.RetentionDays:
+    """The RetentionDays member for a number of days (InfraConfig accepts only these numbers)."""
+    members = [member for member in logs.RetentionDays if member.name != "INFINITE"]
+    return dict(zip(LOG_RETENTION_DAYS, members, strict=True))[days]

@@ -1,0 +1,91 @@
+"""Webhook callbacks (SQS queue + DLQ) processed by `process`, and the periodic `scan`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+
+from constructs import Construct
+from infra.config import InfraConfig
+from infra.constants import shared
+from infra.constructs.function import AuditFunction
+
+PROCESS_TIMEOUT = cdk.Duration.minutes(2)
+SCAN_TIMEOUT = cdk.Duration.minutes(15)
+
+
+def secure_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        **props,
+    )
+    cfn = queue.node.default_child
+    assert isinstance(cfn, cdk.CfnResource)
+    cfn.override_logical_id(construct_id)
+    return queue
+
+
+class Processing(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        layers: Sequence[lambda_.ILayerVersion],
+        audit_environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = secure_queue(
+            self,
+            shared.CALLBACK_DLQ_LOGICAL_ID,
+            retention_period=cdk.Duration.days(14),
+        )
+        self.queue = secure_queue(
+            self,
+            shared.CALLBACK_QUEUE_LOGICAL_ID,
+            # Six times the function timeout, as Lambda recommends for SQS sources.
+            visibility_timeout=cdk.Duration.seconds(PROCESS_TIMEOUT.to_seconds() * 6),
+            retention_period=cdk.Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=config.processing.max_receive_count, queue=self.dead_letters
+            ),
+        )
+        self.process = AuditFunction(
+            self,
+            "Process",
+            name="process",
+            config=config,
+            layers=layers,
+            environment=audit_environment,
+            timeout=PROCESS_TIMEOUT,
+            memory_mb=1024,
+            description="Audits the rows named by queued Smartsheet webhook callbacks",
+        )
+        self.process.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=config.processing.batch_size,
+                max_concurrency=config.processing.max_concurrency,
+                report_batch_item_failures=True,
+            )
+        )
+        self.scan = AuditFunction(
+            self,
+            "Scan",
+            name="scan",
+            config=config,
+            layers=layers,
+            environment=audit_environment,
+            timeout=SCAN_TIMEOUT,
+            memory_mb=1024,
+            description="Replays the configured sheets' cell histories since the last scan",
+        )

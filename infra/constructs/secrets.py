@@ -1,0 +1,74 @@
+"""Secrets Manager: the Smartsheet token, the integrity key and (in alerting) the Slack URL.
+
+Per-webhook shared secrets are created at run time by `billing-audit webhooks sync` under
+WEBHOOK_SECRET_PREFIX, so only their name prefix is known here.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from constructs import Construct
+from infra.constants import shared
+
+
+def placeholder_secret(scope: Construct, construct_id: str, *, name: str, description: str) -> secretsmanager.Secret:
+    """A named secret holding a random placeholder until an operator puts the real value."""
+    secret = secretsmanager.Secret(
+        scope,
+        construct_id,
+        secret_name=name,
+        description=description,
+        generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=64),
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    return secret
+
+
+class Secrets(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.smartsheet_token = placeholder_secret(
+            self,
+            "SmartsheetToken",
+            name=shared.SMARTSHEET_TOKEN_SECRET,
+            description="Smartsheet API access token (put the real token after the first deploy)",
+        )
+        cdk.Validations.of(self.smartsheet_token).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SMG4",
+                reason="The Smartsheet token is issued and revoked in Smartsheet; AWS cannot rotate "
+                "it. Rotation is the documented manual put-secret-value step (README-infra.md).",
+            )
+        )
+        self.integrity_key = placeholder_secret(
+            self,
+            "IntegrityKey",
+            name=shared.INTEGRITY_KEY_SECRET,
+            description="HMAC key material that seals audit events and backups",
+        )
+        cdk.Validations.of(self.integrity_key).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SMG4",
+                reason="Rotating the integrity key would invalidate the seals of every stored event "
+                "and backup; it is rotated only by a planned re-seal, never automatically.",
+            )
+        )
+
+    def webhook_secrets_arn(self) -> str:
+        """The ARN pattern of every per-webhook shared secret."""
+        return cdk.Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{shared.WEBHOOK_SECRET_PREFIX}*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def grant_webhook_secrets(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["secretsmanager:GetSecretValue"],
+            resource_arns=[self.webhook_secrets_arn()],
+        )

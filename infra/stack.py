@@ -1,0 +1,223 @@
+"""The Billing Audit stack: composes one construct per concern and exports the runtime names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+
+from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
+from constructs import Construct
+from infra.config import InfraConfig
+from infra.constants import APP_NAME, output_id, shared
+from infra.constructs.alerting import Alerting
+from infra.constructs.backup import Backup
+from infra.constructs.function import AuditFunction
+from infra.constructs.ingest import STAGE_NAME, Ingest
+from infra.constructs.layers import Layers
+from infra.constructs.ml import Ml
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.processing import Processing
+from infra.constructs.reporting import Reporting
+from infra.constructs.scheduling import Scheduling
+from infra.constructs.secrets import Secrets
+from infra.constructs.storage import Storage
+
+
+def grant_event_writes(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
+    """Read, put and update audit events; never delete them (TTL does that)."""
+    table.grant_read_data(grantee)
+    table.grant(grantee, "dynamodb:PutItem", "dynamodb:UpdateItem")
+
+
+class BillingAuditStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        cdk.Tags.of(self).add("app", APP_NAME)
+
+        self.storage = storage = Storage(self, "Storage", config=config)
+        self.secrets = secrets = Secrets(self, "Secrets")
+        self.layers = layers = Layers(self, "Layers")
+        light = [layers.light]
+        heavy = [layers.light, layers.ml]
+        self.alerting = alerting = Alerting(self, "Alerting", config=config, light_layer=layers.light)
+        self.ml = ml = Ml(self, "Ml", config=config, access_logs=storage.access_logs)
+
+        events = storage.table(EVENTS_TABLE.env_var)
+        state = storage.table(STATE_TABLE.env_var)
+        idempotency = storage.table(IDEMPOTENCY_TABLE.env_var)
+        audit_config = {shared.CONFIG_ENV: config.audit_config_json()}
+        token = {shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET}
+        integrity = {shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET}
+        topic = {shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn}
+        events_env = {EVENTS_TABLE.env_var: events.table_name}
+        state_env = {STATE_TABLE.env_var: state.table_name}
+
+        self.processing = processing = Processing(
+            self,
+            "Processing",
+            config=config,
+            layers=heavy,
+            audit_environment={
+                **audit_config,
+                **events_env,
+                **state_env,
+                IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
+                **token,
+                **integrity,
+                **topic,
+                shared.MODELS_BUCKET.env_var: ml.bucket.bucket_name,
+            },
+        )
+        for auditor in (processing.process, processing.scan):
+            grant_event_writes(events, auditor.role)
+            state.grant_read_write_data(auditor.role)
+            idempotency.grant_read_write_data(auditor.role)
+            secrets.smartsheet_token.grant_read(auditor.role)
+            secrets.integrity_key.grant_read(auditor.role)
+            alerting.grant_publish(auditor.role)
+            ml.bucket.grant_read(auditor.role)
+
+        self.ingest = ingest = Ingest(
+            self, "Ingest", config=config, light_layer=layers.light, queue=processing.queue, secrets=secrets
+        )
+
+        self.reporting = reporting = Reporting(
+            self,
+            "Reporting",
+            config=config,
+            layers=light,
+            access_logs=storage.access_logs,
+            report_environment={**audit_config, **events_env, **state_env, **integrity, **topic},
+            access_review_environment={**audit_config, **token, **topic},
+        )
+        events.grant_read_data(reporting.report.role)
+        state.grant_read_data(reporting.report.role)
+        secrets.integrity_key.grant_read(reporting.report.role)
+        alerting.grant_publish(reporting.report.role)
+        secrets.smartsheet_token.grant_read(reporting.access_review.role)
+        alerting.grant_publish(reporting.access_review.role)
+
+        self.backup = backup = Backup(
+            self,
+            "Backup",
+            config=config,
+            layers=light,
+            access_logs=storage.access_logs,
+            environment={**audit_config, **events_env, **state_env, **token, **integrity},
+        )
+        events.grant_read_data(backup.backup.role)
+        state.grant_read_data(backup.backup.role)
+        secrets.smartsheet_token.grant_read(backup.backup.role)
+        secrets.integrity_key.grant_read(backup.backup.role)
+
+        retrain = ml.add_retrain(layers=heavy, environment={**audit_config, **events_env})
+        events.grant_read_data(retrain.role)
+
+        self.scheduling = scheduling = Scheduling(
+            self,
+            "Scheduling",
+            config=config,
+            scan=processing.scan.function,
+            backup=backup.backup.function,
+            report=reporting.report.function,
+            retrain=retrain.function,
+            access_review=reporting.access_review.function,
+        )
+
+        self.functions: list[AuditFunction] = [
+            ingest.webhook,
+            processing.process,
+            processing.scan,
+            reporting.report,
+            backup.backup,
+            retrain,
+            reporting.access_review,
+        ]
+        if alerting.notifier is not None:
+            self.functions.append(alerting.notifier)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            topic=alerting.topic,
+            functions=self.functions,
+            dead_letter_queues={
+                "Callback": processing.dead_letters,
+                "Scheduler": scheduling.dead_letters,
+            },
+            api=ingest.api,
+            webhook=ingest.webhook,
+        )
+        self._acknowledge_grants()
+
+        webhook_url = cdk.Fn.join(
+            "",
+            [
+                "https://",
+                ingest.api.rest_api_id,
+                f".execute-api.{self.region}.{self.url_suffix}/{STAGE_NAME}/webhook",
+            ],
+        )
+        outputs = {
+            EVENTS_TABLE.env_var: events.table_name,
+            STATE_TABLE.env_var: state.table_name,
+            IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
+            shared.REPORTS_BUCKET.env_var: reporting.bucket.bucket_name,
+            shared.BACKUPS_BUCKET.env_var: backup.bucket.bucket_name,
+            shared.MODELS_BUCKET.env_var: ml.bucket.bucket_name,
+            shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn,
+            shared.CALLBACK_QUEUE_ENV: processing.queue.queue_url,
+            shared.CALLBACK_DLQ_ENV: processing.dead_letters.queue_url,
+            shared.SCHEDULER_DLQ_ENV: scheduling.dead_letters.queue_url,
+            shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
+            shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
+            shared.WEBHOOK_SECRET_PREFIX_ENV: shared.WEBHOOK_SECRET_PREFIX,
+            shared.WEBHOOK_URL_ENV: webhook_url,
+        }
+        if alerting.notifier is not None:
+            outputs[shared.SLACK_WEBHOOK_SECRET_ENV] = shared.SLACK_WEBHOOK_SECRET
+        for env_var, value in outputs.items():
+            cdk.CfnOutput(self, output_id(env_var), value=value, description=env_var)
+
+    def _acknowledge_grants(self) -> None:
+        """Wildcards CDK grants produce that cannot be narrowed; each names its resource."""
+        index_reason = (
+            "Query on the table's own global secondary indexes (by sheet/time, user, risk/date, "
+            "work request); the pattern covers this one table's indexes only."
+        )
+        events_index = f"AwsSolutions::AwsSolutions-IAM5[Resource::<{EVENTS_TABLE.logical_id}.Arn>/index/*]"
+        for function in self.functions:
+            acknowledgments = [cdk.Acknowledgment(id=events_index, reason=index_reason)]
+            for spec in (shared.REPORTS_BUCKET, shared.MODELS_BUCKET):
+                acknowledgments.append(
+                    cdk.Acknowledgment(
+                        id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{spec.logical_id}.Arn>/*]",
+                        reason=f"Object-level access needs an object ARN; limited to the {spec.logical_id} "
+                        "objects, whose keys are generated at run time.",
+                    )
+                )
+            for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"):
+                acknowledgments.append(
+                    cdk.Acknowledgment(
+                        id=f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
+                        reason="CDK's read/put grant on one named bucket; the action family is scoped "
+                        "to that bucket's ARN and objects.",
+                    )
+                )
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                    reason="Publishing to the KMS-encrypted alerts topic needs GenerateDataKey on that one key only.",
+                )
+            )
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+                    reason="CDK's grant for the alerts topic key; scoped to that one key.",
+                )
+            )
+            cdk.Validations.of(function).acknowledge(*acknowledgments)

@@ -1,0 +1,44 @@
+"""Shared fixtures for the CDK checks: the app synthesized once per session, without pip builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+for path in (ROOT, ROOT / "src"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+
+def synth_template(tmp: Path, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Synthesize the app (cdk-nag included, assets unbundled) and return the stack's template."""
+    from infra.app import build_app
+    from infra.constants import STACK_NAME
+
+    # The CDK CLI sets the two metadata flags; a Python-only synth has to ask for them.
+    base = {"bundling": "skip", "aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
+    app = build_app({**base, **(context or {})}, outdir=str(tmp))
+    assembly = app.synth()
+    template: dict[str, Any] = assembly.get_stack_by_name(STACK_NAME).template
+    return json.loads(json.dumps(template))
+
+
+@pytest.fixture(scope="session")
+def template_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return synth_template(tmp_path_factory.mktemp("cdk-out"))
+
+
+@pytest.fixture(scope="session")
+def template(template_json: dict[str, Any]) -> Any:
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(template_json)

@@ -1,0 +1,458 @@
+"""Security-relevant properties of every resource in the synthesized stack (CDK assertions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from billing_audit import resources as shared
+from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
+
+FUNCTIONS = ("webhook", "process", "scan", "report", "backup", "retrain", "access_review", "notifier")
+
+
+def of_type(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource for logical_id, resource in template_json["Resources"].items() if resource["Type"] == kind
+    }
+
+
+def function_id(template_json: dict[str, Any], name: str) -> str:
+    """Logical id of the function built from functions/<name>/ (by its construct path)."""
+    title = "".join(part.title() for part in name.split("_"))
+    matches = [
+        logical_id
+        for logical_id, resource in of_type(template_json, "AWS::Lambda::Function").items()
+        if resource["Metadata"]["aws:cdk:path"].endswith(f"/{title}/Function/Resource")
+    ]
+    assert len(matches) == 1, (name, matches)
+    return matches[0]
+
+
+def role_policy_text(template_json: dict[str, Any], name: str) -> str:
+    """Every inline policy statement attached to a function's role, as JSON text."""
+    function = template_json["Resources"][function_id(template_json, name)]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in of_type(template_json, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    ]
+    role = template_json["Resources"][role_id]["Properties"]
+    statements.extend(p["PolicyDocument"]["Statement"] for p in role.get("Policies", []))
+    return json.dumps(statements)
+
+
+# --- DynamoDB ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.logical_id)
+def test_tables_match_the_shared_definitions(template_json: dict[str, Any], spec: shared.TableSpec) -> None:
+    table = template_json["Resources"][spec.logical_id]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    props = table["Properties"]
+    keys = [{"AttributeName": spec.partition.name, "KeyType": "HASH"}]
+    if spec.sort:
+        keys.append({"AttributeName": spec.sort.name, "KeyType": "RANGE"})
+    assert props["KeySchema"] == keys
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["SSESpecification"].get("SSEType", "KMS") == "KMS"  # SSEEnabled alone means AWS-managed KMS
+    if spec.ttl_attribute:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    indexes = {index["IndexName"]: index for index in props.get("GlobalSecondaryIndexes", [])}
+    assert set(indexes) == {index.name for index in spec.indexes}
+    for index in spec.indexes:
+        schema = [{"AttributeName": index.partition.name, "KeyType": "HASH"}]
+        if index.sort:
+            schema.append({"AttributeName": index.sort.name, "KeyType": "RANGE"})
+        assert indexes[index.name]["KeySchema"] == schema
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_events_table_serves_the_documented_queries(template_json: dict[str, Any]) -> None:
+    names = {i["IndexName"] for i in template_json["Resources"]["EventsTable"]["Properties"]["GlobalSecondaryIndexes"]}
+    assert names == {"by_sheet_time", "by_user", "by_risk_date", "by_work_request"}
+
+
+# --- S3 ---------------------------------------------------------------------------------------
+
+
+def _bucket_policy(template_json: dict[str, Any], bucket_id: str) -> list[dict[str, Any]]:
+    for policy in of_type(template_json, "AWS::S3::BucketPolicy").values():
+        if policy["Properties"]["Bucket"] == {"Ref": bucket_id}:
+            statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+            return statements
+    raise AssertionError(f"no bucket policy for {bucket_id}")
+
+
+@pytest.mark.parametrize("bucket_id", [spec.logical_id for spec in BUCKETS] + ["AccessLogsBucket"])
+def test_every_bucket_is_private_encrypted_and_tls_only(template_json: dict[str, Any], bucket_id: str) -> None:
+    props = template_json["Resources"][bucket_id]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    deny_plain_http = [
+        s
+        for s in _bucket_policy(template_json, bucket_id)
+        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert deny_plain_http, "bucket policy must deny requests without TLS"
+    # Never public: no statement of the policy allows a wildcard principal.
+    for statement in _bucket_policy(template_json, bucket_id):
+        if statement["Effect"] == "Allow":
+            assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
+
+
+@pytest.mark.parametrize("spec", BUCKETS, ids=lambda spec: spec.logical_id)
+def test_data_buckets_write_server_access_logs(template_json: dict[str, Any], spec: shared.BucketSpec) -> None:
+    logging = template_json["Resources"][spec.logical_id]["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    assert logging["LogFilePrefix"] == f"{spec.logical_id}/"
+
+
+def test_backups_bucket_is_versioned_locked_and_tiered(template_json: dict[str, Any]) -> None:
+    props = template_json["Resources"]["BackupsBucket"]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["ObjectLockEnabled"] is True
+    retention = props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert retention == {"Days": 90, "Mode": "GOVERNANCE"}
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert [t["StorageClass"] for t in rule["Transitions"]] == ["STANDARD_IA", "GLACIER"]
+    assert rule["ExpirationInDays"] > retention["Days"]
+    assert template_json["Resources"]["BackupsBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_reports_expire_and_models_keep_versions(template_json: dict[str, Any]) -> None:
+    reports = template_json["Resources"]["ReportsBucket"]["Properties"]
+    assert reports["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
+    assert "CorsConfiguration" not in reports and "WebsiteConfiguration" not in reports
+    models = template_json["Resources"]["ModelsBucket"]["Properties"]
+    assert models["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+# --- SNS, KMS, SQS, secrets -------------------------------------------------------------------
+
+
+def test_alerts_topic_is_kms_encrypted_with_a_rotating_key(template: Any, template_json: dict[str, Any]) -> None:
+    topic = template_json["Resources"]["AlertsTopic"]["Properties"]
+    key_id = topic["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = template_json["Resources"][key_id]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_cloudwatch_can_use_the_alerts_key(template_json: dict[str, Any]) -> None:
+    [key] = of_type(template_json, "AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+
+
+def test_slack_notifier_is_subscribed(template: Any, template_json: dict[str, Any]) -> None:
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "lambda",
+            "TopicArn": {"Ref": "AlertsTopic"},
+            "Endpoint": {"Fn::GetAtt": [function_id(template_json, "notifier"), "Arn"]},
+        },
+    )
+
+
+def test_queues_are_encrypted_tls_only_and_redrive(template_json: dict[str, Any]) -> None:
+    queues = of_type(template_json, "AWS::SQS::Queue")
+    assert set(queues) == {"CallbackQueue", "CallbackDeadLetterQueue", "SchedulerDeadLetterQueue"}
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    redrive = queues["CallbackQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["CallbackDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] == 5
+    tls_only = {
+        ref["Ref"]
+        for policy in of_type(template_json, "AWS::SQS::QueuePolicy").values()
+        for ref in policy["Properties"]["Queues"]
+        if any(
+            s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+    }
+    assert tls_only == set(queues)
+
+
+def test_secrets_have_the_shared_names(template_json: dict[str, Any]) -> None:
+    names = {s["Properties"]["Name"] for s in of_type(template_json, "AWS::SecretsManager::Secret").values()}
+    assert names == {shared.SMARTSHEET_TOKEN_SECRET, shared.INTEGRITY_KEY_SECRET, shared.SLACK_WEBHOOK_SECRET}
+    for secret in of_type(template_json, "AWS::SecretsManager::Secret").values():
+        assert "SecretString" not in secret["Properties"], "no secret value in the template"
+
+
+# --- API Gateway -----------------------------------------------------------------------------
+
+
+def test_webhook_stage_throttles_logs_and_traces(template: Any) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp("status")},
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": 20,
+                            "ThrottlingBurstLimit": 40,
+                            "DataTraceEnabled": False,
+                            "LoggingLevel": "ERROR",
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_webhook_method_is_unauthenticated_proxy_that_keeps_the_body(template_json: dict[str, Any]) -> None:
+    [method] = of_type(template_json, "AWS::ApiGateway::Method").values()
+    props = method["Properties"]
+    assert props["HttpMethod"] == "POST"
+    assert props["AuthorizationType"] == "NONE"  # verified by HMAC in the function instead
+    integration = props["Integration"]
+    assert integration["Type"] == "AWS_PROXY"
+    assert "RequestTemplates" not in integration and "ContentHandling" not in integration
+    assert "RequestModels" not in props and "RequestValidatorId" not in props
+    [api] = of_type(template_json, "AWS::ApiGateway::RestApi").values()
+    assert "BinaryMediaTypes" not in api["Properties"]
+    assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    [resource] = of_type(template_json, "AWS::ApiGateway::Resource").values()
+    assert resource["Properties"]["PathPart"] == "webhook"
+
+
+def test_waf_is_off_by_default(template_json: dict[str, Any]) -> None:
+    assert not of_type(template_json, "AWS::WAFv2::WebACL")
+
+
+# --- Lambda ----------------------------------------------------------------------------------
+
+
+def test_every_function_is_traced_logged_and_has_its_own_role(template_json: dict[str, Any]) -> None:
+    functions = of_type(template_json, "AWS::Lambda::Function")
+    assert len(functions) == len(FUNCTIONS)
+    roles = set()
+    for name in FUNCTIONS:
+        props = functions[function_id(template_json, name)]["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["Handler"] == "handler.handler"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert template_json["Resources"][log_group]["Properties"]["RetentionInDays"] == 90
+        roles.add(props["Role"]["Fn::GetAtt"][0])
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == shared.SERVICE_NAME
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == shared.METRICS_NAMESPACE
+    assert len(roles) == len(FUNCTIONS)
+    for role_id in roles:
+        assert "ManagedPolicyArns" not in template_json["Resources"][role_id]["Properties"]
+
+
+def test_every_log_group_has_retention(template_json: dict[str, Any]) -> None:
+    for log_group in of_type(template_json, "AWS::Logs::LogGroup").values():
+        assert log_group["Properties"]["RetentionInDays"] == 90
+
+
+def test_only_scoring_and_training_functions_get_the_ml_layer(template_json: dict[str, Any]) -> None:
+    layers = of_type(template_json, "AWS::Lambda::LayerVersion")
+    [ml_layer] = [lid for lid, layer in layers.items() if "scikit" in layer["Properties"]["Description"]]
+    for name in FUNCTIONS:
+        attached = template_json["Resources"][function_id(template_json, name)]["Properties"]["Layers"]
+        has_ml = {"Ref": ml_layer} in attached
+        assert has_ml == (name in ("process", "scan", "retrain")), name
+
+
+def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -> None:
+    def env(name: str) -> set[str]:
+        props = template_json["Resources"][function_id(template_json, name)]["Properties"]
+        return set(props["Environment"]["Variables"])
+
+    assert shared.CALLBACK_QUEUE_ENV in env("webhook")
+    assert EVENTS_TABLE.env_var not in env("webhook")
+    assert shared.SMARTSHEET_TOKEN_SECRET_ENV not in env("webhook")
+    assert env("notifier") >= {shared.SLACK_WEBHOOK_SECRET_ENV}
+    assert shared.CONFIG_ENV not in env("notifier") and EVENTS_TABLE.env_var not in env("notifier")
+    for name in ("process", "scan"):
+        assert env(name) >= {
+            EVENTS_TABLE.env_var,
+            shared.STATE_TABLE.env_var,
+            shared.IDEMPOTENCY_TABLE.env_var,
+            shared.SMARTSHEET_TOKEN_SECRET_ENV,
+            shared.ALERTS_TOPIC_ENV,
+            shared.CONFIG_ENV,
+        }
+    config = json.loads(
+        template_json["Resources"][function_id(template_json, "scan")]["Properties"]["Environment"]["Variables"][
+            shared.CONFIG_ENV
+        ]
+    )
+    assert config["business_time_zone"] == "America/Chicago"
+    assert "policy" in config and "sheets" in config
+
+
+def test_process_consumes_the_callback_queue_with_partial_batch_failures(template: Any, template_json: dict) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": ["CallbackQueue", "Arn"]},
+            "FunctionName": {"Ref": function_id(template_json, "process")},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    )
+
+
+# --- IAM least privilege ---------------------------------------------------------------------
+
+
+def test_webhook_role_can_only_enqueue_and_read_webhook_secrets(template_json: dict[str, Any]) -> None:
+    policy = role_policy_text(template_json, "webhook")
+    assert "EventsTable" not in policy and "StateTable" not in policy
+    assert "SecretsSmartsheetToken" not in policy and "IntegrityKey" not in policy
+    assert "dynamodb:" not in policy and "s3:" not in policy
+    assert "sqs:SendMessage" in policy and "CallbackQueue" in policy
+    assert f"secret:{shared.WEBHOOK_SECRET_PREFIX}*" in policy
+
+
+def test_backup_role_writes_backups_but_cannot_delete_or_read_them(template_json: dict[str, Any]) -> None:
+    policy = role_policy_text(template_json, "backup")
+    assert "s3:PutObject" in policy and "BackupsBucket" in policy
+    assert "s3:Delete" not in policy and "s3:GetObject" not in policy
+    assert "s3:PutObjectRetention" not in policy and "BypassGovernance" not in policy
+    assert "dynamodb:PutItem" not in policy and "dynamodb:DeleteItem" not in policy
+
+
+def test_no_function_can_delete_audit_events(template_json: dict[str, Any]) -> None:
+    for name in FUNCTIONS:
+        for statement in json.loads(role_policy_text(template_json, name)):
+            for item in statement:
+                actions = item["Action"] if isinstance(item["Action"], list) else [item["Action"]]
+                resources = json.dumps(item["Resource"])
+                if "EventsTable" in resources:
+                    assert "dynamodb:DeleteItem" not in actions and "dynamodb:BatchWriteItem" not in actions
+
+
+def test_notifier_reads_only_the_slack_secret(template_json: dict[str, Any]) -> None:
+    policy = role_policy_text(template_json, "notifier")
+    assert "SlackWebhookUrl" in policy
+    assert "dynamodb:" not in policy and "SmartsheetToken" not in policy and "sqs:" not in policy
+
+
+def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
+    for policy in of_type(template_json, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions)
+            if statement["Resource"] == "*":
+                assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, actions
+
+
+# --- Scheduling ------------------------------------------------------------------------------
+
+
+def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
+    schedules = of_type(template_json, "AWS::Scheduler::Schedule")
+    assert len(schedules) == 6
+    expressions = {}
+    for schedule in schedules.values():
+        props = schedule["Properties"]
+        assert props["ScheduleExpressionTimezone"] == "America/Chicago"
+        assert props["State"] == "ENABLED"
+        target = props["Target"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 7200
+        assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
+        payload = json.loads(target["Input"])
+        assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+        expressions[payload["job"] + payload.get("period", "")] = props["ScheduleExpression"]
+    assert expressions == {
+        "scan": "cron(0 0/4 ? * MON-FRI *)",
+        "backup": "cron(0 2 * * ? *)",
+        "reportdaily": "cron(0 7 * * ? *)",
+        "reportweekly": "cron(0 7 ? * MON *)",
+        "retrain": "cron(0 3 ? * SUN *)",
+        "access_review": "cron(0 8 1 * ? *)",
+    }
+
+
+# --- Monitoring ------------------------------------------------------------------------------
+
+
+def test_alarms_cover_dlqs_functions_signatures_and_scan_lag(template_json: dict[str, Any]) -> None:
+    alarms = of_type(template_json, "AWS::CloudWatch::Alarm")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    metrics = [(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms.values()]
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 2
+    assert metrics.count(("AWS/Lambda", "Errors")) == len(FUNCTIONS)
+    assert metrics.count(("AWS/Lambda", "Throttles")) == len(FUNCTIONS)
+    assert (shared.METRICS_NAMESPACE, shared.METRIC_REJECTED_SIGNATURES) in metrics
+    assert (shared.METRICS_NAMESPACE, shared.METRIC_SCAN_LAG) in metrics
+
+
+def test_dashboard_shows_the_operating_metrics(template_json: dict[str, Any]) -> None:
+    [dashboard] = of_type(template_json, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (
+        shared.METRIC_EVENTS_RECORDED,
+        shared.METRIC_VIOLATIONS,
+        shared.METRIC_SCAN_DURATION,
+        shared.METRIC_SMARTSHEET_API_CALLS,
+        "Latency",
+        "5XXError",
+    ):
+        assert metric in body, metric
+    for level in ("HIGH", "MEDIUM", "LOW"):
+        assert level in body
+
+
+# --- Outputs ---------------------------------------------------------------------------------
+
+
+def test_outputs_carry_every_runtime_name(template_json: dict[str, Any]) -> None:
+    from infra.constants import output_id
+
+    outputs = template_json["Outputs"]
+    for env_var in (
+        *(spec.env_var for spec in TABLES),
+        *(spec.env_var for spec in BUCKETS),
+        shared.ALERTS_TOPIC_ENV,
+        shared.CALLBACK_QUEUE_ENV,
+        shared.CALLBACK_DLQ_ENV,
+        shared.SCHEDULER_DLQ_ENV,
+        shared.SMARTSHEET_TOKEN_SECRET_ENV,
+        shared.INTEGRITY_KEY_SECRET_ENV,
+        shared.SLACK_WEBHOOK_SECRET_ENV,
+        shared.WEBHOOK_SECRET_PREFIX_ENV,
+        shared.WEBHOOK_URL_ENV,
+    ):
+        assert outputs[output_id(env_var)]["Description"] == env_var
