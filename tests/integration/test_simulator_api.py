@@ -118,6 +118,9 @@ def test_get_sheet_filters(client: Any, sim: Simulator) -> None:
     assert [r.id for r in since.rows] == [1, 77]
     later = client.Sheets.get_sheet(4001, rows_modified_since="2026-11-10T15:00:01+00:00")
     assert [r.id for r in later.rows] == [77]
+    # A datetime reaches the wire with a space for the "T" (SDK quirk); the simulator accepts it too.
+    as_datetime = client.Sheets.get_sheet(4001, rows_modified_since=at("2026-11-10T15:00:01Z"))
+    assert [r.id for r in as_datetime.rows] == [77]
     paged = client.Sheets.get_sheet(4001, page_size=2, page=2)
     assert [r.id for r in paged.rows] == [4, 5]
     assert paged.total_row_count == 5

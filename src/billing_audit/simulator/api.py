@@ -111,8 +111,11 @@ class Route:
 
 
 def parse_time(raw: str, name: str) -> datetime:
+    text = raw.strip()
+    # An unencoded "+01:00" arrives as " 01:00"; the SDK sends datetimes with a space for the "T".
+    text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text).replace(" ", "T", 1).replace("Z", "+00:00")
     try:
-        moment = datetime.fromisoformat(raw.strip().replace(" ", "T", 1).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise bad_request(f"Invalid value for query parameter {name}: {raw!r}.") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

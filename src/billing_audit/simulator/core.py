@@ -45,7 +45,7 @@ class _Change:
 
 
 class Simulator:
-    """A loopback Smartsheet API 2.0 built from a scenario (see README of this package)."""
+    """A loopback Smartsheet API 2.0 built from a scenario (see the package docstring)."""
 
     def __init__(self, scenario: Scenario, options: SimulatorOptions | None = None, token: str = "sim-token"):  # noqa: S107 - a test token
         self.scenario = scenario
