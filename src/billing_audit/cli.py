@@ -8,7 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from billing_audit.config import ConfigError
+from billing_audit.pipeline.wiring import MissingSetting
 from billing_audit.simulator.scenario import ScenarioError
 from billing_audit.smartsheet.gateway import SmartsheetError
 
@@ -85,8 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, ConfigError) as exc:
         print(f"billing-audit: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except SmartsheetError as exc:
+    except (SmartsheetError, MissingSetting) as exc:
         print(f"billing-audit: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (BotoCoreError, ClientError) as exc:
+        print(f"billing-audit: AWS: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except ValueError as exc:
         print(f"billing-audit: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 import smartsheet
-from smartsheet.exceptions import ApiError, SmartsheetException
+from smartsheet.exceptions import ApiError, HttpError, SmartsheetException, UnexpectedRequestError
 from smartsheet.session import _SSLAdapter
 
 from billing_audit.domain.models import CellEntry, ColumnMap
@@ -109,12 +109,12 @@ class SdkSmartsheet:
             raise SmartsheetError(
                 f"Smartsheet {endpoint} failed: HTTP {error.status_code} code {error.code}: {error.message}"
             ) from None
-        except SmartsheetException as exc:
-            raise SmartsheetError(f"Smartsheet {endpoint} failed: {type(exc).__name__} ({self.api_base})") from None
-        except requests.RequestException as exc:
+        except (UnexpectedRequestError, HttpError, requests.RequestException) as exc:
             raise SmartsheetError(
                 f"Smartsheet {endpoint} unreachable: {type(exc).__name__} ({self.api_base})"
             ) from None
+        except SmartsheetException as exc:
+            raise SmartsheetError(f"Smartsheet {endpoint} failed: {type(exc).__name__} ({self.api_base})") from None
 
     def call_counts(self) -> dict[str, int]:
         return dict(self._calls)
@@ -177,14 +177,19 @@ class SdkSmartsheet:
         return [SheetRef(id=s.id, name=s.name) for s in result.data]
 
     def workspace_sheets(self, workspace_id: int) -> list[SheetRef]:
-        workspace = self._call(
-            "GET /workspaces/{workspaceId}", self.client.Workspaces.get_workspace, workspace_id, load_all=True
+        # SDK 4.x only wraps /children and /metadata; the spec's GET /workspaces/{id}?loadAll=true
+        # returns the whole tree in one call, so it goes through the SDK's passthrough.
+        tree = self._call(
+            "GET /workspaces/{workspaceId}",
+            self.client.Passthrough.get,
+            f"/workspaces/{int(workspace_id)}",
+            {"loadAll": "true"},
         )
-        return _container_sheets(workspace)
+        return _container_sheets(tree.data or {})
 
     def folder_sheets(self, folder_id: int) -> list[SheetRef]:
-        folder = self._call("GET /folders/{folderId}", self.client.Folders.get_folder, folder_id)
-        return _container_sheets(folder)
+        tree = self._call("GET /folders/{folderId}", self.client.Passthrough.get, f"/folders/{int(folder_id)}", None)
+        return _container_sheets(tree.data or {})
 
     def users(self) -> list[UserData]:
         result = self._call("GET /users", self.client.Users.list_users, include_all=True)
@@ -206,9 +211,10 @@ def _value(value: Any) -> CellValue:
     return None
 
 
-def _container_sheets(container: Any) -> list[SheetRef]:
-    refs = [SheetRef(id=s.id, name=s.name) for s in (container.sheets or [])]
-    for folder in container.folders or []:
+def _container_sheets(container: dict[str, Any]) -> list[SheetRef]:
+    """Sheets of a workspace or folder JSON, sub-folders included."""
+    refs = [SheetRef(id=s["id"], name=s["name"]) for s in container.get("sheets") or []]
+    for folder in container.get("folders") or []:
         refs.extend(_container_sheets(folder))
     return refs
 

@@ -1,0 +1,197 @@
+"""The scan against the simulator and moto: calls, crash safety, dry runs, rate limits, selection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from billing_audit.cli import main
+from billing_audit.local.demo import bundled_example, config_for
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.scan import run_scan
+from billing_audit.pipeline.wiring import aws_dependencies
+from billing_audit.simulator import Simulator, SimulatorOptions
+from billing_audit.simulator.scenario import Scenario, load_scenario
+from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+
+HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return load_scenario(bundled_example())
+
+
+@pytest.fixture
+def sim(scenario: Scenario) -> Iterator[Simulator]:
+    with Simulator(scenario) as simulator:
+        simulator.start()
+        yield simulator
+
+
+def _deps(sim: Simulator, scenario: Scenario) -> AuditDeps:
+    gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
+    return aws_dependencies(config_for(scenario), smartsheet=gateway, clock=lambda: sim.now)
+
+
+def _baseline(sim: Simulator, scenario: Scenario, deps: AuditDeps) -> None:
+    sim.apply_edits_through(scenario.baseline_at)
+    sim.set_time(scenario.baseline_at)
+    run_scan(config_for(scenario), deps)
+
+
+def _alert_queue(cloud):
+    """An SQS queue subscribed to the alerts topic, to count what was published."""
+    sqs, sns = cloud.client("sqs"), cloud.client("sns")
+    url = sqs.create_queue(QueueName="alert-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=cloud.names["ALERTS_TOPIC_ARN"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return sqs, url
+
+
+def _drain(sqs, url) -> list[dict]:
+    messages = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            messages.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_an_unchanged_sheet_costs_one_call(cloud, sim, scenario):
+    deps = _deps(sim, scenario)
+    _baseline(sim, scenario, deps)
+    sim.reset_call_counts()
+    sim.set_time(scenario.baseline_at + timedelta(hours=4))
+    result = run_scan(config_for(scenario), deps)
+    assert result.sheets[0].unchanged
+    assert sim.call_counts == {"GET /sheets/{sheetId}": 1}
+
+
+def test_a_crash_midway_loses_and_duplicates_nothing(cloud, sim, scenario):
+    sqs, tap = _alert_queue(cloud)
+    deps = _deps(sim, scenario)
+    _baseline(sim, scenario, deps)
+    sim.apply_edits_through(scenario.now)
+    sim.set_time(scenario.now)
+
+    class CrashingAlerts:
+        def publish(self, events):
+            raise RuntimeError("SNS went away")
+
+    crashing = AuditDeps(
+        smartsheet=deps.smartsheet, events=deps.events, state=deps.state, alerts=CrashingAlerts(), clock=deps.clock
+    )
+    with pytest.raises(RuntimeError):
+        run_scan(config_for(scenario), crashing)
+    stored_after_crash = deps.events.all_events()
+    assert stored_after_crash, "events were stored before the crash"
+    assert _drain(sqs, tap) == []
+
+    result = run_scan(config_for(scenario), deps)  # resumes from the old snapshot
+    assert result.sheets[0].new_events == 0
+    events = deps.events.all_events()
+    assert sorted(e.event_id for e in events) == sorted(e.event_id for e in stored_after_crash)
+    violations = [e for e in events if e.violation]
+    alerts = _drain(sqs, tap)
+    assert sorted(a["event"]["event_id"] for a in alerts) == sorted(e.event_id for e in violations)
+
+    again = run_scan(config_for(scenario), deps)
+    assert again.sheets[0].unchanged and _drain(sqs, tap) == []
+    assert len(deps.events.all_events()) == len(events)
+
+
+def test_dry_run_detects_but_writes_nothing(cloud, sim, scenario):
+    deps = _deps(sim, scenario)
+    _baseline(sim, scenario, deps)
+    sim.apply_edits_through(scenario.now)
+    sim.set_time(scenario.now)
+    dry = run_scan(config_for(scenario), deps, dry_run=True)
+    assert sum(e.violation for e in dry.events) == 7
+    assert deps.events.all_events() == []
+    real = run_scan(config_for(scenario), deps)
+    assert sorted(e.event_id for e in real.events) == sorted(e.event_id for e in dry.events)
+
+
+def test_rate_limits_are_backed_off_without_losing_anything(cloud, scenario):
+    options = SimulatorOptions(rate_limits=True, history_requests_per_window=4, rate_window_seconds=0.5)
+    with Simulator(scenario, options=options) as sim:
+        sim.start()
+        backoff = ExponentialBackoff(base_seconds=0.1, max_retry_seconds=30, max_attempts=10)
+        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=backoff)
+        deps = aws_dependencies(config_for(scenario), smartsheet=gateway, clock=lambda: sim.now)
+        _baseline(sim, scenario, deps)
+        sim.apply_edits_through(scenario.now)
+        sim.set_time(scenario.now)
+        result = run_scan(config_for(scenario), deps)
+    assert sum(e.violation for e in result.events) == 7
+    assert backoff.retries > 0
+
+
+def test_sheets_are_selected_by_workspace_and_name_pattern(cloud, scenario):
+    from billing_audit.config import ContainerSelector, SheetSelection
+    from billing_audit.simulator.api import workspace_id
+
+    data = scenario.model_dump(mode="json", by_alias=True)
+    data["sheets"][0]["workspace"] = "Operations"
+    extra = json.loads(json.dumps(data["sheets"][0]))
+    extra.update({"id": 3002, "name": "Line Crew Notes", "rows": []})
+    data["sheets"].append(extra)
+    selected = Scenario.model_validate(data)
+    config = config_for(selected).model_copy(
+        update={
+            "sheets": SheetSelection(
+                workspaces=[ContainerSelector(id=workspace_id("Operations"), name_pattern="Billing$")]
+            )
+        }
+    )
+    with Simulator(selected) as sim:
+        sim.start()
+        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base)
+        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        result = run_scan(config, deps)
+    assert [s.sheet_id for s in result.sheets] == [3001]
+
+
+def test_scan_command_reports_unreachable_smartsheet_in_one_line(cloud, capsys, monkeypatch):
+    monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", "token")
+    monkeypatch.setenv("SMARTSHEET_API_BASE", "http://127.0.0.1:9/2.0")
+    monkeypatch.setenv("BILLING_AUDIT_CONFIG", json.dumps({"sheets": {"sheet_ids": [3001]}}))
+    assert main(["scan"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("billing-audit: Smartsheet") and "unreachable" in err and "\n" not in err
+    assert "token" not in err.lower().replace("no smartsheet token", "")
+
+
+def test_scan_command_without_token(cloud, capsys, monkeypatch):
+    monkeypatch.delenv("SMARTSHEET_ACCESS_TOKEN", raising=False)
+    monkeypatch.delenv("SMARTSHEET_TOKEN_SECRET", raising=False)
+    monkeypatch.setenv("BILLING_AUDIT_CONFIG", json.dumps({"sheets": {"sheet_ids": [3001]}}))
+    assert main(["scan"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "billing-audit: no Smartsheet token: set SMARTSHEET_ACCESS_TOKEN or SMARTSHEET_TOKEN_SECRET"
+    )
+
+
+def test_scan_command_prints_findings(cloud, sim, scenario, capsys, monkeypatch):
+    deps = _deps(sim, scenario)
+    _baseline(sim, scenario, deps)
+    sim.apply_edits_through(scenario.now)
+    sim.set_time(scenario.now)
+    monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
+    monkeypatch.setenv("SMARTSHEET_API_BASE", sim.api_base)
+    monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
+    assert main(["scan", "--sheet", "3001", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "sheet 3001 Line Crew Billing: 3 modified, 1 added, 1 deleted, 13 cell histories" in out
+    assert deps.events.all_events() == []
