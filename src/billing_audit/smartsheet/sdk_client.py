@@ -30,7 +30,7 @@ HISTORY_PAGE_SIZE = 100
 RETRYABLE_CODES = frozenset({4001, 4002, 4003, 4004})
 
 
-class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):  # type: ignore[misc]
+class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
     """Back off on 4001-4004; `base_seconds=0` makes retries instant for tests."""
 
     def __init__(self, max_retry_seconds: float = 60.0, base_seconds: float = 1.0, max_attempts: int = 6) -> None:
@@ -49,7 +49,7 @@ class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):  # type
         return backoff
 
 
-class _TimeoutAdapter(_SSLAdapter):  # type: ignore[misc]
+class _TimeoutAdapter(_SSLAdapter):
     """The SDK sends with no timeout at all; a Lambda must never hang on one request."""
 
     def __init__(self, timeout: float, **kwargs: Any) -> None:
@@ -59,7 +59,7 @@ class _TimeoutAdapter(_SSLAdapter):  # type: ignore[misc]
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)  # type: ignore[no-any-return]
+        return super().send(request, **kwargs)
 
 
 def resolve_api_base(value: str | None) -> str:
