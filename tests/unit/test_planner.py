@@ -1,0 +1,86 @@
+"""The scan planner reads cell history only where FORMAT.md's scan mode needs it."""
+
+from __future__ import annotations
+
+from billing_audit.domain.models import ColumnMap
+from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.smartsheet.models import RowData, SheetData
+from billing_audit.smartsheet.planner import plan_scan
+from tests.unit.builders import BASELINE, NOW, at, billing_row, context
+
+COLUMN_IDS = {
+    t: i
+    for i, t in enumerate(
+        ["Work Request #", "Week Ending", "Status", "Quantity", "Unit Price", "Redlined Total Price", "Foreman"], 1
+    )
+}
+RULES = ("Quantity", "Redlined Total Price", "Week Ending", "Status", "Unit Price")
+
+
+def _snapshot(rows):
+    return SheetSnapshot(
+        sheet_id=1,
+        sheet_name="S",
+        version=1,
+        taken_at=BASELINE,
+        columns=COLUMN_IDS,
+        rows={i: RowSnapshot(modified_at=at("2026-10-20T14:00:00Z"), values=v) for i, v in rows.items()},
+    )
+
+
+def _changes(rows, ids=COLUMN_IDS):
+    return SheetData(
+        id=1, name="S", version=2, total_row_count=len(rows), columns=ColumnMap(ids_by_title=ids), rows=rows
+    )
+
+
+def _row(row_id, values, modified="2026-11-12T10:00:00Z", created="2026-10-20T14:00:00Z"):
+    return RowData(id=row_id, created_at=at(created), modified_at=at(modified), values=values)
+
+
+def test_closed_or_locked_rows_read_every_rule_column():
+    closed = billing_row()  # week of 2026-11-08 closed before the baseline
+    locked = billing_row(**{"Week Ending": "2026-11-15", "Status": "Approved"})
+    plan = plan_scan(_snapshot({1: closed, 2: locked}), _changes([_row(1, closed), _row(2, locked)]), context(), NOW)
+    assert plan.history_columns == {1: RULES, 2: RULES}
+
+
+def test_a_row_that_closes_by_now_reads_every_rule_column():
+    open_row = billing_row(**{"Week Ending": "2026-11-15"})
+    plan = plan_scan(_snapshot({1: open_row}), _changes([_row(1, open_row)]), context(), NOW)
+    assert plan.history_columns == {1: RULES}
+
+
+def test_open_rows_read_only_cells_that_differ():
+    before = billing_row(**{"Week Ending": "2026-11-29"})
+    after = billing_row(**{"Week Ending": "2026-11-29", "Quantity": "11", "Foreman": "X"})
+    plan = plan_scan(_snapshot({1: before}), _changes([_row(1, after)]), context(), NOW)
+    assert plan.history_columns == {1: ("Quantity",)}
+    same = plan_scan(
+        _snapshot({1: before}),
+        _changes([_row(1, billing_row(**{"Week Ending": "2026-11-29", "Quantity": "10"}))]),
+        context(),
+        NOW,
+    )
+    assert same.history_columns == {} and [r.id for r in same.changed_rows] == [1]
+
+
+def test_added_rows_read_history_only_when_edited_after_creation():
+    fresh = _row(9, billing_row(), modified="2026-11-12T10:00:00Z", created="2026-11-12T10:00:00Z")
+    edited = _row(8, billing_row(), modified="2026-11-13T10:00:00Z", created="2026-11-12T10:00:00Z")
+    plan = plan_scan(_snapshot({}), _changes([fresh, edited]), context(), NOW)
+    assert [r.id for r in plan.added_rows] == [9, 8]
+    assert plan.history_columns == {8: RULES}
+
+
+def test_rows_not_modified_since_the_snapshot_are_skipped():
+    row = billing_row()
+    plan = plan_scan(_snapshot({1: row}), _changes([_row(1, row, modified="2026-10-20T14:00:00Z")]), context(), NOW)
+    assert plan.changed_rows == [] and plan.history_reads == 0
+
+
+def test_missing_columns_are_not_read():
+    ids = {k: v for k, v in COLUMN_IDS.items() if k != "Unit Price"}
+    row = {k: v for k, v in billing_row().items() if k != "Unit Price"}
+    plan = plan_scan(_snapshot({1: row}), _changes([_row(1, row)], ids), context(), NOW)
+    assert plan.history_columns == {1: ("Quantity", "Redlined Total Price", "Week Ending", "Status")}
