@@ -75,6 +75,9 @@ def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
     scenario = load_scenario(scenario_path or bundled_example())
     if mode != "scan":
         raise ValueError(f"--mode {mode} is not available yet; use --mode scan")
+    # A rehearsal on a scratch simulator: an edit naming an unknown sheet, row or column fails here,
+    # in a fraction of a second, before any server starts.
+    Simulator(scenario).apply_edits_through(scenario.now)
     config = config_for(scenario)
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()

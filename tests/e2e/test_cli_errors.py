@@ -1,0 +1,74 @@
+"""Bad input ends in one line on stderr and a non-zero exit, never a traceback (the real console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from billing_audit.local.demo import bundled_example
+
+EXAMPLE = json.loads(bundled_example().read_text())
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "billing_audit.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _scenario(tmp_path: Path, mutate) -> Path:
+    data = json.loads(json.dumps(EXAMPLE))
+    mutate(data)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _edit(field, value):
+    def mutate(data):
+        data["edits"][0][field] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.pop("baseline_at"), "scenario field baseline_at: Field required"),
+        (lambda d: d.update(timezone="Mars/Olympus"), "unknown IANA time zone 'Mars/Olympus'"),
+        (
+            lambda d: (
+                d["policy"].update(high_impact="lots") if "policy" in d else d.update(policy={"high_impact": "x"})
+            ),
+            "scenario field policy.high_impact",
+        ),
+        (_edit("sheet", 999), "names unknown sheet 999"),
+        (_edit("row", 999), "names unknown row 999 of sheet 3001"),
+        (lambda d: d["edits"][0].update(set={"Nope": 1}), "unknown column 'Nope'"),
+        (lambda d: d["edits"][0].update(delete=True), "exactly one of 'set', 'delete' or 'add'"),
+    ],
+)
+def test_a_broken_scenario_names_the_problem(tmp_path, mutate, message):
+    result = _run("demo", "--scenario", str(_scenario(tmp_path, mutate)), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("billing-audit: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_scenario_that_is_not_json(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("{nope")
+    result = _run("demo", "--scenario", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"billing-audit: scenario {path} is not JSON")
+
+
+def test_a_missing_scenario_file(tmp_path):
+    result = _run("demo", "--scenario", str(tmp_path / "missing.json"))
+    assert result.returncode == 2
+    assert "cannot read scenario" in result.stderr and "Traceback" not in result.stderr
