@@ -195,3 +195,31 @@ def test_scan_command_prints_findings(cloud, sim, scenario, capsys, monkeypatch)
     out = capsys.readouterr().out
     assert "sheet 3001 Line Crew Billing: 3 modified, 1 added, 1 deleted, 13 cell histories" in out
     assert deps.events.all_events() == []
+
+
+def test_a_hung_smartsheet_fails_fast_with_one_line(scenario):
+    import time
+
+    from billing_audit.smartsheet.gateway import SmartsheetError
+
+    options = SimulatorOptions(timeout_rate=1.0, timeout_seconds=3.0)
+    with Simulator(scenario, options=options) as sim:
+        sim.start()
+        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, timeout_seconds=0.3)
+        started = time.monotonic()
+        with pytest.raises(SmartsheetError, match="unreachable"):
+            gateway.sheet_changes(3001, after_version=None, modified_since=None)
+        assert time.monotonic() - started < 2.5
+
+
+def test_server_errors_are_retried_then_reported(scenario):
+    from billing_audit.smartsheet.gateway import SmartsheetError
+
+    with Simulator(scenario, options=SimulatorOptions(error_rate=1.0, error_status=500)) as sim:
+        sim.start()
+        backoff = ExponentialBackoff(base_seconds=0, max_attempts=3)
+        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=backoff)
+        with pytest.raises(SmartsheetError, match="HTTP 500 code 4004"):
+            gateway.sheet_changes(3001, after_version=None, modified_since=None)
+        assert backoff.retries == 3
+        assert sim.call_counts["GET /sheets/{sheetId}"] == 4
