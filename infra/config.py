@@ -1,5 +1,8 @@
 """Deployment configuration: sheets, schedules, business time zone, recipients, retention, thresholds.
 
+The `audit` section is the product's own configuration model (billing_audit.config.AuditConfig),
+reused here so the deployment cannot hand the functions a configuration they would refuse.
+
 Loaded, in this order, from
   1. the JSON file named by the CDK context key ``config_file`` (default ``infra/config.json`` when
      that file exists; a relative path is taken from the repository root),
@@ -14,11 +17,10 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from billing_audit.domain.policy import AuditPolicy
+from billing_audit.config import AuditConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = REPO_ROOT / "infra" / "config.json"
@@ -37,13 +39,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SheetConfig(_Strict):
-    """One audited sheet."""
-
-    id: int = Field(gt=0)
-    name: str | None = None
 
 
 class Schedules(_Strict):
@@ -83,7 +78,6 @@ class Alerts(_Strict):
 
 
 class Retention(_Strict):
-    events_days: int = Field(default=2557, ge=1, description="TTL of audit events (about 7 years)")
     logs_days: int = Field(default=90, description="CloudWatch Logs retention of function and API logs")
     access_logs_days: int = Field(default=365, ge=1, description="S3 server access logs kept this long")
     reports_days: int = Field(default=365, ge=1, description="reports expire after this many days")
@@ -131,10 +125,17 @@ class Processing(_Strict):
     max_receive_count: int = Field(default=5, ge=1)
 
 
+# Lambda allows 4 KB for all of a function's environment variables together.
+MAX_AUDIT_CONFIG_BYTES = 3072
+DEFAULT_AUDIT = AuditConfig(timezone="America/Chicago", retention_days=2557)
+
+
 class InfraConfig(_Strict):
-    business_time_zone: str = "America/Chicago"
-    sheets: tuple[SheetConfig, ...] = ()
-    policy: AuditPolicy = AuditPolicy()
+    """Everything a deployment can choose.  `audit` is the product's own configuration
+    (billing_audit.config.AuditConfig: sheets, time zone, policy, roster, event retention), handed
+    to the functions as BILLING_AUDIT_CONFIG; its time zone is also the schedules' time zone."""
+
+    audit: AuditConfig = DEFAULT_AUDIT
     schedules: Schedules = Schedules()
     alerts: Alerts = Alerts()
     retention: Retention = Retention()
@@ -143,29 +144,23 @@ class InfraConfig(_Strict):
     processing: Processing = Processing()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("business_time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    @model_validator(mode="after")
+    def _fits_in_lambda_environment(self) -> InfraConfig:
+        size = len(self.audit_config_json().encode())
+        if size > MAX_AUDIT_CONFIG_BYTES:
+            raise ValueError(
+                f"the audit configuration is {size} bytes as JSON; Lambda environments hold 4 KB in "
+                f"all, so keep it under {MAX_AUDIT_CONFIG_BYTES} (select sheets by workspace/folder)"
+            )
+        return self
 
-    @field_validator("sheets", mode="before")
-    @classmethod
-    def _sheets(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
+    @property
+    def business_time_zone(self) -> str:
+        return self.audit.timezone
 
     def audit_config_json(self) -> str:
-        """BILLING_AUDIT_CONFIG: what the functions need to audit (sheets, time zone, policy)."""
-        payload = {
-            "sheets": [sheet.model_dump(mode="json") for sheet in self.sheets],
-            "business_time_zone": self.business_time_zone,
-            "policy": self.policy.model_dump(mode="json"),
-            "retention_days": self.retention.events_days,
-        }
-        return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+        """BILLING_AUDIT_CONFIG: the product configuration, compact JSON."""
+        return self.audit.model_dump_json(exclude_defaults=False)
 
 
 def _as_mapping(value: Any, what: str) -> dict[str, Any]:

@@ -82,7 +82,13 @@ class BillingAuditStack(cdk.Stack):
             ml.bucket.grant_read(auditor.role)
 
         self.ingest = ingest = Ingest(
-            self, "Ingest", config=config, light_layer=layers.light, queue=processing.queue, secrets=secrets
+            self,
+            "Ingest",
+            config=config,
+            light_layer=layers.light,
+            queue=processing.queue,
+            secrets=secrets,
+            idempotency=idempotency,
         )
 
         self.reporting = reporting = Reporting(

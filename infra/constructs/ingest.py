@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -34,6 +35,7 @@ class Ingest(Construct):
         light_layer: lambda_.ILayerVersion,
         queue: sqs.Queue,
         secrets: Secrets,
+        idempotency: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
         self.webhook = AuditFunction(
@@ -44,6 +46,8 @@ class Ingest(Construct):
             layers=[light_layer],
             environment={
                 shared.CALLBACK_QUEUE_ENV: queue.queue_url,
+                # Powertools idempotency: a replayed callback (same nonce) is answered, not queued.
+                shared.IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
                 shared.WEBHOOK_SECRET_PREFIX_ENV: shared.WEBHOOK_SECRET_PREFIX,
                 shared.WEBHOOK_MAX_BODY_ENV: str(config.api.max_body_bytes),
                 shared.CONFIG_ENV: config.audit_config_json(),
@@ -53,6 +57,7 @@ class Ingest(Construct):
             description="Verifies Smartsheet webhook callbacks and queues them",
         )
         queue.grant_send_messages(self.webhook.role)
+        idempotency.grant_read_write_data(self.webhook.role)
         secrets.grant_webhook_secrets(self.webhook.role)
         cdk.Validations.of(self.webhook).acknowledge(
             cdk.Acknowledgment(

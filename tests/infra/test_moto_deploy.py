@@ -1,0 +1,181 @@
+"""The synthesized template deploys into moto; the local cloud is built from the production stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from billing_audit import resources as shared
+from billing_audit.resources import BUCKETS, TABLES
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_endpoint: str) -> dict[str, str]:
+    from billing_audit.local.deploy import deploy_stack
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            patch.setenv(key, "testing")
+        return deploy_stack(moto_endpoint, region=REGION)
+
+
+@pytest.fixture(scope="module")
+def aws(moto_endpoint: str) -> Any:
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=REGION,
+            endpoint_url=moto_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+def test_deploy_returns_every_runtime_name(deployed: dict[str, str]) -> None:
+    expected = {
+        *(spec.env_var for spec in TABLES),
+        *(spec.env_var for spec in BUCKETS),
+        shared.ALERTS_TOPIC_ENV,
+        shared.CALLBACK_QUEUE_ENV,
+        shared.CALLBACK_DLQ_ENV,
+        shared.SCHEDULER_DLQ_ENV,
+        shared.SMARTSHEET_TOKEN_SECRET_ENV,
+        shared.INTEGRITY_KEY_SECRET_ENV,
+        shared.SLACK_WEBHOOK_SECRET_ENV,
+        shared.WEBHOOK_SECRET_PREFIX_ENV,
+        shared.WEBHOOK_URL_ENV,
+    }
+    assert set(deployed) == expected
+    assert all(deployed.values())
+
+
+def test_stack_is_complete(deployed: dict[str, str], aws: Any) -> None:
+    [stack] = aws("cloudformation").describe_stacks(StackName=shared.STACK_NAME)["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.logical_id)
+def test_tables_have_the_shared_keys_and_indexes(deployed: dict[str, str], aws: Any, spec: shared.TableSpec) -> None:
+    table = aws("dynamodb").describe_table(TableName=deployed[spec.env_var])["Table"]
+    keys = [{"AttributeName": spec.partition.name, "KeyType": "HASH"}]
+    if spec.sort:
+        keys.append({"AttributeName": spec.sort.name, "KeyType": "RANGE"})
+    assert table["KeySchema"] == keys
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    indexes = {index["IndexName"]: index["KeySchema"] for index in table.get("GlobalSecondaryIndexes", [])}
+    expected = {}
+    for index in spec.indexes:
+        schema = [{"AttributeName": index.partition.name, "KeyType": "HASH"}]
+        if index.sort:
+            schema.append({"AttributeName": index.sort.name, "KeyType": "RANGE"})
+        expected[index.name] = schema
+    assert indexes == expected
+    if spec.ttl_attribute:
+        ttl = aws("dynamodb").describe_time_to_live(TableName=deployed[spec.env_var])["TimeToLiveDescription"]
+        assert ttl == {"AttributeName": spec.ttl_attribute, "TimeToLiveStatus": "ENABLED"}
+
+
+def test_events_table_accepts_a_query_by_index(deployed: dict[str, str], aws: Any) -> None:
+    dynamodb = aws("dynamodb")
+    name = deployed[shared.EVENTS_TABLE.env_var]
+    dynamodb.put_item(
+        TableName=name,
+        Item={
+            "event_id": {"S": "e1"},
+            "sheet_key": {"S": "3001"},
+            "changed_at": {"S": "2026-11-10T10:00:00Z"},
+            "risk_level": {"S": "HIGH"},
+        },
+    )
+    found = dynamodb.query(
+        TableName=name,
+        IndexName="by_risk_date",
+        KeyConditionExpression="risk_level = :r",
+        ExpressionAttributeValues={":r": {"S": "HIGH"}},
+    )
+    assert [item["event_id"]["S"] for item in found["Items"]] == ["e1"]
+
+
+def test_buckets_exist_private_and_backups_versioned_and_locked(deployed: dict[str, str], aws: Any) -> None:
+    s3 = aws("s3")
+    for spec in BUCKETS:
+        s3.head_bucket(Bucket=deployed[spec.env_var])
+        policy = json.loads(s3.get_bucket_policy(Bucket=deployed[spec.env_var])["Policy"])
+        assert any(
+            statement["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(statement)
+            for statement in policy["Statement"]
+        )
+    backups = deployed[shared.BACKUPS_BUCKET.env_var]
+    assert s3.get_bucket_versioning(Bucket=backups)["Status"] == "Enabled"
+    lock = s3.get_object_lock_configuration(Bucket=backups)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    assert lock["Rule"]["DefaultRetention"]["Days"] == 90
+    assert s3.get_bucket_versioning(Bucket=deployed[shared.MODELS_BUCKET.env_var])["Status"] == "Enabled"
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=backups)["Rules"]
+    assert [t["StorageClass"] for t in rule["Transitions"]] == ["STANDARD_IA", "GLACIER"]
+    logging = s3.get_bucket_logging(Bucket=backups)["LoggingEnabled"]
+    assert logging["TargetPrefix"] == f"{shared.BACKUPS_BUCKET.logical_id}/"
+    block = s3.get_public_access_block(Bucket=backups)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+
+
+def test_topic_queues_and_secrets_exist(deployed: dict[str, str], aws: Any) -> None:
+    sns = aws("sns")
+    attributes = sns.get_topic_attributes(TopicArn=deployed[shared.ALERTS_TOPIC_ENV])["Attributes"]
+    assert attributes.get("KmsMasterKeyId")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=deployed[shared.ALERTS_TOPIC_ENV])["Subscriptions"]
+    assert [s["Protocol"] for s in subscriptions] == ["lambda"]
+    sqs = aws("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=deployed[shared.CALLBACK_QUEUE_ENV], AttributeNames=["All"])
+    redrive = json.loads(queue["Attributes"]["RedrivePolicy"])
+    dlq = sqs.get_queue_attributes(QueueUrl=deployed[shared.CALLBACK_DLQ_ENV], AttributeNames=["QueueArn"])
+    assert redrive["deadLetterTargetArn"] == dlq["Attributes"]["QueueArn"]
+    sqs.get_queue_attributes(QueueUrl=deployed[shared.SCHEDULER_DLQ_ENV], AttributeNames=["QueueArn"])
+    secrets = aws("secretsmanager")
+    for env_var in (
+        shared.SMARTSHEET_TOKEN_SECRET_ENV,
+        shared.INTEGRITY_KEY_SECRET_ENV,
+        shared.SLACK_WEBHOOK_SECRET_ENV,
+    ):
+        assert secrets.get_secret_value(SecretId=deployed[env_var])["SecretString"]
+
+
+def test_functions_api_stage_schedules_and_alarms_exist(deployed: dict[str, str], aws: Any) -> None:
+    functions = aws("lambda").list_functions()["Functions"]
+    assert len(functions) == 8
+    assert {f["Runtime"] for f in functions} == {"python3.12"}
+    [api] = aws("apigateway").get_rest_apis()["items"]
+    assert deployed[shared.WEBHOOK_URL_ENV].startswith(f"https://{api['id']}.execute-api.")
+    stage = aws("apigateway").get_stage(restApiId=api["id"], stageName="prod")
+    assert stage["tracingEnabled"] is True
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 20
+    schedules = aws("scheduler").list_schedules()["Schedules"]
+    assert len(schedules) == 6
+    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert alarms and all(a["AlarmActions"] == [deployed[shared.ALERTS_TOPIC_ENV]] for a in alarms)
+
+
+def test_a_second_deploy_into_the_same_server_is_a_no_op(deployed: dict[str, str], moto_endpoint: str) -> None:
+    from billing_audit.local.deploy import deploy_stack
+
+    assert deploy_stack(moto_endpoint, region=REGION) == deployed
