@@ -117,7 +117,19 @@ def synthesize(context: dict[str, Any] | None = None, *, use_cache: bool = True)
         work.rename(target)
     except OSError:  # another process finished the same synth first
         shutil.rmtree(work, ignore_errors=True)
+    _prune_cache(keep=target)
     return target
+
+
+def _prune_cache(keep: Path, entries: int = 4) -> None:
+    """Keep the newest few synthesized assemblies; older ones belong to edited infra code."""
+    done = sorted(
+        (p for p in CACHE_DIR.iterdir() if (p / ".complete").exists() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in done[entries - 1 :]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 # --- deployment --------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Real bundling (pip, no Docker): every function plus its layers stays under Lambda's 250 MB.
+
+One synth with `bundling=local`; layers come from `.build/layers/` when already built.  The sizes
+are printed and written to `.build/lambda-sizes.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import ROOT, synth_template
+
+LIMIT = 250 * 1024 * 1024
+WEBHOOK_CODE_LIMIT = 5 * 1024 * 1024  # the webhook's own code: a few handlers and billing_audit
+WEBHOOK_TOTAL_LIMIT = 60 * 1024 * 1024  # webhook + light layer: cold starts stay quick
+MB = 1024 * 1024
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    outdir = tmp_path_factory.mktemp("cdk-bundled")
+    template = synth_template(outdir, {"bundling": "local"})
+    return outdir, template
+
+
+def _asset_dir(outdir: Path, resource: dict[str, Any]) -> Path:
+    path = outdir / resource["Metadata"]["aws:asset:path"]
+    assert path.is_dir(), path
+    return path
+
+
+@pytest.mark.timeout(1200)
+def test_every_function_with_its_layers_fits_in_lambda(bundled: tuple[Path, dict[str, Any]]) -> None:
+    outdir, template = bundled
+    resources = template["Resources"]
+    sizes: dict[str, dict[str, float]] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        name = resource["Metadata"]["aws:cdk:path"].split("/")[-3]
+        code = tree_size(_asset_dir(outdir, resource))
+        layers = sum(
+            tree_size(_asset_dir(outdir, resources[layer["Ref"]])) for layer in resource["Properties"]["Layers"]
+        )
+        sizes[name] = {"code_mb": round(code / MB, 2), "layers_mb": round(layers / MB, 1)}
+        sizes[name]["total_mb"] = round((code + layers) / MB, 1)
+        assert code + layers < LIMIT, f"{name}: {(code + layers) / MB:.1f} MB unzipped exceeds 250 MB"
+    assert len(sizes) == 8
+    report = "\n".join(
+        f"  {name:<14} code {s['code_mb']:>6.2f} MB + layers {s['layers_mb']:>6.1f} MB = {s['total_mb']:>6.1f} MB"
+        for name, s in sorted(sizes.items(), key=lambda item: -item[1]["total_mb"])
+    )
+    print(f"\nLambda sizes, unzipped (limit 250 MB):\n{report}")
+    (ROOT / ".build").mkdir(exist_ok=True)
+    (ROOT / ".build" / "lambda-sizes.json").write_text(json.dumps(sizes, indent=1, sort_keys=True))
+    webhook = sizes["Webhook"]
+    assert webhook["code_mb"] * MB < WEBHOOK_CODE_LIMIT, webhook
+    assert webhook["total_mb"] * MB < WEBHOOK_TOTAL_LIMIT, webhook
+
+
+def test_layers_are_pruned_without_breaking_numpy_or_scipy(bundled: tuple[Path, dict[str, Any]]) -> None:
+    outdir, template = bundled
+    layers = {
+        resource["Properties"]["Description"]: _asset_dir(outdir, resource) / "python"
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::LayerVersion"
+    }
+    [ml] = [path for description, path in layers.items() if "scikit" in description]
+    [light] = [path for description, path in layers.items() if "powertools" in description]
+    for kept in ("numpy/_core/tests", "numpy/testing", "scipy", "sklearn", "joblib", "threadpoolctl.py"):
+        assert (ml / kept).exists(), kept
+    assert list(ml.glob("numpy/_core/_multiarray_umath*.so")), "numpy's shared objects must stay"
+    assert list(ml.glob("scipy/linalg/*.so")) and list(ml.glob("sklearn/**/*.so"))
+    assert not list(ml.glob("scipy/**/tests")) and not list(ml.glob("sklearn/**/tests"))
+    assert not list(ml.rglob("__pycache__"))
+    for package in ("aws_lambda_powertools", "pydantic", "pydantic_core", "smartsheet", "openpyxl", "tzdata"):
+        assert (light / package).is_dir(), package
+    # The runtime's boto3/botocore are used; a copy in the layer would only add weight.
+    assert not (light / "botocore").exists() and not (light / "boto3").exists()
+    # Built for the Lambda platform, not for this machine.
+    [core] = list(light.glob("pydantic_core/_pydantic_core*.so"))
+    assert "cpython-312-x86_64-linux-gnu" in core.name

@@ -1,0 +1,93 @@
+"""Deployment configuration: validated with pydantic, and what it changes in the template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra.config import InfraConfig, load_config
+from pydantic import ValidationError
+
+from tests.infra.conftest import synth_template
+
+
+def test_defaults_are_valid_and_documented_values() -> None:
+    config = load_config({})
+    assert config.business_time_zone == "America/Chicago"
+    assert config.schedules.scan == "cron(0 0/4 ? * MON-FRI *)"
+    assert config.retention.backups_lock_days == 90
+    assert config.api.waf is False
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"audit": {"timezone": "Mars/Olympus"}}, "time zone"),
+        ({"schedules": {"scan": "every 4 hours"}}, "cron"),
+        ({"alerts": {"emails": ["not-an-address"]}}, "e-mail"),
+        ({"retention": {"logs_days": 42}}, "retention"),
+        ({"retention": {"backups_expire_days": 10}}, "backups_expire_days"),
+        ({"api": {"throttle_rate": 0}}, "greater than 0"),
+        ({"shedules": {}}, "Extra inputs"),
+    ],
+)
+def test_bad_configuration_fails_before_synth(override: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        load_config({"config": override})
+
+
+def test_audit_configuration_must_fit_in_the_lambda_environment() -> None:
+    roster = [{"email": f"user{i}@example.com", "name": f"User Number {i}", "role": "foreman"} for i in range(80)]
+    with pytest.raises(ValidationError, match="4 KB"):
+        InfraConfig.model_validate({"audit": {"timezone": "UTC", "roster": roster}})
+
+
+def test_config_file_and_context_merge(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.json"
+    path.write_text(json.dumps({"audit": {"timezone": "Europe/Berlin"}, "api": {"throttle_rate": 5}}))
+    config = load_config({"config_file": str(path), "config": json.dumps({"api": {"throttle_burst": 7}})})
+    assert config.business_time_zone == "Europe/Berlin"
+    assert (config.api.throttle_rate, config.api.throttle_burst) == (5, 7)
+
+
+def test_recipients_waf_and_schedule_settings_reach_the_template(tmp_path: Path) -> None:
+    template = synth_template(
+        tmp_path,
+        {
+            "config": {
+                "audit": {"timezone": "America/New_York", "sheets": {"sheet_ids": [3001]}},
+                "alerts": {"emails": ["ops@example.com", "audit@example.com"], "slack": False},
+                "api": {"waf": True, "max_body_bytes": 4096},
+                "schedules": {"scan": "cron(0 0/2 ? * MON-FRI *)", "enabled": False},
+            }
+        },
+    )
+    resources = template["Resources"].values()
+    emails = sorted(
+        r["Properties"]["Endpoint"]
+        for r in resources
+        if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["Protocol"] == "email"
+    )
+    assert emails == ["audit@example.com", "ops@example.com"]
+    assert not [
+        r for r in resources if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["Protocol"] == "lambda"
+    ]
+    [acl] = [r for r in resources if r["Type"] == "AWS::WAFv2::WebACL"]
+    rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+    assert rules["body-size-limit"]["Statement"]["SizeConstraintStatement"]["Size"] == 4096
+    assert "rate-limit-per-ip" in rules
+    assert [r for r in resources if r["Type"] == "AWS::WAFv2::WebACLAssociation"]
+    schedules = [r["Properties"] for r in resources if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert {s["ScheduleExpressionTimezone"] for s in schedules} == {"America/New_York"}
+    assert {s["State"] for s in schedules} == {"DISABLED"}
+    assert "cron(0 0/2 ? * MON-FRI *)" in {s["ScheduleExpression"] for s in schedules}
+    webhook_env = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in resources
+        if r["Type"] == "AWS::Lambda::Function"
+        and "WEBHOOK_MAX_BODY_BYTES" in r["Properties"]["Environment"]["Variables"]
+    ]
+    assert webhook_env[0]["WEBHOOK_MAX_BODY_BYTES"] == "4096"
+    assert json.loads(webhook_env[0]["BILLING_AUDIT_CONFIG"])["sheets"]["sheet_ids"] == [3001]
