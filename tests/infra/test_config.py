@@ -91,3 +91,9 @@ def test_recipients_waf_and_schedule_settings_reach_the_template(tmp_path: Path)
     ]
     assert webhook_env[0]["WEBHOOK_MAX_BODY_BYTES"] == "4096"
     assert json.loads(webhook_env[0]["BILLING_AUDIT_CONFIG"])["sheets"]["sheet_ids"] == [3001]
+
+
+def test_the_example_configuration_is_valid() -> None:
+    config = load_config({"config_file": "infra/config.example.json"})
+    assert config.alerts.emails == ("billing-ops@example.com",)
+    assert config.audit.sheets.sheet_ids == [1234567890123456]
