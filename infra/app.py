@@ -6,6 +6,7 @@ Context keys: `config` / `config_file` (see infra/config.py), `bundling` = local
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
 
 
 def main() -> None:
-    build_app().synth()
+    # The CDK CLI sets CDK_OUTDIR; run directly (make synth), write where the CLI would.
+    build_app(outdir=os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")).synth()
 
 
 if __name__ == "__main__":
