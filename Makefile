@@ -38,5 +38,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src/billing_audit/domain src/billing_audit/pipeline tests/unit
 	$(BIN)/mypy
 
+bench: $(STAMP)
+	$(BIN)/python bench/bench_detect.py
+
 clean:
 	rm -rf $(VENV) cdk.out .build $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
