@@ -131,3 +131,19 @@ METRIC_REJECTED_SIGNATURES = "WebhookSignatureRejected"  # count of callbacks wi
 # Seconds between the schedule slot (the scheduler's input field "scheduled_time") and the end of
 # the scan run: how far behind the audit is.
 METRIC_SCAN_LAG = "ScanLagSeconds"
+
+# --- Added for webhook ingest (functions/webhook, functions/process, `billing-audit webhooks`) ---
+WEBHOOK_NAME_PREFIX = "billing-audit:"  # our webhooks are named WEBHOOK_NAME_PREFIX + sheet id
+WEBHOOK_DEFAULT_MAX_BODY_BYTES = 262_144  # also SQS's largest message: a whole body always fits
+API_GATEWAY_MAX_BODY_BYTES = 10_485_760  # API Gateway's own payload limit (answers 413 above it)
+WEBHOOK_SECRET_MAX_AGE_ENV = "WEBHOOK_SECRET_MAX_AGE_SECONDS"  # noqa: S105 - Parameters cache age
+WEBHOOK_ROTATION_WAIT_ENV = "WEBHOOK_ROTATION_WAIT_SECONDS"  # how long a callback waits out a rotation
+CALLBACK_MAX_RECEIVE_COUNT = 5  # SQS receives before a callback goes to the DLQ (infra's default)
+METRIC_CALLBACKS_ACCEPTED = "WebhookCallbacksAccepted"  # count of callbacks queued
+METRIC_CALLBACKS_DUPLICATE = "WebhookCallbacksDuplicate"  # count of replayed nonces answered 200, not queued
+METRIC_WEBHOOK_CHALLENGES = "WebhookChallengesAnswered"  # count of verification challenges answered
+METRIC_WEBHOOK_REFUSED = "WebhookRequestsRefused"  # count of 400/403/409 answers (bad body, unknown webhook)
+METRIC_WEBHOOK_FAILED = "WebhookRequestsFailed"  # count of 5xx answers (Secrets Manager, SQS or DynamoDB down)
+METRIC_CALLBACKS_PROCESSED = "WebhookCallbacksProcessed"  # count of queued callbacks processed
+METRIC_CALLBACKS_FAILED = "WebhookCallbacksFailed"  # count of queued callbacks that failed (retried)
+METRIC_WEBHOOK_STATUS_ALERTS = "WebhookStatusAlerts"  # count of newWebhookStatus alerts raised

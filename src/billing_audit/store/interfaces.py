@@ -35,3 +35,8 @@ class StateStore(Protocol):
 
 class AlertPublisher(Protocol):
     def publish(self, events: Sequence[AuditEvent]) -> None: ...
+
+
+class Notifier(Protocol):
+    def notify(self, subject: str, text: str) -> None:
+        """An operational alert (a webhook disabled, a callback failing) to the alert subscribers."""

@@ -52,6 +52,10 @@ class MemoryStateStore:
 class MemoryAlertPublisher:
     def __init__(self) -> None:
         self.published: list[AuditEvent] = []
+        self.notes: list[tuple[str, str]] = []
 
     def publish(self, events: Sequence[AuditEvent]) -> None:
         self.published.extend(events)
+
+    def notify(self, subject: str, text: str) -> None:
+        self.notes.append((subject, text))

@@ -40,3 +40,12 @@ class SnsAlertPublisher:
                     "type": {"DataType": "String", "StringValue": event.type.value},
                 },
             )
+
+    def notify(self, subject: str, text: str) -> None:
+        """An operational alert, not an audit event: same topic, `kind` says which."""
+        self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=f"Billing Audit: {subject}"[:100],
+            Message=json.dumps({"summary": text, "kind": "operational"}),
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "operational"}},
+        )
