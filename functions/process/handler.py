@@ -1,5 +1,92 @@
-"""The process function (placeholder until its handler is written; see README)."""
+"""SQS (queued webhook callbacks) to the audit: partial batch responses, idempotent per callback.
+
+The logic lives in billing_audit.ingest.process (batching, status alerts) and
+billing_audit.pipeline.webhook (detection); this module owns the per-container runtime.
+`configure()` lets the local worker and tests run it against the simulator's clock and gateway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from billing_audit import resources as res
+from billing_audit.ingest.process import CallbackProcessor, RecordResult
+
+logger = Logger(service=res.SERVICE_NAME)
+tracer = Tracer(service=res.SERVICE_NAME)
+metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
+
+_processor: CallbackProcessor | None = None
 
 
-def handler(event, context):
-    raise NotImplementedError("process: see README, unfinished")
+def _record(result: RecordResult) -> None:
+    metrics.add_metric(name=res.METRIC_CALLBACKS_PROCESSED, unit=MetricUnit.Count, value=1)
+    if result.status_alert:
+        metrics.add_metric(name=res.METRIC_WEBHOOK_STATUS_ALERTS, unit=MetricUnit.Count, value=1)
+    logger.info(
+        "callback processed",
+        extra={"webhook_id": result.webhook_id, "nonce": result.nonce, "events": result.events},
+    )
+
+
+def _failed(record: SQSRecord, exc: Exception) -> None:
+    # The type only: an exception text may quote the callback.
+    logger.warning(
+        "callback failed",
+        extra={
+            "message_id": record.message_id,
+            "receive_count": record.attributes.approximate_receive_count,
+            "error": type(exc).__name__,
+        },
+    )
+
+
+def _build() -> CallbackProcessor:
+    from billing_audit.config import load_config
+    from billing_audit.pipeline.wiring import aws_dependencies, env
+    from billing_audit.store.sns import SnsAlertPublisher
+
+    config = load_config()
+    deps = aws_dependencies(config)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
+    )
+    notifier = SnsAlertPublisher(boto3.client("sns"), env(res.ALERTS_TOPIC_ENV))
+    return CallbackProcessor(config, deps, notifier, persistence=persistence, on_record=_record, on_failure=_failed)
+
+
+def configure(processor: CallbackProcessor | None) -> None:
+    """Use this processor instead of one built from the environment (local runs and tests)."""
+    global _processor
+    if processor is not None:
+        processor.on_record = processor.on_record or _record
+        processor.on_failure = processor.on_failure or _failed
+    _processor = processor
+
+
+def processor() -> CallbackProcessor:
+    global _processor
+    if _processor is None:
+        _processor = _build()
+    return _processor
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = processor().handle(event, context)
+    failures = len(response.get("batchItemFailures", []))
+    if failures:
+        metrics.add_metric(name=res.METRIC_CALLBACKS_FAILED, unit=MetricUnit.Count, value=failures)
+        logger.warning(
+            "callbacks failed and will be retried", extra={"failed": failures, "records": len(event.get("Records", []))}
+        )
+    return response

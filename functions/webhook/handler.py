@@ -1,5 +1,125 @@
-"""The webhook function (placeholder until its handler is written; see README)."""
+"""POST /webhook (API Gateway REST proxy): Smartsheet challenges and signed callbacks, queued for `process`.
+
+The request logic lives in billing_audit.ingest.webhook; this module parses the event, shapes the
+response, and owns the per-container clients (built lazily on first use).  Its import graph stays
+light: no Smartsheet SDK, no scan pipeline, no openpyxl/scikit-learn/pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from billing_audit import resources as res
+from billing_audit.ingest.queue import SqsCallbackSink
+from billing_audit.ingest.secrets import SecretsManagerSecrets
+from billing_audit.ingest.webhook import DEFAULT_ROTATION_WAIT_SECONDS, IngestResult, Outcome, WebhookIngest
+
+logger = Logger(service=res.SERVICE_NAME)
+tracer = Tracer(service=res.SERVICE_NAME)
+metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
+app = APIGatewayRestResolver()
+
+_ingest: WebhookIngest | None = None
+_sink: SqsCallbackSink | None = None
+
+_METRIC_FOR = {
+    Outcome.CHALLENGE_ANSWERED: res.METRIC_WEBHOOK_CHALLENGES,
+    Outcome.ACCEPTED: res.METRIC_CALLBACKS_ACCEPTED,
+    Outcome.DUPLICATE: res.METRIC_CALLBACKS_DUPLICATE,
+    Outcome.SIGNATURE_MISSING: res.METRIC_REJECTED_SIGNATURES,
+    Outcome.SIGNATURE_INVALID: res.METRIC_REJECTED_SIGNATURES,
+    Outcome.UNKNOWN_WEBHOOK: res.METRIC_WEBHOOK_REFUSED,
+    Outcome.MALFORMED: res.METRIC_WEBHOOK_REFUSED,
+    Outcome.TOO_LARGE: res.METRIC_WEBHOOK_REFUSED,
+    Outcome.IN_PROGRESS: res.METRIC_WEBHOOK_REFUSED,
+    Outcome.UNAVAILABLE: res.METRIC_WEBHOOK_FAILED,
+}
 
 
-def handler(event, context):
-    raise NotImplementedError("webhook: see README, unfinished")
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+def ingest() -> WebhookIngest:
+    """The container's clients, built on the first request."""
+    global _ingest, _sink
+    if _ingest is None:
+        persistence = DynamoDBPersistenceLayer(
+            table_name=_env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
+        )
+        _sink = SqsCallbackSink(boto3.client("sqs"), _env(res.CALLBACK_QUEUE_ENV), persistence)
+        secrets = SecretsManagerSecrets(SecretsProvider(boto3_client=boto3.client("secretsmanager")))
+        _ingest = WebhookIngest(
+            secrets,
+            _sink,
+            max_body_bytes=int(os.environ.get(res.WEBHOOK_MAX_BODY_ENV) or res.WEBHOOK_DEFAULT_MAX_BODY_BYTES),
+            rotation_wait_seconds=float(os.environ.get(res.WEBHOOK_ROTATION_WAIT_ENV) or DEFAULT_ROTATION_WAIT_SECONDS),
+        )
+    return _ingest
+
+
+def _record(result: IngestResult) -> None:
+    metric = _METRIC_FOR.get(result.outcome)
+    if metric is not None:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    fields = {
+        "outcome": result.outcome.value,
+        "status": result.status_code,
+        "webhook_id": result.webhook_id,
+        "nonce": result.nonce,
+        "detail": result.detail,
+    }
+    if result.status_code >= 500:
+        logger.error("webhook request failed", extra=fields)
+    elif result.rejected_signature:
+        logger.warning("webhook signature rejected", extra=fields)
+    elif result.status_code >= 400:
+        logger.warning("webhook request refused", extra=fields)
+    else:
+        logger.info("webhook request handled", extra=fields)
+
+
+@app.post("/webhook")
+@tracer.capture_method(capture_response=False)
+def webhook() -> Response[str]:
+    event = app.current_event
+    runtime = ingest()
+    if _sink is not None and app.lambda_context is not None:
+        _sink.register_lambda_context(app.lambda_context)
+    result = runtime.handle(event.body, bool(event.is_base64_encoded), dict(event.headers or {}))
+    _record(result)
+    return Response(
+        status_code=result.status_code,
+        content_type="application/json",
+        body=json.dumps(result.body),
+        headers=result.headers,
+    )
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response[str]:
+    # Never the body or the exception text (it could quote the body); Smartsheet retries a 500.
+    metrics.add_metric(name=res.METRIC_WEBHOOK_FAILED, unit=MetricUnit.Count, value=1)
+    logger.error("webhook request crashed", extra={"error": type(exc).__name__})
+    return Response(status_code=500, content_type="application/json", body=json.dumps({"message": "Try again"}))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,98 @@
+"""The queue side (billing_audit.ingest.process): partial batch failures and status alerts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from billing_audit.config import AuditConfig
+from billing_audit.ingest.process import CallbackProcessor, RecordResult
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.smartsheet.webhooks import WebhookCallback
+from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
+
+
+def body(nonce: str, **extra: Any) -> str:
+    payload: dict[str, Any] = {
+        "nonce": nonce,
+        "timestamp": "2026-11-12T10:00:00Z",
+        "webhookId": 99,
+        "scope": "sheet",
+        "scopeObjectId": 4001,
+        "events": [{"objectType": "row", "eventType": "updated", "id": 1, "timestamp": "2026-11-12T09:59:00Z"}],
+    }
+    payload.update(extra)
+    return json.dumps(payload)
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{i}",
+                "receiptHandle": f"r-{i}",
+                "body": text,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for i, text in enumerate(bodies)
+        ]
+    }
+
+
+class Recorder:
+    def __init__(self, failing: set[str] | None = None) -> None:
+        self.failing = failing or set()
+        self.seen: list[str | None] = []
+
+    def __call__(self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[Any]:
+        self.seen.append(callback.nonce)
+        if callback.nonce in self.failing:
+            raise RuntimeError("detection failed")
+        return []
+
+
+def processor(recorder: Recorder, alerts: MemoryAlertPublisher) -> CallbackProcessor:
+    deps = AuditDeps(smartsheet=None, events=MemoryEventStore(), state=MemoryStateStore(), alerts=alerts)  # type: ignore[arg-type]
+    return CallbackProcessor(AuditConfig(), deps, alerts, process=recorder)
+
+
+def test_one_failing_record_fails_alone() -> None:
+    recorder, alerts = Recorder(failing={"b"}), MemoryAlertPublisher()
+    results: list[RecordResult] = []
+    failures: list[str] = []
+    proc = processor(recorder, alerts)
+    proc.on_record = results.append
+    proc.on_failure = lambda record, exc: failures.append(record.message_id)
+    response = proc.handle(sqs_event(body("a"), body("b"), body("c")), None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert recorder.seen == ["a", "b", "c"]
+    assert [r.nonce for r in results] == ["a", "c"] and failures == ["m-1"]
+
+
+def test_every_record_failing_is_reported_not_raised() -> None:
+    proc = processor(Recorder(failing={"a"}), MemoryAlertPublisher())
+    response = proc.handle(sqs_event(body("a"), "not json"), None)
+    assert sorted(i["itemIdentifier"] for i in response["batchItemFailures"]) == ["m-0", "m-1"]
+
+
+def test_status_callback_alerts_and_runs_no_detection() -> None:
+    recorder, alerts = Recorder(), MemoryAlertPublisher()
+    status = json.loads(body("s"))
+    del status["events"]
+    status["newWebhookStatus"] = "DISABLED_CALLBACK_FAILED"
+    response = processor(recorder, alerts).handle(sqs_event(json.dumps(status)), None)
+    assert response == {"batchItemFailures": []}
+    assert recorder.seen == []
+    [(subject, text)] = alerts.notes
+    assert "DISABLED_CALLBACK_FAILED" in subject and "sheet 4001" in text and "reconcil" in text
+
+
+def test_enabled_status_is_not_an_alert() -> None:
+    alerts = MemoryAlertPublisher()
+    processor(Recorder(), alerts).handle(sqs_event(body("e", newWebhookStatus="ENABLED")), None)
+    assert alerts.notes == []

@@ -1,0 +1,55 @@
+"""The stored format of webhook shared secrets."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from billing_audit.ingest.secrets import PENDING_WINDOW, SecretFormatError, WebhookSecret, parse_secret, secret_name
+
+NOW = datetime(2026, 11, 12, 10, 0, tzinfo=UTC)
+
+
+def test_plain_string_is_the_current_secret() -> None:
+    assert parse_secret("  abc123 \n") == WebhookSecret(current="abc123")
+
+
+def test_json_document_round_trips() -> None:
+    value = WebhookSecret(current="new", previous="old", previous_until=NOW, pending_since=NOW)
+    assert parse_secret(value.dump()) == value
+    assert set(json.loads(value.dump())) == {"current", "previous", "previous_until", "pending_since"}
+
+
+@pytest.mark.parametrize("text", ["", "   ", "{broken", '{"previous": "x"}'])
+def test_unusable_values_fail_without_quoting_them(text: str) -> None:
+    with pytest.raises(SecretFormatError) as caught:
+        parse_secret(text)
+    assert "broken" not in str(caught.value)
+
+
+def test_candidates_honour_the_grace_period() -> None:
+    value = WebhookSecret(current="new", previous="old", previous_until=NOW)
+    assert value.candidates(NOW) == ["new", "old"]
+    assert value.candidates(NOW + timedelta(seconds=1)) == ["new"]
+    assert WebhookSecret(current="new", previous="old").candidates(NOW) == ["new", "old"]
+
+
+def test_rotation_pending_expires() -> None:
+    value = WebhookSecret(current="s", pending_since=NOW)
+    assert value.rotation_pending(NOW + PENDING_WINDOW)
+    assert not value.rotation_pending(NOW + PENDING_WINDOW + timedelta(seconds=1))
+    assert not WebhookSecret(current="s").rotation_pending(NOW)
+
+
+def test_repr_never_shows_secret_material() -> None:
+    value = WebhookSecret(current="topsecret1", previous="topsecret0")
+    assert "topsecret" not in repr(value) and "topsecret" not in str(value) and "topsecret" not in f"{[value]}"
+
+
+def test_secret_name_uses_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBHOOK_SECRET_PREFIX", raising=False)
+    assert secret_name(123) == "billing-audit/webhook/123"
+    monkeypatch.setenv("WEBHOOK_SECRET_PREFIX", "other/")
+    assert secret_name(123) == "other/123"
