@@ -1,0 +1,269 @@
+"""The local webhook stack: HTTP front + queue worker + webhook sync around a simulator and moto.
+
+`LocalWebhookStack` is what `billing-audit serve` runs and what the demo's webhook mode drives:
+
+    with LocalCloud() as cloud, Simulator(scenario) as sim:
+        cloud.provision()
+        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        stack = LocalWebhookStack(sim, config, deps)
+        url = stack.start()            # DLQ, front on 127.0.0.1, worker (process handler)
+        stack.sync()                   # webhooks created, secrets stored, ENABLED via the front
+        ...apply edits...
+        stack.pump()                   # simulator delivers signed callbacks; worker drains the queue
+        stack.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+
+from billing_audit import resources as res
+from billing_audit.config import AuditConfig
+from billing_audit.ingest.process import CallbackProcessor, ProcessFn
+from billing_audit.ingest.secrets import WebhookSecretStore
+from billing_audit.local.front import WebhookFront
+from billing_audit.local.worker import DrainReport, QueueWorker, ensure_dead_letter_queue
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.webhook_admin import (
+    RotationRow,
+    SyncReport,
+    configured_sheet_ids,
+    rotate_secrets,
+    sync_webhooks,
+    webhook_health,
+)
+from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
+from billing_audit.store.interfaces import Notifier
+
+if TYPE_CHECKING:
+    from billing_audit.simulator import DeliveryResult, Simulator
+
+
+@dataclass
+class PumpResult:
+    deliveries: list[DeliveryResult]
+    drained: DrainReport
+
+    @property
+    def delivered(self) -> int:
+        return sum(1 for d in self.deliveries if d.delivered)
+
+
+def _notifier(deps: AuditDeps) -> Notifier:
+    if hasattr(deps.alerts, "notify"):
+        return cast(Notifier, deps.alerts)
+    from billing_audit.store.sns import SnsAlertPublisher
+
+    return SnsAlertPublisher(boto3.client("sns"), os.environ[res.ALERTS_TOPIC_ENV])
+
+
+class LocalWebhookStack:
+    def __init__(
+        self,
+        sim: Simulator,
+        config: AuditConfig,
+        deps: AuditDeps,
+        *,
+        notifier: Notifier | None = None,
+        process: ProcessFn | None = None,
+        port: int = 0,
+        base64_bodies: bool = False,
+        idempotent_processing: bool = True,
+    ) -> None:
+        self.sim = sim
+        self.config = config
+        self.deps = deps
+        self.notifier = notifier or _notifier(deps)
+        self.process = process
+        self.port = port
+        self.base64_bodies = base64_bodies
+        self.idempotent_processing = idempotent_processing
+        self.front: WebhookFront | None = None
+        self.worker: QueueWorker | None = None
+        self.processor: CallbackProcessor | None = None
+        self.dlq_url = ""
+        self._delivery_stop = threading.Event()
+        self._delivery_thread: threading.Thread | None = None
+        api_base = sim.api_base or sim.start()
+        # Webhook management has its own client: its calls are not the audit's.
+        self.admin_sdk = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0))
+        self.webhooks = SmartsheetWebhooks(self.admin_sdk)
+        self.secrets = WebhookSecretStore(boto3.client("secretsmanager"))
+
+    @property
+    def url(self) -> str:
+        if self.front is None:
+            raise RuntimeError("the stack is not started")
+        return self.front.url
+
+    def start(self) -> str:
+        """Dead-letter queue, HTTP front, queue worker; returns the webhook URL."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        self.dlq_url = ensure_dead_letter_queue()
+        self.front = WebhookFront(port=self.port, base64_bodies=self.base64_bodies)
+        url = self.front.start()
+        persistence = (
+            DynamoDBPersistenceLayer(table_name=os.environ[res.IDEMPOTENCY_TABLE.env_var])
+            if self.idempotent_processing
+            else None
+        )
+        self.processor = CallbackProcessor(
+            self.config, self.deps, self.notifier, process=self.process, persistence=persistence
+        )
+        self.worker = QueueWorker(processor=self.processor)
+        return url
+
+    def sheet_ids(self) -> list[int]:
+        return configured_sheet_ids(self.config, self.deps.smartsheet)
+
+    def sync(self, *, delete_stale: bool = True) -> SyncReport:
+        """Make the simulator's webhooks match the configured sheets, pointed at the front."""
+        return sync_webhooks(
+            self.sheet_ids(), self.webhooks, self.secrets, callback_url=self.url, delete_stale=delete_stale
+        )
+
+    def status(self) -> SyncReport:
+        return sync_webhooks(self.sheet_ids(), self.webhooks, self.secrets, callback_url=self.url, dry_run=True)
+
+    def health(self) -> SyncReport:
+        """What the periodic scan runs: alert on disabled webhooks, re-enable them; `.recovered` to reconcile."""
+        return webhook_health(self.sheet_ids(), self.webhooks, self.secrets, self.notifier, callback_url=self.url)
+
+    def rotate(self, between: Callable[[int], None] | None = None) -> list[RotationRow]:
+        return rotate_secrets(self.webhooks, self.secrets, sheet_ids=self.sheet_ids(), between=between)
+
+    def pump(self, *, duplicate: bool = False) -> PumpResult:
+        """Deliver every pending callback (synchronously, through the front), then drain the queue."""
+        if self.worker is None:
+            raise RuntimeError("the stack is not started")
+        deliveries = self.sim.deliver_callbacks(duplicate=duplicate)
+        return PumpResult(deliveries, self.worker.drain())
+
+    def run_in_background(self, interval: float = 0.5) -> None:
+        """Deliver callbacks and drain the queue continuously (serve)."""
+        if self.worker is None:
+            raise RuntimeError("the stack is not started")
+        self.worker.start()
+        self._delivery_stop.clear()
+
+        def deliver() -> None:
+            while not self._delivery_stop.wait(interval):
+                try:
+                    self.sim.deliver_callbacks()
+                except Exception as exc:  # keep serving
+                    print(f"callback delivery failed: {type(exc).__name__}", flush=True)
+
+        self._delivery_thread = threading.Thread(target=deliver, name="callback-delivery", daemon=True)
+        self._delivery_thread.start()
+
+    def stop(self) -> None:
+        self._delivery_stop.set()
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(timeout=5)
+            self._delivery_thread = None
+        if self.worker is not None:
+            self.worker.stop()
+        if self.front is not None:
+            self.front.stop()
+
+    def __enter__(self) -> LocalWebhookStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def detach_lambda_subscribers(topic_arn: str) -> int:
+    """Unsubscribe Lambda functions from the topic in moto; returns how many.
+
+    moto would try to run them in Docker on every publish (slow, noisy, and failing without
+    Docker).  Nothing local reads their output: the alerts stay on the topic for other subscribers.
+    """
+    sns = boto3.client("sns")
+    removed = 0
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for subscription in page.get("Subscriptions", []):
+            if subscription.get("Protocol") == "lambda" and subscription.get("SubscriptionArn", "").startswith("arn:"):
+                sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+                removed += 1
+    return removed
+
+
+def run_serve(
+    scenario_path: Path | None = None,
+    *,
+    port: int = 0,
+    play: bool = False,
+    pace_seconds: float = 1.0,
+    out: Callable[[str], Any] = print,
+    stop: threading.Event | None = None,
+    ready: Callable[[LocalWebhookStack], None] | None = None,
+) -> int:
+    """Run the local stack until `stop` is set or Ctrl-C; returns the exit code."""
+    from billing_audit.local.cloud import LocalCloud
+    from billing_audit.local.demo import bundled_example, config_for
+    from billing_audit.pipeline.scan import run_scan
+    from billing_audit.pipeline.wiring import aws_dependencies
+    from billing_audit.simulator import Simulator
+    from billing_audit.simulator.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path or bundled_example())
+    config = config_for(scenario)
+    stop = stop or threading.Event()
+    with LocalCloud() as cloud, Simulator(scenario) as sim:
+        cloud.provision()
+        detach_lambda_subscribers(os.environ[res.ALERTS_TOPIC_ENV])
+        api_base = sim.api_base or sim.start()
+        gateway = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0.05))
+        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        sim.apply_edits_through(scenario.baseline_at)
+        sim.set_time(scenario.baseline_at)
+        run_scan(config, deps)  # the baseline the webhook path audits against
+        stack = LocalWebhookStack(sim, config, deps, port=port)
+        try:
+            url = stack.start()
+            report = stack.sync()
+            out(report.render())
+            out("")
+            out(f"Webhook URL:      {url}")
+            out(f"Smartsheet API:   {api_base}  (simulator, scenario {scenario.name!r})")
+            out(f"AWS (moto):       {cloud.endpoint_url}")
+            out(f"Callback queue:   {os.environ.get(res.CALLBACK_QUEUE_ENV, '')}")
+            out(f"Dead letters:     {stack.dlq_url}")
+            out("Serving until interrupted (Ctrl-C).")
+            stack.run_in_background()
+            if ready is not None:
+                ready(stack)
+            if play:
+                _play(sim, scenario.now, stop, pace_seconds, out)
+            while not stop.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            out("Stopping.")
+        finally:
+            stack.stop()
+    return 0
+
+
+def _play(sim: Simulator, until: datetime, stop: threading.Event, pace: float, out: Callable[[str], Any]) -> None:
+    """Apply the scenario's remaining edits one by one; the delivery thread sends their callbacks."""
+    for edit in sim.scenario.ordered_edits():
+        if stop.is_set():
+            return
+        if edit.at > until:
+            break
+        if sim.apply_edits_through(edit.at):
+            out(f"applied edits through {edit.at.isoformat()}")
+            stop.wait(pace)
+    sim.apply_edits_through(until)
