@@ -335,3 +335,34 @@ def test_sqs_redelivery_of_a_processed_callback_is_skipped(env: Env) -> None:
     drained = env.stack.worker.drain()  # type: ignore[union-attr]
     assert (drained.received, drained.succeeded) == (2, 2)
     assert env.recorder.nonces() == [data["nonce"]]
+
+
+def test_a_failed_enqueue_leaves_the_nonce_free_for_smartsheets_retry(env: Env) -> None:
+    """SQS refusing the send answers 500 and forgets the nonce, so the retried callback is queued."""
+    import os
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from billing_audit.ingest.queue import SqsCallbackSink
+    from billing_audit.local.front import LocalLambdaContext
+
+    table = os.environ["IDEMPOTENCY_TABLE"]
+    data = payload(env)
+    body = json.dumps(data)
+    broken = SqsCallbackSink(
+        boto3.client("sqs"),
+        env.stack.worker.queue_url + "-missing",  # type: ignore[union-attr]
+        DynamoDBPersistenceLayer(table_name=table),
+    )
+    broken.register_lambda_context(LocalLambdaContext("webhook"))  # type: ignore[arg-type]
+    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
+        broken.enqueue(callback=data, body=body)
+    working = SqsCallbackSink(
+        boto3.client("sqs"),
+        env.stack.worker.queue_url,  # type: ignore[union-attr]
+        DynamoDBPersistenceLayer(table_name=table),
+    )
+    working.register_lambda_context(LocalLambdaContext("webhook"))  # type: ignore[arg-type]
+    assert working.enqueue(callback=data, body=body) is True
+    assert working.enqueue(callback=data, body=body) is False
+    assert post_signed(env, data).json() == {"status": "duplicate"}  # the function shares the same record
