@@ -96,8 +96,9 @@ class Retention(_Strict):
 
     @model_validator(mode="after")
     def _ordering(self) -> Retention:
-        if self.backups_glacier_days <= self.backups_infrequent_access_days:
-            raise ValueError("backups_glacier_days must come after backups_infrequent_access_days")
+        # S3 refuses a Glacier transition less than 30 days after the Standard-IA one.
+        if self.backups_glacier_days < self.backups_infrequent_access_days + 30:
+            raise ValueError("backups_glacier_days must be at least 30 after backups_infrequent_access_days")
         if self.backups_expire_days <= max(self.backups_lock_days, self.backups_glacier_days):
             raise ValueError("backups_expire_days must exceed the lock and the Glacier transition")
         return self

@@ -55,6 +55,17 @@ class Alerting(Construct):
         cfn_topic = self.topic.node.default_child
         assert isinstance(cfn_topic, cdk.CfnResource)
         cfn_topic.override_logical_id(shared.ALERTS_TOPIC_LOGICAL_ID)
+        # enforce_ssl gives the topic a policy of its own, which replaces SNS's default one: say
+        # explicitly that this account's CloudWatch alarms may publish.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
         for address in config.alerts.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
 

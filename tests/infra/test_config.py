@@ -29,6 +29,7 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ({"alerts": {"emails": ["not-an-address"]}}, "e-mail"),
         ({"retention": {"logs_days": 42}}, "retention"),
         ({"retention": {"backups_expire_days": 10}}, "backups_expire_days"),
+        ({"retention": {"backups_glacier_days": 45}}, "at least 30"),
         ({"api": {"throttle_rate": 0}}, "greater than 0"),
         ({"shedules": {}}, "Extra inputs"),
     ],

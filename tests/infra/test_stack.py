@@ -162,10 +162,17 @@ def test_alerts_topic_is_kms_encrypted_with_a_rotating_key(template: Any, templa
     )
 
 
-def test_cloudwatch_can_use_the_alerts_key(template_json: dict[str, Any]) -> None:
+def test_cloudwatch_alarms_can_publish_to_the_encrypted_topic(template_json: dict[str, Any]) -> None:
     [key] = of_type(template_json, "AWS::KMS::Key").values()
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+    [policy] = of_type(template_json, "AWS::SNS::TopicPolicy").values()
+    allowed = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert allowed and allowed[0]["Action"] == "sns:Publish"
 
 
 def test_slack_notifier_is_subscribed(template: Any, template_json: dict[str, Any]) -> None:
