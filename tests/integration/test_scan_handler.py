@@ -28,6 +28,7 @@ def test_scheduled_scans_take_a_baseline_then_report(cloud, lambda_env, monkeypa
         first = invoke("scan", {})
         assert first["sheets"][0]["baseline"] is True
         sim.apply_edits_through(scenario.now)
-        second = invoke("scan", {"detail": {"sheet_ids": [3001]}})
+        second = invoke("scan", {"job": "scan", "scheduled_time": "2026-11-14T15:00:00Z", "sheet_ids": [3001]})
     assert second["sheets"][0]["events"] == 9
-    assert '"ScanDuration"' in capsys.readouterr().out  # EMF metrics line
+    out = capsys.readouterr().out  # EMF metrics lines
+    assert '"ScanDurationSeconds"' in out and '"risk_level":"HIGH"' in out

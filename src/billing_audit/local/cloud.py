@@ -45,6 +45,9 @@ class LocalCloud:
     def start(self) -> str:
         os.environ.update(_FAKE_CREDENTIALS)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto runs Lambda code only in Docker, which this machine lacks: the SNS → notifier delivery
+        # fails inside moto on every alert. The handlers run in process instead (local/lambdas.py).
+        logging.getLogger("moto.awslambda.models").setLevel(logging.CRITICAL)
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ def load_handler(name: str) -> ModuleType:
         if spec is None or spec.loader is None:
             raise FileNotFoundError(f"no handler at {path}")
         module = importlib.util.module_from_spec(spec)
+        # Registered first, as an import would: pydantic resolves the handler's annotations through it.
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         _LOADED[name] = module
     return _LOADED[name]
