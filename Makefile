@@ -35,8 +35,12 @@ test-e2e: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests infra functions bench
-	$(BIN)/ruff format --check src/billing_audit/domain src/billing_audit/pipeline tests/unit
+	$(BIN)/ruff format --check src tests infra functions bench
 	$(BIN)/mypy
+	$(BIN)/mypy infra functions/*/handler.py
+
+synth: $(STAMP)
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python infra/app.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_detect.py
