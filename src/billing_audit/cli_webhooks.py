@@ -53,9 +53,10 @@ class _Admin:
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (BotoCoreError, ClientError)
+    return (BotoCoreError, ClientError, GetParameterError)
 
 
 def _run(args: argparse.Namespace, command: Any) -> int:
