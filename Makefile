@@ -37,7 +37,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests infra functions bench
 	$(BIN)/ruff format --check src tests infra functions bench
 	$(BIN)/mypy
-	$(BIN)/mypy infra functions/*/handler.py
+	$(BIN)/mypy infra
+	for handler in functions/*/handler.py; do $(BIN)/mypy "$$handler" || exit 1; done
 
 synth: $(STAMP)
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python infra/app.py

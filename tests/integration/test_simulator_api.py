@@ -170,8 +170,13 @@ def test_cell_history_of_deleted_or_unknown_rows_is_404(client: Any, sim: Simula
 def test_cell_history_pages(client: Any, sim: Simulator) -> None:
     start = at("2026-11-10T00:00:00Z")
     for n in range(130):
-        edit = {"at": start + timedelta(minutes=n), "by": "carl@example.com", "sheet": 4001, "row": 1,
-                "set": {"Quantity": 1000 + n}}
+        edit = {
+            "at": start + timedelta(minutes=n),
+            "by": "carl@example.com",
+            "sheet": 4001,
+            "row": 1,
+            "set": {"Quantity": 1000 + n},
+        }
         sim.apply_edit(ScenarioEdit.model_validate(edit))
     quantity = columns(client, 4001)["Quantity"]
     first = client.Cells.get_cell_history(4001, 1, quantity)

@@ -139,8 +139,14 @@ def test_shares_users_and_containers(sim: Simulator) -> None:
 
 
 def test_webhooks(sim: Simulator, receiver: CallbackReceiver) -> None:
-    body = {"name": "audit", "callbackUrl": receiver.url, "scope": "sheet", "scopeObjectId": 4001,
-            "events": ["*.*"], "version": 1}
+    body = {
+        "name": "audit",
+        "callbackUrl": receiver.url,
+        "scope": "sheet",
+        "scopeObjectId": 4001,
+        "events": ["*.*"],
+        "version": 1,
+    }
     created = call(sim, "POST", "/webhooks", json=body)
     assert_valid(created, response_pointer("/webhooks", "post"))
     hook_id = created["result"]["id"]

@@ -48,8 +48,15 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 
 def create(client: Any, url: str, sheet_id: int = 4001, **extra: Any) -> Any:
-    spec = {"name": "audit", "callbackUrl": url, "scope": "sheet", "scopeObjectId": sheet_id,
-            "events": ["*.*"], "version": 1, **extra}
+    spec = {
+        "name": "audit",
+        "callbackUrl": url,
+        "scope": "sheet",
+        "scopeObjectId": sheet_id,
+        "events": ["*.*"],
+        "version": 1,
+        **extra,
+    }
     return client.Webhooks.create_webhook(smartsheet.models.Webhook(spec)).result
 
 
@@ -137,12 +144,28 @@ def test_signed_callbacks_carry_ids_users_and_scenario_times(
     assert (body["webhookId"], body["scope"], body["scopeObjectId"]) == (hook.id, "sheet", 4001)
     quantity = sim.sheet(4001).column_by_title("Quantity").id  # type: ignore[union-attr]
     events = body["events"]
-    assert events[0] == {"objectType": "sheet", "eventType": "updated", "id": 4001, "userId": 5002,
-                         "timestamp": "2026-11-10T15:00:00Z"}
-    assert {"objectType": "cell", "eventType": "updated", "rowId": 1, "columnId": quantity, "userId": 5002,
-            "timestamp": "2026-11-10T15:00:00Z"} in events
-    assert {"objectType": "row", "eventType": "updated", "id": 1, "userId": 5002,
-            "timestamp": "2026-11-10T15:00:00Z"} in events
+    assert events[0] == {
+        "objectType": "sheet",
+        "eventType": "updated",
+        "id": 4001,
+        "userId": 5002,
+        "timestamp": "2026-11-10T15:00:00Z",
+    }
+    assert {
+        "objectType": "cell",
+        "eventType": "updated",
+        "rowId": 1,
+        "columnId": quantity,
+        "userId": 5002,
+        "timestamp": "2026-11-10T15:00:00Z",
+    } in events
+    assert {
+        "objectType": "row",
+        "eventType": "updated",
+        "id": 1,
+        "userId": 5002,
+        "timestamp": "2026-11-10T15:00:00Z",
+    } in events
     assert all("changeAgent" not in e for e in events)
     assert sim.deliver_callbacks() == []  # nothing left
 
@@ -153,11 +176,23 @@ def test_deletes_adds_and_unknown_users(client: Any, sim: Simulator, receiver: C
     sim.apply_edits_through(at("2026-11-20T00:00:00Z"))
     sim.deliver_callbacks()
     events = [e for c in receiver.callbacks for e in c.json()["events"]]
-    assert {"objectType": "row", "eventType": "deleted", "id": 2, "userId": 5001,
-            "timestamp": "2026-11-11T09:00:00Z"} in events
+    assert {
+        "objectType": "row",
+        "eventType": "deleted",
+        "id": 2,
+        "userId": 5001,
+        "timestamp": "2026-11-11T09:00:00Z",
+    } in events
     created = [e for e in events if e["eventType"] == "created"]
-    assert created == [{"objectType": "row", "eventType": "created", "id": 77,
-                        "userId": sim.user_id_for("eve@contractor.example"), "timestamp": "2026-11-12T10:00:00Z"}]
+    assert created == [
+        {
+            "objectType": "row",
+            "eventType": "created",
+            "id": 77,
+            "userId": sim.user_id_for("eve@contractor.example"),
+            "timestamp": "2026-11-12T10:00:00Z",
+        }
+    ]
 
 
 def test_api_writes_carry_the_change_agent(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
@@ -300,9 +335,11 @@ def test_subscope_limits_cells_but_not_deletions(client: Any, sim: Simulator, re
     edit(sim, at("2026-11-10T15:00:00Z"), Status="Approved")
     assert sim.deliver_callbacks() == []
     edit(sim, at("2026-11-10T16:00:00Z"), Status="Invoiced", Quantity=30)
-    sim.apply_edit(ScenarioEdit.model_validate(
-        {"at": "2026-11-10T18:00:00Z", "by": "ana@example.com", "sheet": 4001, "row": 5, "delete": True}
-    ))
+    sim.apply_edit(
+        ScenarioEdit.model_validate(
+            {"at": "2026-11-10T18:00:00Z", "by": "ana@example.com", "sheet": 4001, "row": 5, "delete": True}
+        )
+    )
     sim.deliver_callbacks()
     first, second = (c.json()["events"] for c in receiver.callbacks)
     assert [e.get("columnId") for e in first if e["objectType"] == "cell"] == [quantity]

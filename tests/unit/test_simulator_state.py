@@ -200,8 +200,13 @@ def test_many_edits_keep_history_in_order(sim: Simulator) -> None:
     for n in range(5):
         sim.apply_edit(
             ScenarioEdit.model_validate(
-                {"at": start + timedelta(minutes=n), "by": "bob@example.com", "sheet": 4001, "row": 1,
-                 "set": {"Quantity": 100 + n}}
+                {
+                    "at": start + timedelta(minutes=n),
+                    "by": "bob@example.com",
+                    "sheet": 4001,
+                    "row": 1,
+                    "set": {"Quantity": 100 + n},
+                }
             )
         )
     assert [v for v, _, _ in history(sim, 4001, 1, "Quantity")] == [10, 100, 101, 102, 103, 104]

@@ -269,9 +269,7 @@ class Simulator:
         for title, value in cells.items():
             column = sheet.column_by_title(title)
             if column is None:
-                raise ScenarioError(
-                    f"edit at {edit.at.isoformat()} names unknown column {title!r} of sheet {sheet.id}"
-                )
+                raise ScenarioError(f"edit at {edit.at.isoformat()} names unknown column {title!r} of sheet {sheet.id}")
             out[column.id] = value
         return out
 
@@ -324,9 +322,7 @@ class Simulator:
                 row.cells.pop(column_id, None)
             else:
                 row.cells[column_id] = stored
-            row.history.setdefault(column_id, []).append(
-                HistoryEntry(stored, change.at, change.by, self._next_seq())
-            )
+            row.history.setdefault(column_id, []).append(HistoryEntry(stored, change.at, change.by, self._next_seq()))
             self._event(change, "cell", "updated", row_id=row.id, column_id=column_id)
         if changed:
             row.modified_at = change.at
@@ -335,9 +331,7 @@ class Simulator:
             change.rows.append(row)
         return row
 
-    def _add_row(
-        self, change: _Change, row_id: int, cells: dict[int, CellValue], to_top: bool = False
-    ) -> Row:
+    def _add_row(self, change: _Change, row_id: int, cells: dict[int, CellValue], to_top: bool = False) -> Row:
         row = Row(
             id=row_id,
             created_at=change.at,

@@ -196,5 +196,3 @@ def load_scenario(path: str | Path) -> Scenario:
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"scenario {file} is not JSON: {exc.msg} at line {exc.lineno}") from None
     return parse_scenario(data)
-
-

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 API_PREFIX = "/2.0"
 HISTORY_TEMPLATE = "/sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
 HTML_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head>"
-    b"<body><center><h1>502 Bad Gateway</h1></center></body></html>"
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
 )
 
 

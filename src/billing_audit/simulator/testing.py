@@ -54,13 +54,33 @@ def small_scenario() -> dict[str, Any]:
         "baseline_at": "2026-11-09T12:00:00Z",
         "now": "2026-11-20T15:00:00Z",
         "users": [
-            {"id": 5001, "email": "ana@example.com", "name": "Ana Ortiz", "role": "billing_admin",
-             "access_level": 4, "last_login": "2026-11-19T14:00:00Z", "active": True},
-            {"id": 5002, "email": "bob@example.com", "name": "Bob Kline", "role": "foreman",
-             "access_level": 2, "last_login": "2026-11-18T22:00:00Z", "active": True},
+            {
+                "id": 5001,
+                "email": "ana@example.com",
+                "name": "Ana Ortiz",
+                "role": "billing_admin",
+                "access_level": 4,
+                "last_login": "2026-11-19T14:00:00Z",
+                "active": True,
+            },
+            {
+                "id": 5002,
+                "email": "bob@example.com",
+                "name": "Bob Kline",
+                "role": "foreman",
+                "access_level": 2,
+                "last_login": "2026-11-18T22:00:00Z",
+                "active": True,
+            },
             {"id": 5003, "email": "carl@example.com", "name": "Carl Wu", "role": "foreman", "active": True},
-            {"id": 5004, "email": "dana@example.com", "name": "Dana Reyes", "role": "auditor",
-             "last_login": "2026-06-01T15:00:00Z", "active": False},
+            {
+                "id": 5004,
+                "email": "dana@example.com",
+                "name": "Dana Reyes",
+                "role": "auditor",
+                "last_login": "2026-06-01T15:00:00Z",
+                "active": False,
+            },
         ],
         "sheets": [
             {
@@ -97,13 +117,21 @@ def small_scenario() -> dict[str, Any]:
             },
         ],
         "edits": [
-            {"at": "2026-11-10T15:00:00Z", "by": "bob@example.com", "sheet": 4001, "row": 1,
-             "set": {"Quantity": 12, "Redlined Total Price": 1500.0}},
-            {"at": "2026-11-10T16:00:00Z", "by": "bob@example.com", "sheet": 4001, "row": 1,
-             "set": {"Quantity": 12.0}},
+            {
+                "at": "2026-11-10T15:00:00Z",
+                "by": "bob@example.com",
+                "sheet": 4001,
+                "row": 1,
+                "set": {"Quantity": 12, "Redlined Total Price": 1500.0},
+            },
+            {"at": "2026-11-10T16:00:00Z", "by": "bob@example.com", "sheet": 4001, "row": 1, "set": {"Quantity": 12.0}},
             {"at": "2026-11-11T09:00:00Z", "by": "ana@example.com", "sheet": 4001, "row": 2, "delete": True},
-            {"at": "2026-11-12T10:00:00Z", "by": "eve@contractor.example", "sheet": 4001,
-             "add": {"id": 77, "cells": {"Work Request #": "WR-1077", "Week Ending": "2026-11-01", "Quantity": 3}}},
+            {
+                "at": "2026-11-12T10:00:00Z",
+                "by": "eve@contractor.example",
+                "sheet": 4001,
+                "add": {"id": 77, "cells": {"Work Request #": "WR-1077", "Week Ending": "2026-11-01", "Quantity": 3}},
+            },
         ],
     }
 
