@@ -1,5 +1,35 @@
-"""The notifier function (placeholder until its handler is written; see README)."""
+"""Slack delivery: SNS alerts topic → one Slack message per notification."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from billing_audit import resources as res
+from billing_audit.notify.slack import SlackNotConfigured, post, slack_message
+
+logger = Logger()
+tracer = Tracer()
 
 
-def handler(event, context):
-    raise NotImplementedError("notifier: see README, unfinished")
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@event_source(data_class=SNSEvent)
+def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
+    url = str(parameters.get_secret(os.environ[res.SLACK_WEBHOOK_SECRET_ENV], max_age=300))
+    sent = 0
+    for record in event.records:
+        payload = slack_message(record.sns.subject, record.sns.message)
+        try:
+            post(url, payload)
+        except SlackNotConfigured as exc:
+            # Not an error to retry: the placeholder secret stays until someone puts the real URL.
+            logger.warning("Slack delivery skipped", extra={"reason": str(exc)})
+            return {"sent": sent, "skipped": True}
+        sent += 1
+    return {"sent": sent}

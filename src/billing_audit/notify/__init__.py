@@ -1,0 +1,1 @@
+"""Delivering alerts beyond SNS's own email: Slack."""
