@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--dry-run", action="store_true", help="detect and print, write nothing")
     scan.add_argument("--config", type=Path, help="configuration file (default: $BILLING_AUDIT_CONFIG)")
     scan.set_defaults(func=_scan)
+
+    from billing_audit.cli_webhooks import register as register_webhook_commands
+
+    register_webhook_commands(commands)
     return parser
 
 

@@ -25,10 +25,10 @@ def _positive_port(value: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from billing_audit.local.lambdas import local_lambda_environment
     from billing_audit.local.serve import run_serve
 
-    if not args.metrics:
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    local_lambda_environment(metrics=args.metrics, log_level="INFO")
     return run_serve(args.scenario, port=args.port, play=args.play, pace_seconds=args.pace)
 
 

@@ -102,7 +102,7 @@ def _cases() -> list[tuple[str, Path, dict]]:
 
 
 @pytest.mark.parametrize(("name", "path", "expected"), _cases(), ids=[c[0] for c in _cases()])
-@pytest.mark.parametrize("mode", ["scan"])
+@pytest.mark.parametrize("mode", ["scan", "webhook"])
 def test_scenario(name, path, expected, mode, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["demo", "--scenario", str(path), "--out", str(out), "--mode", mode]) == 0
@@ -110,7 +110,13 @@ def test_scenario(name, path, expected, mode, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["violations"] == sum(1 for e in events if e["violation"])
     assert all(0 <= e["risk_score"] <= 1 and 0 <= e["anomaly_score"] <= 1 for e in events)
-    assert all(e["detected_via"] == mode for e in events)
+    if mode == "scan":
+        assert all(e["detected_via"] == "scan" for e in events)
+    else:
+        # Every edit reached the webhook path within its minute; the final scan only reconciles.
+        assert {e["detected_via"] for e in events} == {"webhook"}
+        deletions = [e for e in events if e["type"] == "closed_row_deleted"]
+        assert all(e["changed_by"] for e in deletions), "the webhook path knows who deleted a row"
     assert "Top findings" in capsys.readouterr().out
 
 

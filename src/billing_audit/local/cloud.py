@@ -16,6 +16,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from billing_audit.local.deploy import deploy_stack
+from billing_audit.resources import ALERTS_TOPIC_ENV
 
 REGION = "us-east-1"
 _FAKE_CREDENTIALS = {
@@ -64,9 +65,6 @@ class LocalCloud:
     def start(self) -> str:
         os.environ.update(_FAKE_CREDENTIALS)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        # moto runs Lambda code only in Docker, which this machine lacks: the SNS → notifier delivery
-        # fails inside moto on every alert. The handlers run in process instead (local/lambdas.py).
-        logging.getLogger("moto.awslambda.models").setLevel(logging.CRITICAL)
         self.endpoint_url = _moto_endpoint()
         # Each local cloud starts empty, whatever an earlier one in this process left behind.
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
@@ -86,4 +84,22 @@ class LocalCloud:
         """Deploy the synthesized stack and export its names as the env vars the handlers read."""
         self.names = deploy_stack(self.endpoint_url, region=REGION)
         os.environ.update(self.names)
+        self._detach_lambda_subscribers(self.names[ALERTS_TOPIC_ENV])
         return self.names
+
+    def _detach_lambda_subscribers(self, topic_arn: str) -> int:
+        """Unsubscribe Lambda functions (the Slack notifier) from the alerts topic; returns how many.
+
+        moto runs Lambda code only in Docker, which this machine lacks: it would fail on every
+        publish. The handlers run in process instead (local/lambdas.py); the alerts stay on the
+        topic for every other subscriber.
+        """
+        sns = self.client("sns")
+        removed = 0
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+            for subscription in page.get("Subscriptions", []):
+                arn = subscription.get("SubscriptionArn", "")
+                if subscription.get("Protocol") == "lambda" and arn.startswith("arn:"):
+                    sns.unsubscribe(SubscriptionArn=arn)
+                    removed += 1
+        return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
 from billing_audit.local.cloud import LocalCloud
+from billing_audit.local.lambdas import local_lambda_environment
+from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.simulator import Simulator
 from billing_audit.simulator.scenario import Scenario, load_scenario
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 
+BUNDLE_WINDOW = timedelta(minutes=1)
 HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
 
 
@@ -73,11 +77,12 @@ class DemoResult:
 
 def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
     scenario = load_scenario(scenario_path or bundled_example())
-    if mode != "scan":
-        raise ValueError(f"--mode {mode} is not available yet; use --mode scan")
+    if mode not in ("scan", "webhook"):
+        raise ValueError(f"unknown mode {mode!r}: use scan or webhook")
     # A rehearsal on a scratch simulator: an edit naming an unknown sheet, row or column fails here,
     # in a fraction of a second, before any server starts.
     Simulator(scenario).apply_edits_through(scenario.now)
+    local_lambda_environment()
     config = config_for(scenario)
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
@@ -92,14 +97,45 @@ def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
         run_scan(config, deps)
         calls["baseline"] = dict(sim.call_counts)
 
+        if mode == "webhook":
+            calls["webhook"] = _replay_through_webhooks(sim, scenario, config, deps)
+
         sim.apply_edits_through(scenario.now)
         sim.set_time(scenario.now)
         sim.reset_call_counts()
-        run_scan(config, deps)
-        calls["audit"] = dict(sim.call_counts)
+        run_scan(config, deps)  # in webhook mode: the reconciliation
+        calls["audit" if mode == "scan" else "reconcile"] = dict(sim.call_counts)
 
         events = sorted(deps.events.all_events(), key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
     return DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls)
+
+
+def _replay_through_webhooks(
+    sim: Simulator, scenario: Scenario, config: AuditConfig, deps: AuditDeps
+) -> dict[str, int]:
+    """Edits after the baseline, each followed by Smartsheet's signed callbacks through the local front.
+
+    Callbacks go out once no edit is due within a minute of the first undelivered one (Smartsheet
+    bundles events that close together), and each is delivered twice, as a retry would.
+    """
+    from billing_audit.local.serve import LocalWebhookStack
+
+    with LocalWebhookStack(sim, config, deps) as stack:
+        report = stack.sync()
+        if not report.ok:
+            raise RuntimeError("the simulator's webhooks could not be enabled through the local front")
+        sim.reset_call_counts()
+        pending_since: datetime | None = None
+        for edit in scenario.ordered_edits():
+            if edit.at <= scenario.baseline_at or edit.at > scenario.now:
+                continue
+            if pending_since is not None and edit.at - pending_since >= BUNDLE_WINDOW:
+                stack.pump(duplicate=True)
+                pending_since = None
+            sim.apply_edit(edit)
+            pending_since = pending_since or edit.at
+        stack.pump(duplicate=True)
+        return dict(sim.call_counts)
 
 
 def write_outputs(result: DemoResult, out_dir: Path) -> None:

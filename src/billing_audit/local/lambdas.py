@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -50,3 +51,11 @@ def load_handler(name: str) -> ModuleType:
 
 def invoke(name: str, event: dict[str, Any]) -> Any:
     return load_handler(name).handler(event, LocalLambdaContext(function_name=f"billing-audit-{name}"))
+
+
+def local_lambda_environment(*, metrics: bool = False, log_level: str = "WARNING") -> None:
+    """Powertools settings for handlers run in process: no X-Ray daemon here, quiet unless asked."""
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level)
+    if not metrics:
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

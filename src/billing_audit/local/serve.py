@@ -184,22 +184,6 @@ class LocalWebhookStack:
         self.stop()
 
 
-def detach_lambda_subscribers(topic_arn: str) -> int:
-    """Unsubscribe Lambda functions from the topic in moto; returns how many.
-
-    moto would try to run them in Docker on every publish (slow, noisy, and failing without
-    Docker).  Nothing local reads their output: the alerts stay on the topic for other subscribers.
-    """
-    sns = boto3.client("sns")
-    removed = 0
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
-        for subscription in page.get("Subscriptions", []):
-            if subscription.get("Protocol") == "lambda" and subscription.get("SubscriptionArn", "").startswith("arn:"):
-                sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-                removed += 1
-    return removed
-
-
 def run_serve(
     scenario_path: Path | None = None,
     *,
@@ -223,7 +207,6 @@ def run_serve(
     stop = stop or threading.Event()
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
-        detach_lambda_subscribers(os.environ[res.ALERTS_TOPIC_ENV])
         api_base = sim.api_base or sim.start()
         gateway = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0.05))
         deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
