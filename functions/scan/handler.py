@@ -17,7 +17,7 @@ from billing_audit import resources as res
 from billing_audit.config import AuditConfig, load_config
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import ScanResult, run_scan
-from billing_audit.pipeline.wiring import aws_dependencies
+from billing_audit.pipeline.wiring import aws_dependencies, webhook_upkeep
 
 logger = Logger()
 tracer = Tracer()
@@ -67,6 +67,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Scheduler passes its input as the event itself; an EventBridge rule would wrap it in "detail".
     request = ScanRequest.model_validate(event.get("detail") or event or {})
     config, deps = _runtime()
+    upkeep = webhook_upkeep(config, deps)
+    if upkeep is not None and upkeep.recovered:
+        logger.warning("webhooks re-enabled; this scan reconciles their sheets", extra={"sheets": upkeep.recovered})
     started, calls_before = time.monotonic(), sum(deps.smartsheet.call_counts().values())
     result = run_scan(config, deps, request.sheet_ids or None)
     api_calls = sum(deps.smartsheet.call_counts().values()) - calls_before
@@ -84,6 +87,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             for sheet in result.sheets
         ],
         "api_calls": api_calls,
+        "webhooks_recovered": upkeep.recovered if upkeep is not None else [],
     }
     logger.info("scan finished", extra=summary)
     return summary

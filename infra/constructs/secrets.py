@@ -72,3 +72,11 @@ class Secrets(Construct):
             actions=["secretsmanager:GetSecretValue"],
             resource_arns=[self.webhook_secrets_arn()],
         )
+
+    def grant_webhook_secret_upkeep(self, grantee: iam.IGrantable) -> None:
+        """What the scan's webhook health check needs: re-store a secret when it re-creates a webhook."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
+            resource_arns=[self.webhook_secrets_arn()],
+        )

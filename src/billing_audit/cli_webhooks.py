@@ -28,8 +28,8 @@ def _serve(args: argparse.Namespace) -> int:
     from billing_audit.local.lambdas import local_lambda_environment
     from billing_audit.local.serve import run_serve
 
-    local_lambda_environment(metrics=args.metrics, log_level="INFO")
-    return run_serve(args.scenario, port=args.port, play=args.play, pace_seconds=args.pace)
+    with local_lambda_environment(metrics=args.metrics, log_level="INFO"):
+        return run_serve(args.scenario, port=args.port, play=args.play, pace_seconds=args.pace)
 
 
 class _Admin:
@@ -40,7 +40,7 @@ class _Admin:
 
         from billing_audit.config import load_config
         from billing_audit.ingest.secrets import WebhookSecretStore
-        from billing_audit.pipeline.webhook_admin import configured_sheet_ids
+        from billing_audit.pipeline.scan import resolve_sheet_ids
         from billing_audit.pipeline.wiring import smartsheet_token
         from billing_audit.smartsheet.sdk_client import SdkSmartsheet
         from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
@@ -49,7 +49,7 @@ class _Admin:
         self.sdk = SdkSmartsheet(token=smartsheet_token(), api_base=args.api_base)
         self.api = SmartsheetWebhooks(self.sdk)
         self.secrets = WebhookSecretStore(boto3.client("secretsmanager"))
-        self.sheet_ids = configured_sheet_ids(self.config, self.sdk)
+        self.sheet_ids = resolve_sheet_ids(self.config, self.sdk)
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:

@@ -15,6 +15,7 @@ def lambda_env(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "billing-audit")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BillingAudit")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # a demo run earlier in the process quiets them
 
 
 def test_scheduled_scans_take_a_baseline_then_report(cloud, lambda_env, monkeypatch, capsys):
@@ -32,3 +33,32 @@ def test_scheduled_scans_take_a_baseline_then_report(cloud, lambda_env, monkeypa
     assert second["sheets"][0]["events"] == 9
     out = capsys.readouterr().out  # EMF metrics lines
     assert '"ScanDurationSeconds"' in out and '"risk_level":"HIGH"' in out
+
+
+def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, lambda_env, monkeypatch):
+    from billing_audit.local.serve import LocalWebhookStack
+    from billing_audit.pipeline.wiring import aws_dependencies
+    from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+
+    scenario = load_scenario(bundled_example())
+    config = config_for(scenario)
+    with Simulator(scenario) as sim:
+        monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
+        monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
+        monkeypatch.setenv("BILLING_AUDIT_CONFIG", config.model_dump_json())
+        load_handler("scan")._runtime.cache_clear()
+        sim.apply_edits_through(scenario.baseline_at)
+        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
+        with LocalWebhookStack(sim, config, aws_dependencies(config, smartsheet=gateway)) as stack:
+            monkeypatch.setenv("WEBHOOK_URL", stack.url)
+            assert invoke("scan", {})["sheets"][0]["baseline"] is True
+            assert stack.sync().ok
+            [hook] = sim.webhooks.all()
+            sim.disable_webhook(hook.id, "DISABLED_BY_OWNER")
+            stack.pump()
+            sim.apply_edits_through(scenario.now)  # while disabled: Smartsheet never delivers these
+            assert stack.pump().delivered == 0
+            result = invoke("scan", {})
+            assert sim.webhooks.get(hook.id).status == "ENABLED"
+    assert result["webhooks_recovered"] == [3001]
+    assert result["sheets"][0]["events"] == 9  # what the webhook missed, reconciled by the scan

@@ -82,9 +82,8 @@ def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
     # A rehearsal on a scratch simulator: an edit naming an unknown sheet, row or column fails here,
     # in a fraction of a second, before any server starts.
     Simulator(scenario).apply_edits_through(scenario.now)
-    local_lambda_environment()
     config = config_for(scenario)
-    with LocalCloud() as cloud, Simulator(scenario) as sim:
+    with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
         api_base = sim.start()
         gateway = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0.05))

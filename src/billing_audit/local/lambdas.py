@@ -6,6 +6,8 @@ import importlib.util
 import os
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -53,9 +55,19 @@ def invoke(name: str, event: dict[str, Any]) -> Any:
     return load_handler(name).handler(event, LocalLambdaContext(function_name=f"billing-audit-{name}"))
 
 
-def local_lambda_environment(*, metrics: bool = False, log_level: str = "WARNING") -> None:
-    """Powertools settings for handlers run in process: no X-Ray daemon here, quiet unless asked."""
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level)
+@contextmanager
+def local_lambda_environment(*, metrics: bool = False, log_level: str = "WARNING") -> Iterator[None]:
+    """Powertools settings for handlers run in process: no X-Ray daemon here, quiet unless asked.
+
+    Settings the caller already made win; everything is restored on exit.
+    """
+    wanted = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": log_level}
     if not metrics:
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        wanted["POWERTOOLS_METRICS_DISABLED"] = "true"
+    added = [name for name in wanted if name not in os.environ]
+    os.environ.update({name: wanted[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)

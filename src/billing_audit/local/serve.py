@@ -32,10 +32,10 @@ from billing_audit.ingest.secrets import WebhookSecretStore
 from billing_audit.local.front import WebhookFront
 from billing_audit.local.worker import DrainReport, QueueWorker, ensure_dead_letter_queue
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_admin import (
     RotationRow,
     SyncReport,
-    configured_sheet_ids,
     rotate_secrets,
     sync_webhooks,
     webhook_health,
@@ -124,7 +124,7 @@ class LocalWebhookStack:
         return url
 
     def sheet_ids(self) -> list[int]:
-        return configured_sheet_ids(self.config, self.deps.smartsheet)
+        return resolve_sheet_ids(self.config, self.deps.smartsheet)
 
     def sync(self, *, delete_stale: bool = True) -> SyncReport:
         """Make the simulator's webhooks match the configured sheets, pointed at the front."""

@@ -19,6 +19,7 @@ from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import build_timeline, snapshot_rows
+from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.smartsheet.planner import plan_scan
 
@@ -48,12 +49,12 @@ class ScanResult:
         return [event for sheet in self.sheets for event in sheet.events]
 
 
-def resolve_sheet_ids(config: AuditConfig, deps: AuditDeps) -> list[int]:
+def resolve_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[int]:
     """Explicit ids first, then matching sheets of the configured workspaces and folders."""
     selection = config.sheets
     ids: dict[int, None] = dict.fromkeys(selection.sheet_ids)
-    containers = [(w, deps.smartsheet.workspace_sheets) for w in selection.workspaces] + [
-        (f, deps.smartsheet.folder_sheets) for f in selection.folders
+    containers = [(w, gateway.workspace_sheets) for w in selection.workspaces] + [
+        (f, gateway.folder_sheets) for f in selection.folders
     ]
     for selector, list_sheets in containers:
         pattern = re.compile(selector.name_pattern)
@@ -65,7 +66,7 @@ def run_scan(
     config: AuditConfig, deps: AuditDeps, sheet_ids: Sequence[int] | None = None, *, dry_run: bool = False
 ) -> ScanResult:
     result = ScanResult()
-    for sheet_id in sheet_ids or resolve_sheet_ids(config, deps):
+    for sheet_id in sheet_ids or resolve_sheet_ids(config, deps.smartsheet):
         result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run))
     return result
 

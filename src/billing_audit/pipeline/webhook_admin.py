@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from billing_audit import resources as res
-from billing_audit.config import AuditConfig
 from billing_audit.ingest.secrets import WebhookSecret
-from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
+from billing_audit.smartsheet.gateway import SmartsheetError
 from billing_audit.smartsheet.webhook_admin import WebhookInfo
 from billing_audit.store.interfaces import Notifier
 
@@ -62,18 +61,6 @@ def webhook_name(sheet_id: int) -> str:
 
 def is_ours(hook: WebhookInfo) -> bool:
     return hook.name.startswith(res.WEBHOOK_NAME_PREFIX)
-
-
-def configured_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[int]:
-    """The sheets the audit covers (explicit ids, then matching sheets of workspaces and folders)."""
-    from billing_audit.pipeline.deps import AuditDeps
-    from billing_audit.pipeline.scan import resolve_sheet_ids
-    from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
-
-    deps = AuditDeps(
-        smartsheet=gateway, events=MemoryEventStore(), state=MemoryStateStore(), alerts=MemoryAlertPublisher()
-    )
-    return resolve_sheet_ids(config, deps)
 
 
 @dataclass

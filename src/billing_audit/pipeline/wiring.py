@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -13,7 +14,11 @@ from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps, wall_clock
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
+from billing_audit.store.interfaces import Notifier
 from billing_audit.store.sns import SnsAlertPublisher
+
+if TYPE_CHECKING:
+    from billing_audit.pipeline.webhook_admin import SyncReport
 
 
 class MissingSetting(RuntimeError):
@@ -61,4 +66,29 @@ def aws_dependencies(
         state=DynamoStateStore(dynamodb.Table(env(res.STATE_TABLE.env_var))),
         alerts=SnsAlertPublisher(boto3.client("sns"), env(res.ALERTS_TOPIC_ENV)),
         clock=clock,
+    )
+
+
+def webhook_upkeep(config: AuditConfig, deps: AuditDeps) -> SyncReport | None:
+    """Before a scheduled scan: alert on webhooks that are not ENABLED and re-enable them.
+
+    Only where the product is deployed (WEBHOOK_URL names its endpoint). The scan that follows
+    reconciles whatever the disabled webhooks did not deliver: it reads every change since its
+    last snapshot, whichever path saw it first.
+    """
+    from billing_audit.ingest.secrets import WebhookSecretStore
+    from billing_audit.pipeline.scan import resolve_sheet_ids
+    from billing_audit.pipeline.webhook_admin import webhook_health
+    from billing_audit.smartsheet.sdk_client import SdkSmartsheet
+    from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
+
+    callback_url = os.environ.get(res.WEBHOOK_URL_ENV)
+    if not callback_url or not isinstance(deps.smartsheet, SdkSmartsheet) or not isinstance(deps.alerts, Notifier):
+        return None
+    return webhook_health(
+        resolve_sheet_ids(config, deps.smartsheet),
+        SmartsheetWebhooks(deps.smartsheet),
+        WebhookSecretStore(boto3.client("secretsmanager")),
+        deps.alerts,
+        callback_url=callback_url,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
@@ -37,6 +37,7 @@ class AlertPublisher(Protocol):
     def publish(self, events: Sequence[AuditEvent]) -> None: ...
 
 
+@runtime_checkable
 class Notifier(Protocol):
     def notify(self, subject: str, text: str) -> None:
         """An operational alert (a webhook disabled, a callback failing) to the alert subscribers."""
