@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from billing_audit.local.cloud import LocalCloud
+from billing_audit.simulator import Simulator
+from billing_audit.simulator.scenario import parse_scenario
+from billing_audit.simulator.testing import CallbackReceiver, small_scenario
+from tests.integration.simulator_support import TOKEN, sdk
 
 
 @pytest.fixture
@@ -14,3 +19,24 @@ def cloud() -> Iterator[LocalCloud]:
     with LocalCloud() as local:
         local.provision()
         yield local
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """The simulator on the small scenario, serving HTTP, with its edits not yet applied."""
+    simulator = Simulator(parse_scenario(small_scenario()), token=TOKEN)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Any:
+    return sdk(sim)
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    endpoint = CallbackReceiver().start()
+    yield endpoint
+    endpoint.stop()

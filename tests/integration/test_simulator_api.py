@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,29 +12,9 @@ import smartsheet
 from smartsheet.exceptions import ApiError
 
 from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
-from billing_audit.simulator.testing import no_sleep_backoff, small_scenario
-
-TOKEN = "sim-token"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(parse_scenario(small_scenario()), token=TOKEN)
-    simulator.start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
-def client(sim: Simulator) -> Any:
-    sdk = smartsheet.Smartsheet(access_token=TOKEN, api_base=sim.api_base, max_retry_time=no_sleep_backoff())
-    sdk.errors_as_exceptions(True)
-    return sdk
+from billing_audit.simulator.scenario import ScenarioEdit
+from tests.integration.simulator_support import TOKEN
+from tests.unit.builders import at
 
 
 def columns(client: Any, sheet_id: int) -> dict[str, int]:

@@ -22,8 +22,7 @@ from billing_audit.simulator.testing import (
     response_pointer,
     small_scenario,
 )
-
-TOKEN = "sim-token"
+from tests.integration.simulator_support import TOKEN
 
 pytestmark = pytest.mark.skipif(not openapi_path().exists(), reason="the shared OpenAPI file is not present")
 
@@ -35,13 +34,6 @@ def sim() -> Iterator[Simulator]:
     simulator.start()
     yield simulator
     simulator.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
-    endpoint = CallbackReceiver().start()
-    yield endpoint
-    endpoint.stop()
 
 
 def call(sim: Simulator, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
-import smartsheet
 from smartsheet.exceptions import ApiError, RateLimitExceededError, UnexpectedErrorShouldRetryError
 
 from billing_audit.simulator import Simulator, SimulatorOptions
 from billing_audit.simulator.scenario import parse_scenario
 from billing_audit.simulator.testing import no_sleep_backoff, small_scenario
+from tests.integration.simulator_support import TOKEN, sdk
 
-TOKEN = "sim-token"
 HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(parse_scenario(small_scenario()), token=TOKEN)
-    simulator.start()
-    yield simulator
-    simulator.stop()
-
-
-def sdk(sim: Simulator, backoff: Any) -> Any:
-    client = smartsheet.Smartsheet(access_token=TOKEN, api_base=sim.api_base, max_retry_time=backoff)
-    client.errors_as_exceptions(True)
-    return client
 
 
 def get(sim: Simulator, path: str, timeout: float = 10) -> requests.Response:

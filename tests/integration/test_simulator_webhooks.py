@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,36 +14,9 @@ import smartsheet
 from smartsheet.exceptions import ApiError
 
 from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
-from billing_audit.simulator.testing import CallbackReceiver, no_sleep_backoff, small_scenario
-
-TOKEN = "sim-token"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(parse_scenario(small_scenario()), token=TOKEN)
-    simulator.start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
-def client(sim: Simulator) -> Any:
-    sdk = smartsheet.Smartsheet(access_token=TOKEN, api_base=sim.api_base, max_retry_time=no_sleep_backoff())
-    sdk.errors_as_exceptions(True)
-    return sdk
-
-
-@pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
-    endpoint = CallbackReceiver().start()
-    yield endpoint
-    endpoint.stop()
+from billing_audit.simulator.scenario import ScenarioEdit
+from billing_audit.simulator.testing import CallbackReceiver
+from tests.unit.builders import at
 
 
 def create(client: Any, url: str, sheet_id: int = 4001, **extra: Any) -> Any:

@@ -10,10 +10,7 @@ from billing_audit.simulator import Simulator
 from billing_audit.simulator.model import display_value, same_value
 from billing_audit.simulator.scenario import ScenarioEdit, ScenarioError, parse_scenario
 from billing_audit.simulator.testing import small_scenario
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+from tests.unit.builders import at
 
 
 @pytest.fixture
