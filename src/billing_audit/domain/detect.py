@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from billing_audit.domain.models import (
@@ -171,8 +172,7 @@ def _save_findings(factory: _EventFactory, state: dict[str, CellValue], save: Sa
     locked = before.get(policy.status_column) in policy.locked_statuses
     total_changed = policy.total_price_column in changed and policy.total_price_column in policy.tracked_columns
 
-    def make(event_type: EventType, **kwargs: object) -> AuditEvent:
-        return factory.make(event_type, at=save.at, by=save.by, state=after, **kwargs)  # type: ignore[arg-type]
+    make = partial(factory.make, at=save.at, by=save.by, state=after)
 
     events: list[AuditEvent] = []
     for column in policy.tracked_columns:
@@ -213,8 +213,7 @@ def _added_row_findings(
     total = state.get(policy.total_price_column)
     events: list[AuditEvent] = []
 
-    def make(event_type: EventType, **kwargs: object) -> AuditEvent:
-        return factory.make(event_type, at=at, by=by, state=state, **kwargs)  # type: ignore[arg-type]
+    make = partial(factory.make, at=at, by=by, state=state)
 
     if ctx.closed(week, at):
         events.append(make(EventType.BACKDATED_ROW_ADDED, new=total, impact=to_number(total)))

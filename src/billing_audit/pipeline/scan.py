@@ -71,6 +71,25 @@ def run_scan(
     return result
 
 
+def _next_snapshot(
+    previous: SheetSnapshot | None, sheet: SheetData, deleted: Sequence[int], columns: Sequence[str], now: datetime
+) -> SheetSnapshot:
+    """The previous snapshot moved on by what this read of the sheet showed (the whole sheet at a baseline)."""
+    rows = dict(previous.rows) if previous is not None else {}
+    rows.update(snapshot_rows(sheet.rows, columns))
+    for row_id in deleted:
+        rows.pop(row_id, None)
+    return SheetSnapshot(
+        sheet_id=sheet.id,
+        sheet_name=sheet.name,
+        version=sheet.version,
+        taken_at=now,
+        watermark=_watermark(previous.watermark if previous is not None else None, sheet.rows),
+        columns=sheet.columns.ids_by_title,
+        rows=rows,
+    )
+
+
 def _watermark(previous: datetime | None, rows: Iterable[RowData]) -> datetime | None:
     times = [row.modified_at for row in rows if row.modified_at is not None]
     if previous is not None:
@@ -131,21 +150,7 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         return result
     result.new_events = len(record_events(result.events, config, deps))
 
-    rows = dict(snapshot.rows)
-    rows.update(snapshot_rows(changes.rows, columns))
-    for row_id in deleted:
-        rows.pop(row_id, None)
-    deps.state.save(
-        SheetSnapshot(
-            sheet_id=sheet_id,
-            sheet_name=changes.name,
-            version=changes.version,
-            taken_at=now,
-            watermark=_watermark(snapshot.watermark, changes.rows),
-            columns=changes.columns.ids_by_title,
-            rows=rows,
-        )
-    )
+    deps.state.save(_next_snapshot(snapshot, changes, deleted, columns, now))
     return result
 
 
@@ -156,17 +161,7 @@ def _take_baseline(
     sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None)
     assert sheet is not None  # without a version to compare, the adapter always returns the sheet
     if not dry_run:
-        deps.state.save(
-            SheetSnapshot(
-                sheet_id=sheet_id,
-                sheet_name=sheet.name,
-                version=sheet.version,
-                taken_at=now,
-                watermark=_watermark(None, sheet.rows),
-                columns=sheet.columns.ids_by_title,
-                rows=snapshot_rows(sheet.rows, config.policy.snapshot_columns),
-            )
-        )
+        deps.state.save(_next_snapshot(None, sheet, [], config.policy.snapshot_columns, now))
     return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
 
 
