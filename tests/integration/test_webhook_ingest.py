@@ -11,44 +11,23 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
-from billing_audit.config import AuditConfig
 from billing_audit.local.cloud import LocalCloud
 from billing_audit.local.demo import config_for
 from billing_audit.local.serve import LocalWebhookStack
-from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.simulator import Simulator
 from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
 from billing_audit.simulator.testing import small_scenario
-from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit.smartsheet.webhooks import WebhookCallback, sign
 from billing_audit.store.memory import MemoryAlertPublisher
+from tests.integration.webhook_support import Recorder, WebhookEnv, post, post_signed, simulator_deps, synced_hooks
 
 MARKER = "BODY-MARKER-5521"
-
-
-@dataclass
-class Recorder:
-    """Stands in for pipeline.webhook.process_callback: records each callback it is given."""
-
-    calls: list[WebhookCallback] = field(default_factory=list)
-    failing: set[str] = field(default_factory=set)
-
-    def __call__(self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[Any]:
-        self.calls.append(callback)
-        if callback.nonce in self.failing:
-            raise RuntimeError("detection failed")
-        return []
-
-    def nonces(self) -> list[str | None]:
-        return [c.nonce for c in self.calls]
 
 
 class LogRecords(logging.Handler):
@@ -61,20 +40,8 @@ class LogRecords(logging.Handler):
 
 
 @dataclass
-class Env:
-    sim: Simulator
-    stack: LocalWebhookStack
-    recorder: Recorder
-    alerts: MemoryAlertPublisher
-    hooks: dict[int, int]  # sheet id -> webhook id
+class Env(WebhookEnv):
     logs: LogRecords
-
-    @property
-    def url(self) -> str:
-        return self.stack.url
-
-    def secret(self, sheet_id: int = 4001) -> str:
-        return self.sim.webhooks.get(self.hooks[sheet_id]).shared_secret
 
     def queue_depth(self) -> int:
         attributes = boto3.client("sqs").get_queue_attributes(
@@ -91,16 +58,12 @@ def env() -> Iterator[Env]:
     logs = LogRecords()
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
-        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
-        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
         recorder, alerts = Recorder(), MemoryAlertPublisher()
-        stack = LocalWebhookStack(sim, config, deps, notifier=alerts, process=recorder)
+        stack = LocalWebhookStack(sim, config, simulator_deps(sim, config), notifier=alerts, process=recorder)
         stack.start()
         # After the handlers' Powertools Loggers exist: Powertools formats with the logger's first handler.
         logging.getLogger("billing-audit").addHandler(logs)
-        report = stack.sync()
-        assert report.ok, report.render()
-        hooks = {row.sheet_id: row.webhook_id for row in report.rows if row.sheet_id and row.webhook_id}
+        hooks = synced_hooks(stack)
         try:
             yield Env(sim, stack, recorder, alerts, hooks, logs)
         finally:
@@ -142,17 +105,6 @@ def payload(env: Env, nonce: str | None = None, sheet_id: int = 4001) -> dict[st
             },
         ],
     }
-
-
-def post(env: Env, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
-    return requests.post(
-        env.url, data=body, headers={"Content-Type": "application/json", **(headers or {})}, timeout=15
-    )
-
-
-def post_signed(env: Env, data: dict[str, Any], secret: str | None = None) -> requests.Response:
-    body = json.dumps(data).encode()
-    return post(env, body, {"Smartsheet-Hmac-SHA256": sign(secret or env.secret(), body)})
 
 
 def emf_metrics(text: str) -> list[str]:

@@ -12,43 +12,23 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-import requests
 
 from billing_audit.cli_webhooks import register
-from billing_audit.config import AuditConfig
 from billing_audit.ingest.secrets import WebhookSecretStore
 from billing_audit.local.cloud import LocalCloud
 from billing_audit.local.demo import config_for
 from billing_audit.local.serve import LocalWebhookStack
-from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.simulator import Simulator
 from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
 from billing_audit.simulator.testing import small_scenario
-from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit.smartsheet.webhooks import WebhookCallback, sign
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit.store.sns import SnsAlertPublisher
-
-
-@dataclass
-class Recorder:
-    calls: list[WebhookCallback] = field(default_factory=list)
-    failing: set[str] = field(default_factory=set)
-
-    def __call__(self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[Any]:
-        self.calls.append(callback)
-        if callback.nonce in self.failing:
-            raise RuntimeError("detection failed")
-        return []
-
-    def nonces(self) -> list[str | None]:
-        return [c.nonce for c in self.calls]
+from tests.integration.webhook_support import Recorder, WebhookEnv, post_signed, simulator_deps, synced_hooks
 
 
 class Tee:
@@ -63,16 +43,8 @@ class Tee:
 
 
 @dataclass
-class Env:
-    sim: Simulator
-    stack: LocalWebhookStack
-    recorder: Recorder
-    alerts: MemoryAlertPublisher
-    hooks: dict[int, int]
+class Env(WebhookEnv):
     alert_queue: str
-
-    def secret(self, sheet_id: int) -> str:
-        return self.sim.webhooks.get(self.hooks[sheet_id]).shared_secret
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +64,11 @@ def env() -> Iterator[Env]:
             Endpoint=alert_arn,
             Attributes={"RawMessageDelivery": "true"},
         )
-        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
-        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
         recorder, alerts = Recorder(), MemoryAlertPublisher()
         notifier = Tee(alerts, SnsAlertPublisher(sns, names["ALERTS_TOPIC_ARN"]))
-        stack = LocalWebhookStack(sim, config, deps, notifier=notifier, process=recorder)
+        stack = LocalWebhookStack(sim, config, simulator_deps(sim, config), notifier=notifier, process=recorder)
         stack.start()
-        report = stack.sync()
-        assert report.ok, report.render()
-        hooks = {row.sheet_id: row.webhook_id for row in report.rows if row.sheet_id and row.webhook_id}
+        hooks = synced_hooks(stack)
         try:
             yield Env(sim, stack, recorder, alerts, hooks, alert_queue)
         finally:
@@ -147,16 +115,6 @@ def payload(env: Env, sheet_id: int = 4001, nonce: str | None = None) -> dict[st
             }
         ],
     }
-
-
-def post_signed(env: Env, data: dict[str, Any], secret: str) -> requests.Response:
-    body = json.dumps(data).encode()
-    return requests.post(
-        env.stack.url,
-        data=body,
-        timeout=15,
-        headers={"Content-Type": "application/json", "Smartsheet-Hmac-SHA256": sign(secret, body)},
-    )
 
 
 def received_alerts(env: Env) -> list[dict[str, Any]]:

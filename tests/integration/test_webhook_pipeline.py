@@ -22,12 +22,11 @@ from billing_audit.local.demo import bundled_example, config_for
 from billing_audit.local.serve import LocalWebhookStack
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.simulator import DeliveryResult, Simulator
 from billing_audit.simulator.scenario import load_scenario
-from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit.store.memory import MemoryAlertPublisher
+from tests.integration.webhook_support import simulator_deps
 
 
 @dataclass
@@ -45,10 +44,9 @@ def played() -> Iterator[Played]:
     config = config_for(scenario)
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
-        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
-        aws = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        aws = simulator_deps(sim, config)
         alerts = MemoryAlertPublisher()
-        deps = AuditDeps(smartsheet=gateway, events=aws.events, state=aws.state, alerts=alerts, clock=aws.clock)
+        deps = AuditDeps(smartsheet=aws.smartsheet, events=aws.events, state=aws.state, alerts=alerts, clock=aws.clock)
         sim.apply_edits_through(scenario.baseline_at)
         sim.set_time(scenario.baseline_at)
         run_scan(config, deps)
