@@ -7,9 +7,10 @@ import os
 import re
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.risk import RosterEntry
@@ -18,6 +19,18 @@ from billing_audit.resources import CONFIG_ENV
 
 class ConfigError(ValueError):
     """Configuration that cannot be used; the message is one line."""
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+IanaZone = Annotated[str, AfterValidator(_known_zone)]
+"""A time zone name ZoneInfo knows, such as "America/Chicago"."""
 
 
 class ContainerSelector(BaseModel):
@@ -60,20 +73,11 @@ class RosterUser(BaseModel):
 class AuditConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = "UTC"
+    timezone: IanaZone = "UTC"
     policy: AuditPolicy = AuditPolicy()
     sheets: SheetSelection = SheetSelection()
     roster: list[RosterUser] = Field(default_factory=list)
     retention_days: int | None = Field(default=None, ge=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
     @property
     def zone(self) -> ZoneInfo:

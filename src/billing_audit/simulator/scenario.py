@@ -6,7 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
@@ -14,10 +14,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
+from billing_audit.config import IanaZone
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.values import CellValue
 
@@ -131,22 +131,13 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = "scenario"
-    timezone: str = "UTC"
+    timezone: IanaZone = "UTC"
     baseline_at: AwareDatetime
     now: AwareDatetime
     policy: AuditPolicy = AuditPolicy()
     users: list[ScenarioUser] = Field(default_factory=list)
     sheets: list[ScenarioSheet] = Field(min_length=1)
     edits: list[ScenarioEdit] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
