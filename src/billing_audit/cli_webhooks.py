@@ -9,12 +9,17 @@ SMARTSHEET_TOKEN_SECRET; API base from --api-base or SMARTSHEET_API_BASE) and to
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billing_audit import resources as res
 from billing_audit.config import ConfigError
+
+if TYPE_CHECKING:
+    from billing_audit.pipeline.webhook_admin import SyncReport
 
 
 def _positive_port(value: str) -> int:
@@ -59,61 +64,64 @@ def _aws_errors() -> tuple[type[BaseException], ...]:
     return (BotoCoreError, ClientError, GetParameterError)
 
 
-def _run(args: argparse.Namespace, command: Any) -> int:
-    try:
-        return int(command(args))
-    except _aws_errors() as exc:
-        # botocore messages name the operation and error code, never secret values.
-        raise ConfigError(f"AWS: {exc}") from None
+def _aws_command(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`command`, with AWS failures reported as one-line configuration errors."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(command(args))
+        except _aws_errors() as exc:
+            # botocore messages name the operation and error code, never secret values.
+            raise ConfigError(f"AWS: {exc}") from None
+
+    return run
 
 
+def _print_report(report: SyncReport) -> int:
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+@_aws_command
 def _sync(args: argparse.Namespace) -> int:
     from billing_audit.pipeline.webhook_admin import sync_webhooks
 
-    def command(args: argparse.Namespace) -> int:
-        callback_url = args.callback_url or os.environ.get(res.WEBHOOK_URL_ENV)
-        admin = _Admin(args)
-        report = sync_webhooks(
+    callback_url = args.callback_url or os.environ.get(res.WEBHOOK_URL_ENV)
+    admin = _Admin(args)
+    return _print_report(
+        sync_webhooks(
             admin.sheet_ids, admin.api, admin.secrets, callback_url=callback_url, delete_stale=not args.keep_stale
         )
-        print(report.render())
-        return 0 if report.ok else 1
-
-    return _run(args, command)
+    )
 
 
+@_aws_command
 def _status(args: argparse.Namespace) -> int:
     from billing_audit.pipeline.webhook_admin import sync_webhooks
 
-    def command(args: argparse.Namespace) -> int:
-        admin = _Admin(args)
-        report = sync_webhooks(admin.sheet_ids, admin.api, admin.secrets, callback_url=None, dry_run=True)
-        print(report.render())
-        return 0 if report.ok else 1
-
-    return _run(args, command)
+    admin = _Admin(args)
+    return _print_report(sync_webhooks(admin.sheet_ids, admin.api, admin.secrets, callback_url=None, dry_run=True))
 
 
+@_aws_command
 def _rotate(args: argparse.Namespace) -> int:
     from billing_audit.pipeline.webhook_admin import rotate_secrets
 
-    def command(args: argparse.Namespace) -> int:
-        admin = _Admin(args)
-        rows = rotate_secrets(
-            admin.api,
-            admin.secrets,
-            sheet_ids=None if args.webhook_id else admin.sheet_ids,
-            webhook_ids=args.webhook_id or None,
-        )
-        if not rows:
-            print("no billing-audit webhooks to rotate")
-            return 1
-        for row in rows:
-            state = "rotated" if row.rotated else f"NOT rotated: {row.detail}"
-            print(f"webhook {row.webhook_id} (sheet {row.sheet_id}): {state}")
-        return 0 if all(row.rotated for row in rows) else 1
-
-    return _run(args, command)
+    admin = _Admin(args)
+    rows = rotate_secrets(
+        admin.api,
+        admin.secrets,
+        sheet_ids=None if args.webhook_id else admin.sheet_ids,
+        webhook_ids=args.webhook_id or None,
+    )
+    if not rows:
+        print("no billing-audit webhooks to rotate")
+        return 1
+    for row in rows:
+        state = "rotated" if row.rotated else f"NOT rotated: {row.detail}"
+        print(f"webhook {row.webhook_id} (sheet {row.sheet_id}): {state}")
+    return 0 if all(row.rotated for row in rows) else 1
 
 
 def _admin_arguments(parser: argparse.ArgumentParser) -> None:
