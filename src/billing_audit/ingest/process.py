@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from billing_audit import resources as res
-from billing_audit.ingest.queue import CALLBACK_KEY, NONCE_TTL_SECONDS
+from billing_audit.ingest.queue import callback_idempotency
 from billing_audit.smartsheet.webhooks import WebhookCallback
 
 if TYPE_CHECKING:
@@ -83,11 +83,7 @@ class CallbackProcessor:
         self.on_record = on_record
         self.on_failure = on_failure
         self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        self.idempotency = IdempotencyConfig(
-            event_key_jmespath=CALLBACK_KEY,
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=NONCE_TTL_SECONDS,
-        )
+        self.idempotency = callback_idempotency()
         self._run: Callable[..., dict[str, Any]] = self._process_payload
         if persistence is not None:
             self._run = idempotent_function(

@@ -28,6 +28,16 @@ CALLBACK_KEY = "[webhookId || webhookid, nonce]"
 QUEUED_KEY_PREFIX = f"{res.APP_NAME}.callback-queued"
 
 
+def callback_idempotency(**options: Any) -> IdempotencyConfig:
+    """Once per (webhookId, nonce), remembered for as long as Smartsheet may retry the callback."""
+    return IdempotencyConfig(
+        event_key_jmespath=CALLBACK_KEY,
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=NONCE_TTL_SECONDS,
+        **options,
+    )
+
+
 def _mark_duplicate(response: Any, record: DataRecord) -> Any:
     """Powertools calls this only when the answer came from the store: the nonce was seen before."""
     if isinstance(response, dict):
@@ -39,12 +49,7 @@ class SqsCallbackSink:
     def __init__(self, client: SQSClient, queue_url: str, persistence: BasePersistenceLayer) -> None:
         self.client = client
         self.queue_url = queue_url
-        self.config = IdempotencyConfig(
-            event_key_jmespath=CALLBACK_KEY,
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=NONCE_TTL_SECONDS,
-            response_hook=_mark_duplicate,  # type: ignore[arg-type]
-        )
+        self.config = callback_idempotency(response_hook=_mark_duplicate)
         self._send = idempotent_function(
             self._send_message,
             data_keyword_argument="callback",

@@ -15,14 +15,13 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from billing_audit import resources as res
-from billing_audit.local.front import LocalLambdaContext, load_function
+from billing_audit.local.front import Handler, LocalLambdaContext, load_function
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from billing_audit.ingest.process import CallbackProcessor
 
 _log = logging.getLogger(__name__)
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def _queue_arn(client: SQSClient, queue_url: str) -> str:
