@@ -115,6 +115,11 @@ def test_scenario(name, path, expected, mode, tmp_path, capsys):
     else:
         # Every edit reached the webhook path within its minute; the final scan only reconciles.
         assert {e["detected_via"] for e in events} == {"webhook"}
+        # ...and reads no cell history again for rows the webhook path audited through their last edit.
+        assert (
+            "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
+            not in summary["api_calls"]["by_phase"]["reconcile"]
+        )
         deletions = [e for e in events if e["type"] == "closed_row_deleted"]
         assert all(e["changed_by"] for e in deletions), "the webhook path knows who deleted a row"
     assert "Top findings" in capsys.readouterr().out

@@ -120,7 +120,8 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         detected_at=now,
         detected_via=DetectedVia.SCAN,
     )
-    plan = plan_scan(snapshot, changes, ctx, now)
+    remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows])
+    plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
     deleted = _deleted_rows(snapshot, changes, plan.added_rows, deps)
     result.rows_modified, result.rows_added, result.rows_deleted = (
         len(plan.changed_rows),

@@ -85,12 +85,14 @@ def process_callback(callback: WebhookCallback, config: AuditConfig, deps: Audit
             timeline = build_timeline(sheet, row, deps.smartsheet, present, start=start)
             since = (known.modified_at or snapshot.taken_at) if known is not None else snapshot.taken_at
             events.extend(detect_row(timeline, ctx, since=since))
-        deps.state.remember_rows(sheet_id, snapshot_rows(sheet.rows, config.policy.snapshot_columns))
     if touched.deleted:
         ctx = ctx or _context(config, frozenset(snapshot.columns), now)
         events.extend(_deletions(sheet_id, snapshot.sheet_name, touched.deleted, snapshot.rows, ctx, deps))
     events.sort(key=lambda event: event.changed_at)
     record_events(events, config, deps)
+    if touched.rows:
+        # Only now, with every event stored: the scan trusts this memory to skip these rows.
+        deps.state.remember_rows(sheet_id, snapshot_rows(sheet.rows, config.policy.snapshot_columns))
     return events
 
 
@@ -109,8 +111,9 @@ def _deletions(
     deps: AuditDeps,
 ) -> list[AuditEvent]:
     events: list[AuditEvent] = []
+    remembered = deps.state.recall_rows(sheet_id, list(deleted))
     for row_id, (when, user_id) in deleted.items():
-        seen = [row for row in (deps.state.recall_row(sheet_id, row_id), baseline_rows.get(row_id)) if row]
+        seen = [row for row in (remembered.get(row_id), baseline_rows.get(row_id)) if row]
         latest = max(seen, key=lambda row: row.modified_at or ctx.detected_at, default=None)
         if latest is None:
             continue  # a row never seen: neither the scan nor this path knows what it held

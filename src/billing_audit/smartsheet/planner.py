@@ -4,10 +4,12 @@
 - Any other modified row: only the rule columns whose value differs between then and now.
 - A row added since and edited after creation: every rule column, to learn what it was created with;
   one never edited since creation needs none (its current values are its creation values).
+- A row the webhook path has already audited through its current `modifiedAt`: nothing at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,6 +24,7 @@ class ScanPlan:
     changed_rows: list[RowData] = field(default_factory=list)  # existed at the previous scan
     added_rows: list[RowData] = field(default_factory=list)
     history_columns: dict[int, tuple[str, ...]] = field(default_factory=dict)  # row id -> titles
+    already_audited: list[int] = field(default_factory=list)
 
     @property
     def history_reads(self) -> int:
@@ -35,10 +38,22 @@ def _closed_or_locked(ctx: AuditContext, values: dict[str, CellValue], at: datet
     )
 
 
-def plan_scan(snapshot: SheetSnapshot, changes: SheetData, ctx: AuditContext, now: datetime) -> ScanPlan:
+def plan_scan(
+    snapshot: SheetSnapshot,
+    changes: SheetData,
+    ctx: AuditContext,
+    now: datetime,
+    audited_through: Mapping[int, datetime | None] | None = None,
+) -> ScanPlan:
+    """`audited_through` holds, per row, the `modifiedAt` up to which the webhook path audited it."""
     present = [title for title in ctx.policy.rule_columns if changes.columns.has(title)]
     plan = ScanPlan()
+    audited_through = audited_through or {}
     for row in changes.rows:
+        audited = audited_through.get(row.id)
+        if audited is not None and row.modified_at is not None and audited >= row.modified_at:
+            plan.already_audited.append(row.id)
+            continue
         known = snapshot.rows.get(row.id)
         if known is None:
             plan.added_rows.append(row)

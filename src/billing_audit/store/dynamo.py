@@ -144,8 +144,16 @@ class DynamoStateStore:
             for row_id, row in rows.items():
                 batch.put_item(Item={"pk": self._pk(sheet_id), "sk": f"row#{row_id}", "row": row.model_dump_json()})
 
-    def recall_row(self, sheet_id: int, row_id: int) -> RowSnapshot | None:
-        item = self.table.get_item(Key={"pk": self._pk(sheet_id), "sk": f"row#{row_id}"}, ConsistentRead=True).get(
-            "Item"
-        )
-        return RowSnapshot.model_validate_json(str(item["row"])) if item else None
+    def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        found: dict[int, RowSnapshot] = {}
+        # The table resource's client converts Python values to and from DynamoDB's typed form.
+        client = self.table.meta.client
+        keys = [{"pk": self._pk(sheet_id), "sk": f"row#{row_id}"} for row_id in dict.fromkeys(row_ids)]
+        for start in range(0, len(keys), 100):  # BatchGetItem's limit
+            request: Any = {self.table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.table.name, []):
+                    found[int(str(item["sk"]).removeprefix("row#"))] = RowSnapshot.model_validate_json(str(item["row"]))
+                request = answer.get("UnprocessedKeys")
+        return found

@@ -28,9 +28,14 @@ class StateStore(Protocol):
         """Replace the sheet's snapshot atomically: a crash leaves the old one or the new one."""
 
     def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
-        """Keep the latest values seen of these rows (the webhook path's memory for later deletions)."""
+        """Keep the latest values seen of rows the webhook path has fully audited.
 
-    def recall_row(self, sheet_id: int, row_id: int) -> RowSnapshot | None: ...
+        The memory serves later deletions (what the row held), and lets the scan skip re-reading the
+        history of a row audited through its current `modifiedAt`.
+        """
+
+    def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        """The remembered rows among these ids (absent ids are simply missing)."""
 
 
 class AlertPublisher(Protocol):

@@ -45,8 +45,8 @@ class MemoryStateStore:
         for row_id, row in rows.items():
             self.latest_rows[(sheet_id, row_id)] = row.model_copy(deep=True)
 
-    def recall_row(self, sheet_id: int, row_id: int) -> RowSnapshot | None:
-        return self.latest_rows.get((sheet_id, row_id))
+    def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        return {i: self.latest_rows[(sheet_id, i)] for i in row_ids if (sheet_id, i) in self.latest_rows}
 
 
 class MemoryAlertPublisher:
