@@ -84,3 +84,14 @@ def test_missing_columns_are_not_read():
     row = {k: v for k, v in billing_row().items() if k != "Unit Price"}
     plan = plan_scan(_snapshot({1: row}), _changes([_row(1, row)], ids), context(), NOW)
     assert plan.history_columns == {1: ("Quantity", "Redlined Total Price", "Week Ending", "Status")}
+
+
+def test_rows_the_webhook_path_audited_through_their_last_edit_are_not_read_again():
+    closed = billing_row()
+    edited_later = _row(2, closed, modified="2026-11-13T10:00:00Z")
+    audited = {1: at("2026-11-12T10:00:00Z"), 2: at("2026-11-12T10:00:00Z")}
+    plan = plan_scan(
+        _snapshot({1: closed, 2: closed}), _changes([_row(1, closed), edited_later]), context(), NOW, audited
+    )
+    assert plan.already_audited == [1]
+    assert plan.history_columns == {2: RULES}
