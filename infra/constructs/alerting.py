@@ -76,13 +76,8 @@ class Alerting(Construct):
                 "SlackWebhookUrl",
                 name=shared.SLACK_WEBHOOK_SECRET,
                 description="Slack incoming-webhook URL for alerts (put the real URL after deploy)",
-            )
-            cdk.Validations.of(self.slack_secret).acknowledge(
-                cdk.Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-SMG4",
-                    reason="A Slack incoming-webhook URL is issued by Slack and cannot be rotated "
-                    "by a Secrets Manager rotation function; it is replaced by hand when revoked.",
-                )
+                why_not_rotated="A Slack incoming-webhook URL is issued by Slack and cannot be rotated "
+                "by a Secrets Manager rotation function; it is replaced by hand when revoked.",
             )
             self.notifier = AuditFunction(
                 self,

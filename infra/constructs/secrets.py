@@ -14,8 +14,14 @@ from constructs import Construct
 from infra.constants import shared
 
 
-def placeholder_secret(scope: Construct, construct_id: str, *, name: str, description: str) -> secretsmanager.Secret:
-    """A named secret holding a random placeholder until an operator puts the real value."""
+def placeholder_secret(
+    scope: Construct, construct_id: str, *, name: str, description: str, why_not_rotated: str
+) -> secretsmanager.Secret:
+    """A named secret holding a random placeholder until an operator puts the real value.
+
+    None of these can be rotated by a Secrets Manager rotation function: `why_not_rotated`
+    acknowledges cdk-nag's AwsSolutions-SMG4 for it.
+    """
     secret = secretsmanager.Secret(
         scope,
         construct_id,
@@ -23,6 +29,9 @@ def placeholder_secret(scope: Construct, construct_id: str, *, name: str, descri
         description=description,
         generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=64),
         removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    cdk.Validations.of(secret).acknowledge(
+        cdk.Acknowledgment(id="AwsSolutions::AwsSolutions-SMG4", reason=why_not_rotated)
     )
     return secret
 
@@ -35,26 +44,16 @@ class Secrets(Construct):
             "SmartsheetToken",
             name=shared.SMARTSHEET_TOKEN_SECRET,
             description="Smartsheet API access token (put the real token after the first deploy)",
-        )
-        cdk.Validations.of(self.smartsheet_token).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SMG4",
-                reason="The Smartsheet token is issued and revoked in Smartsheet; AWS cannot rotate "
-                "it. Rotation is the documented manual put-secret-value step (README-infra.md).",
-            )
+            why_not_rotated="The Smartsheet token is issued and revoked in Smartsheet; AWS cannot rotate "
+            "it. Rotation is the documented manual put-secret-value step (README-infra.md).",
         )
         self.integrity_key = placeholder_secret(
             self,
             "IntegrityKey",
             name=shared.INTEGRITY_KEY_SECRET,
             description="HMAC key material that seals audit events and backups",
-        )
-        cdk.Validations.of(self.integrity_key).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SMG4",
-                reason="Rotating the integrity key would invalidate the seals of every stored event "
-                "and backup; it is rotated only by a planned re-seal, never automatically.",
-            )
+            why_not_rotated="Rotating the integrity key would invalidate the seals of every stored event "
+            "and backup; it is rotated only by a planned re-seal, never automatically.",
         )
 
     def webhook_secrets_arn(self) -> str:
