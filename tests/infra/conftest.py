@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from billing_audit import resources as shared
+
 ROOT = Path(__file__).resolve().parents[2]
 for path in (ROOT, ROOT / "src"):
     if str(path) not in sys.path:
@@ -17,6 +19,24 @@ for path in (ROOT, ROOT / "src"):
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+# Every physical name the functions and the local cloud read from the environment: the stack's
+# outputs and a moto deployment must carry each of them.
+RUNTIME_NAMES = frozenset(
+    {
+        *(spec.env_var for spec in shared.TABLES),
+        *(spec.env_var for spec in shared.BUCKETS),
+        shared.ALERTS_TOPIC_ENV,
+        shared.CALLBACK_QUEUE_ENV,
+        shared.CALLBACK_DLQ_ENV,
+        shared.SCHEDULER_DLQ_ENV,
+        shared.SMARTSHEET_TOKEN_SECRET_ENV,
+        shared.INTEGRITY_KEY_SECRET_ENV,
+        shared.SLACK_WEBHOOK_SECRET_ENV,
+        shared.WEBHOOK_SECRET_PREFIX_ENV,
+        shared.WEBHOOK_URL_ENV,
+    }
+)
 
 
 def synth_template(tmp: Path, context: dict[str, Any] | None = None) -> dict[str, Any]:

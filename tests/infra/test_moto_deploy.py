@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, TABLES
+from tests.infra.conftest import RUNTIME_NAMES
 
 REGION = "us-east-1"
 
@@ -56,20 +57,7 @@ def aws(moto_endpoint: str) -> Any:
 
 
 def test_deploy_returns_every_runtime_name(deployed: dict[str, str]) -> None:
-    expected = {
-        *(spec.env_var for spec in TABLES),
-        *(spec.env_var for spec in BUCKETS),
-        shared.ALERTS_TOPIC_ENV,
-        shared.CALLBACK_QUEUE_ENV,
-        shared.CALLBACK_DLQ_ENV,
-        shared.SCHEDULER_DLQ_ENV,
-        shared.SMARTSHEET_TOKEN_SECRET_ENV,
-        shared.INTEGRITY_KEY_SECRET_ENV,
-        shared.SLACK_WEBHOOK_SECRET_ENV,
-        shared.WEBHOOK_SECRET_PREFIX_ENV,
-        shared.WEBHOOK_URL_ENV,
-    }
-    assert set(deployed) == expected
+    assert set(deployed) == RUNTIME_NAMES
     assert all(deployed.values())
 
 

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match
 
 from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
+from tests.infra.conftest import RUNTIME_NAMES
 
 FUNCTIONS = ("webhook", "process", "scan", "report", "backup", "retrain", "access_review", "notifier")
 
@@ -453,17 +454,5 @@ def test_outputs_carry_every_runtime_name(template_json: dict[str, Any]) -> None
     from infra.constants import output_id
 
     outputs = template_json["Outputs"]
-    for env_var in (
-        *(spec.env_var for spec in TABLES),
-        *(spec.env_var for spec in BUCKETS),
-        shared.ALERTS_TOPIC_ENV,
-        shared.CALLBACK_QUEUE_ENV,
-        shared.CALLBACK_DLQ_ENV,
-        shared.SCHEDULER_DLQ_ENV,
-        shared.SMARTSHEET_TOKEN_SECRET_ENV,
-        shared.INTEGRITY_KEY_SECRET_ENV,
-        shared.SLACK_WEBHOOK_SECRET_ENV,
-        shared.WEBHOOK_SECRET_PREFIX_ENV,
-        shared.WEBHOOK_URL_ENV,
-    ):
+    for env_var in RUNTIME_NAMES:
         assert outputs[output_id(env_var)]["Description"] == env_var
