@@ -24,6 +24,10 @@ tracer = Tracer()
 metrics = Metrics(namespace=res.METRICS_NAMESPACE)
 
 
+class ScanIncompleteError(RuntimeError):
+    """Some sheets could not be read; their state did not move, so the next scan retries them."""
+
+
 class ScanRequest(BaseModel):
     """The schedule's input: {"job": "scan", "scheduled_time": ...}, optionally limited to some sheets."""
 
@@ -90,4 +94,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "webhooks_recovered": upkeep.recovered if upkeep is not None else [],
     }
     logger.info("scan finished", extra=summary)
+    if result.failed:
+        # Fail the invocation so the errors alarm fires; the other sheets' results are stored.
+        raise ScanIncompleteError("; ".join(f"sheet {s.sheet_id}: {s.error}" for s in result.failed))
     return summary

@@ -46,6 +46,9 @@ def _scan(args: argparse.Namespace) -> int:
         deps = aws_dependencies(config, smartsheet=default_smartsheet())
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run)
     for sheet in result.sheets:
+        if sheet.error is not None:
+            print(f"billing-audit: sheet {sheet.sheet_id} not scanned: {sheet.error}", file=sys.stderr)
+            continue
         status = (
             "baseline taken"
             if sheet.baseline
@@ -60,7 +63,7 @@ def _scan(args: argparse.Namespace) -> int:
         for event in sheet.events:
             print("  " + json.dumps(event.to_record()))
     print("API calls: " + json.dumps(deps.smartsheet.call_counts(), sort_keys=True))
-    return 0
+    return EXIT_FAILURE if result.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -169,7 +169,8 @@ def test_scan_command_reports_unreachable_smartsheet_in_one_line(cloud, capsys, 
     monkeypatch.setenv("BILLING_AUDIT_CONFIG", json.dumps({"sheets": {"sheet_ids": [3001]}}))
     assert main(["scan"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("billing-audit: Smartsheet") and "unreachable" in err and "\n" not in err
+    assert err.startswith("billing-audit: sheet 3001 not scanned: Smartsheet") and "unreachable" in err
+    assert "\n" not in err
     assert "token" not in err.lower().replace("no smartsheet token", "")
 
 
@@ -223,3 +224,14 @@ def test_server_errors_are_retried_then_reported(scenario):
             gateway.sheet_changes(3001, after_version=None, modified_since=None)
         assert backoff.retries == 3
         assert sim.call_counts["GET /sheets/{sheetId}"] == 4
+
+
+def test_a_sheet_smartsheet_cannot_serve_does_not_stop_the_others(cloud, sim, scenario):
+    deps = _deps(sim, scenario)
+    config = config_for(scenario)
+    run_scan(config, deps)  # baseline of 3001
+    sim.apply_edits_through(scenario.now)
+    result = run_scan(config, deps, [999_999, 3001])
+    assert [s.sheet_id for s in result.failed] == [999_999]
+    assert "HTTP 404" in (result.failed[0].error or "")
+    assert sum(e.violation for e in result.events) > 0

@@ -19,7 +19,7 @@ from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import build_timeline, snapshot_rows
-from billing_audit.smartsheet.gateway import SmartsheetGateway
+from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.smartsheet.planner import plan_scan
 
@@ -38,11 +38,16 @@ class SheetScanResult:
     history_reads: int = 0
     events: list[AuditEvent] = field(default_factory=list)
     new_events: int = 0
+    error: str | None = None  # Smartsheet could not be read for this sheet; its state did not move
 
 
 @dataclass
 class ScanResult:
     sheets: list[SheetScanResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SheetScanResult]:
+        return [sheet for sheet in self.sheets if sheet.error is not None]
 
     @property
     def events(self) -> list[AuditEvent]:
@@ -65,9 +70,14 @@ def resolve_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[i
 def run_scan(
     config: AuditConfig, deps: AuditDeps, sheet_ids: Sequence[int] | None = None, *, dry_run: bool = False
 ) -> ScanResult:
+    """Scan each sheet; one sheet Smartsheet cannot serve does not stop the others (see `failed`)."""
     result = ScanResult()
     for sheet_id in sheet_ids or resolve_sheet_ids(config, deps.smartsheet):
-        result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run))
+        try:
+            result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run))
+        except SmartsheetError as exc:
+            # Nothing of this sheet moved on: the next scan retries it from the same state.
+            result.sheets.append(SheetScanResult(sheet_id=sheet_id, error=str(exc)))
     return result
 
 
