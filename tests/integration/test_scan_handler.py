@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing_audit.local.demo import bundled_example, config_for
+from billing_audit.local.demo import bundled_example, config_for, simulator_deps
 from billing_audit.local.lambdas import invoke, load_handler
 from billing_audit.simulator import Simulator
 from billing_audit.simulator.scenario import load_scenario
@@ -37,8 +37,6 @@ def test_scheduled_scans_take_a_baseline_then_report(cloud, lambda_env, monkeypa
 
 def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, lambda_env, monkeypatch):
     from billing_audit.local.serve import LocalWebhookStack
-    from billing_audit.pipeline.wiring import aws_dependencies
-    from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 
     scenario = load_scenario(bundled_example())
     config = config_for(scenario)
@@ -48,8 +46,7 @@ def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, 
         monkeypatch.setenv("BILLING_AUDIT_CONFIG", config.model_dump_json())
         load_handler("scan")._runtime.cache_clear()
         sim.apply_edits_through(scenario.baseline_at)
-        gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
-        with LocalWebhookStack(sim, config, aws_dependencies(config, smartsheet=gateway)) as stack:
+        with LocalWebhookStack(sim, config, simulator_deps(sim, config)) as stack:
             monkeypatch.setenv("WEBHOOK_URL", stack.url)
             assert invoke("scan", {})["sheets"][0]["baseline"] is True
             assert stack.sync().ok

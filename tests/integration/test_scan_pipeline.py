@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from billing_audit.cli import main
-from billing_audit.local.demo import bundled_example, config_for
+from billing_audit.local.demo import bundled_example, config_for, simulator_deps
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
@@ -33,8 +33,7 @@ def sim(scenario: Scenario) -> Iterator[Simulator]:
 
 
 def _deps(sim: Simulator, scenario: Scenario) -> AuditDeps:
-    gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
-    return aws_dependencies(config_for(scenario), smartsheet=gateway, clock=lambda: sim.now)
+    return simulator_deps(sim, config_for(scenario))
 
 
 def _baseline(sim: Simulator, scenario: Scenario, deps: AuditDeps) -> None:

@@ -19,13 +19,13 @@ import pytest
 import requests
 
 from billing_audit.local.cloud import LocalCloud
-from billing_audit.local.demo import config_for
+from billing_audit.local.demo import config_for, simulator_deps
 from billing_audit.local.serve import LocalWebhookStack
 from billing_audit.simulator import Simulator
 from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
 from billing_audit.simulator.testing import small_scenario
 from billing_audit.store.memory import MemoryAlertPublisher
-from tests.integration.webhook_support import Recorder, WebhookEnv, post, post_signed, simulator_deps, synced_hooks
+from tests.integration.webhook_support import Recorder, WebhookEnv, post, post_signed, synced_hooks
 
 MARKER = "BODY-MARKER-5521"
 

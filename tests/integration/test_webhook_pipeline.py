@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from billing_audit.local.cloud import LocalCloud
-from billing_audit.local.demo import bundled_example, config_for
+from billing_audit.local.demo import bundled_example, config_for, simulator_deps
 from billing_audit.local.serve import LocalWebhookStack
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
@@ -26,7 +26,6 @@ from billing_audit.simulator import DeliveryResult, Simulator
 from billing_audit.simulator.scenario import load_scenario
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit.store.memory import MemoryAlertPublisher
-from tests.integration.webhook_support import simulator_deps
 
 
 @dataclass

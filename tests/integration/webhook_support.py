@@ -12,9 +12,7 @@ import requests
 from billing_audit.config import AuditConfig
 from billing_audit.local.serve import LocalWebhookStack
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.simulator import Simulator
-from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 from billing_audit.smartsheet.webhooks import WebhookCallback, sign
 from billing_audit.store.memory import MemoryAlertPublisher
 
@@ -34,12 +32,6 @@ class Recorder:
 
     def nonces(self) -> list[str | None]:
         return [c.nonce for c in self.calls]
-
-
-def simulator_deps(sim: Simulator, config: AuditConfig) -> AuditDeps:
-    """AWS dependencies (moto) reading Smartsheet from `sim`, on its clock, with no sleeping between retries."""
-    gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=ExponentialBackoff(base_seconds=0))
-    return aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
 
 
 def synced_hooks(stack: LocalWebhookStack) -> dict[int, int]:

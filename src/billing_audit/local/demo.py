@@ -40,6 +40,14 @@ def config_for(scenario: Scenario) -> AuditConfig:
     )
 
 
+def simulator_deps(sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0) -> AuditDeps:
+    """AWS dependencies (the local cloud) reading Smartsheet from `sim`, on the simulator's clock."""
+    gateway = SdkSmartsheet(
+        token=sim.token, api_base=sim.api_base or sim.start(), backoff=ExponentialBackoff(base_seconds=backoff_seconds)
+    )
+    return aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+
+
 @dataclass
 class DemoResult:
     scenario: Scenario
@@ -85,9 +93,7 @@ def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
     config = config_for(scenario)
     with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
-        api_base = sim.start()
-        gateway = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0.05))
-        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        deps = simulator_deps(sim, config, backoff_seconds=0.05)
         calls: dict[str, dict[str, int]] = {}
 
         sim.apply_edits_through(scenario.baseline_at)

@@ -196,9 +196,8 @@ def run_serve(
 ) -> int:
     """Run the local stack until `stop` is set or Ctrl-C; returns the exit code."""
     from billing_audit.local.cloud import LocalCloud
-    from billing_audit.local.demo import bundled_example, config_for
+    from billing_audit.local.demo import bundled_example, config_for, simulator_deps
     from billing_audit.pipeline.scan import run_scan
-    from billing_audit.pipeline.wiring import aws_dependencies
     from billing_audit.simulator import Simulator
     from billing_audit.simulator.scenario import load_scenario
 
@@ -207,9 +206,7 @@ def run_serve(
     stop = stop or threading.Event()
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
-        api_base = sim.api_base or sim.start()
-        gateway = SdkSmartsheet(token=sim.token, api_base=api_base, backoff=ExponentialBackoff(base_seconds=0.05))
-        deps = aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+        deps = simulator_deps(sim, config, backoff_seconds=0.05)
         sim.apply_edits_through(scenario.baseline_at)
         sim.set_time(scenario.baseline_at)
         run_scan(config, deps)  # the baseline the webhook path audits against
@@ -220,7 +217,7 @@ def run_serve(
             out(report.render())
             out("")
             out(f"Webhook URL:      {url}")
-            out(f"Smartsheet API:   {api_base}  (simulator, scenario {scenario.name!r})")
+            out(f"Smartsheet API:   {sim.api_base}  (simulator, scenario {scenario.name!r})")
             out(f"AWS (moto):       {cloud.endpoint_url}")
             out(f"Callback queue:   {os.environ.get(res.CALLBACK_QUEUE_ENV, '')}")
             out(f"Dead letters:     {stack.dlq_url}")
