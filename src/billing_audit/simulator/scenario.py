@@ -20,6 +20,7 @@ from pydantic import (
 from billing_audit.config import IanaZone
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.values import CellValue
+from billing_audit.simulator.model import stable_id
 
 
 class ScenarioError(ValueError):
@@ -31,6 +32,15 @@ class ScenarioUser(BaseModel):
 
     id: int
     email: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_from_email(cls, data: Any) -> Any:
+        # The format's users carry a Smartsheet id; one written without gets the id an unknown
+        # editor with that email would get, so callbacks and the user list agree.
+        if isinstance(data, dict) and data.get("id") is None and isinstance(data.get("email"), str):
+            return {**data, "id": stable_id("user", data["email"].lower())}
+        return data
     name: str | None = None
     role: str | None = None
     access_level: int | None = None
