@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
+from billing_audit.resources import required_env
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)
@@ -50,16 +51,16 @@ def _failed(record: SQSRecord, exc: Exception) -> None:
 
 def _build() -> CallbackProcessor:
     from billing_audit.config import load_config
-    from billing_audit.pipeline.wiring import aws_dependencies, env
+    from billing_audit.pipeline.wiring import aws_dependencies
     from billing_audit.store.sns import SnsAlertPublisher
 
     config = load_config()
     deps = aws_dependencies(config)
     persistence = DynamoDBPersistenceLayer(
-        table_name=env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
+        table_name=required_env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
     )
-    notifier = SnsAlertPublisher(boto3.client("sns"), env(res.ALERTS_TOPIC_ENV))
-    return CallbackProcessor(config, deps, notifier, persistence=persistence, on_record=_record, on_failure=_failed)
+    assert isinstance(deps.alerts, SnsAlertPublisher)  # the topic also carries operational notices
+    return CallbackProcessor(config, deps, deps.alerts, persistence=persistence, on_record=_record, on_failure=_failed)
 
 
 def configure(processor: CallbackProcessor | None) -> None:

@@ -24,6 +24,7 @@ from billing_audit import resources as res
 from billing_audit.ingest.queue import SqsCallbackSink
 from billing_audit.ingest.secrets import SecretsManagerSecrets
 from billing_audit.ingest.webhook import DEFAULT_ROTATION_WAIT_SECONDS, IngestResult, Outcome, WebhookIngest
+from billing_audit.resources import required_env
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)
@@ -47,21 +48,14 @@ _METRIC_FOR = {
 }
 
 
-def _env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"environment variable {name} is not set")
-    return value
-
-
 def ingest() -> WebhookIngest:
     """The container's clients, built on the first request."""
     global _ingest, _sink
     if _ingest is None:
         persistence = DynamoDBPersistenceLayer(
-            table_name=_env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
+            table_name=required_env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
         )
-        _sink = SqsCallbackSink(boto3.client("sqs"), _env(res.CALLBACK_QUEUE_ENV), persistence)
+        _sink = SqsCallbackSink(boto3.client("sqs"), required_env(res.CALLBACK_QUEUE_ENV), persistence)
         secrets = SecretsManagerSecrets(SecretsProvider(boto3_client=boto3.client("secretsmanager")))
         _ingest = WebhookIngest(
             secrets,

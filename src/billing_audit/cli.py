@@ -11,7 +11,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from billing_audit.config import ConfigError
-from billing_audit.pipeline.wiring import MissingSetting
+from billing_audit.resources import MissingSetting
 from billing_audit.simulator.scenario import ScenarioError
 from billing_audit.smartsheet.gateway import SmartsheetError
 

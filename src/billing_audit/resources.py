@@ -7,6 +7,7 @@ finds the physical names through the environment variables named here.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,6 +18,18 @@ METRICS_NAMESPACE = "BillingAudit"
 CHANGE_AGENT = "billing-audit"
 
 KeyType = Literal["S", "N", "B"]
+
+
+class MissingSetting(RuntimeError):
+    """A required environment variable is not set (a deployment or local-cloud problem)."""
+
+
+def required_env(name: str) -> str:
+    """The value of an environment variable the deployment must set."""
+    value = os.environ.get(name)
+    if not value:
+        raise MissingSetting(f"environment variable {name} is not set")
+    return value
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import boto3
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps, wall_clock
+from billing_audit.resources import required_env
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
 from billing_audit.store.interfaces import Notifier
@@ -19,17 +20,6 @@ from billing_audit.store.sns import SnsAlertPublisher
 
 if TYPE_CHECKING:
     from billing_audit.pipeline.webhook_admin import SyncReport
-
-
-class MissingSetting(RuntimeError):
-    pass
-
-
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise MissingSetting(f"environment variable {name} is not set")
-    return value
 
 
 def smartsheet_token() -> str:
@@ -62,9 +52,11 @@ def aws_dependencies(
     dynamodb = boto3.resource("dynamodb")
     return AuditDeps(
         smartsheet=smartsheet if smartsheet is not None else default_smartsheet(),
-        events=DynamoEventStore(dynamodb.Table(env(res.EVENTS_TABLE.env_var)), retention_days=config.retention_days),
-        state=DynamoStateStore(dynamodb.Table(env(res.STATE_TABLE.env_var))),
-        alerts=SnsAlertPublisher(boto3.client("sns"), env(res.ALERTS_TOPIC_ENV)),
+        events=DynamoEventStore(
+            dynamodb.Table(required_env(res.EVENTS_TABLE.env_var)), retention_days=config.retention_days
+        ),
+        state=DynamoStateStore(dynamodb.Table(required_env(res.STATE_TABLE.env_var))),
+        alerts=SnsAlertPublisher(boto3.client("sns"), required_env(res.ALERTS_TOPIC_ENV)),
         clock=clock,
     )
 

@@ -41,6 +41,7 @@ class ScenarioUser(BaseModel):
         if isinstance(data, dict) and data.get("id") is None and isinstance(data.get("email"), str):
             return {**data, "id": stable_id("user", data["email"].lower())}
         return data
+
     name: str | None = None
     role: str | None = None
     access_level: int | None = None
