@@ -20,10 +20,9 @@ EXIT_FAILURE = 1
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from billing_audit.local.demo import render_summary, run_demo, write_outputs
+    from billing_audit.local.demo import render_summary, run_demo
 
-    result = run_demo(args.scenario, mode=args.mode)
-    write_outputs(result, args.out)
+    result = run_demo(args.scenario, mode=args.mode, out_dir=args.out)
     print(render_summary(result, args.out))
     return 0
 

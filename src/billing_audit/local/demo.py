@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -9,6 +10,8 @@ from datetime import datetime, timedelta
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.models import AuditEvent
@@ -18,9 +21,11 @@ from billing_audit.local.lambdas import local_lambda_environment
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
+from billing_audit.resources import REPORTS_BUCKET, required_env
 from billing_audit.simulator import Simulator
 from billing_audit.simulator.scenario import Scenario, load_scenario
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from billing_audit.store.s3 import S3Blobs
 
 BUNDLE_WINDOW = timedelta(minutes=1)
 HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
@@ -54,6 +59,7 @@ class DemoResult:
     mode: str
     events: list[AuditEvent]
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    archive: dict[str, str] = field(default_factory=dict)
 
     @property
     def violations(self) -> list[AuditEvent]:
@@ -80,10 +86,12 @@ class DemoResult:
                 "by_phase": self.api_calls,
                 "cell_history": total_calls.get(HISTORY_ENDPOINT, 0),
             },
+            "archive": self.archive,
         }
 
 
-def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
+def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | None = None) -> DemoResult:
+    """Run the scenario; with `out_dir`, write events.jsonl and summary.json there and archive them in S3."""
     scenario = load_scenario(scenario_path or bundled_example())
     if mode not in ("scan", "webhook"):
         raise ValueError(f"unknown mode {mode!r}: use scan or webhook")
@@ -112,7 +120,26 @@ def run_demo(scenario_path: Path | None, mode: str = "scan") -> DemoResult:
         calls["audit" if mode == "scan" else "reconcile"] = dict(sim.call_counts)
 
         events = sorted(deps.events.all_events(), key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
-    return DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls)
+        result = DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls)
+        if out_dir is not None:
+            write_outputs(result, out_dir)
+            result.archive = _archive(out_dir, scenario, mode)
+            write_outputs(result, out_dir)  # the summary now names where the run was archived
+    return result
+
+
+def _archive(out_dir: Path, scenario: Scenario, mode: str) -> dict[str, str]:
+    """Keep the run's outputs in the reports bucket, each read back and checked against its SHA-256."""
+    blobs = S3Blobs(boto3.client("s3"), required_env(REPORTS_BUCKET.env_var))
+    prefix = f"runs/{utc_iso(scenario.now)}/{mode}"
+    archived: dict[str, str] = {}
+    for name, content_type in (("events.jsonl", "application/x-ndjson"), ("summary.json", "application/json")):
+        data = (out_dir / name).read_bytes()
+        digest = blobs.put(f"{prefix}/{name}", data, content_type)
+        if hashlib.sha256(blobs.get(f"{prefix}/{name}")).hexdigest() != digest:
+            raise RuntimeError(f"archived {name} does not match its checksum")
+        archived[name] = f"s3://{blobs.bucket}/{prefix}/{name} sha256:{digest}"
+    return archived
 
 
 def _replay_through_webhooks(
@@ -180,4 +207,5 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     for endpoint, count in calls["by_endpoint"].items():
         lines.append(f"  {count:>4}  {endpoint}")
     lines += ["", f"Wrote {out_dir / 'events.jsonl'} and {out_dir / 'summary.json'}"]
+    lines += [f"Archived {location}" for location in result.archive.values()]
     return "\n".join(lines)

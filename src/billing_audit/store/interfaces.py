@@ -46,3 +46,13 @@ class AlertPublisher(Protocol):
 class Notifier(Protocol):
     def notify(self, subject: str, text: str) -> None:
         """An operational alert (a webhook disabled, a callback failing) to the alert subscribers."""
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes, content_type: str) -> str:
+        """Store an object; returns its SHA-256 hex digest."""
+
+    def get(self, key: str) -> bytes: ...
+
+    def link(self, key: str, seconds: int = 3600) -> str:
+        """A presigned, expiring download link: the only way people fetch objects."""

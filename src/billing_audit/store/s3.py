@@ -1,0 +1,38 @@
+"""Objects in S3: run outputs and reports, handed to people only through presigned links."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+LINK_SECONDS = 3600
+
+
+class S3Blobs:
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def put(self, key: str, data: bytes, content_type: str) -> str:
+        """Store the object with its SHA-256 (S3 verifies it on arrival); returns the hex digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            ChecksumAlgorithm="SHA256",
+            Metadata={"sha256": digest},
+        )
+        return digest
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def link(self, key: str, seconds: int = LINK_SECONDS) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+        )
