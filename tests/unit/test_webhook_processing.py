@@ -103,3 +103,17 @@ def test_a_sheet_without_a_baseline_is_left_to_the_first_scan(deps):
     )
     orphan = callback.model_copy(update={"scope_object_id": 9999})
     assert process_callback(orphan, CONFIG, deps) == []
+
+
+def test_edits_to_columns_no_rule_reads_cost_nothing(deps):
+    foreman = {
+        "objectType": "cell",
+        "eventType": "updated",
+        "rowId": 5,
+        "columnId": 3,
+        "userId": 7,
+        "timestamp": "2026-11-12T10:00:00Z",
+    }
+    row = {"objectType": "row", "eventType": "updated", "id": 5, "userId": 7, "timestamp": "2026-11-12T10:00:00Z"}
+    deps.state.snapshots[3001].columns["Foreman"] = 3
+    assert process_callback(_callback(row, foreman), CONFIG, deps) == []  # NoReads fails on any row read

@@ -132,7 +132,7 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
     )
     remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows])
     plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
-    deleted = _deleted_rows(snapshot, changes, plan.added_rows, deps)
+    deleted = _deleted_rows(snapshot, changes, deps)
     result.rows_modified, result.rows_added, result.rows_deleted = (
         len(plan.changed_rows),
         len(plan.added_rows),
@@ -176,12 +176,13 @@ def _take_baseline(
     return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
 
 
-def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, added: Sequence[RowData], deps: AuditDeps) -> list[int]:
+def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, deps: AuditDeps) -> list[int]:
     """Row ids the snapshot has and the sheet no longer does.
 
     The sheet's total row count tells whether anything was deleted at all, so the id listing is
     read only when it was.
     """
+    added = [row for row in changes.rows if row.id not in snapshot.rows]
     if changes.total_row_count == len(snapshot.rows) + len(added):
         return []
     present = deps.smartsheet.row_ids(changes.id, changes.primary_column_id)

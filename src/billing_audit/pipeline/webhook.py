@@ -8,7 +8,7 @@ are judged at their own time, from the latest values this path (or the scan) saw
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,16 +29,27 @@ class _Touched:
     deleted: dict[int, tuple[datetime, int | None]] = field(default_factory=dict)  # row -> (when, user id)
 
 
-def _touched(callback: WebhookCallback) -> _Touched:
+def _touched(callback: WebhookCallback, columns: Mapping[str, int], rule_columns: Sequence[str]) -> _Touched:
+    """Rows the callback says were created, deleted, or edited in a column the rules read.
+
+    An edit only to other columns (a Foreman, a comment column) cannot change any finding, so it
+    costs no read; a column the last scan did not know is read, in case it is a renamed rule column.
+    """
     touched = _Touched()
+    known = set(columns.values())
+    rule_ids = {columns[title] for title in rule_columns if title in columns}
+
+    def _may_matter(column_id: int | None) -> bool:
+        return column_id is None or column_id in rule_ids or column_id not in known
+
     for event in callback.events:
         if event.change_agent == CHANGE_AGENT:
             continue  # the product's own writes are not audit findings
         if event.object_type == "row" and event.event_type == "deleted" and event.id is not None:
             touched.deleted[event.id] = (event.timestamp, event.user_id)
-        elif event.object_type == "row" and event.id is not None:
+        elif event.object_type == "row" and event.event_type == "created" and event.id is not None:
             touched.rows[event.id] = None
-        elif event.object_type == "cell" and event.row_id is not None:
+        elif event.object_type == "cell" and event.row_id is not None and _may_matter(event.column_id):
             touched.rows[event.row_id] = None
     for row_id in touched.deleted:
         touched.rows.pop(row_id, None)
@@ -65,12 +76,14 @@ _USERS = _UserDirectory()
 def process_callback(callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
     """Detect, score, store and alert the events of one callback; returns the events it detected."""
     sheet_id = callback.scope_object_id
-    touched = _touched(callback)
-    if sheet_id is None or not (touched.rows or touched.deleted):
+    if sheet_id is None or not callback.events:
         return []
     snapshot = deps.state.load(sheet_id)
     if snapshot is None:
         # No baseline yet: there is nothing to compare against; the first scan takes it.
+        return []
+    touched = _touched(callback, snapshot.columns, config.policy.rule_columns)
+    if not (touched.rows or touched.deleted):
         return []
     now = deps.clock()
     events: list[AuditEvent] = []
