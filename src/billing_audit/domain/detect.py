@@ -9,7 +9,7 @@ Every entry point (scan, webhook worker, demo) calls these and nothing else deci
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -197,10 +197,7 @@ def _save_findings(factory: _EventFactory, state: dict[str, CellValue], save: Sa
 
     price_columns = (policy.quantity_column, policy.unit_price_column, policy.total_price_column)
     if any(column in changed for column in price_columns):
-        mismatch = _price_mismatch(ctx, after)
-        if mismatch is not None:
-            expected, total = mismatch
-            events.append(make(EventType.PRICE_MISMATCH, old=expected, new=total))
+        events.extend(_mismatch_findings(make, ctx, after))
     return events
 
 
@@ -219,10 +216,7 @@ def _added_row_findings(
         events.append(make(EventType.BACKDATED_ROW_ADDED, new=total, impact=to_number(total)))
     if _implausible(ctx, week, at):
         events.append(make(EventType.IMPLAUSIBLE_DATE, column=policy.week_ending_column, new=week))
-    mismatch = _price_mismatch(ctx, state)
-    if mismatch is not None:
-        expected, actual = mismatch
-        events.append(make(EventType.PRICE_MISMATCH, old=expected, new=actual))
+    events.extend(_mismatch_findings(make, ctx, state))
     return events
 
 
@@ -289,6 +283,17 @@ def _implausible(ctx: AuditContext, week: CellValue, at: datetime) -> bool:
         return True
     local_day = at.astimezone(ctx.zone).date()
     return abs((day - local_day).days) > ctx.policy.implausible_date_days
+
+
+def _mismatch_findings(
+    make: Callable[..., AuditEvent], ctx: AuditContext, state: dict[str, CellValue]
+) -> list[AuditEvent]:
+    """A price_mismatch for the row as it stands: old value the expected total, new the row's total."""
+    mismatch = _price_mismatch(ctx, state)
+    if mismatch is None:
+        return []
+    expected, total = mismatch
+    return [make(EventType.PRICE_MISMATCH, old=expected, new=total)]
 
 
 def _price_mismatch(ctx: AuditContext, state: dict[str, CellValue]) -> tuple[float, CellValue] | None:
