@@ -9,7 +9,7 @@ import pytest
 
 from billing_audit.cli import main
 from billing_audit.local.demo import bundled_example
-from tests.e2e.judge import assert_run_matches
+from tests.e2e.judge import assert_run_matches, read_events
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
@@ -135,3 +135,14 @@ def test_the_reconciling_scan_does_not_read_again_what_the_webhook_path_audited(
     assert main(["demo", "--mode", "webhook", "--out", str(out)]) == 0
     phases = json.loads((out / "summary.json").read_text())["api_calls"]["by_phase"]
     assert phases["reconcile"] == {"GET /sheets/{sheetId}": 2}  # the changes, then the row ids (a deletion)
+
+
+@pytest.mark.parametrize("name", ["example-week", "rows-columns-moves"])
+def test_both_modes_give_the_same_violations_with_the_same_ids(name, tmp_path):
+    path = bundled_example() if name == "example-week" else SCENARIOS / f"{name}.json"
+    ids = {}
+    for mode in ("scan", "webhook"):
+        out = tmp_path / mode
+        assert main(["demo", "--scenario", str(path), "--out", str(out), "--mode", mode]) == 0
+        ids[mode] = sorted(e["event_id"] for e in read_events(out) if e["violation"])
+    assert ids["scan"] == ids["webhook"]
