@@ -83,6 +83,8 @@ def processor() -> CallbackProcessor:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Every run reports its batch size: a run of duplicates only would otherwise publish nothing.
+    metrics.add_metric(name=res.METRIC_CALLBACK_RECORDS, unit=MetricUnit.Count, value=len(event.get("Records", [])))
     response = processor().handle(event, context)
     failures = len(response.get("batchItemFailures", []))
     if failures:

@@ -157,6 +157,7 @@ METRIC_CALLBACKS_DUPLICATE = "WebhookCallbacksDuplicate"  # count of replayed no
 METRIC_WEBHOOK_CHALLENGES = "WebhookChallengesAnswered"  # count of verification challenges answered
 METRIC_WEBHOOK_REFUSED = "WebhookRequestsRefused"  # count of 400/403/409 answers (bad body, unknown webhook)
 METRIC_WEBHOOK_FAILED = "WebhookRequestsFailed"  # count of 5xx answers (Secrets Manager, SQS or DynamoDB down)
+METRIC_CALLBACK_RECORDS = "WebhookCallbackRecords"  # count of SQS records each processing run received
 METRIC_CALLBACKS_PROCESSED = "WebhookCallbacksProcessed"  # count of queued callbacks processed
 METRIC_CALLBACKS_FAILED = "WebhookCallbacksFailed"  # count of queued callbacks that failed (retried)
 METRIC_WEBHOOK_STATUS_ALERTS = "WebhookStatusAlerts"  # count of newWebhookStatus alerts raised
