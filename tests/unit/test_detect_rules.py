@@ -284,3 +284,42 @@ def test_risk_level_thresholds_follow_policy():
 def test_impact_rounds_to_cents():
     row = timeline(billing_row(**{"Unit Price": 12.345}), [("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": 11})])
     assert detect_row(row, context(), BASELINE)[0].financial_impact == 12.35
+
+
+def test_two_saves_in_one_second_are_rebuilt_from_merged_column_histories():
+    # One editor saves {Q 10→11, T 1000→1100} then {Q 11→12, T 1100→1200} within the same second.
+    row = timeline(
+        billing_row(Status="Completed", **{"Week Ending": "2026-11-15"}),
+        [
+            ("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": 11, "Redlined Total Price": 1100.0}),
+            ("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": 12, "Redlined Total Price": 1200.0}),
+        ],
+    )
+    # The adapter merges column by column: all Quantity entries, then all Total entries.
+    row = row.model_copy(update={"history": sorted(row.history, key=lambda e: e.column)})
+    events = detect_row(row, context(), BASELINE)
+    assert [(e.column, e.old_value, e.new_value, e.financial_impact) for e in events] == [
+        ("Quantity", 10, 11, 0.0),
+        ("Redlined Total Price", 1000.0, 1100.0, 100.0),
+        ("Quantity", 11, 12, 0.0),
+        ("Redlined Total Price", 1100.0, 1200.0, 100.0),
+    ]
+    assert len({e.event_id for e in events}) == 4
+
+
+def test_another_persons_save_in_the_same_second_does_not_split_a_save():
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15", "Status": "Approved"}),
+        [
+            ("2026-11-12T10:00:00Z", "bob@x.com", {"Quantity": 12, "Unit Price": 120.0}),
+            ("2026-11-12T10:00:00Z", "carl@x.com", {"Redlined Total Price": 1440.0}),
+        ],
+    )
+    row = row.model_copy(update={"history": sorted(row.history, key=lambda e: e.column)})
+    events = detect_row(row, context(), BASELINE)
+    bob = [e for e in events if e.changed_by == "bob@x.com"]
+    assert [(e.type.value, e.column, e.financial_impact) for e in bob] == [
+        ("locked_row_change", "Quantity", 240.0),
+        ("price_mismatch", None, None),
+    ]
+    assert bob[1].old_value == 1440.0 and bob[1].new_value == 1000.0

@@ -63,16 +63,22 @@ class Save:
 def group_saves(entries: Iterable[CellEntry]) -> list[Save]:
     """Cell-history entries sharing a timestamp and an editor are one save.
 
-    Entries must come oldest first.  A column repeating inside such a group means a second save
-    at the same instant, so it starts a new one.
+    Entries must come oldest first; histories of several columns are merged, so entries of one
+    save need not stand together.  A column met again under the same timestamp and editor belongs
+    to that person's next save in the same second: the k-th entry of each column goes to the k-th
+    save.  (Saves by different people in one second keep the order their first entries came in:
+    the API gives nothing finer.)
     """
     saves: list[Save] = []
+    by_key: dict[tuple[datetime, str | None], list[Save]] = {}
     for entry in entries:
-        last = saves[-1] if saves else None
-        if last is not None and last.at == entry.at and last.by == entry.by and entry.column not in last.cells:
-            last.cells[entry.column] = entry.value
-        else:
-            saves.append(Save(at=entry.at, by=entry.by, cells={entry.column: entry.value}))
+        bucket = by_key.setdefault((entry.at, entry.by), [])
+        target = next((save for save in bucket if entry.column not in save.cells), None)
+        if target is None:
+            target = Save(at=entry.at, by=entry.by, cells={})
+            bucket.append(target)
+            saves.append(target)
+        target.cells[entry.column] = entry.value
     return saves
 
 
