@@ -330,3 +330,9 @@ def test_queue_down_is_a_retryable_500_and_concurrent_duplicate_a_409() -> None:
     no_leak(failed)
     ingest, _, _ = make(FakeSecrets(WebhookSecret(current="s1")), FakeSink(error=CallbackInProgress()))
     assert ingest.handle(body, False, headers).status_code == 409
+
+
+def test_a_non_ascii_signature_is_simply_wrong():
+    from billing_audit.smartsheet.webhooks import signature_valid
+
+    assert signature_valid("secret", b"{}", "é" * 64) is False

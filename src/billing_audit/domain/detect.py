@@ -9,7 +9,7 @@ Every entry point (scan, webhook worker, demo) calls these and nothing else deci
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -49,6 +49,13 @@ class AuditContext:
 
     def closed(self, week_ending: CellValue, at: datetime) -> bool:
         return is_closed(week_ending, at, self.zone, self.policy.close_grace_hours)
+
+    def locked(self, row: Mapping[str, CellValue]) -> bool:
+        return row.get(self.policy.status_column) in self.policy.locked_statuses
+
+    def closed_or_locked(self, row: Mapping[str, CellValue], at: datetime) -> bool:
+        """Whether a change to this row at `at` would be a violation (post-close or locked)."""
+        return self.closed(row.get(self.policy.week_ending_column), at) or self.locked(row)
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,7 @@ def _save_findings(factory: _EventFactory, state: dict[str, CellValue], save: Sa
     state.update(changed)
     after = state
     week_closed = ctx.closed(before.get(policy.week_ending_column), save.at)
-    locked = before.get(policy.status_column) in policy.locked_statuses
+    locked = ctx.locked(before)
     total_changed = policy.total_price_column in changed and policy.total_price_column in policy.tracked_columns
 
     make = partial(factory.make, at=save.at, by=save.by, state=after)

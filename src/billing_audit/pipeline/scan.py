@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
@@ -18,12 +18,10 @@ from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.record import record_events
-from billing_audit.pipeline.timelines import build_timeline, snapshot_rows
+from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.smartsheet.planner import plan_scan
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -130,9 +128,9 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         detected_at=now,
         detected_via=DetectedVia.SCAN,
     )
-    remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows])
-    plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
     deleted = _deleted_rows(snapshot, changes, deps)
+    remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows] + deleted)
+    plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
     result.rows_modified, result.rows_added, result.rows_deleted = (
         len(plan.changed_rows),
         len(plan.added_rows),
@@ -149,11 +147,12 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         events.extend(detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at))
     for row in plan.added_rows:
         timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), start=None)
-        events.extend(detect_row(timeline, ctx, since=_EPOCH))
+        events.extend(detect_row(timeline, ctx, since=ADDED_SINCE_ANY_TIME))
     for row_id in deleted:
-        gone = RowTimeline(
-            sheet_id=sheet_id, sheet_name=changes.name, row_id=row_id, start=snapshot.rows[row_id].values
-        )
+        # The newest values seen of the row: the webhook path may have seen edits since the snapshot.
+        last_seen = newest_seen(snapshot.rows[row_id], remembered.get(row_id))
+        assert last_seen is not None  # the snapshot knows every row it reports deleted
+        gone = RowTimeline(sheet_id=sheet_id, sheet_name=changes.name, row_id=row_id, start=last_seen.values)
         events.extend(detect_deleted_row(gone, ctx, judged_at=snapshot.taken_at, reported_at=now, by=None))
 
     result.events = sorted(events, key=lambda e: e.changed_at)

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from billing_audit.domain.models import RowCreation, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot
 from billing_audit.domain.values import CellValue
 from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
+
+# The `since` of a row added after the snapshot: its creation is always a finding to judge.
+ADDED_SINCE_ANY_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def newest_seen(*rows: RowSnapshot | None) -> RowSnapshot | None:
+    """Of several memories of one row (the scan's snapshot, the webhook path's), the latest."""
+    known = [row for row in rows if row is not None]
+    dated = [row for row in known if row.modified_at is not None]
+    if dated:
+        return max(dated, key=lambda row: row.modified_at or ADDED_SINCE_ANY_TIME)
+    return known[0] if known else None
 
 
 def snapshot_rows(rows: Iterable[RowData], columns: Sequence[str]) -> dict[int, RowSnapshot]:

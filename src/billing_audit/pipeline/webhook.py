@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
@@ -18,7 +18,7 @@ from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.record import record_events
-from billing_audit.pipeline.timelines import build_timeline, snapshot_rows
+from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
 from billing_audit.resources import CHANGE_AGENT
 from billing_audit.smartsheet.webhooks import WebhookCallback
 
@@ -57,16 +57,29 @@ def _touched(callback: WebhookCallback, columns: Mapping[str, int], rule_columns
 
 
 class _UserDirectory:
-    """Smartsheet user ids to emails, read once per container (callbacks carry ids only)."""
+    """Smartsheet user ids to emails, read once per container (callbacks carry ids only).
+
+    An id the list does not hold (a system user: automation, form submission, cell link) is not
+    worth another read of the whole list until the cache is an hour old.
+    """
+
+    REFRESH = timedelta(hours=1)
 
     def __init__(self) -> None:
-        self._emails: dict[int, str] | None = None
+        self._emails: dict[int, str] = {}
+        self._read_at: datetime | None = None
+        self._source: object | None = None  # the gateway the cache was read from
 
     def email(self, deps: AuditDeps, user_id: int | None) -> str | None:
         if user_id is None:
             return None
-        if self._emails is None or user_id not in self._emails:
+        now = deps.clock()
+        if self._source is not deps.smartsheet:
+            self._emails, self._read_at, self._source = {}, None, deps.smartsheet
+        stale = self._read_at is None or not (self._read_at <= now < self._read_at + self.REFRESH)
+        if user_id not in self._emails and stale:
             self._emails = {user.id: user.email for user in deps.smartsheet.users()}
+            self._read_at = now
         return self._emails.get(user_id)
 
 
@@ -96,7 +109,8 @@ def process_callback(callback: WebhookCallback, config: AuditConfig, deps: Audit
             known = snapshot.rows.get(row.id)
             start = known.values if known is not None else None
             timeline = build_timeline(sheet, row, deps.smartsheet, present, start=start)
-            since = (known.modified_at or snapshot.taken_at) if known is not None else snapshot.taken_at
+            # A row the snapshot does not know was added since it was taken, whatever the clocks say.
+            since = (known.modified_at or snapshot.taken_at) if known is not None else ADDED_SINCE_ANY_TIME
             events.extend(detect_row(timeline, ctx, since=since))
     if touched.deleted:
         ctx = ctx or _context(config, frozenset(snapshot.columns), now)
@@ -126,8 +140,7 @@ def _deletions(
     events: list[AuditEvent] = []
     remembered = deps.state.recall_rows(sheet_id, list(deleted))
     for row_id, (when, user_id) in deleted.items():
-        seen = [row for row in (remembered.get(row_id), baseline_rows.get(row_id)) if row]
-        latest = max(seen, key=lambda row: row.modified_at or ctx.detected_at, default=None)
+        latest = newest_seen(remembered.get(row_id), baseline_rows.get(row_id))
         if latest is None:
             continue  # a row never seen: neither the scan nor this path knows what it held
         gone = RowTimeline(sheet_id=sheet_id, sheet_name=sheet_name, row_id=row_id, start=latest.values)

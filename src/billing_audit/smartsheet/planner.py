@@ -15,7 +15,7 @@ from datetime import datetime
 
 from billing_audit.domain.detect import AuditContext
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.domain.values import CellValue, values_equal
+from billing_audit.domain.values import values_equal
 from billing_audit.smartsheet.models import RowData, SheetData
 
 
@@ -29,13 +29,6 @@ class ScanPlan:
     @property
     def history_reads(self) -> int:
         return sum(len(columns) for columns in self.history_columns.values())
-
-
-def _closed_or_locked(ctx: AuditContext, values: dict[str, CellValue], at: datetime) -> bool:
-    policy = ctx.policy
-    return ctx.closed(values.get(policy.week_ending_column), at) or (
-        values.get(policy.status_column) in policy.locked_statuses
-    )
 
 
 def plan_scan(
@@ -63,7 +56,7 @@ def plan_scan(
         if not _modified_since(row, known):
             continue
         plan.changed_rows.append(row)
-        if _closed_or_locked(ctx, known.values, snapshot.taken_at) or _closed_or_locked(ctx, row.values, now):
+        if ctx.closed_or_locked(known.values, snapshot.taken_at) or ctx.closed_or_locked(row.values, now):
             columns = present
         else:
             columns = [t for t in present if not values_equal(known.values.get(t), row.values.get(t))]

@@ -54,4 +54,6 @@ def signature_valid(secret: str, body: bytes, signature: str | None) -> bool:
     """Constant-time check of the hex HMAC-SHA256 of the raw body bytes."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(secret, body), signature.strip().lower())
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a forged header must be a 401.
+    given = signature.strip().lower().encode("utf-8", errors="replace")
+    return hmac.compare_digest(sign(secret, body).encode("ascii"), given)
