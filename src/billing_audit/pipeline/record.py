@@ -25,10 +25,13 @@ def record_events(events: Sequence[AuditEvent], config: AuditConfig, deps: Audit
     """
     scored = score_events(events, config)
     new = deps.events.add(scored)
-    violations = [event for event in scored if event.violation]
-    pending = deps.events.unalerted([event.event_id for event in violations])
-    to_alert = [event for event in violations if event.event_id in pending]
-    if to_alert:
-        deps.alerts.publish(to_alert)
-        deps.events.mark_alerted([event.event_id for event in to_alert])
+    violations = {event.event_id: event for event in scored if event.violation}
+    claimed = deps.events.claim_alerts(list(violations))
+    for index, event_id in enumerate(claimed):
+        try:
+            deps.alerts.publish([violations[event_id]])
+        except Exception:
+            # What was not sent goes back unclaimed: the next run (a retry, the scan) alerts it.
+            deps.events.release_alerts(claimed[index:])
+            raise
     return new

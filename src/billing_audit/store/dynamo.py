@@ -58,22 +58,27 @@ class DynamoEventStore:
             new.append(event)
         return new
 
-    def unalerted(self, event_ids: Sequence[str]) -> set[str]:
-        pending: set[str] = set()
-        for event_id in event_ids:
-            item = self.table.get_item(Key={"event_id": event_id}, ConsistentRead=True).get("Item")
-            if item is not None and "alerted_at" not in item:
-                pending.add(event_id)
-        return pending
-
-    def mark_alerted(self, event_ids: Sequence[str]) -> None:
+    def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
+        claimed: list[str] = []
         now = datetime.now(UTC).isoformat()
+        for event_id in dict.fromkeys(event_ids):
+            try:
+                self.table.update_item(
+                    Key={"event_id": event_id},
+                    UpdateExpression="SET alerted_at = :now",
+                    ConditionExpression="attribute_exists(event_id) AND attribute_not_exists(alerted_at)",
+                    ExpressionAttributeValues={":now": now},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue
+            claimed.append(event_id)
+        return claimed
+
+    def release_alerts(self, event_ids: Sequence[str]) -> None:
         for event_id in event_ids:
-            self.table.update_item(
-                Key={"event_id": event_id},
-                UpdateExpression="SET alerted_at = :now",
-                ExpressionAttributeValues={":now": now},
-            )
+            self.table.update_item(Key={"event_id": event_id}, UpdateExpression="REMOVE alerted_at")
 
     def all_events(self) -> list[AuditEvent]:
         events: list[AuditEvent] = []

@@ -13,10 +13,15 @@ class EventStore(Protocol):
     def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         """Store events not stored before (by event id); returns the ones that were new."""
 
-    def unalerted(self, event_ids: Sequence[str]) -> set[str]:
-        """Which of these stored events have not had their alert published yet."""
+    def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
+        """Claim the right to alert these stored events; returns those no one had claimed before.
 
-    def mark_alerted(self, event_ids: Sequence[str]) -> None: ...
+        Atomic per event, so two writers replaying the same change (two callbacks, a callback and
+        a scan) alert it once.
+        """
+
+    def release_alerts(self, event_ids: Sequence[str]) -> None:
+        """Give claims back (their alert could not be sent), so a later run alerts them."""
 
     def all_events(self) -> list[AuditEvent]: ...
 

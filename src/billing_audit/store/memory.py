@@ -19,11 +19,13 @@ class MemoryEventStore:
             self.events[event.event_id] = event
         return new
 
-    def unalerted(self, event_ids: Sequence[str]) -> set[str]:
-        return {i for i in event_ids if i in self.events and i not in self.alerted}
+    def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
+        claimed = [i for i in dict.fromkeys(event_ids) if i in self.events and i not in self.alerted]
+        self.alerted.update(claimed)
+        return claimed
 
-    def mark_alerted(self, event_ids: Sequence[str]) -> None:
-        self.alerted.update(event_ids)
+    def release_alerts(self, event_ids: Sequence[str]) -> None:
+        self.alerted.difference_update(event_ids)
 
     def all_events(self) -> list[AuditEvent]:
         return list(self.events.values())
