@@ -76,6 +76,13 @@ class Secrets(Construct):
         """What the scan's webhook health check needs: re-store a secret when it re-creates a webhook."""
         iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
+            # CreateSecret with tags needs TagResource; a duplicate webhook's secret is deleted with it.
+            actions=[
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:DeleteSecret",
+            ],
             resource_arns=[self.webhook_secrets_arn()],
         )

@@ -59,3 +59,19 @@ def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, 
             assert sim.webhooks.get(hook.id).status == "ENABLED"
     assert result["webhooks_recovered"] == [3001]
     assert result["sheets"][0]["events"] == 9  # what the webhook missed, reconciled by the scan
+
+
+def test_a_failing_webhook_check_does_not_stop_the_scan(cloud, lambda_env, monkeypatch):
+    from billing_audit.simulator import SimulatorOptions
+
+    scenario = load_scenario(bundled_example())
+    options = SimulatorOptions(error_rate=1.0, error_status=502, fault_endpoints={"GET /webhooks"})  # not retried
+    with Simulator(scenario, options=options) as sim:
+        monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
+        monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
+        monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
+        monkeypatch.setenv("WEBHOOK_URL", "http://127.0.0.1:9/webhook")
+        load_handler("scan")._runtime.cache_clear()
+        sim.apply_edits_through(scenario.baseline_at)
+        result = invoke("scan", {})
+    assert result["sheets"][0]["baseline"] is True and result["webhooks_recovered"] == []

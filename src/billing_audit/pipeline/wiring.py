@@ -77,10 +77,16 @@ def webhook_upkeep(config: AuditConfig, deps: AuditDeps) -> SyncReport | None:
     callback_url = os.environ.get(res.WEBHOOK_URL_ENV)
     if not callback_url or not isinstance(deps.smartsheet, SdkSmartsheet) or not isinstance(deps.alerts, Notifier):
         return None
-    return webhook_health(
-        resolve_sheet_ids(config, deps.smartsheet),
-        SmartsheetWebhooks(deps.smartsheet),
-        WebhookSecretStore(boto3.client("secretsmanager")),
-        deps.alerts,
-        callback_url=callback_url,
-    )
+    try:
+        return webhook_health(
+            resolve_sheet_ids(config, deps.smartsheet),
+            SmartsheetWebhooks(deps.smartsheet),
+            WebhookSecretStore(boto3.client("secretsmanager")),
+            deps.alerts,
+            callback_url=callback_url,
+        )
+    except Exception as exc:  # the scan that follows must run even when the webhook check cannot
+        deps.alerts.notify(
+            "webhook check failed", f"The scheduled webhook check failed ({type(exc).__name__}); the scan still ran."
+        )
+        return None
