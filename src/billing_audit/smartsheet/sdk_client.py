@@ -28,21 +28,35 @@ API_BASES = {
 DEFAULT_TIMEOUT_SECONDS = 20.0
 HISTORY_PAGE_SIZE = 100
 RETRYABLE_CODES = frozenset({4001, 4002, 4003, 4004})
+RATE_LIMITED = 4003
 
 
 class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
-    """Back off on 4001-4004; `base_seconds=0` makes retries instant for tests."""
+    """Back off on 4001-4004; `base_seconds=0` makes retries instant for tests.
 
-    def __init__(self, max_retry_seconds: float = 60.0, base_seconds: float = 1.0, max_attempts: int = 6) -> None:
+    A rate-limit answer (4003) waits at least `rate_limit_seconds`, as Smartsheet advises: its
+    limits are per minute, so a shorter wait only spends another request.
+    """
+
+    def __init__(
+        self,
+        max_retry_seconds: float = 150.0,
+        base_seconds: float = 1.0,
+        max_attempts: int = 6,
+        rate_limit_seconds: float = 60.0,
+    ) -> None:
         self.max_retry_seconds = max_retry_seconds
         self.base_seconds = base_seconds
         self.max_attempts = max_attempts
+        self.rate_limit_seconds = rate_limit_seconds
         self.retries = 0
 
     def calc_backoff(self, previous_attempts: int, total_elapsed_time: float, error_result: Any) -> float:
         if previous_attempts > self.max_attempts:
             return -1
         backoff = self.base_seconds * (2 ** (previous_attempts - 1))
+        if getattr(error_result, "code", None) == RATE_LIMITED:
+            backoff = max(backoff, self.rate_limit_seconds)
         if total_elapsed_time + backoff > self.max_retry_seconds:
             return -1
         self.retries += 1
