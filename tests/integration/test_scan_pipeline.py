@@ -234,3 +234,14 @@ def test_a_sheet_smartsheet_cannot_serve_does_not_stop_the_others(cloud, sim, sc
     assert [s.sheet_id for s in result.failed] == [999_999]
     assert "HTTP 404" in (result.failed[0].error or "")
     assert sum(e.violation for e in result.events) > 0
+
+
+def test_a_rotated_token_is_read_again_after_a_401(sim):
+    from billing_audit.smartsheet.gateway import SmartsheetError
+
+    stale = SdkSmartsheet(token="rotated-away", api_base=sim.api_base)
+    with pytest.raises(SmartsheetError, match="HTTP 401: the token was refused"):
+        stale.sheet_changes(3001, after_version=None, modified_since=None)
+    renewing = SdkSmartsheet(token="rotated-away", api_base=sim.api_base, renew_token=lambda: sim.token)
+    assert renewing.sheet_changes(3001, after_version=None, modified_since=None) is not None
+    assert renewing.call_counts() == {"GET /sheets/{sheetId}": 2}  # the refused call, then the retry

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from billing_audit.pipeline.webhook_admin import SyncReport
 
 
-def smartsheet_token() -> str:
-    """From SMARTSHEET_ACCESS_TOKEN locally; from Secrets Manager (cached by Powertools) in AWS."""
+def smartsheet_token(*, fresh: bool = False) -> str:
+    """From SMARTSHEET_ACCESS_TOKEN locally; from Secrets Manager (cached by Powertools) in AWS.
+
+    `fresh` skips the cache: after a 401, the secret may have been rotated.
+    """
     token = os.environ.get(res.SMARTSHEET_TOKEN_ENV)
     if token:
         return token
@@ -34,13 +37,13 @@ def smartsheet_token() -> str:
         )
     from aws_lambda_powertools.utilities import parameters
 
-    return str(parameters.get_secret(secret_name, max_age=300))
+    return str(parameters.get_secret(secret_name, max_age=300, force_fetch=fresh))
 
 
 def default_smartsheet() -> SmartsheetGateway:
     from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 
-    return SdkSmartsheet(token=smartsheet_token())
+    return SdkSmartsheet(token=smartsheet_token(), renew_token=lambda: smartsheet_token(fresh=True))
 
 
 def aws_dependencies(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -63,6 +64,10 @@ class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
         return backoff
 
 
+class _Unauthorized(Exception):
+    pass
+
+
 class _TimeoutAdapter(_SSLAdapter):
     """The SDK sends with no timeout at all; a Lambda must never hang on one request."""
 
@@ -95,7 +100,10 @@ class SdkSmartsheet:
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         backoff: ExponentialBackoff | None = None,
+        renew_token: Callable[[], str] | None = None,
     ) -> None:
+        """`renew_token` re-reads the token after a 401: a rotated secret reaches warm containers."""
+        self.renew_token = renew_token
         token = token or os.environ.get(SMARTSHEET_TOKEN_ENV)
         if not token:
             raise SmartsheetError(f"no Smartsheet token: set {SMARTSHEET_TOKEN_ENV}")
@@ -115,11 +123,26 @@ class SdkSmartsheet:
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _call(self, endpoint: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._call_once(endpoint, func, *args, **kwargs)
+        except _Unauthorized:
+            if self.renew_token is None:
+                raise SmartsheetError(f"Smartsheet {endpoint} failed: HTTP 401: the token was refused") from None
+            # The SDK keeps the token it was built with; a rotated one replaces it in place.
+            self.client._access_token = self.renew_token()
+            try:
+                return self._call_once(endpoint, func, *args, **kwargs)
+            except _Unauthorized:
+                raise SmartsheetError(f"Smartsheet {endpoint} failed: HTTP 401: the token was refused") from None
+
+    def _call_once(self, endpoint: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         self._calls[endpoint] += 1
         try:
             return func(*args, **kwargs)
         except ApiError as exc:
             error = exc.error.result
+            if error.status_code == HTTPStatus.UNAUTHORIZED:
+                raise _Unauthorized from None
             raise SmartsheetError(
                 f"Smartsheet {endpoint} failed: HTTP {error.status_code} code {error.code}: {error.message}"
             ) from None
