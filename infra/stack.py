@@ -61,25 +61,18 @@ class BillingAuditStack(cdk.Stack):
             "Processing",
             config=config,
             layers=heavy,
-            audit_environment={
-                **audit_config,
-                **events_env,
-                **state_env,
-                IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
-                **token,
-                **integrity,
-                **topic,
-                shared.MODELS_BUCKET.env_var: ml.bucket.bucket_name,
-            },
+            # Only what the audit reads today; the integrity key and the models bucket join when
+            # the trail's seals and the anomaly model do.
+            audit_environment={**audit_config, **events_env, **state_env, **token, **topic},
         )
         for auditor in (processing.process, processing.scan):
             grant_event_writes(events, auditor.role)
             state.grant_read_write_data(auditor.role)
-            idempotency.grant_read_write_data(auditor.role)
             secrets.smartsheet_token.grant_read(auditor.role)
-            secrets.integrity_key.grant_read(auditor.role)
             alerting.grant_publish(auditor.role)
-            ml.bucket.grant_read(auditor.role)
+        # Only the processing function deduplicates callbacks.
+        processing.process.function.add_environment(IDEMPOTENCY_TABLE.env_var, idempotency.table_name)
+        idempotency.grant_read_write_data(processing.process.role)
 
         self.ingest = ingest = Ingest(
             self,

@@ -50,7 +50,6 @@ class Ingest(Construct):
                 shared.IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
                 shared.WEBHOOK_SECRET_PREFIX_ENV: shared.WEBHOOK_SECRET_PREFIX,
                 shared.WEBHOOK_MAX_BODY_ENV: str(config.api.max_body_bytes),
-                shared.CONFIG_ENV: config.audit_config_json(),
             },
             timeout=cdk.Duration.seconds(10),
             memory_mb=256,

@@ -91,7 +91,12 @@ def test_recipients_waf_and_schedule_settings_reach_the_template(tmp_path: Path)
         and "WEBHOOK_MAX_BODY_BYTES" in r["Properties"]["Environment"]["Variables"]
     ]
     assert webhook_env[0]["WEBHOOK_MAX_BODY_BYTES"] == "4096"
-    assert json.loads(webhook_env[0]["BILLING_AUDIT_CONFIG"])["sheets"]["sheet_ids"] == [3001]
+    scan_env = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in resources
+        if r["Type"] == "AWS::Lambda::Function" and "WEBHOOK_URL" in r["Properties"]["Environment"]["Variables"]
+    ]
+    assert json.loads(scan_env[0]["BILLING_AUDIT_CONFIG"])["sheets"]["sheet_ids"] == [3001]
 
 
 def test_the_example_configuration_is_valid() -> None:

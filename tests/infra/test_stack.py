@@ -307,17 +307,20 @@ def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -
     assert shared.CALLBACK_QUEUE_ENV in env("webhook")
     assert EVENTS_TABLE.env_var not in env("webhook")
     assert shared.SMARTSHEET_TOKEN_SECRET_ENV not in env("webhook")
+    assert shared.CONFIG_ENV not in env("webhook")  # the roster's emails stay where they are read
     assert env("notifier") >= {shared.SLACK_WEBHOOK_SECRET_ENV}
     assert shared.CONFIG_ENV not in env("notifier") and EVENTS_TABLE.env_var not in env("notifier")
     for name in ("process", "scan"):
         assert env(name) >= {
             EVENTS_TABLE.env_var,
             shared.STATE_TABLE.env_var,
-            shared.IDEMPOTENCY_TABLE.env_var,
             shared.SMARTSHEET_TOKEN_SECRET_ENV,
             shared.ALERTS_TOPIC_ENV,
             shared.CONFIG_ENV,
         }
+        assert shared.INTEGRITY_KEY_SECRET_ENV not in env(name) and shared.MODELS_BUCKET.env_var not in env(name)
+    assert shared.IDEMPOTENCY_TABLE.env_var in env("process")
+    assert shared.IDEMPOTENCY_TABLE.env_var not in env("scan")
     config = json.loads(
         template_json["Resources"][function_id(template_json, "scan")]["Properties"]["Environment"]["Variables"][
             shared.CONFIG_ENV
