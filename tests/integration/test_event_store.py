@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 from datetime import UTC, datetime
 
 import boto3
+from boto3.dynamodb.conditions import Key
 
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
 from billing_audit.resources import EVENTS_TABLE
@@ -45,3 +47,35 @@ def test_events_are_stored_once_and_alerts_claimed_once(cloud):
     assert second.claim_alerts(["a", "b"]) == ["b"]
     stored = {e.event_id: e for e in second.all_events()}
     assert stored["a"].new_value == "2" and stored["a"].old_value == 1  # values kept exactly as the API gave them
+
+
+def test_scan_state_survives_a_concurrent_writer_and_large_snapshots(cloud):
+    from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+    from billing_audit.resources import STATE_TABLE
+    from billing_audit.store.dynamo import DynamoStateStore
+
+    def table():
+        return boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
+
+    noise = random.Random(7)
+    rows = {
+        i: RowSnapshot(modified_at=AT, values={"Week Ending": "2026-11-08", "Note": f"{noise.getrandbits(800):x}"})
+        for i in range(4000)
+    }  # barely compressible: several chunks
+    first = SheetSnapshot(sheet_id=9, sheet_name="S", version=1, taken_at=AT, rows=rows)
+    DynamoStateStore(table()).save(first)
+    assert DynamoStateStore(table()).load(9) == first
+
+    # Scan A reads the head, scan B switches it, then A tries to switch from what it read.
+    slow_table = table()
+    stale_head = slow_table.get_item(Key={"pk": "sheet#9", "sk": "head"}, ConsistentRead=True)
+    DynamoStateStore(table()).save(first.model_copy(update={"version": 2}))
+    slow_table.get_item = lambda **kwargs: stale_head  # type: ignore[method-assign]
+    DynamoStateStore(slow_table).save(first.model_copy(update={"version": 3}))
+
+    assert DynamoStateStore(table()).load(9).version == 2  # B's snapshot stands
+    head = table().get_item(Key={"pk": "sheet#9", "sk": "head"})["Item"]
+    items = table().query(KeyConditionExpression=Key("pk").eq("sheet#9"))["Items"]
+    chunks = [item["sk"] for item in items if item["sk"] != "head"]
+    assert len(chunks) == int(head["chunks"]) > 1  # neither A's chunks nor the first generation's remain
+    assert all(key.startswith(f"chunk#{head['generation']}#") for key in chunks)

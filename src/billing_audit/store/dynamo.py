@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from billing_audit.domain.models import AuditEvent
@@ -106,19 +107,34 @@ class DynamoStateStore:
         return f"sheet#{sheet_id}"
 
     def load(self, sheet_id: int) -> SheetSnapshot | None:
-        head = self.table.get_item(Key={"pk": self._pk(sheet_id), "sk": "head"}, ConsistentRead=True).get("Item")
-        if head is None:
-            return None
-        generation, count = str(head["generation"]), int(str(head["chunks"]))
+        pk = self._pk(sheet_id)
+        for _attempt in range(3):
+            head = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+            if head is None:
+                return None
+            generation, count = str(head["generation"]), int(str(head["chunks"]))
+            parts = self._chunks(pk, generation)
+            if len(parts) == count:
+                return SheetSnapshot.model_validate_json(zlib.decompress(b"".join(parts)))
+            # A concurrent save switched generations between the two reads: read the new head.
+        raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
+
+    def _chunks(self, pk: str, generation: str) -> list[bytes]:
+        """One generation's chunks, in order (their sort keys carry a zero-padded index)."""
         parts: list[bytes] = []
-        for index in range(count):
-            chunk = self.table.get_item(
-                Key={"pk": self._pk(sheet_id), "sk": f"chunk#{generation}#{index:05d}"}, ConsistentRead=True
-            )["Item"]
-            parts.append(bytes(chunk["data"].value))  # type: ignore[union-attr]
-        return SheetSnapshot.model_validate_json(zlib.decompress(b"".join(parts)))
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with(f"chunk#{generation}#"),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            parts.extend(bytes(item["data"].value) for item in page["Items"])  # type: ignore[union-attr]
+            if "LastEvaluatedKey" not in page:
+                return parts
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def save(self, snapshot: SheetSnapshot) -> None:
+        """Chunks first, then the head, switched only if no other scan switched it meanwhile."""
         pk = self._pk(snapshot.sheet_id)
         old = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
         blob = zlib.compress(snapshot.model_dump_json().encode(), level=6)
@@ -127,22 +143,40 @@ class DynamoStateStore:
         with self.table.batch_writer() as batch:
             for index, chunk in enumerate(chunks):
                 batch.put_item(Item={"pk": pk, "sk": f"chunk#{generation}#{index:05d}", "data": chunk})
-        self.table.put_item(
-            Item={
-                "pk": pk,
-                "sk": "head",
-                "generation": generation,
-                "chunks": len(chunks),
-                "version": snapshot.version,
-                "taken_at": snapshot.taken_at.isoformat(),
-                "rows": len(snapshot.rows),
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(sk)"}
+            if old is None
+            else {
+                "ConditionExpression": "#g = :previous",
+                "ExpressionAttributeNames": {"#g": "generation"},
+                "ExpressionAttributeValues": {":previous": old["generation"]},
             }
         )
+        head: dict[str, Any] = {
+            "pk": pk,
+            "sk": "head",
+            "generation": generation,
+            "chunks": len(chunks),
+            "version": snapshot.version,
+            "taken_at": snapshot.taken_at.isoformat(),
+            "rows": len(snapshot.rows),
+        }
+        try:
+            self.table.put_item(Item=head, **condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Another scan of this sheet finished first; its snapshot stands and ours is dropped.
+            # Our events are stored already (idempotently), so the next scan loses nothing.
+            self._delete_chunks(pk, generation, len(chunks))
+            return
         if old is not None:
-            old_generation, old_count = str(old["generation"]), int(str(old["chunks"]))
-            with self.table.batch_writer() as batch:
-                for index in range(old_count):
-                    batch.delete_item(Key={"pk": pk, "sk": f"chunk#{old_generation}#{index:05d}"})
+            self._delete_chunks(pk, str(old["generation"]), int(str(old["chunks"])))
+
+    def _delete_chunks(self, pk: str, generation: str, count: int) -> None:
+        with self.table.batch_writer() as batch:
+            for index in range(count):
+                batch.delete_item(Key={"pk": pk, "sk": f"chunk#{generation}#{index:05d}"})
 
     def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
         with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
