@@ -31,7 +31,7 @@ def _scan(args: argparse.Namespace) -> int:
     from billing_audit.config import load_config
     from billing_audit.pipeline.deps import AuditDeps
     from billing_audit.pipeline.scan import run_scan
-    from billing_audit.pipeline.wiring import aws_dependencies, default_smartsheet
+    from billing_audit.pipeline.wiring import aws_dependencies
     from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore
 
     config = load_config(args.config)
@@ -42,7 +42,7 @@ def _scan(args: argparse.Namespace) -> int:
             smartsheet=aws.smartsheet, events=MemoryEventStore(), state=aws.state, alerts=MemoryAlertPublisher()
         )
     else:
-        deps = aws_dependencies(config, smartsheet=default_smartsheet())
+        deps = aws_dependencies(config)
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run)
     for sheet in result.sheets:
         if sheet.error is not None:

@@ -63,7 +63,9 @@ def week_close(week_ending: CellValue, tz: ZoneInfo, grace_hours: float = 0) -> 
         next_day = day + timedelta(days=1)
     except OverflowError:
         return None
-    # Midnight exists in every IANA zone used for billing; fold=0 picks the first occurrence.
+    # Where a zone skips midnight (America/Santiago's spring change), zoneinfo reads the missing
+    # wall time with the offset before the change, which lands on the instant the day starts;
+    # where midnight repeats, fold=0 takes the first.
     local_midnight = datetime.combine(next_day, time(0), tzinfo=tz)
     return local_midnight.astimezone(UTC) + timedelta(hours=grace_hours)
 

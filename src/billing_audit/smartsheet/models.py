@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from billing_audit.domain.models import CellEntry, ColumnMap
+from billing_audit.domain.models import ColumnMap
 from billing_audit.domain.values import CellValue
 
 
@@ -50,11 +50,3 @@ class UserData(BaseModel):
     name: str | None = None
     status: str | None = None
     last_login: datetime | None = None
-
-
-class CellHistory(BaseModel):
-    """The full history of one cell, oldest first."""
-
-    row_id: int
-    column: str
-    entries: list[CellEntry]

@@ -209,10 +209,6 @@ class SdkSmartsheet:
         entries.reverse()
         return entries
 
-    def list_sheets(self) -> list[SheetRef]:
-        result = self._call("GET /sheets", self.client.Sheets.list_sheets, include_all=True)
-        return [SheetRef(id=s.id, name=s.name) for s in result.data]
-
     def workspace_sheets(self, workspace_id: int) -> list[SheetRef]:
         # SDK 4.x only wraps /children and /metadata; the spec's GET /workspaces/{id}?loadAll=true
         # returns the whole tree in one call, so it goes through the SDK's passthrough.
