@@ -53,3 +53,23 @@ def test_secret_name_uses_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret_name(123) == "billing-audit/webhook/123"
     monkeypatch.setenv("WEBHOOK_SECRET_PREFIX", "other/")
     assert secret_name(123) == "other/123"
+
+
+def test_a_webhook_id_without_a_secret_is_not_read_again_at_once() -> None:
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import ClientError
+
+    from billing_audit.ingest.secrets import SecretsManagerSecrets
+
+    class Missing:
+        calls = 0
+
+        def get(self, name: str, **kwargs: object) -> str:
+            Missing.calls += 1
+            error = {"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}
+            raise GetParameterError("not found") from ClientError(error, "GetSecretValue")
+
+    secrets = SecretsManagerSecrets(Missing(), prefix="p/", max_age=60)  # type: ignore[arg-type]
+    assert secrets.get(42) is None
+    assert secrets.get(42, fresh=True) is None and secrets.get(42) is None
+    assert Missing.calls == 1

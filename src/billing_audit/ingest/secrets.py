@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -107,7 +108,14 @@ def _not_found(exc: BaseException) -> bool:
 
 
 class SecretsManagerSecrets:
-    """The webhook function's reader: Powertools Parameters (cached `max_age`, `fresh` forces a fetch)."""
+    """The webhook function's reader: Powertools Parameters (cached `max_age`, `fresh` forces a fetch).
+
+    An id found to have no secret is remembered for a few seconds: anyone can post a made-up
+    webhook id, and each must not cost Secrets Manager reads (Powertools caches only hits).
+    """
+
+    MISSING_SECONDS = 10.0
+    MISSING_LIMIT = 10_000
 
     def __init__(self, provider: SecretsProvider, *, prefix: str | None = None, max_age: int | None = None) -> None:
         self.provider = provider
@@ -117,17 +125,23 @@ class SecretsManagerSecrets:
             if max_age is not None
             else int(os.environ.get(res.WEBHOOK_SECRET_MAX_AGE_ENV) or DEFAULT_MAX_AGE_SECONDS)
         )
+        self._missing_until: dict[int, float] = {}
 
     def get(self, webhook_id: int, *, fresh: bool = False) -> WebhookSecret | None:
         """The webhook's secret, or None when the product does not manage that webhook."""
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        if time.monotonic() < self._missing_until.get(webhook_id, 0.0):
+            return None
         try:
             value: Any = self.provider.get(
                 secret_name(webhook_id, self.prefix), max_age=self.max_age, force_fetch=fresh
             )
         except GetParameterError as exc:
             if _not_found(exc):
+                if len(self._missing_until) >= self.MISSING_LIMIT:
+                    self._missing_until.clear()
+                self._missing_until[webhook_id] = time.monotonic() + self.MISSING_SECONDS
                 return None
             raise SecretUnavailable(f"cannot read the secret of webhook {webhook_id}") from None
         if isinstance(value, bytes):
