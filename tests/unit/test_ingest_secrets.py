@@ -6,8 +6,17 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
-from billing_audit.ingest.secrets import PENDING_WINDOW, SecretFormatError, WebhookSecret, parse_secret, secret_name
+from billing_audit.ingest.secrets import (
+    PENDING_WINDOW,
+    SecretFormatError,
+    SecretsManagerSecrets,
+    WebhookSecret,
+    parse_secret,
+    secret_name,
+)
 
 NOW = datetime(2026, 11, 12, 10, 0, tzinfo=UTC)
 
@@ -56,11 +65,6 @@ def test_secret_name_uses_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_webhook_id_without_a_secret_is_not_read_again_at_once() -> None:
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-    from botocore.exceptions import ClientError
-
-    from billing_audit.ingest.secrets import SecretsManagerSecrets
-
     class Missing:
         calls = 0
 
