@@ -164,15 +164,7 @@ class BillingAuditStack(cdk.Stack):
         # The scan checks the webhooks first (alert, re-enable, re-create) and then reconciles.
         processing.scan.function.add_environment(shared.WEBHOOK_URL_ENV, webhook_url)
         processing.scan.function.add_environment(shared.WEBHOOK_SECRET_PREFIX_ENV, shared.WEBHOOK_SECRET_PREFIX)
-        secrets.grant_webhook_secret_upkeep(processing.scan.role)
-        cdk.Validations.of(processing.scan).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-                f"<AWS::AccountId>:secret:{shared.WEBHOOK_SECRET_PREFIX}*]",
-                reason="The scan re-creates disabled or missing webhooks, whose shared secrets are named "
-                "by webhook id at run time; the pattern is limited to the webhook prefix.",
-            )
-        )
+        secrets.grant_webhook_secrets(processing.scan, processing.scan.role, upkeep=True)
         outputs = {
             EVENTS_TABLE.env_var: events.table_name,
             STATE_TABLE.env_var: state.table_name,

@@ -57,15 +57,7 @@ class Ingest(Construct):
         )
         queue.grant_send_messages(self.webhook.role)
         idempotency.grant_read_write_data(self.webhook.role)
-        secrets.grant_webhook_secrets(self.webhook.role)
-        cdk.Validations.of(self.webhook).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-                f"<AWS::AccountId>:secret:{shared.WEBHOOK_SECRET_PREFIX}*]",
-                reason="Per-webhook shared secrets are created by `billing-audit webhooks sync` after "
-                "deploy, so their names are unknown here; the pattern is limited to the webhook prefix.",
-            )
-        )
+        secrets.grant_webhook_secrets(self.webhook, self.webhook.role)
 
         self.access_logs = logs.LogGroup(
             self,
