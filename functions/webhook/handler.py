@@ -22,9 +22,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
 from billing_audit.ingest.queue import SqsCallbackSink
-from billing_audit.ingest.secrets import SecretsManagerSecrets
 from billing_audit.ingest.webhook import DEFAULT_ROTATION_WAIT_SECONDS, IngestResult, Outcome, WebhookIngest
 from billing_audit.resources import required_env
+from billing_audit.store.secrets import SecretsManagerSecrets
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)

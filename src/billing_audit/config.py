@@ -14,10 +14,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.risk import RosterEntry
+from billing_audit.errors import BadInput
 from billing_audit.resources import CONFIG_ENV
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput):
     """Configuration that cannot be used; the message is one line."""
 
 

@@ -1,6 +1,6 @@
 """Every AWS resource name and data layout, defined once.
 
-The CDK constructs (infra/) and the local cloud (billing_audit.local) both read this module, so a
+The CDK constructs (infra/) and the local cloud (billing_audit_local) both read this module, so a
 table key or index can never differ between production and the moto deployment.  Runtime code
 finds the physical names through the environment variables named here.
 """
@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from billing_audit.errors import DependencyFailed
+
 APP_NAME = "billing-audit"
 STACK_NAME = "BillingAudit"
 SERVICE_NAME = "billing-audit"
@@ -20,7 +22,7 @@ CHANGE_AGENT = "billing-audit"
 KeyType = Literal["S", "N", "B"]
 
 
-class MissingSetting(RuntimeError):
+class MissingSetting(DependencyFailed):
     """A required environment variable is not set (a deployment or local-cloud problem)."""
 
 
@@ -121,7 +123,7 @@ CONFIG_ENV = "BILLING_AUDIT_CONFIG"
 
 SNAPSHOT_CHUNK_BYTES = 300_000  # stays well under DynamoDB's 400 KB item limit
 
-# --- Added for the CDK application (infra/) and the moto deployment (billing_audit.local.deploy) ---
+# --- Added for the CDK application (infra/) and the moto deployment (billing_audit_local.deploy) ---
 CALLBACK_DLQ_ENV = "CALLBACK_DLQ_URL"
 SCHEDULER_DLQ_ENV = "SCHEDULER_DLQ_URL"
 WEBHOOK_SECRET_PREFIX_ENV = "WEBHOOK_SECRET_PREFIX"  # noqa: S105 - an env var name

@@ -34,7 +34,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def deployed(moto_endpoint: str) -> dict[str, str]:
-    from billing_audit.local.deploy import deploy_stack
+    from billing_audit_local.deploy import deploy_stack
 
     with pytest.MonkeyPatch.context() as patch:
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -167,6 +167,6 @@ def test_functions_api_stage_schedules_and_alarms_exist(deployed: dict[str, str]
 
 
 def test_a_second_deploy_into_the_same_server_is_a_no_op(deployed: dict[str, str], moto_endpoint: str) -> None:
-    from billing_audit.local.deploy import deploy_stack
+    from billing_audit_local.deploy import deploy_stack
 
     assert deploy_stack(moto_endpoint, region=REGION) == deployed

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from billing_audit.local.cloud import LocalCloud
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import parse_scenario
-from billing_audit.simulator.testing import CallbackReceiver, small_scenario
+from billing_audit_local.cloud import LocalCloud
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import parse_scenario
+from smartsheet_sim.testing import CallbackReceiver, small_scenario
 from tests.integration.simulator_support import TOKEN, sdk
 
 

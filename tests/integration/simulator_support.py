@@ -6,8 +6,8 @@ from typing import Any
 
 import smartsheet
 
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.testing import no_sleep_backoff
+from smartsheet_sim import Simulator
+from smartsheet_sim.testing import no_sleep_backoff
 
 TOKEN = "sim-token"
 

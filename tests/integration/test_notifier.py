@@ -7,7 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from billing_audit import resources as res
-from billing_audit.local.lambdas import invoke
+from billing_audit_local.lambdas import invoke
 
 
 def _sns_event(subject: str, message: str) -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from billing_audit.local.demo import bundled_example, config_for, simulator_deps
-from billing_audit.local.lambdas import invoke, load_handler
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import load_scenario
+from billing_audit_local.demo import bundled_example, config_for, simulator_deps
+from billing_audit_local.lambdas import invoke, load_handler
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import load_scenario
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_scheduled_scans_take_a_baseline_then_report(cloud, lambda_env, monkeypa
 
 
 def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, lambda_env, monkeypatch):
-    from billing_audit.local.serve import LocalWebhookStack
+    from billing_audit_local.serve import LocalWebhookStack
 
     scenario = load_scenario(bundled_example())
     config = config_for(scenario)
@@ -62,7 +62,7 @@ def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, 
 
 
 def test_a_failing_webhook_check_does_not_stop_the_scan(cloud, lambda_env, monkeypatch):
-    from billing_audit.simulator import SimulatorOptions
+    from smartsheet_sim import SimulatorOptions
 
     scenario = load_scenario(bundled_example())
     options = SimulatorOptions(error_rate=1.0, error_status=502, fault_endpoints={"GET /webhooks"})  # not retried

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 
 from billing_audit.cli import main
-from billing_audit.local.demo import bundled_example, config_for, simulator_deps
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
-from billing_audit.simulator import Simulator, SimulatorOptions
-from billing_audit.simulator.scenario import Scenario, load_scenario
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from billing_audit_local.demo import bundled_example, config_for, simulator_deps
+from smartsheet_sim import Simulator, SimulatorOptions
+from smartsheet_sim.scenario import Scenario, load_scenario
 
 HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
 
@@ -139,7 +139,7 @@ def test_rate_limits_are_backed_off_without_losing_anything(cloud, scenario):
 
 def test_sheets_are_selected_by_workspace_and_name_pattern(cloud, scenario):
     from billing_audit.config import ContainerSelector, SheetSelection
-    from billing_audit.simulator.api import workspace_id
+    from smartsheet_sim.api import workspace_id
 
     data = scenario.model_dump(mode="json", by_alias=True)
     data["sheets"][0]["workspace"] = "Operations"

@@ -11,8 +11,8 @@ import requests
 import smartsheet
 from smartsheet.exceptions import ApiError
 
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import ScenarioEdit
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import ScenarioEdit
 from tests.integration.simulator_support import TOKEN
 from tests.unit.builders import at
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import parse_scenario
-from billing_audit.simulator.testing import (
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import parse_scenario
+from smartsheet_sim.testing import (
     ERROR_POINTER,
     SHEET_POINTER,
     VERSION_POINTER,

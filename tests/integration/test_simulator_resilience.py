@@ -8,9 +8,9 @@ import pytest
 import requests
 from smartsheet.exceptions import ApiError, RateLimitExceededError, UnexpectedErrorShouldRetryError
 
-from billing_audit.simulator import Simulator, SimulatorOptions
-from billing_audit.simulator.scenario import parse_scenario
-from billing_audit.simulator.testing import no_sleep_backoff, small_scenario
+from smartsheet_sim import Simulator, SimulatorOptions
+from smartsheet_sim.scenario import parse_scenario
+from smartsheet_sim.testing import no_sleep_backoff, small_scenario
 from tests.integration.simulator_support import TOKEN, sdk
 
 HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"

@@ -13,9 +13,9 @@ import pytest
 import smartsheet
 from smartsheet.exceptions import ApiError
 
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import ScenarioEdit
-from billing_audit.simulator.testing import CallbackReceiver
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import ScenarioEdit
+from smartsheet_sim.testing import CallbackReceiver
 from tests.unit.builders import at
 
 

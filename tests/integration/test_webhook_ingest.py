@@ -18,13 +18,13 @@ import boto3
 import pytest
 import requests
 
-from billing_audit.local.cloud import LocalCloud
-from billing_audit.local.demo import config_for, simulator_deps
-from billing_audit.local.serve import LocalWebhookStack
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
-from billing_audit.simulator.testing import small_scenario
 from billing_audit.store.memory import MemoryAlertPublisher
+from billing_audit_local.cloud import LocalCloud
+from billing_audit_local.demo import config_for, simulator_deps
+from billing_audit_local.serve import LocalWebhookStack
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import ScenarioEdit, parse_scenario
+from smartsheet_sim.testing import small_scenario
 from tests.integration.webhook_support import Recorder, WebhookEnv, post, post_signed, synced_hooks
 
 MARKER = "BODY-MARKER-5521"
@@ -296,7 +296,7 @@ def test_a_failed_enqueue_leaves_the_nonce_free_for_smartsheets_retry(env: Env) 
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from billing_audit.ingest.queue import SqsCallbackSink
-    from billing_audit.local.front import LocalLambdaContext
+    from billing_audit_local.front import LocalLambdaContext
 
     table = os.environ["IDEMPOTENCY_TABLE"]
     data = payload(env)

@@ -18,16 +18,16 @@ from typing import Any
 import boto3
 import pytest
 
-from billing_audit.cli_webhooks import register
-from billing_audit.ingest.secrets import WebhookSecretStore
-from billing_audit.local.cloud import LocalCloud
-from billing_audit.local.demo import config_for, simulator_deps
-from billing_audit.local.serve import LocalWebhookStack
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import ScenarioEdit, parse_scenario
-from billing_audit.simulator.testing import small_scenario
+from billing_audit.cli.webhooks import register
 from billing_audit.store.memory import MemoryAlertPublisher
+from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
+from billing_audit_local.cloud import LocalCloud
+from billing_audit_local.demo import config_for, simulator_deps
+from billing_audit_local.serve import LocalWebhookStack
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import ScenarioEdit, parse_scenario
+from smartsheet_sim.testing import small_scenario
 from tests.integration.webhook_support import Recorder, WebhookEnv, post_signed, synced_hooks
 
 

@@ -17,15 +17,15 @@ import boto3
 import pytest
 import requests
 
-from billing_audit.local.cloud import LocalCloud
-from billing_audit.local.demo import bundled_example, config_for, simulator_deps
-from billing_audit.local.serve import LocalWebhookStack
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
-from billing_audit.simulator import DeliveryResult, Simulator
-from billing_audit.simulator.scenario import load_scenario
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit.store.memory import MemoryAlertPublisher
+from billing_audit_local.cloud import LocalCloud
+from billing_audit_local.demo import bundled_example, config_for, simulator_deps
+from billing_audit_local.serve import LocalWebhookStack
+from smartsheet_sim import DeliveryResult, Simulator
+from smartsheet_sim.scenario import load_scenario
 
 
 @dataclass

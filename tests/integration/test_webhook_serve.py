@@ -15,15 +15,9 @@ import time
 import requests
 
 CHILD = r"""
-import argparse, sys
-from billing_audit.cli_webhooks import register
-parser = argparse.ArgumentParser(prog="billing-audit")
-register(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(args.func(args))
-except KeyboardInterrupt:
-    sys.exit(130)
+import sys
+from billing_audit.cli import main
+sys.exit(main(sys.argv[1:]))
 """
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import requests
 
 from billing_audit.config import AuditConfig
-from billing_audit.local.serve import LocalWebhookStack
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.simulator import Simulator
 from billing_audit.smartsheet.webhooks import WebhookCallback, sign
 from billing_audit.store.memory import MemoryAlertPublisher
+from billing_audit_local.serve import LocalWebhookStack
+from smartsheet_sim import Simulator
 
 
 @dataclass

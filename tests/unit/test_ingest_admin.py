@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from billing_audit.ingest.secrets import WebhookSecret
 from billing_audit.pipeline.webhook_admin import rotate_secrets, sync_webhooks, webhook_health, webhook_name
 from billing_audit.smartsheet.gateway import SmartsheetError
 from billing_audit.smartsheet.webhook_admin import WebhookInfo
 from billing_audit.store.memory import MemoryAlertPublisher
+from billing_audit.store.secrets import WebhookSecret
 
 URL = "https://example.invalid/prod/webhook"
 

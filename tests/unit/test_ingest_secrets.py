@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from billing_audit.ingest.secrets import (
+from billing_audit.store.secrets import (
     PENDING_WINDOW,
     SecretFormatError,
     SecretsManagerSecrets,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from billing_audit.ingest.secrets import SecretUnavailable, WebhookSecret
 from billing_audit.ingest.webhook import CallbackInProgress, Outcome, WebhookIngest
 from billing_audit.smartsheet.webhooks import sign
+from billing_audit.store.secrets import SecretUnavailable, WebhookSecret
 
 NOW = datetime(2026, 11, 12, 10, 0, tzinfo=UTC)
 HOOK = 4862947229609079

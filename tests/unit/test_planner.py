@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from billing_audit.domain.models import ColumnMap
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.pipeline.planner import plan_scan
 from billing_audit.smartsheet.models import RowData, SheetData
-from billing_audit.smartsheet.planner import plan_scan
 from tests.unit.builders import BASELINE, NOW, at, billing_row, context
 
 COLUMN_IDS = {

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.model import display_value, same_value
-from billing_audit.simulator.scenario import ScenarioEdit, ScenarioError, parse_scenario
-from billing_audit.simulator.testing import small_scenario
+from smartsheet_sim import Simulator
+from smartsheet_sim.model import display_value, same_value
+from smartsheet_sim.scenario import ScenarioEdit, ScenarioError, parse_scenario
+from smartsheet_sim.testing import small_scenario
 from tests.unit.builders import at
 
 

@@ -30,7 +30,6 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from billing_audit import resources as res
-from billing_audit.ingest.secrets import SecretFormatError, SecretUnavailable, WebhookSecret
 from billing_audit.smartsheet.webhooks import (
     CHALLENGE_HEADER,
     CHALLENGE_RESPONSE_HEADER,
@@ -38,6 +37,7 @@ from billing_audit.smartsheet.webhooks import (
     WebhookCallback,
     signature_valid,
 )
+from billing_audit.store.secrets import SecretFormatError, SecretUnavailable, WebhookSecret
 
 DEFAULT_ROTATION_WAIT_SECONDS = 3.0
 ROTATION_POLL_SECONDS = 0.25

@@ -17,11 +17,11 @@ from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.planner import plan_scan
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
-from billing_audit.smartsheet.planner import plan_scan
 
 
 @dataclass

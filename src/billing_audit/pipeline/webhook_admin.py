@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from billing_audit import resources as res
-from billing_audit.ingest.secrets import WebhookSecret
 from billing_audit.smartsheet.gateway import SmartsheetError
 from billing_audit.smartsheet.webhook_admin import WebhookInfo
 from billing_audit.store.interfaces import Notifier
+from billing_audit.store.secrets import WebhookSecret
 
 MISSING = "MISSING"
 

@@ -71,11 +71,11 @@ def webhook_upkeep(config: AuditConfig, deps: AuditDeps) -> SyncReport | None:
     reconciles whatever the disabled webhooks did not deliver: it reads every change since its
     last snapshot, whichever path saw it first.
     """
-    from billing_audit.ingest.secrets import WebhookSecretStore
     from billing_audit.pipeline.scan import resolve_sheet_ids
     from billing_audit.pipeline.webhook_admin import webhook_health
     from billing_audit.smartsheet.sdk_client import SdkSmartsheet
     from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
+    from billing_audit.store.secrets import WebhookSecretStore
 
     callback_url = os.environ.get(res.WEBHOOK_URL_ENV)
     if not callback_url or not isinstance(deps.smartsheet, SdkSmartsheet) or not isinstance(deps.alerts, Notifier):

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Protocol
 
 from billing_audit.domain.models import CellEntry
+from billing_audit.errors import DependencyFailed
 from billing_audit.smartsheet.models import SheetData, SheetRef, UserData
 
 
-class SmartsheetError(RuntimeError):
+class SmartsheetError(DependencyFailed):
     """Smartsheet could not answer; the message is one line and carries no token or body."""
 
 

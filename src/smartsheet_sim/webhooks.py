@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from billing_audit.simulator.errors import bad_request, not_found
-from billing_audit.simulator.model import ChangeEvent, iso
+from smartsheet_sim.errors import bad_request, not_found
+from smartsheet_sim.model import ChangeEvent, iso
 
 if TYPE_CHECKING:
-    from billing_audit.simulator.core import Simulator
+    from smartsheet_sim.core import Simulator
 
 ENABLED = "ENABLED"
 NEW_NOT_VERIFIED = "NEW_NOT_VERIFIED"

@@ -39,8 +39,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from billing_audit import resources as res
+from billing_audit_local.paths import repo_root
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = repo_root()
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
 BOOTSTRAP_VERSION = "30"
@@ -562,7 +563,7 @@ def _create_skipped(deployment: _Deployment, deferred: list[str]) -> None:
     resources = deployment.template["Resources"]
     unknown = sorted({resources[lid]["Type"] for lid in deferred if resources[lid]["Type"] not in _SKIPPED})
     if unknown:
-        raise DeployError(f"moto cannot create {unknown}; add a handler in billing_audit.local.deploy")
+        raise DeployError(f"moto cannot create {unknown}; add a handler in billing_audit_local.deploy")
     # Secrets first, policies, alarms, then what depends on alarms.
     order = list(_SKIPPED)
     for logical_id in sorted(deferred, key=lambda lid: order.index(resources[lid]["Type"])):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from billing_audit.domain.values import CellValue
-from billing_audit.simulator.model import (
+from smartsheet_sim.model import (
     Attachment,
     ChangeEvent,
     Column,
@@ -20,15 +20,15 @@ from billing_audit.simulator.model import (
     same_value,
     stable_id,
 )
-from billing_audit.simulator.options import SimulatorOptions
-from billing_audit.simulator.scenario import (
+from smartsheet_sim.options import SimulatorOptions
+from smartsheet_sim.scenario import (
     Scenario,
     ScenarioEdit,
     ScenarioError,
     ScenarioSheet,
     ScenarioUser,
 )
-from billing_audit.simulator.webhooks import DeliveryResult, WebhookManager
+from smartsheet_sim.webhooks import DeliveryResult, WebhookManager
 
 
 @dataclass
@@ -418,7 +418,7 @@ class Simulator:
 
     def start(self) -> str:
         """Serve the API on 127.0.0.1 (a free port) in a daemon thread; returns the api_base."""
-        from billing_audit.simulator.server import SimulatorServer
+        from smartsheet_sim.server import SimulatorServer
 
         with self._lock:
             if self._api_base is not None:
@@ -434,7 +434,7 @@ class Simulator:
 
     def reset_rate_limits(self) -> None:
         """Forget the requests counted in the current rate-limit windows."""
-        from billing_audit.simulator.server import SimulatorServer
+        from smartsheet_sim.server import SimulatorServer
 
         server = self._server
         if isinstance(server, SimulatorServer):
@@ -445,7 +445,7 @@ class Simulator:
         return self._api_base
 
     def stop(self) -> None:
-        from billing_audit.simulator.server import SimulatorServer
+        from smartsheet_sim.server import SimulatorServer
 
         with self._lock:
             server = self._server

@@ -28,9 +28,6 @@ import boto3
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, ProcessFn
-from billing_audit.ingest.secrets import WebhookSecretStore
-from billing_audit.local.front import WebhookFront
-from billing_audit.local.worker import DrainReport, QueueWorker, ensure_dead_letter_queue
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_admin import (
@@ -43,9 +40,12 @@ from billing_audit.pipeline.webhook_admin import (
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
 from billing_audit.store.interfaces import Notifier
+from billing_audit.store.secrets import WebhookSecretStore
+from billing_audit_local.front import WebhookFront
+from billing_audit_local.worker import DrainReport, QueueWorker, ensure_dead_letter_queue
 
 if TYPE_CHECKING:
-    from billing_audit.simulator import DeliveryResult, Simulator
+    from smartsheet_sim import DeliveryResult, Simulator
 
 
 @dataclass
@@ -195,11 +195,11 @@ def run_serve(
     ready: Callable[[LocalWebhookStack], None] | None = None,
 ) -> int:
     """Run the local stack until `stop` is set or Ctrl-C; returns the exit code."""
-    from billing_audit.local.cloud import LocalCloud
-    from billing_audit.local.demo import bundled_example, config_for, simulator_deps
     from billing_audit.pipeline.scan import run_scan
-    from billing_audit.simulator import Simulator
-    from billing_audit.simulator.scenario import load_scenario
+    from billing_audit_local.cloud import LocalCloud
+    from billing_audit_local.demo import bundled_example, config_for, simulator_deps
+    from smartsheet_sim import Simulator
+    from smartsheet_sim.scenario import load_scenario
 
     scenario = load_scenario(scenario_path or bundled_example())
     config = config_for(scenario)

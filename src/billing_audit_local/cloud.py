@@ -1,6 +1,6 @@
 """Start moto's server on 127.0.0.1 and create the product's resources in it.
 
-Resources come from the synthesized CDK template (billing_audit.local.deploy): the local cloud is
+Resources come from the synthesized CDK template (billing_audit_local.deploy): the local cloud is
 built from the same definitions as production.
 """
 
@@ -15,8 +15,8 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from billing_audit.local.deploy import deploy_stack
 from billing_audit.resources import ALERTS_TOPIC_ENV
+from billing_audit_local.deploy import deploy_stack
 
 REGION = "us-east-1"
 _FAKE_CREDENTIALS = {

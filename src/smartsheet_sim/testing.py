@@ -253,11 +253,11 @@ class CallbackReceiver:
 
 
 def shared_dir() -> Path:
-    """/work/shared, or $BILLING_AUDIT_SHARED: the repo root's sibling `shared` directory."""
+    """$BILLING_AUDIT_SHARED, else the `shared` folder beside the working directory (the repository, under pytest)."""
     env = os.environ.get("BILLING_AUDIT_SHARED")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared"
+    return Path.cwd().resolve().parent / "shared"
 
 
 def openapi_path() -> Path:

@@ -17,12 +17,12 @@ counts, rejected ones included; unmatched paths count as `"<METHOD> <unknown>"`.
 
 Beyond the API: `sim.change_log` (ChangeEvent list), `sim.attachment_bytes(id)`,
 `sim.reset_rate_limits()`, `sim.disable_webhook(id, status)`, `sim.webhooks.pending_count()`,
-`sim.user_id_for(email)`. Test helpers live in `billing_audit.simulator.testing`.
+`sim.user_id_for(email)`. Test helpers live in `smartsheet_sim.testing`.
 """
 
-from billing_audit.simulator.core import Simulator
-from billing_audit.simulator.model import ChangeEvent
-from billing_audit.simulator.options import SimulatorOptions
-from billing_audit.simulator.webhooks import DeliveryResult, sign
+from smartsheet_sim.core import Simulator
+from smartsheet_sim.model import ChangeEvent
+from smartsheet_sim.options import SimulatorOptions
+from smartsheet_sim.webhooks import DeliveryResult, sign
 
 __all__ = ["ChangeEvent", "DeliveryResult", "Simulator", "SimulatorOptions", "sign"]

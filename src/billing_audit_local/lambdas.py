@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
+from billing_audit_local.paths import functions_dir
+
 _LOADED: dict[str, ModuleType] = {}
 
 
@@ -39,7 +39,7 @@ class LocalLambdaContext:
 def load_handler(name: str) -> ModuleType:
     """functions/<name>/handler.py as a module (functions/ is not a package: each is its own asset)."""
     if name not in _LOADED:
-        path = FUNCTIONS_DIR / name / "handler.py"
+        path = functions_dir() / name / "handler.py"
         spec = importlib.util.spec_from_file_location(f"billing_audit_function_{name}", path)
         if spec is None or spec.loader is None:
             raise FileNotFoundError(f"no handler at {path}")

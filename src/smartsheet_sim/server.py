@@ -16,11 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from billing_audit.simulator.api import FILE_ROUTE, RawResponse, Request, Route, match
-from billing_audit.simulator.errors import ApiError
+from smartsheet_sim.api import FILE_ROUTE, RawResponse, Request, Route, match
+from smartsheet_sim.errors import ApiError
 
 if TYPE_CHECKING:
-    from billing_audit.simulator.core import Simulator
+    from smartsheet_sim.core import Simulator
 
 API_PREFIX = "/2.0"
 HISTORY_TEMPLATE = "/sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"

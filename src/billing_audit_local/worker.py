@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from billing_audit import resources as res
-from billing_audit.local.front import Handler, LocalLambdaContext, load_function
+from billing_audit_local.front import Handler, LocalLambdaContext, load_function
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient

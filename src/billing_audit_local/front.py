@@ -16,7 +16,6 @@ import importlib.util
 import itertools
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -24,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from billing_audit import resources as res
+from billing_audit_local.paths import FUNCTIONS_DIR_ENV, functions_dir
 
-FUNCTIONS_DIR_ENV = "BILLING_AUDIT_FUNCTIONS_DIR"
 STAGE = "prod"
 RESOURCE = "/webhook"
 ACCOUNT_ID = "123456789012"
@@ -40,14 +38,6 @@ API_ID = "local0api1"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _log = logging.getLogger(__name__)
 _load_counter = itertools.count(1)
-
-
-def functions_dir() -> Path:
-    """functions/ of the repository (or $BILLING_AUDIT_FUNCTIONS_DIR)."""
-    override = os.environ.get(FUNCTIONS_DIR_ENV)
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "functions"
 
 
 def load_function(name: str) -> ModuleType:

@@ -20,7 +20,7 @@ from pydantic import (
 from billing_audit.config import IanaZone
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.values import CellValue
-from billing_audit.simulator.model import stable_id
+from smartsheet_sim.model import stable_id
 
 
 class ScenarioError(ValueError):

@@ -16,23 +16,23 @@ import boto3
 from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
-from billing_audit.local.cloud import LocalCloud
-from billing_audit.local.lambdas import local_lambda_environment
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.resources import REPORTS_BUCKET, required_env
-from billing_audit.simulator import Simulator
-from billing_audit.simulator.scenario import Scenario, load_scenario
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 from billing_audit.store.s3 import S3Blobs
+from billing_audit_local.cloud import LocalCloud
+from billing_audit_local.lambdas import local_lambda_environment
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import Scenario, load_scenario
 
 BUNDLE_WINDOW = timedelta(minutes=1)
 HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
 
 
 def bundled_example() -> Path:
-    return Path(str(package_files.files("billing_audit") / "data" / "example-week.json"))
+    return Path(str(package_files.files("billing_audit_local") / "data" / "example-week.json"))
 
 
 def config_for(scenario: Scenario) -> AuditConfig:
@@ -150,7 +150,7 @@ def _replay_through_webhooks(
     Callbacks go out once no edit is due within a minute of the first undelivered one (Smartsheet
     bundles events that close together), and each is delivered twice, as a retry would.
     """
-    from billing_audit.local.serve import LocalWebhookStack
+    from billing_audit_local.serve import LocalWebhookStack
 
     with LocalWebhookStack(sim, config, deps) as stack:
         report = stack.sync()

@@ -1,0 +1,5 @@
+import sys
+
+from billing_audit.cli import main
+
+sys.exit(main())

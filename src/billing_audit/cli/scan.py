@@ -1,0 +1,64 @@
+"""`billing-audit scan`: one incremental scan of the configured sheets, from this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from billing_audit.cli.exits import PROGRAM, ExitCode
+from billing_audit.config import load_config
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.scan import ScanResult, run_scan
+from billing_audit.pipeline.wiring import aws_dependencies
+from billing_audit.resources import CONFIG_ENV
+from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore
+
+
+def _scan(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    deps = aws_dependencies(config)
+    if args.dry_run:
+        # Detect and print only: state is read from AWS but nothing is written anywhere.
+        deps = AuditDeps(
+            smartsheet=deps.smartsheet,
+            events=MemoryEventStore(),
+            state=deps.state,
+            alerts=MemoryAlertPublisher(),
+            clock=deps.clock,
+        )
+    result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run)
+    for failed in result.failed:
+        print(f"{PROGRAM}: sheet {failed.sheet_id} not scanned: {failed.error}", file=sys.stderr)
+    print(render(result, deps.smartsheet.call_counts()))
+    return ExitCode.DEPENDENCY_FAILED if result.failed else ExitCode.OK
+
+
+def render(result: ScanResult, call_counts: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for sheet in result.sheets:
+        if sheet.error is not None:
+            continue  # told on stderr by _scan
+        if sheet.baseline:
+            status = "baseline taken"
+        elif sheet.unchanged:
+            status = "unchanged"
+        else:
+            status = (
+                f"{sheet.rows_modified} modified, {sheet.rows_added} added, {sheet.rows_deleted} deleted, "
+                f"{sheet.history_reads} cell histories, {len(sheet.events)} events ({sheet.new_events} new)"
+            )
+        lines.append(f"sheet {sheet.sheet_id} {sheet.sheet_name}: {status}")
+        lines.extend("  " + json.dumps(event.to_record()) for event in sheet.events)
+    lines.append("API calls: " + json.dumps(call_counts, sort_keys=True))
+    return "\n".join(lines)
+
+
+def register(commands: Any) -> None:
+    scan = commands.add_parser("scan", help="scan the configured sheets once")
+    scan.add_argument("--sheet", type=int, action="append", help="only this sheet id (repeatable)")
+    scan.add_argument("--dry-run", action="store_true", help="detect and print, write nothing")
+    scan.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
+    scan.set_defaults(func=_scan)

@@ -1,0 +1,16 @@
+"""The two kinds of failure every entry point tells apart: bad input, and a dependency that failed.
+
+Adapters and the configuration raise subclasses of these, so the CLI's exit code (and a handler's
+log line) follows from what went wrong, never from which command was running.
+"""
+
+from __future__ import annotations
+
+
+class BadInput(ValueError):
+    """Input the product cannot use: a file or field named in the one-line message."""
+
+
+class DependencyFailed(RuntimeError):
+    """Something the product depends on failed: Smartsheet or AWS unreachable, throttled or denying,
+    or a setting the deployment must provide is missing."""
