@@ -36,6 +36,7 @@ test-e2e: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests infra functions bench
 	$(BIN)/ruff format --check src tests infra functions bench
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/mypy infra
 	for handler in functions/*/handler.py; do $(BIN)/mypy "$$handler" || exit 1; done

@@ -1,10 +1,11 @@
 """Lambda assets built on this machine, without Docker.
 
-Two `ILocalBundling` implementations: one copies a function's folder plus the shared
-`billing_audit` package; one pip-installs a layer's requirements for CPython 3.12 on manylinux
-x86_64 (wheels only, so nothing compiles here) and prunes what Lambda never imports.  A built layer
-is cached under `.build/layers/<name>-<hash>/` (and pip's downloads under `.build/pip-cache/`), so a
-second synth, or a fresh `cdk.out`, copies instead of reinstalling.  Docker is only the fallback
+Two `ILocalBundling` implementations: one copies a function's folder plus the runtime modules
+its handler's import graph reaches (never the local tooling); one pip-installs a layer's
+requirements for CPython 3.12 on manylinux x86_64 (wheels only, so nothing compiles here) and
+prunes what Lambda never imports.  A built layer is cached under `.build/layers/<name>-<hash>/`
+(and pip's downloads under `.build/pip-cache/`), so a second synth, or a fresh `cdk.out`, copies
+instead of reinstalling.  Docker is only the fallback
 CDK uses when `try_bundle` returns False (here: when pip itself is missing).
 
 `bundling_mode(...) == "skip"` turns all of this off: assets are the plain source folders.  That
@@ -20,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,13 @@ from infra.constants import (
     BUNDLING_ENV,
     FUNCTIONS_DIR,
     LAYERS_DIR,
-    PACKAGE_DIR,
     PYTHON_VERSION,
     REPO_ROOT,
+    SOURCE_DIR,
 )
+from infra.import_closure import module_closure, module_files
 
-BUNDLER_VERSION = "1"  # bump to invalidate every cached build
+BUNDLER_VERSION = "2"  # bump to invalidate every cached build
 PIP_TARGET_ARGS = (
     "--platform",
     "manylinux2014_x86_64",
@@ -78,39 +80,37 @@ def _files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def tree_hash(roots: Iterable[tuple[Path, str]], *extra: str) -> str:
-    """A content hash of the files under each root, as they would be laid out in the asset."""
+def content_hash(*parts: str | bytes) -> str:
+    """A stable hash of an asset's inputs; BUNDLER_VERSION is part of it, so bumping it rebuilds all."""
     digest = hashlib.sha256(BUNDLER_VERSION.encode())
-    for item in extra:
-        digest.update(item.encode())
-    for root, prefix in roots:
-        if not root.exists():
-            digest.update(f"missing:{prefix}".encode())
-            continue
-        for path in _files(root):
-            digest.update(f"{prefix}/{path.relative_to(root).as_posix()}".encode())
-            digest.update(path.read_bytes())
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
     return digest.hexdigest()
 
 
-def _copy_tree(source: Path, target: Path) -> None:
-    for path in _files(source):
-        destination = target / path.relative_to(source)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, destination)
+def function_files(name: str) -> list[tuple[Path, str]]:
+    """(source, path in the asset) of every file a function's asset holds: its folder, then the
+    runtime modules its handler's import graph reaches (infra/import_closure.py)."""
+    folder = FUNCTIONS_DIR / name
+    files = [(path, path.relative_to(folder).as_posix()) for path in _files(folder)]
+    modules = module_closure(folder / "handler.py")
+    files += [(SOURCE_DIR / relative, relative.as_posix()) for relative in module_files(modules, SOURCE_DIR)]
+    return files
 
 
 @jsii.implements(cdk.ILocalBundling)
 class FunctionBundling:
-    """functions/<name>/* at the asset root, plus src/billing_audit/ as the package `billing_audit`."""
+    """functions/<name>/* at the asset root, plus the runtime modules its handler imports."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         target = Path(output_dir)
-        _copy_tree(FUNCTIONS_DIR / self.name, target)
-        _copy_tree(PACKAGE_DIR, target / "billing_audit")
+        for source, relative in function_files(self.name):
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
         return True
 
 
@@ -151,7 +151,7 @@ class LayerBundling:
 
     @property
     def key(self) -> str:
-        return tree_hash([], self.requirements.read_text(encoding="utf-8"), *PIP_TARGET_ARGS, str(self.heavy))
+        return content_hash(self.requirements.read_text(encoding="utf-8"), *PIP_TARGET_ARGS, str(self.heavy))
 
     @property
     def cached_dir(self) -> Path:
@@ -193,19 +193,21 @@ def function_code(scope: Any, name: str) -> lambda_.Code:
     source = FUNCTIONS_DIR / name
     if bundling_mode(scope) == "skip":
         return lambda_.Code.from_asset(str(source))
+    files = function_files(name)
+    # Docker is only CDK's fallback when local bundling declines, which it never does for functions;
+    # the command still copies the same files.
+    copies = " && ".join(
+        f"install -D /asset-input/{path.relative_to(REPO_ROOT).as_posix()} /asset-output/{relative}"
+        for path, relative in files
+    )
     return lambda_.Code.from_asset(
         str(REPO_ROOT),
         asset_hash_type=cdk.AssetHashType.CUSTOM,
-        asset_hash=tree_hash([(source, ""), (PACKAGE_DIR, "billing_audit")], "function", name),
+        asset_hash=content_hash("function", name, *(part for path, rel in files for part in (rel, path.read_bytes()))),
         bundling=cdk.BundlingOptions(
             image=lambda_.Runtime.PYTHON_3_12.bundling_image,
             local=FunctionBundling(name),
-            command=[
-                "bash",
-                "-c",
-                f"cp -r /asset-input/functions/{name}/. /asset-output/ && "
-                "cp -r /asset-input/src/billing_audit /asset-output/billing_audit",
-            ],
+            command=["bash", "-c", copies],
         ),
     )
 

@@ -28,7 +28,7 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYERS_DIR = REPO_ROOT / "layers"
-PACKAGE_DIR = REPO_ROOT / "src" / "billing_audit"
+SOURCE_DIR = REPO_ROOT / "src"
 BUILD_DIR = REPO_ROOT / ".build"
 
 PYTHON_VERSION = "3.12"

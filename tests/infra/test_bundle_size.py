@@ -18,6 +18,7 @@ LIMIT = 250 * 1024 * 1024
 WEBHOOK_CODE_LIMIT = 5 * 1024 * 1024  # the webhook's own code: a few handlers and billing_audit
 WEBHOOK_TOTAL_LIMIT = 60 * 1024 * 1024  # webhook + light layer: cold starts stay quick
 MB = 1024 * 1024
+TOOLING_PACKAGES = ("smartsheet_sim", "billing_audit_local")
 
 
 def tree_size(path: Path) -> int:
@@ -50,6 +51,8 @@ def test_every_function_with_its_layers_fits_in_lambda(bundled: tuple[Path, dict
         layers = sum(
             tree_size(_asset_dir(outdir, resources[layer["Ref"]])) for layer in resource["Properties"]["Layers"]
         )
+        tooling = [p for p in _asset_dir(outdir, resource).rglob("*") if p.name in TOOLING_PACKAGES]
+        assert not tooling, f"{name}: the local tooling is in the asset: {tooling}"
         sizes[name] = {"code_mb": round(code / MB, 2), "layers_mb": round(layers / MB, 1)}
         sizes[name]["total_mb"] = round((code + layers) / MB, 1)
         assert code + layers < LIMIT, f"{name}: {(code + layers) / MB:.1f} MB unzipped exceeds 250 MB"
