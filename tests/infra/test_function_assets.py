@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from infra.bundling import FunctionBundling
 from infra.constants import FUNCTIONS
+
 from tests.infra.conftest import ROOT
 
 TOOLING = ("smartsheet_sim", "billing_audit_local")
@@ -58,7 +58,12 @@ def test_the_webhook_asset_holds_exactly_what_its_handler_imports(tmp_path: Path
     bundled = _bundle("webhook", tmp_path)
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
     probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path), str(ROOT / "src")], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+        [sys.executable, "-c", PROBE, str(tmp_path), str(ROOT / "src")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert probe.returncode == 0, probe.stderr[-2000:]
     result = json.loads(probe.stdout.strip().splitlines()[-1])
