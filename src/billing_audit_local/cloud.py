@@ -2,31 +2,25 @@
 
 Resources come from the synthesized CDK template (billing_audit_local.deploy): the local cloud is
 built from the same definitions as production.
+
+While a `LocalCloud` is up, its `environment` (endpoint, region, fake credentials, and once
+provisioned the resource names) is set in the process, so the handlers running in process and
+every default boto3 client find moto as they would find AWS in Lambda; `stop()` restores what it
+replaced.  Tooling code that can be explicit uses `LocalCloud.client` instead.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
-import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
 from billing_audit.resources import ALERTS_TOPIC_ENV
 from billing_audit_local.deploy import deploy_stack
-
-REGION = "us-east-1"
-_FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-
+from billing_audit_local.environment import REGION, LocalAws, ProcessEnvironment, smartsheet_token
 
 _SERVER: ThreadedMotoServer | None = None
 _SERVER_LOCK = threading.Lock()
@@ -54,6 +48,7 @@ class LocalCloud:
     def __init__(self) -> None:
         self.endpoint_url = ""
         self.names: dict[str, str] = {}
+        self._process = ProcessEnvironment()
 
     def __enter__(self) -> LocalCloud:
         self.start()
@@ -62,28 +57,37 @@ class LocalCloud:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def aws(self) -> LocalAws:
+        if not self.endpoint_url:
+            raise RuntimeError("the local cloud is not started")
+        return LocalAws(self.endpoint_url, REGION)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a handler here finds in its environment: where AWS is, how to sign, the resource names."""
+        return {**self.aws.environment(), **self.names}
+
     def start(self) -> str:
-        os.environ.update(_FAKE_CREDENTIALS)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.endpoint_url = _moto_endpoint()
         # Each local cloud starts empty, whatever an earlier one in this process left behind.
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
         # Every boto3 client created from here on talks to moto, wherever it is created.
-        os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
+        self._process.set(self.environment)
         return self.endpoint_url
 
     def stop(self) -> None:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        for name in self.names:
-            os.environ.pop(name, None)
+        """Put back the environment the process had before `start()` (moto's server stays up)."""
+        self._process.restore()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return self.aws.client(service)
 
     def provision(self) -> dict[str, str]:
         """Deploy the synthesized stack and export its names as the env vars the handlers read."""
-        self.names = deploy_stack(self.endpoint_url, region=REGION)
-        os.environ.update(self.names)
+        self.names = deploy_stack(self.endpoint_url, region=REGION, smartsheet_token=smartsheet_token())
+        self._process.set(self.names)
         self._detach_lambda_subscribers(self.names[ALERTS_TOPIC_ENV])
         return self.names
 
@@ -91,8 +95,8 @@ class LocalCloud:
         """Unsubscribe Lambda functions (the Slack notifier) from the alerts topic; returns how many.
 
         moto runs Lambda code only in Docker, which this machine lacks: it would fail on every
-        publish. The handlers run in process instead (local/lambdas.py); the alerts stay on the
-        topic for every other subscriber.
+        publish. The handlers run in process instead (billing_audit_local.lambdas); the alerts stay
+        on the topic for every other subscriber.
         """
         sns = self.client("sns")
         removed = 0
