@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -10,18 +10,24 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from billing_audit import resources as res
 from billing_audit.notify.slack import SlackNotConfigured, post, slack_message
+from billing_audit.settings import NotifierSettings, load
 
 logger = Logger()
 tracer = Tracer()
+SLACK_URL_MAX_AGE_SECONDS = 300
+
+
+@cache
+def _settings() -> NotifierSettings:
+    return load(NotifierSettings)
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @event_source(data_class=SNSEvent)
 def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
-    url = str(parameters.get_secret(os.environ[res.SLACK_WEBHOOK_SECRET_ENV], max_age=300))
+    url = str(parameters.get_secret(_settings().slack_webhook_secret, max_age=SLACK_URL_MAX_AGE_SECONDS))
     sent = 0
     for record in event.records:
         payload = slack_message(record.sns.subject, record.sns.message)

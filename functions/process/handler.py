@@ -17,8 +17,10 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
+from billing_audit.config import load_config
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
-from billing_audit.resources import required_env
+from billing_audit.pipeline.wiring import aws_dependencies
+from billing_audit.settings import ProcessSettings, load
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)
@@ -50,17 +52,13 @@ def _failed(record: SQSRecord, exc: Exception) -> None:
 
 
 def _build() -> CallbackProcessor:
-    from billing_audit.config import load_config
-    from billing_audit.pipeline.wiring import aws_dependencies
-    from billing_audit.store.sns import SnsAlertPublisher
-
+    settings = load(ProcessSettings)
     config = load_config()
-    deps = aws_dependencies(config)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=required_env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
+    deps = aws_dependencies(config, settings)
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb"))
+    return CallbackProcessor(
+        config, deps, deps.notifier, persistence=persistence, on_record=_record, on_failure=_failed
     )
-    assert isinstance(deps.alerts, SnsAlertPublisher)  # the topic also carries operational notices
-    return CallbackProcessor(config, deps, deps.alerts, persistence=persistence, on_record=_record, on_failure=_failed)
 
 
 def configure(processor: CallbackProcessor | None) -> None:

@@ -18,6 +18,7 @@ from billing_audit.config import AuditConfig, load_config
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import ScanResult, run_scan
 from billing_audit.pipeline.wiring import aws_dependencies, webhook_upkeep
+from billing_audit.settings import AuditSettings, load
 
 logger = Logger()
 tracer = Tracer()
@@ -40,7 +41,7 @@ class ScanRequest(BaseModel):
 @cache
 def _runtime() -> tuple[AuditConfig, AuditDeps]:
     config = load_config()
-    return config, aws_dependencies(config)
+    return config, aws_dependencies(config, load(AuditSettings))
 
 
 def _record_metrics(result: ScanResult, seconds: float, api_calls: int, scheduled: datetime | None) -> None:

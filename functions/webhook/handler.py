@@ -1,6 +1,6 @@
 """POST /webhook (API Gateway REST proxy): Smartsheet challenges and signed callbacks, queued for `process`.
 
-The request logic lives in billing_audit.ingest.webhook; this module parses the event, shapes the
+The request logic lives in billing_audit.ingest.request; this module parses the event, shapes the
 response, and owns the per-container clients (built lazily on first use).  Its import graph stays
 light: no Smartsheet SDK, no scan pipeline, no openpyxl/scikit-learn/pandas.
 """
@@ -8,7 +8,6 @@ light: no Smartsheet SDK, no scan pipeline, no openpyxl/scikit-learn/pandas.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import boto3
@@ -22,8 +21,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
 from billing_audit.ingest.queue import SqsCallbackSink
-from billing_audit.ingest.webhook import DEFAULT_ROTATION_WAIT_SECONDS, IngestResult, Outcome, WebhookIngest
-from billing_audit.resources import required_env
+from billing_audit.ingest.request import IngestResult, Outcome, WebhookIngest
+from billing_audit.settings import WebhookSettings, load
 from billing_audit.store.secrets import SecretsManagerSecrets
 
 logger = Logger(service=res.SERVICE_NAME)
@@ -52,16 +51,21 @@ def ingest() -> WebhookIngest:
     """The container's clients, built on the first request."""
     global _ingest, _sink
     if _ingest is None:
+        settings = load(WebhookSettings)
         persistence = DynamoDBPersistenceLayer(
-            table_name=required_env(res.IDEMPOTENCY_TABLE.env_var), boto3_client=boto3.client("dynamodb")
+            table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb")
         )
-        _sink = SqsCallbackSink(boto3.client("sqs"), required_env(res.CALLBACK_QUEUE_ENV), persistence)
-        secrets = SecretsManagerSecrets(SecretsProvider(boto3_client=boto3.client("secretsmanager")))
+        _sink = SqsCallbackSink(boto3.client("sqs"), settings.callback_queue_url, persistence)
+        secrets = SecretsManagerSecrets(
+            SecretsProvider(boto3_client=boto3.client("secretsmanager")),
+            prefix=settings.secret_prefix,
+            max_age=settings.secret_max_age_seconds,
+        )
         _ingest = WebhookIngest(
             secrets,
             _sink,
-            max_body_bytes=int(os.environ.get(res.WEBHOOK_MAX_BODY_ENV) or res.WEBHOOK_DEFAULT_MAX_BODY_BYTES),
-            rotation_wait_seconds=float(os.environ.get(res.WEBHOOK_ROTATION_WAIT_ENV) or DEFAULT_ROTATION_WAIT_SECONDS),
+            max_body_bytes=settings.max_body_bytes,
+            rotation_wait_seconds=settings.rotation_wait_seconds,
         )
     return _ingest
 

@@ -13,7 +13,8 @@ from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit_local.demo import bundled_example, config_for, simulator_deps
+from billing_audit_local.demo import bundled_example, config_for
+from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import Scenario, load_scenario
 
@@ -89,7 +90,12 @@ def test_a_crash_midway_loses_and_duplicates_nothing(cloud, sim, scenario):
             raise RuntimeError("SNS went away")
 
     crashing = AuditDeps(
-        smartsheet=deps.smartsheet, events=deps.events, state=deps.state, alerts=CrashingAlerts(), clock=deps.clock
+        smartsheet=deps.smartsheet,
+        events=deps.events,
+        state=deps.state,
+        alerts=CrashingAlerts(),
+        notifier=deps.notifier,
+        clock=deps.clock,
     )
     with pytest.raises(RuntimeError):
         run_scan(config_for(scenario), crashing)

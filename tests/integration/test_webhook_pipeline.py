@@ -22,8 +22,9 @@ from billing_audit.pipeline.scan import run_scan
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.demo import bundled_example, config_for, simulator_deps
+from billing_audit_local.demo import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
+from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import DeliveryResult, Simulator
 from smartsheet_sim.scenario import load_scenario
 
@@ -45,7 +46,14 @@ def played() -> Iterator[Played]:
         cloud.provision()
         aws = simulator_deps(sim, config)
         alerts = MemoryAlertPublisher()
-        deps = AuditDeps(smartsheet=aws.smartsheet, events=aws.events, state=aws.state, alerts=alerts, clock=aws.clock)
+        deps = AuditDeps(
+            smartsheet=aws.smartsheet,
+            events=aws.events,
+            state=aws.state,
+            alerts=alerts,
+            notifier=alerts,
+            clock=aws.clock,
+        )
         sim.apply_edits_through(scenario.baseline_at)
         sim.set_time(scenario.baseline_at)
         run_scan(config, deps)

@@ -57,7 +57,9 @@ class Recorder:
 
 
 def processor(recorder: Recorder, alerts: MemoryAlertPublisher) -> CallbackProcessor:
-    deps = AuditDeps(smartsheet=None, events=MemoryEventStore(), state=MemoryStateStore(), alerts=alerts)  # type: ignore[arg-type]
+    deps = AuditDeps(
+        smartsheet=None, events=MemoryEventStore(), state=MemoryStateStore(), alerts=alerts, notifier=alerts
+    )  # type: ignore[arg-type]
     return CallbackProcessor(AuditConfig(), deps, alerts, process=recorder)
 
 

@@ -9,6 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
+from billing_audit.settings import WebhookSecretSettings, load
 from billing_audit.store.secrets import (
     PENDING_WINDOW,
     SecretFormatError,
@@ -59,9 +60,9 @@ def test_repr_never_shows_secret_material() -> None:
 
 def test_secret_name_uses_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WEBHOOK_SECRET_PREFIX", raising=False)
-    assert secret_name(123) == "billing-audit/webhook/123"
+    assert secret_name(123, load(WebhookSecretSettings).secret_prefix) == "billing-audit/webhook/123"
     monkeypatch.setenv("WEBHOOK_SECRET_PREFIX", "other/")
-    assert secret_name(123) == "other/123"
+    assert secret_name(123, load(WebhookSecretSettings).secret_prefix) == "other/123"
 
 
 def test_a_webhook_id_without_a_secret_is_not_read_again_at_once() -> None:

@@ -27,6 +27,7 @@ def _scan(args: argparse.Namespace) -> int:
             events=MemoryEventStore(),
             state=deps.state,
             alerts=MemoryAlertPublisher(),
+            notifier=MemoryAlertPublisher(),
             clock=deps.clock,
         )
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run)

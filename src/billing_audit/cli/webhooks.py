@@ -8,7 +8,6 @@ Manager (standard AWS credentials; AWS_ENDPOINT_URL for moto).
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,11 @@ import boto3
 from billing_audit import resources as res
 from billing_audit.config import load_config
 from billing_audit.pipeline.scan import resolve_sheet_ids
-from billing_audit.pipeline.webhook_admin import SyncReport, rotate_secrets, sync_webhooks
-from billing_audit.pipeline.wiring import smartsheet_token
-from billing_audit.smartsheet.sdk_client import SdkSmartsheet
-from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
+from billing_audit.pipeline.webhook_rotation import rotate_secrets
+from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks
+from billing_audit.pipeline.wiring import sdk_smartsheet
+from billing_audit.settings import WebhookAdminSettings, load
+from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.secrets import WebhookSecretStore
 
 
@@ -28,21 +28,40 @@ class _Admin:
     """The Smartsheet and Secrets Manager clients of one webhooks command."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        self.settings = load(WebhookAdminSettings)
         self.config = load_config(args.config)
-        self.sdk = SdkSmartsheet(token=smartsheet_token(), api_base=args.api_base)
+        self.sdk = sdk_smartsheet(self.settings, api_base=args.api_base)
         self.api = SmartsheetWebhooks(self.sdk)
-        self.secrets = WebhookSecretStore(boto3.client("secretsmanager"))
+        self.secrets = WebhookSecretStore(boto3.client("secretsmanager"), prefix=self.settings.secret_prefix)
         self.sheet_ids = resolve_sheet_ids(self.config, self.sdk)
 
 
+def render_report(report: SyncReport) -> str:
+    """The report as a table: one line per webhook, columns padded to their widest cell."""
+    header = ("SHEET", "WEBHOOK", "STATUS", "ACTION", "SECRET", "CALLBACK URL")
+    lines = [header] + [
+        (
+            str(r.sheet_id or "-"),
+            str(r.webhook_id or "-"),
+            r.status,
+            r.action + (f" ({r.detail})" if r.detail else ""),
+            str(r.sm_state),
+            r.callback_url or "-",
+        )
+        for r in report.rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
 def _print_report(report: SyncReport) -> int:
-    print(report.render())
+    print(render_report(report))
     return 0 if report.ok else 1
 
 
 def _sync(args: argparse.Namespace) -> int:
-    callback_url = args.callback_url or os.environ.get(res.WEBHOOK_URL_ENV)
     admin = _Admin(args)
+    callback_url = args.callback_url or admin.settings.webhook_url
     return _print_report(
         sync_webhooks(
             admin.sheet_ids, admin.api, admin.secrets, callback_url=callback_url, delete_stale=not args.keep_stale

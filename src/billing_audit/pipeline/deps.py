@@ -1,17 +1,15 @@
-"""What an audit run needs from the outside world, built once per process or Lambda container."""
+"""What an audit run needs from the outside world, built once per process or Lambda container.
+
+Every port the pipeline uses is here, so pipeline code never asks which adapter it was given.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from billing_audit.clock import Clock, system_clock
 from billing_audit.smartsheet.gateway import SmartsheetGateway
-from billing_audit.store.interfaces import AlertPublisher, EventStore, StateStore
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+from billing_audit.store.interfaces import AlertPublisher, EventStore, Notifier, StateStore
 
 
 @dataclass
@@ -20,4 +18,5 @@ class AuditDeps:
     events: EventStore
     state: StateStore
     alerts: AlertPublisher
-    clock: Callable[[], datetime] = field(default=wall_clock)
+    notifier: Notifier
+    clock: Clock = field(default=system_clock)

@@ -1,65 +1,71 @@
-"""Builds AuditDeps from the environment: physical names from env vars, the token from Secrets Manager."""
+"""Builds AuditDeps from validated settings: physical names from the environment, the token from Secrets Manager."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 
 from billing_audit import resources as res
+from billing_audit.clock import Clock, system_clock
 from billing_audit.config import AuditConfig
-from billing_audit.pipeline.deps import AuditDeps, wall_clock
-from billing_audit.resources import required_env
-from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.scan import resolve_sheet_ids
+from billing_audit.pipeline.webhook_alerts import webhook_check_failed
+from billing_audit.pipeline.webhook_sync import SyncReport, webhook_health
+from billing_audit.resources import MissingSetting
+from billing_audit.settings import AuditSettings, SmartsheetSettings, load
+from billing_audit.smartsheet.gateway import SmartsheetGateway
+from billing_audit.smartsheet.sdk_client import SdkSmartsheet
+from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
 from billing_audit.store.interfaces import Notifier
+from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
-if TYPE_CHECKING:
-    from billing_audit.pipeline.webhook_admin import SyncReport
+TOKEN_MAX_AGE_SECONDS = 300
 
 
-def smartsheet_token(*, fresh: bool = False) -> str:
-    """From SMARTSHEET_ACCESS_TOKEN locally; from Secrets Manager (cached by Powertools) in AWS.
-
-    `fresh` skips the cache: after a 401, the secret may have been rotated.
-    """
-    token = os.environ.get(res.SMARTSHEET_TOKEN_ENV)
-    if token:
-        return token
-    secret_name = os.environ.get(res.SMARTSHEET_TOKEN_SECRET_ENV)
-    if not secret_name:
-        raise SmartsheetError(
+def smartsheet_token(settings: SmartsheetSettings, *, fresh: bool = False) -> str:
+    """The token itself where it is set (local runs); else from its Secrets Manager secret, cached
+    by Powertools.  `fresh` skips the cache: after a 401, the secret may have been rotated."""
+    if settings.access_token is not None:
+        return settings.access_token.get_secret_value()
+    if not settings.token_secret:
+        raise MissingSetting(
             f"no Smartsheet token: set {res.SMARTSHEET_TOKEN_ENV} or {res.SMARTSHEET_TOKEN_SECRET_ENV}"
         )
-    from aws_lambda_powertools.utilities import parameters
-
-    return str(parameters.get_secret(secret_name, max_age=300, force_fetch=fresh))
+    return str(parameters.get_secret(settings.token_secret, max_age=TOKEN_MAX_AGE_SECONDS, force_fetch=fresh))
 
 
-def default_smartsheet() -> SmartsheetGateway:
-    from billing_audit.smartsheet.sdk_client import SdkSmartsheet
-
-    return SdkSmartsheet(token=smartsheet_token(), renew_token=lambda: smartsheet_token(fresh=True))
+def sdk_smartsheet(settings: SmartsheetSettings, api_base: str | None = None) -> SdkSmartsheet:
+    """The SDK adapter for these settings; a refused token is re-read once from its secret."""
+    return SdkSmartsheet(
+        token=smartsheet_token(settings),
+        api_base=api_base or settings.api_base,
+        renew_token=lambda: smartsheet_token(settings, fresh=True),
+    )
 
 
 def aws_dependencies(
     config: AuditConfig,
+    settings: AuditSettings | None = None,
     *,
     smartsheet: SmartsheetGateway | None = None,
-    clock: Callable[[], datetime] = wall_clock,
+    clock: Clock = system_clock,
 ) -> AuditDeps:
+    settings = settings if settings is not None else load(AuditSettings)
     dynamodb = boto3.resource("dynamodb")
+    topic = SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn)
     return AuditDeps(
-        smartsheet=smartsheet if smartsheet is not None else default_smartsheet(),
+        smartsheet=smartsheet if smartsheet is not None else sdk_smartsheet(settings),
         events=DynamoEventStore(
-            dynamodb.Table(required_env(res.EVENTS_TABLE.env_var)), retention_days=config.retention_days
+            dynamodb.Table(settings.events_table), retention_days=config.retention_days, clock=clock
         ),
-        state=DynamoStateStore(dynamodb.Table(required_env(res.STATE_TABLE.env_var))),
-        alerts=SnsAlertPublisher(boto3.client("sns"), required_env(res.ALERTS_TOPIC_ENV)),
+        state=DynamoStateStore(dynamodb.Table(settings.state_table)),
+        alerts=topic,
+        notifier=topic,
         clock=clock,
     )
 
@@ -71,12 +77,6 @@ def webhook_upkeep(config: AuditConfig, deps: AuditDeps) -> SyncReport | None:
     reconciles whatever the disabled webhooks did not deliver: it reads every change since its
     last snapshot, whichever path saw it first.
     """
-    from billing_audit.pipeline.scan import resolve_sheet_ids
-    from billing_audit.pipeline.webhook_admin import webhook_health
-    from billing_audit.smartsheet.sdk_client import SdkSmartsheet
-    from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
-    from billing_audit.store.secrets import WebhookSecretStore
-
     callback_url = os.environ.get(res.WEBHOOK_URL_ENV)
     if not callback_url or not isinstance(deps.smartsheet, SdkSmartsheet) or not isinstance(deps.alerts, Notifier):
         return None
@@ -89,7 +89,5 @@ def webhook_upkeep(config: AuditConfig, deps: AuditDeps) -> SyncReport | None:
             callback_url=callback_url,
         )
     except Exception as exc:  # the scan that follows must run even when the webhook check cannot
-        deps.alerts.notify(
-            "webhook check failed", f"The scheduled webhook check failed ({type(exc).__name__}); the scan still ran."
-        )
+        deps.alerts.notify(*webhook_check_failed(exc))
         return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -13,13 +11,13 @@ from typing import Any
 import requests
 import smartsheet
 from smartsheet.exceptions import ApiError, HttpError, SmartsheetException, UnexpectedRequestError
-from smartsheet.session import _SSLAdapter
 
 from billing_audit.domain.models import CellEntry, ColumnMap
 from billing_audit.domain.values import CellValue
-from billing_audit.resources import CHANGE_AGENT, SMARTSHEET_API_BASE_ENV, SMARTSHEET_TOKEN_ENV
+from billing_audit.resources import CHANGE_AGENT
 from billing_audit.smartsheet.gateway import SmartsheetError
 from billing_audit.smartsheet.models import RowData, SheetData, SheetRef, UserData
+from billing_audit.smartsheet.sdk_seam import quiet_handled_error_responses, replace_token, set_request_timeout
 
 API_BASES = {
     "us": "https://api.smartsheet.com/2.0",
@@ -68,22 +66,9 @@ class _Unauthorized(Exception):
     pass
 
 
-class _TimeoutAdapter(_SSLAdapter):
-    """The SDK sends with no timeout at all; a Lambda must never hang on one request."""
-
-    def __init__(self, timeout: float, **kwargs: Any) -> None:
-        self.timeout = timeout
-        super().__init__(**kwargs)
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
-
-
-def resolve_api_base(value: str | None) -> str:
+def resolve_api_base(value: str) -> str:
     """`us`, `eu`, `gov` or a URL ending in /2.0 (the simulator's)."""
-    base = (value or os.environ.get(SMARTSHEET_API_BASE_ENV) or "us").strip()
+    base = value.strip()
     base = API_BASES.get(base.lower(), base)
     if not base.rstrip("/").endswith("/2.0"):
         raise SmartsheetError(f"Smartsheet API base must end in /2.0: {base}")
@@ -95,8 +80,8 @@ class SdkSmartsheet:
 
     def __init__(
         self,
-        token: str | None = None,
-        api_base: str | None = None,
+        token: str,
+        api_base: str = "us",
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         backoff: ExponentialBackoff | None = None,
@@ -104,9 +89,8 @@ class SdkSmartsheet:
     ) -> None:
         """`renew_token` re-reads the token after a 401: a rotated secret reaches warm containers."""
         self.renew_token = renew_token
-        token = token or os.environ.get(SMARTSHEET_TOKEN_ENV)
         if not token:
-            raise SmartsheetError(f"no Smartsheet token: set {SMARTSHEET_TOKEN_ENV}")
+            raise SmartsheetError("no Smartsheet token")
         self.api_base = resolve_api_base(api_base)
         self.backoff = backoff or ExponentialBackoff()
         self.client = smartsheet.Smartsheet(
@@ -114,11 +98,8 @@ class SdkSmartsheet:
         )
         self.client.errors_as_exceptions(True)
         self.client.with_change_agent(CHANGE_AGENT)
-        adapter = _TimeoutAdapter(timeout_seconds, pool_connections=4, pool_maxsize=8)
-        self.client._session.mount("https://", adapter)
-        self.client._session.mount("http://", adapter)
-        # The SDK logs every non-2xx response at ERROR, retried or not; our own errors say what failed.
-        logging.getLogger("smartsheet").setLevel(logging.CRITICAL)
+        set_request_timeout(self.client, timeout_seconds)
+        quiet_handled_error_responses()
         self._calls: Counter[str] = Counter()
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -129,7 +110,7 @@ class SdkSmartsheet:
             if self.renew_token is None:
                 raise SmartsheetError(f"Smartsheet {endpoint} failed: HTTP 401: the token was refused") from None
             # The SDK keeps the token it was built with; a rotated one replaces it in place.
-            self.client._access_token = self.renew_token()
+            replace_token(self.client, self.renew_token())
             try:
                 return self._call_once(endpoint, func, *args, **kwargs)
             except _Unauthorized:

@@ -6,12 +6,12 @@ import json
 import uuid
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.resources import SNAPSHOT_CHUNK_BYTES
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class DynamoEventStore:
     """One item per event, keyed by its stable id; `record` keeps the exact JSON of the event."""
 
-    def __init__(self, table: Table, retention_days: int | None = None) -> None:
+    def __init__(self, table: Table, retention_days: int | None = None, clock: Clock = system_clock) -> None:
+        self.clock = clock
         self.table = table
         self.retention_days = retention_days
 
@@ -61,7 +62,7 @@ class DynamoEventStore:
 
     def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
         claimed: list[str] = []
-        now = datetime.now(UTC).isoformat()
+        now = self.clock().isoformat()
         for event_id in dict.fromkeys(event_ids):
             try:
                 self.table.update_item(

@@ -18,15 +18,15 @@ without a secret are refused (403).
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from billing_audit import resources as res
+from billing_audit.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 PREVIOUS_GRACE = timedelta(hours=24)  # how long the secret before a rotation stays valid
 PENDING_WINDOW = timedelta(seconds=60)  # a rotation marker older than this is ignored
 DEFAULT_MAX_AGE_SECONDS = 300
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class WebhookSecret(BaseModel):
@@ -84,12 +80,8 @@ def parse_secret(text: str) -> WebhookSecret:
     return WebhookSecret(current=stripped)
 
 
-def secret_prefix() -> str:
-    return os.environ.get(res.WEBHOOK_SECRET_PREFIX_ENV) or res.WEBHOOK_SECRET_PREFIX
-
-
-def secret_name(webhook_id: int, prefix: str | None = None) -> str:
-    return f"{prefix if prefix is not None else secret_prefix()}{webhook_id}"
+def secret_name(webhook_id: int, prefix: str = res.WEBHOOK_SECRET_PREFIX) -> str:
+    return f"{prefix}{webhook_id}"
 
 
 class SecretUnavailable(RuntimeError):
@@ -117,20 +109,20 @@ class SecretsManagerSecrets:
     MISSING_SECONDS = 10.0
     MISSING_LIMIT = 10_000
 
-    def __init__(self, provider: SecretsProvider, *, prefix: str | None = None, max_age: int | None = None) -> None:
+    def __init__(
+        self,
+        provider: SecretsProvider,
+        *,
+        prefix: str = res.WEBHOOK_SECRET_PREFIX,
+        max_age: int = DEFAULT_MAX_AGE_SECONDS,
+    ) -> None:
         self.provider = provider
-        self.prefix = prefix if prefix is not None else secret_prefix()
-        self.max_age = (
-            max_age
-            if max_age is not None
-            else int(os.environ.get(res.WEBHOOK_SECRET_MAX_AGE_ENV) or DEFAULT_MAX_AGE_SECONDS)
-        )
+        self.prefix = prefix
+        self.max_age = max_age
         self._missing_until: dict[int, float] = {}
 
     def get(self, webhook_id: int, *, fresh: bool = False) -> WebhookSecret | None:
         """The webhook's secret, or None when the product does not manage that webhook."""
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
         if time.monotonic() < self._missing_until.get(webhook_id, 0.0):
             return None
         try:
@@ -156,12 +148,12 @@ class WebhookSecretStore:
         self,
         client: SecretsManagerClient,
         *,
-        prefix: str | None = None,
-        clock: Callable[[], datetime] = _now,
+        prefix: str = res.WEBHOOK_SECRET_PREFIX,
+        clock: Clock = system_clock,
         grace: timedelta = PREVIOUS_GRACE,
     ) -> None:
         self.client = client
-        self.prefix = prefix if prefix is not None else secret_prefix()
+        self.prefix = prefix
         self.clock = clock
         self.grace = grace
 

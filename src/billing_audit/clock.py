@@ -1,0 +1,13 @@
+"""The one clock: every component that needs "now" takes a `Clock`, so tests and the local run can
+drive time (the simulator's virtual clock) and production reads the system clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,91 @@
+"""What each function reads from its environment, validated once (pydantic-settings).
+
+One model per consumer; a handler builds its model once per container (`load`) and passes it
+down, so no module parses `os.environ` on its own.  Variable names come from `resources`, which
+the CDK code uses to set them.  A missing or malformed variable is a deployment problem: `load`
+names it in one line (`MissingSetting`), and never prints a value (tokens are `SecretStr`).
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from billing_audit import resources as res
+from billing_audit.resources import MissingSetting
+
+DEFAULT_SECRET_MAX_AGE_SECONDS = 300
+DEFAULT_ROTATION_WAIT_SECONDS = 3.0
+
+
+class _FromEnvironment(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=True, populate_by_name=True)
+
+
+class SmartsheetSettings(_FromEnvironment):
+    """How to reach Smartsheet: the token itself (local runs) or the secret that holds it (AWS)."""
+
+    access_token: SecretStr | None = Field(None, alias=res.SMARTSHEET_TOKEN_ENV)
+    token_secret: str | None = Field(None, alias=res.SMARTSHEET_TOKEN_SECRET_ENV)
+    api_base: str = Field("us", alias=res.SMARTSHEET_API_BASE_ENV)
+
+
+class WebhookSecretSettings(_FromEnvironment):
+    """Where the per-webhook shared secrets live, and how long a read of one is cached."""
+
+    secret_prefix: str = Field(res.WEBHOOK_SECRET_PREFIX, alias=res.WEBHOOK_SECRET_PREFIX_ENV)
+    secret_max_age_seconds: int = Field(DEFAULT_SECRET_MAX_AGE_SECONDS, ge=0, alias=res.WEBHOOK_SECRET_MAX_AGE_ENV)
+
+
+class AuditSettings(SmartsheetSettings, WebhookSecretSettings):
+    """An audit run (the scan, callback processing, `billing-audit scan`): stores, topic, token."""
+
+    events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
+    state_table: str = Field(alias=res.STATE_TABLE.env_var)
+    alerts_topic_arn: str = Field(alias=res.ALERTS_TOPIC_ENV)
+    # Where the product is deployed: the scan keeps the webhooks pointed here (absent locally).
+    webhook_url: str | None = Field(None, alias=res.WEBHOOK_URL_ENV)
+
+
+class ProcessSettings(AuditSettings):
+    idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
+
+
+class WebhookSettings(WebhookSecretSettings):
+    """The webhook function: no Smartsheet token, no audit stores, only the queue and its guards."""
+
+    idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
+    callback_queue_url: str = Field(alias=res.CALLBACK_QUEUE_ENV)
+    max_body_bytes: int = Field(res.WEBHOOK_DEFAULT_MAX_BODY_BYTES, gt=0, alias=res.WEBHOOK_MAX_BODY_ENV)
+    rotation_wait_seconds: float = Field(DEFAULT_ROTATION_WAIT_SECONDS, ge=0, alias=res.WEBHOOK_ROTATION_WAIT_ENV)
+
+
+class NotifierSettings(_FromEnvironment):
+    slack_webhook_secret: str = Field(alias=res.SLACK_WEBHOOK_SECRET_ENV)
+
+
+class WebhookAdminSettings(SmartsheetSettings, WebhookSecretSettings):
+    """`billing-audit webhooks ...`: Smartsheet, the secrets, and the endpoint to point webhooks at."""
+
+    webhook_url: str | None = Field(None, alias=res.WEBHOOK_URL_ENV)
+
+
+SettingsT = TypeVar("SettingsT", bound=_FromEnvironment)
+
+
+def load(model: type[SettingsT]) -> SettingsT:
+    """The model read from the environment now; one line naming each bad variable, never its value."""
+    try:
+        return model()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            problems.append(
+                f"environment variable {name} is not set"
+                if error["type"] == "missing"
+                else f"environment variable {name}: {error['msg']}"
+            )
+        raise MissingSetting("; ".join(problems)) from None
