@@ -1,7 +1,7 @@
 """SQS (queued webhook callbacks) to the audit: partial batch responses, idempotent per callback.
 
 The logic lives in billing_audit.ingest.process (batching, status alerts) and
-billing_audit.pipeline.webhook (detection); this module owns the per-container runtime.
+billing_audit.pipeline.callbacks (detection); this module owns the per-container runtime.
 `configure()` lets the local worker and tests run it against the simulator's clock and gateway.
 """
 

@@ -26,19 +26,15 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 
 from billing_audit import resources as res
+from billing_audit.cli.webhooks import render_report
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, ProcessFn
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import resolve_sheet_ids
-from billing_audit.pipeline.webhook_admin import (
-    RotationRow,
-    SyncReport,
-    rotate_secrets,
-    sync_webhooks,
-    webhook_health,
-)
+from billing_audit.pipeline.webhook_rotation import RotationRow, rotate_secrets
+from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks, webhook_health
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit.smartsheet.webhook_admin import SmartsheetWebhooks
+from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.interfaces import Notifier
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit_local.front import WebhookFront
@@ -214,7 +210,7 @@ def run_serve(
         try:
             url = stack.start()
             report = stack.sync()
-            out(report.render())
+            out(render_report(report))
             out("")
             out(f"Webhook URL:      {url}")
             out(f"Smartsheet API:   {sim.api_base}  (simulator, scenario {scenario.name!r})")

@@ -1,4 +1,4 @@
-"""The whole webhook path with the real detection (pipeline.webhook.process_callback).
+"""The whole webhook path with the real detection (pipeline.callbacks.process_callback).
 
 The bundled example week is played after a baseline scan; every callback is delivered twice by the
 simulator, then replayed over HTTP under a fresh nonce (past both nonce guards) and redelivered by

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from billing_audit.cli.webhooks import render_report
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.smartsheet.webhooks import WebhookCallback, sign
@@ -19,7 +20,7 @@ from smartsheet_sim import Simulator
 
 @dataclass
 class Recorder:
-    """Stands in for pipeline.webhook.process_callback: records each callback it is given."""
+    """Stands in for pipeline.callbacks.process_callback: records each callback it is given."""
 
     calls: list[WebhookCallback] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
@@ -37,7 +38,7 @@ class Recorder:
 def synced_hooks(stack: LocalWebhookStack) -> dict[int, int]:
     """Sync the stack's webhooks (asserting it went well); sheet id -> webhook id."""
     report = stack.sync()
-    assert report.ok, report.render()
+    assert report.ok, render_report(report)
     return {row.sheet_id: row.webhook_id for row in report.rows if row.sheet_id and row.webhook_id}
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from billing_audit.pipeline.webhook import process_callback
 
 from billing_audit.config import AuditConfig, SheetSelection
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.pipeline.callbacks import process_callback
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.resources import CHANGE_AGENT
 from billing_audit.smartsheet.models import UserData

@@ -19,6 +19,9 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from billing_audit import resources as res
 from billing_audit.ingest.queue import callback_idempotency
+from billing_audit.pipeline.callbacks import process_callback
+from billing_audit.pipeline.webhook_alerts import webhook_status_changed
+from billing_audit.smartsheet.models import WebhookStatus
 from billing_audit.smartsheet.webhooks import WebhookCallback
 
 if TYPE_CHECKING:
@@ -36,22 +39,7 @@ PROCESSED_KEY_PREFIX = f"{res.APP_NAME}.callback-processed"
 
 
 def default_process() -> ProcessFn:
-    from billing_audit.pipeline.webhook import process_callback
-
     return process_callback
-
-
-def status_alert(callback: WebhookCallback) -> tuple[str, str]:
-    """The subject and text of the alert for a `newWebhookStatus` callback."""
-    status = callback.new_webhook_status or "UNKNOWN"
-    sheet = callback.scope_object_id if callback.scope_object_id is not None else "?"
-    subject = f"webhook {callback.webhook_id} is {status}"
-    text = (
-        f"Smartsheet reports webhook {callback.webhook_id} (sheet {sheet}) is now {status}. "
-        "Changes to that sheet are not delivered while it is disabled; the periodic scan re-enables it "
-        "through verification and reconciles what was missed."
-    )
-    return subject, text
 
 
 @dataclass(frozen=True)
@@ -132,9 +120,8 @@ class CallbackProcessor:
     def _process_payload(self, *, callback: dict[str, Any]) -> dict[str, Any]:
         parsed = WebhookCallback.model_validate(callback)
         alerted = False
-        if parsed.new_webhook_status is not None and parsed.new_webhook_status != "ENABLED":
-            subject, text = status_alert(parsed)
-            self.notifier.notify(subject, text)
+        if parsed.new_webhook_status is not None and parsed.new_webhook_status != WebhookStatus.ENABLED:
+            self.notifier.notify(*webhook_status_changed(parsed))
             alerted = True
         events = self.process(parsed, self.audit_config, self.deps) if parsed.events else []
         return {"webhookId": parsed.webhook_id, "nonce": parsed.nonce, "events": len(events), "statusAlert": alerted}

@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from billing_audit import resources as res
-from billing_audit.ingest.webhook import CallbackInProgress
+from billing_audit.ingest.request import CallbackInProgress
+from billing_audit.smartsheet.webhooks import WEBHOOK_ID_FIELDS, webhook_id_of
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 # Smartsheet retries for about a day (7 quick attempts, then every 3 hours); keep nonces for two.
 NONCE_TTL_SECONDS = 2 * 24 * 3600
-CALLBACK_KEY = "[webhookId || webhookid, nonce]"
+CALLBACK_KEY = f"[{' || '.join(WEBHOOK_ID_FIELDS)}, nonce]"  # "[webhookId || webhookid, nonce]"
 QUEUED_KEY_PREFIX = f"{res.APP_NAME}.callback-queued"
 
 
@@ -69,9 +70,9 @@ class SqsCallbackSink:
         return not (isinstance(result, dict) and result.get("duplicate"))
 
     def _send_message(self, *, callback: dict[str, Any], body: str) -> dict[str, Any]:
-        webhook_id = str(callback.get("webhookId", callback.get("webhookid", "")))
+        webhook_id = webhook_id_of(callback)
         attributes: dict[str, Any] = {
-            "webhookId": {"DataType": "Number", "StringValue": webhook_id},
+            "webhookId": {"DataType": "Number", "StringValue": "" if webhook_id is None else str(webhook_id)},
             "nonce": {"DataType": "String", "StringValue": str(callback.get("nonce", ""))},
         }
         if callback.get("newWebhookStatus"):

@@ -1,1 +1,1 @@
-"""The Smartsheet side: what the API told us, the SDK adapter, the scan planner and webhook payloads."""
+"""The Smartsheet side: what the API told us, the SDK adapter and its webhook calls, callback payloads."""

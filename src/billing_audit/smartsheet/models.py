@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,3 +52,38 @@ class UserData(BaseModel):
     name: str | None = None
     status: str | None = None
     last_login: datetime | None = None
+
+
+class WebhookStatus(StrEnum):
+    """A webhook's status as Smartsheet reports it (GET /webhooks; `newWebhookStatus` in callbacks).
+
+    Smartsheet may add values, so a reported status stays a string, compared with these.
+    """
+
+    ENABLED = "ENABLED"
+    NEW_NOT_VERIFIED = "NEW_NOT_VERIFIED"
+    DISABLED_ADMINISTRATIVE = "DISABLED_ADMINISTRATIVE"
+    DISABLED_APP_REVOKED = "DISABLED_APP_REVOKED"
+    DISABLED_BY_OWNER = "DISABLED_BY_OWNER"
+    DISABLED_CALLBACK_FAILED = "DISABLED_CALLBACK_FAILED"
+    DISABLED_SCOPE_INACCESSIBLE = "DISABLED_SCOPE_INACCESSIBLE"
+    DISABLED_VERIFICATION_FAILED = "DISABLED_VERIFICATION_FAILED"
+
+
+@dataclass(frozen=True)
+class WebhookInfo:
+    """One webhook as the webhooks API describes it."""
+
+    id: int
+    name: str
+    callback_url: str
+    sheet_id: int | None
+    enabled: bool
+    status: str
+    shared_secret: str | None = field(default=None, repr=False)
+    disabled_details: str | None = None
+    last_success: datetime | None = None
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.status == WebhookStatus.ENABLED

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 SIGNATURE_HEADER = "Smartsheet-Hmac-SHA256"
 CHALLENGE_HEADER = "Smartsheet-Hook-Challenge"
 CHALLENGE_RESPONSE_HEADER = "Smartsheet-Hook-Response"
+
+# The spec spells the callback's webhook id `webhookId`; some senders write `webhookid`.
+WEBHOOK_ID_FIELDS = ("webhookId", "webhookid")
 
 
 class CallbackEvent(BaseModel):
@@ -36,7 +40,7 @@ class WebhookCallback(BaseModel):
 
     nonce: str | None = None
     timestamp: datetime | None = None
-    webhook_id: int = Field(validation_alias=AliasChoices("webhookId", "webhookid"))
+    webhook_id: int = Field(validation_alias=AliasChoices(*WEBHOOK_ID_FIELDS))
     scope: Literal["sheet"] | None = None
     scope_object_id: int | None = Field(default=None, validation_alias=AliasChoices("scopeObjectId", "scopeobjectid"))
     events: list[CallbackEvent] = Field(default_factory=list)
@@ -44,6 +48,18 @@ class WebhookCallback(BaseModel):
         default=None, validation_alias=AliasChoices("newWebhookStatus", "newwebhookstatus")
     )
     challenge: str | None = None
+
+
+def webhook_id_of(payload: Mapping[str, Any]) -> int | None:
+    """The webhook id of a raw (not yet validated) callback body, or None if it has no integer one."""
+    value = next((payload[name] for name in WEBHOOK_ID_FIELDS if name in payload), None)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -8,27 +8,30 @@
 - `webhook_health`: the same, for the periodic scan, alerting on every webhook it finds not
   ENABLED (or missing) and returning the sheets it recovered, which the scan must reconcile
   (Smartsheet never re-delivers what happened while a webhook was disabled).
-- `rotate_secrets`: resets shared secrets with no refusal window: the stored secret is marked
-  "rotation pending" first, so a callback signed with the brand-new secret waits (a few seconds
-  at most) for it to be stored instead of being refused; the old secret stays valid for a grace
-  period.  Should the rotation die between the reset and the store, the marker expires after a
-  minute and `webhooks sync` stores the secret Smartsheet reports; callbacks refused meanwhile
-  (401) are retried by Smartsheet.
+
+What each did is a `SyncReport`: one `WebhookRow` per webhook, its `WebhookAction`s and the
+`SecretState` of its stored secret.  Rotating the secrets is `webhook_rotation`; the alert texts
+are `webhook_alerts`; the CLI prints the report as a table (`cli.webhooks.render_report`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from billing_audit import resources as res
+from billing_audit.pipeline import webhook_alerts as alerts
+from billing_audit.pipeline.webhook_alerts import Alert
 from billing_audit.smartsheet.gateway import SmartsheetError
-from billing_audit.smartsheet.webhook_admin import WebhookInfo
+from billing_audit.smartsheet.models import WebhookInfo, WebhookStatus
 from billing_audit.store.interfaces import Notifier
 from billing_audit.store.secrets import WebhookSecret
 
-MISSING = "MISSING"
+# A row's status is Smartsheet's (a `WebhookStatus`, or a value Smartsheet added since), or one of ours:
+MISSING = "MISSING"  # the sheet has no webhook of ours
+DELETED = "DELETED"  # sync deleted it
 
 
 class WebhookApi(Protocol):
@@ -63,20 +66,77 @@ def is_ours(hook: WebhookInfo) -> bool:
     return hook.name.startswith(res.WEBHOOK_NAME_PREFIX)
 
 
+class WebhookAction(StrEnum):
+    """What a sync did to one webhook (or, in a dry run, would do)."""
+
+    CREATED = "created"
+    ENABLED = "enabled"  # a webhook that was never verified
+    RE_ENABLED = "re-enabled"
+    RE_POINTED = "re-pointed"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"  # of a sheet no longer configured
+    DUPLICATE_DELETED = "duplicate deleted"  # a second webhook of a configured sheet
+    WOULD_BE_DELETED = "would be deleted"
+    WOULD_BE_DUPLICATE_DELETED = "would be duplicate deleted"
+    MISSING = "missing"  # dry run: the sheet has no webhook
+    FAILED = "failed"
+
+    @property
+    def removes(self) -> bool:
+        """The webhook is (or would be) gone: it is not one of the configured sheets' webhooks."""
+        return self in _REMOVALS
+
+
+_REMOVALS = frozenset(
+    {
+        WebhookAction.DELETED,
+        WebhookAction.DUPLICATE_DELETED,
+        WebhookAction.WOULD_BE_DELETED,
+        WebhookAction.WOULD_BE_DUPLICATE_DELETED,
+    }
+)
+_DRY_RUN_REMOVAL = {
+    WebhookAction.DELETED: WebhookAction.WOULD_BE_DELETED,
+    WebhookAction.DUPLICATE_DELETED: WebhookAction.WOULD_BE_DUPLICATE_DELETED,
+}
+
+
+class SecretState(StrEnum):
+    """The Secrets Manager copy of a webhook's shared secret, as a sync found or left it."""
+
+    STORED = "stored"  # stored and current (found so, or newly stored)
+    UPDATED = "updated"  # replaced by the secret Smartsheet reports
+    UNCHANGED = "unchanged"
+    RESET = "reset"  # Smartsheet reported none: reset at Smartsheet, the new one stored
+    MISSING = "missing"  # dry run: none stored
+    STALE = "stale"  # dry run: differs from the one Smartsheet reports
+    DELETED = "deleted"
+    NOT_CHECKED = "-"
+
+
 @dataclass
 class WebhookRow:
     sheet_id: int | None
     webhook_id: int | None
-    status: str
-    action: str  # created, enabled, re-enabled, re-pointed, unchanged, deleted, duplicate deleted, missing, failed
-    sm_state: str  # the Secrets Manager copy: stored, updated, unchanged, reset, missing, stale, deleted, -
+    status: str  # Smartsheet's status, MISSING or DELETED
+    actions: tuple[WebhookAction, ...]
+    sm_state: SecretState
     callback_url: str = ""
     was_status: str | None = None
     detail: str = ""
 
     @property
+    def action(self) -> str:
+        """The actions as the report prints them: "re-pointed, re-enabled"."""
+        return ", ".join(self.actions)
+
+    @property
     def failed(self) -> bool:
-        return self.action == "failed"
+        return WebhookAction.FAILED in self.actions
+
+    @property
+    def removed(self) -> bool:
+        return any(action.removes for action in self.actions)
 
 
 @dataclass
@@ -85,11 +145,14 @@ class SyncReport:
     alerts: list[str] = field(default_factory=list)
 
     def configured(self) -> list[WebhookRow]:
-        return [r for r in self.rows if not r.action.endswith("deleted")]
+        return [r for r in self.rows if not r.removed]
 
     @property
     def ok(self) -> bool:
-        return all(not r.failed and r.status == "ENABLED" and r.sm_state != "missing" for r in self.configured())
+        return all(
+            not r.failed and r.status == WebhookStatus.ENABLED and r.sm_state != SecretState.MISSING
+            for r in self.configured()
+        )
 
     @property
     def recovered(self) -> list[int]:
@@ -98,29 +161,18 @@ class SyncReport:
             r.sheet_id
             for r in self.configured()
             if r.sheet_id is not None
-            and r.status == "ENABLED"
+            and r.status == WebhookStatus.ENABLED
             and r.was_status is not None
-            and r.was_status != "ENABLED"
-            and r.action != "created"
+            and r.was_status != WebhookStatus.ENABLED
+            and WebhookAction.CREATED not in r.actions
         ]
 
-    def render(self) -> str:
-        header = ("SHEET", "WEBHOOK", "STATUS", "ACTION", "SECRET", "CALLBACK URL")
-        lines = [header] + [
-            (
-                str(r.sheet_id or "-"),
-                str(r.webhook_id or "-"),
-                r.status,
-                r.action + (f" ({r.detail})" if r.detail else ""),
-                r.sm_state,
-                r.callback_url or "-",
-            )
-            for r in self.rows
-        ]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        return "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
-        )
+
+def _alert(notifier: Notifier | None, report: SyncReport, alert: Alert) -> None:
+    if notifier is None:
+        return
+    notifier.notify(*alert)
+    report.alerts.append(alert.text)
 
 
 def _choose(candidates: Sequence[WebhookInfo]) -> tuple[WebhookInfo | None, list[WebhookInfo]]:
@@ -131,12 +183,12 @@ def _choose(candidates: Sequence[WebhookInfo]) -> tuple[WebhookInfo | None, list
     return ranked[0], list(ranked[1:])
 
 
-def _sm_state(hook: WebhookInfo, stored: WebhookSecret | None) -> str:
+def _sm_state(hook: WebhookInfo, stored: WebhookSecret | None) -> SecretState:
     if stored is None:
-        return "missing"
+        return SecretState.MISSING
     if hook.shared_secret is not None and stored.current != hook.shared_secret:
-        return "stale"
-    return "stored"
+        return SecretState.STALE
+    return SecretState.STORED
 
 
 def sync_webhooks(
@@ -161,7 +213,7 @@ def sync_webhooks(
     for sheet_id in desired:
         keep, duplicates = _choose(by_sheet.get(sheet_id, []))
         for extra in duplicates:
-            report.rows.append(_delete(extra, api, secrets, dry_run=dry_run, action="duplicate deleted"))
+            report.rows.append(_delete(extra, api, secrets, dry_run=dry_run, action=WebhookAction.DUPLICATE_DELETED))
         try:
             report.rows.append(
                 _ensure(
@@ -181,8 +233,8 @@ def sync_webhooks(
                     sheet_id,
                     keep.id if keep else None,
                     keep.status if keep else MISSING,
-                    "failed",
-                    "-",
+                    (WebhookAction.FAILED,),
+                    SecretState.NOT_CHECKED,
                     keep.callback_url if keep else "",
                     detail=str(exc),
                 )
@@ -191,33 +243,13 @@ def sync_webhooks(
         wanted = set(desired)
         for hook in ours:
             if hook.sheet_id not in wanted:
-                report.rows.append(_delete(hook, api, secrets, dry_run=dry_run, action="deleted"))
-    if notifier is not None:
+                report.rows.append(_delete(hook, api, secrets, dry_run=dry_run, action=WebhookAction.DELETED))
+    if not dry_run:
         for row in report.configured():
-            if row.status != "ENABLED" and not dry_run:
-                text = (
-                    f"Webhook {row.webhook_id or '-'} of sheet {row.sheet_id} is still {row.status} after an "
-                    f"attempt to repair it ({row.detail or row.action}); changes reach the audit only through "
-                    "the periodic scan until it is fixed."
-                )
-                notifier.notify(f"webhook of sheet {row.sheet_id} not repaired", text)
-                report.alerts.append(text)
+            if row.status != WebhookStatus.ENABLED:
+                why = row.detail or row.action
+                _alert(notifier, report, alerts.webhook_not_repaired(row.sheet_id, row.webhook_id, row.status, why))
     return report
-
-
-def _alert_found(notifier: Notifier | None, report: SyncReport, sheet_id: int, hook: WebhookInfo | None) -> None:
-    if notifier is None:
-        return
-    if hook is None:
-        text = f"Sheet {sheet_id} has no billing-audit webhook; creating one."
-    else:
-        details = f" ({hook.disabled_details})" if hook.disabled_details else ""
-        text = (
-            f"Webhook {hook.id} of sheet {sheet_id} was found {hook.status}{details}; re-enabling it through "
-            "verification and reconciling the sheet, since Smartsheet never re-delivers missed changes."
-        )
-    notifier.notify(f"webhook of sheet {sheet_id} not enabled", text)
-    report.alerts.append(text)
 
 
 def _ensure(
@@ -233,33 +265,34 @@ def _ensure(
 ) -> WebhookRow:
     if hook is None:
         if dry_run:
-            return WebhookRow(sheet_id, None, MISSING, "missing", "-", was_status=MISSING)
-        _alert_found(notifier, report, sheet_id, None)
+            return WebhookRow(
+                sheet_id, None, MISSING, (WebhookAction.MISSING,), SecretState.NOT_CHECKED, was_status=MISSING
+            )
+        _alert(notifier, report, alerts.sheet_without_webhook(sheet_id))
         if not callback_url:
             return WebhookRow(
                 sheet_id,
                 None,
                 MISSING,
-                "failed",
-                "-",
+                (WebhookAction.FAILED,),
+                SecretState.NOT_CHECKED,
                 was_status=MISSING,
                 detail=f"no callback URL (set {res.WEBHOOK_URL_ENV})",
             )
         created = api.create(name=webhook_name(sheet_id), callback_url=callback_url, sheet_id=sheet_id)
-        sm_state = "stored"
         if created.shared_secret:
             secrets.store_current(created.id, created.shared_secret)
         else:
             secrets.store_current(created.id, api.reset_secret(created.id))
         enabled = api.enable(created.id)
-        action = "created" if enabled.is_enabled else "failed"
+        action = WebhookAction.CREATED if enabled.is_enabled else WebhookAction.FAILED
         detail = "" if enabled.is_enabled else f"verification failed: {enabled.disabled_details or enabled.status}"
         return WebhookRow(
             sheet_id,
             created.id,
             enabled.status,
-            action,
-            sm_state,
+            (action,),
+            SecretState.STORED,
             enabled.callback_url,
             was_status=MISSING,
             detail=detail,
@@ -273,40 +306,40 @@ def _ensure(
             sheet_id,
             hook.id,
             hook.status,
-            "unchanged",
+            (WebhookAction.UNCHANGED,),
             sm_state,
             hook.callback_url,
             was_status=was,
             detail=hook.disabled_details or "",
         )
     if not hook.is_enabled:
-        _alert_found(notifier, report, sheet_id, hook)
-    actions: list[str] = []
-    if sm_state != "stored" or (stored is not None and stored.pending_since is not None):
+        _alert(notifier, report, alerts.webhook_found_disabled(sheet_id, hook))
+    actions: list[WebhookAction] = []
+    if sm_state != SecretState.STORED or (stored is not None and stored.pending_since is not None):
         if hook.shared_secret:
             secrets.store_current(hook.id, hook.shared_secret)
-            sm_state = "updated" if stored is not None else "stored"
+            sm_state = SecretState.UPDATED if stored is not None else SecretState.STORED
         else:
             secrets.store_current(hook.id, api.reset_secret(hook.id))
-            sm_state = "reset"
+            sm_state = SecretState.RESET
     else:
-        sm_state = "unchanged"
+        sm_state = SecretState.UNCHANGED
     if callback_url and hook.callback_url != callback_url:
         hook = api.set_callback_url(hook.id, callback_url)
-        actions.append("re-pointed")
+        actions.append(WebhookAction.RE_POINTED)
     detail = ""
     if not hook.is_enabled:
         hook = api.enable(hook.id)
         if hook.is_enabled:
-            actions.append("re-enabled" if was != "NEW_NOT_VERIFIED" else "enabled")
+            actions.append(WebhookAction.RE_ENABLED if was != WebhookStatus.NEW_NOT_VERIFIED else WebhookAction.ENABLED)
         else:
-            actions = ["failed"]
+            actions = [WebhookAction.FAILED]
             detail = f"verification failed: {hook.disabled_details or hook.status}"
     return WebhookRow(
         sheet_id,
         hook.id,
         hook.status,
-        ", ".join(actions) or "unchanged",
+        tuple(actions) or (WebhookAction.UNCHANGED,),
         sm_state,
         hook.callback_url,
         was_status=was,
@@ -314,17 +347,35 @@ def _ensure(
     )
 
 
-def _delete(hook: WebhookInfo, api: WebhookApi, secrets: SecretStore, *, dry_run: bool, action: str) -> WebhookRow:
+def _delete(
+    hook: WebhookInfo, api: WebhookApi, secrets: SecretStore, *, dry_run: bool, action: WebhookAction
+) -> WebhookRow:
     if dry_run:
         return WebhookRow(
-            hook.sheet_id, hook.id, hook.status, f"would be {action}", "-", hook.callback_url, was_status=hook.status
+            hook.sheet_id,
+            hook.id,
+            hook.status,
+            (_DRY_RUN_REMOVAL[action],),
+            SecretState.NOT_CHECKED,
+            hook.callback_url,
+            was_status=hook.status,
         )
     try:
         api.delete(hook.id)
     except SmartsheetError as exc:
-        return WebhookRow(hook.sheet_id, hook.id, hook.status, "failed", "-", hook.callback_url, detail=str(exc))
+        return WebhookRow(
+            hook.sheet_id,
+            hook.id,
+            hook.status,
+            (WebhookAction.FAILED,),
+            SecretState.NOT_CHECKED,
+            hook.callback_url,
+            detail=str(exc),
+        )
     secrets.delete(hook.id)
-    return WebhookRow(hook.sheet_id, hook.id, "DELETED", action, "deleted", hook.callback_url, was_status=hook.status)
+    return WebhookRow(
+        hook.sheet_id, hook.id, DELETED, (action,), SecretState.DELETED, hook.callback_url, was_status=hook.status
+    )
 
 
 def webhook_health(
@@ -338,67 +389,6 @@ def webhook_health(
     """For the periodic scan: alert on webhooks not ENABLED, repair them; `.recovered` needs reconciling.
 
     Stale webhooks are left alone here (that is `webhooks sync`'s decision); missing ones are
-    created when a callback URL is known (argument, or WEBHOOK_URL), else alerted only.
+    created when a callback URL is given, else alerted only (the row says to set WEBHOOK_URL).
     """
-    if callback_url is None:
-        import os
-
-        callback_url = os.environ.get(res.WEBHOOK_URL_ENV) or None
     return sync_webhooks(sheet_ids, api, secrets, callback_url=callback_url, delete_stale=False, notifier=notifier)
-
-
-@dataclass
-class RotationRow:
-    sheet_id: int | None
-    webhook_id: int
-    rotated: bool
-    detail: str = ""
-
-
-def rotate_secrets(
-    api: WebhookApi,
-    secrets: SecretStore,
-    *,
-    sheet_ids: Iterable[int] | None = None,
-    webhook_ids: Iterable[int] | None = None,
-    between: Callable[[int], None] | None = None,
-) -> list[RotationRow]:
-    """Reset the shared secret of each of our webhooks (all, or those named) with no refusal window.
-
-    Per webhook: mark the stored secret "rotation pending", reset it at Smartsheet, store the new
-    secret (the old one stays valid for the grace period).  `between(webhook_id)` runs after the
-    reset and before the store (tests use it to deliver callbacks in that moment).
-    """
-    sheets = set(sheet_ids) if sheet_ids is not None else None
-    ids = set(webhook_ids) if webhook_ids is not None else None
-    rows: list[RotationRow] = []
-    for hook in api.list():
-        if (
-            not is_ours(hook)
-            or (sheets is not None and hook.sheet_id not in sheets)
-            or (ids is not None and hook.id not in ids)
-        ):
-            continue
-        try:
-            if secrets.read(hook.id) is None:
-                if not hook.shared_secret:
-                    rows.append(RotationRow(hook.sheet_id, hook.id, False, "no stored secret: run webhooks sync"))
-                    continue
-                secrets.store_current(hook.id, hook.shared_secret)
-            secrets.mark_pending(hook.id)
-            try:
-                new = api.reset_secret(hook.id)
-            except SmartsheetError as exc:
-                current = secrets.read(hook.id)
-                if current is not None:
-                    secrets.store_current(hook.id, current.current)  # clears the pending marker
-                rows.append(RotationRow(hook.sheet_id, hook.id, False, str(exc)))
-                continue
-            if between is not None:
-                between(hook.id)
-            secrets.store_current(hook.id, new)
-        except SmartsheetError as exc:
-            rows.append(RotationRow(hook.sheet_id, hook.id, False, str(exc)))
-            continue
-        rows.append(RotationRow(hook.sheet_id, hook.id, True))
-    return rows

@@ -1,4 +1,4 @@
-"""The webhook request logic (billing_audit.ingest.webhook) with fake secrets and a fake queue."""
+"""The webhook request logic (billing_audit.ingest.request) with fake secrets and a fake queue."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from billing_audit.ingest.webhook import CallbackInProgress, Outcome, WebhookIngest
+from billing_audit.ingest.request import CallbackInProgress, Outcome, WebhookIngest
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit.store.secrets import SecretUnavailable, WebhookSecret
 

@@ -1,4 +1,4 @@
-"""Webhook sync, health and rotation logic (billing_audit.pipeline.webhook_admin) against fakes."""
+"""Webhook sync and health (pipeline.webhook_sync) and secret rotation (pipeline.webhook_rotation) against fakes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from billing_audit.pipeline.webhook_admin import rotate_secrets, sync_webhooks, webhook_health, webhook_name
+from billing_audit.cli.webhooks import render_report
+from billing_audit.pipeline.webhook_rotation import rotate_secrets
+from billing_audit.pipeline.webhook_sync import sync_webhooks, webhook_health, webhook_name
 from billing_audit.smartsheet.gateway import SmartsheetError
-from billing_audit.smartsheet.webhook_admin import WebhookInfo
+from billing_audit.smartsheet.models import WebhookInfo
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit.store.secrets import WebhookSecret
 
@@ -161,7 +163,7 @@ def test_status_is_a_dry_run(env: tuple[FakeApi, FakeSecrets]) -> None:
         (4009, "ENABLED", "would be deleted", "-"),
     ]
     assert not report.ok and api.log == [] and secrets.log == []
-    assert "DISABLED_BY_OWNER" in report.render() and str(disabled.id) in report.render()
+    assert "DISABLED_BY_OWNER" in render_report(report) and str(disabled.id) in render_report(report)
 
 
 def test_health_alerts_repairs_and_reports_what_to_reconcile(env: tuple[FakeApi, FakeSecrets]) -> None:

@@ -36,6 +36,7 @@ from billing_audit.smartsheet.webhooks import (
     SIGNATURE_HEADER,
     WebhookCallback,
     signature_valid,
+    webhook_id_of,
 )
 from billing_audit.store.secrets import SecretFormatError, SecretUnavailable, WebhookSecret
 
@@ -119,17 +120,6 @@ def _refuse(outcome: Outcome, status: int, message: str, **kw: Any) -> IngestRes
     return IngestResult(outcome, status, {"message": message}, detail=kw.pop("detail", message), **kw)
 
 
-def _webhook_id(payload: Mapping[str, Any]) -> int | None:
-    value = payload.get("webhookId", payload.get("webhookid"))
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 class WebhookIngest:
     def __init__(
         self,
@@ -166,7 +156,7 @@ class WebhookIngest:
             return _refuse(Outcome.MALFORMED, 400, "Bad request", detail="body is not JSON")
         if not isinstance(payload, dict):
             return _refuse(Outcome.MALFORMED, 400, "Bad request", detail="body is not a JSON object")
-        webhook_id = _webhook_id(payload)
+        webhook_id = webhook_id_of(payload)
         if webhook_id is None:
             return _refuse(Outcome.MALFORMED, 400, "Bad request", detail="no webhookId")
 

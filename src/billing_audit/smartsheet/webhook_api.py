@@ -1,4 +1,4 @@
-"""Webhook management over smartsheet-python-sdk: list, create, enable, re-point, delete, reset secret.
+"""The webhooks API over smartsheet-python-sdk: list, create, enable, re-point, delete, reset secret.
 
 Every call goes through `SdkSmartsheet._call`, so it is counted by endpoint and its failures come
 back as one-line `SmartsheetError`s.  Enabling is synchronous at Smartsheet: it sends the
@@ -7,33 +7,16 @@ verification challenge to the callback URL before the PUT returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import smartsheet
 
 from billing_audit.smartsheet.gateway import SmartsheetError
+from billing_audit.smartsheet.models import WebhookInfo
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 
 PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class WebhookInfo:
-    id: int
-    name: str
-    callback_url: str
-    sheet_id: int | None
-    enabled: bool
-    status: str
-    shared_secret: str | None = field(default=None, repr=False)
-    disabled_details: str | None = None
-    last_success: datetime | None = None
-
-    @property
-    def is_enabled(self) -> bool:
-        return self.status == "ENABLED"
 
 
 def _text(value: Any) -> str | None:
@@ -57,7 +40,7 @@ def to_info(hook: Any) -> WebhookInfo:
 
 
 class SmartsheetWebhooks:
-    """The `WebhookApi` of pipeline.webhook_admin over the SDK client of an `SdkSmartsheet`."""
+    """The `WebhookApi` of pipeline.webhook_sync over the SDK client of an `SdkSmartsheet`."""
 
     def __init__(self, sdk: SdkSmartsheet) -> None:
         self.sdk = sdk
