@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
@@ -20,7 +18,6 @@ from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
-from billing_audit.store.interfaces import Notifier
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
@@ -70,24 +67,24 @@ def aws_dependencies(
     )
 
 
-def webhook_upkeep(config: AuditConfig, deps: AuditDeps) -> SyncReport | None:
+def webhook_upkeep(config: AuditConfig, deps: AuditDeps, settings: AuditSettings | None = None) -> SyncReport | None:
     """Before a scheduled scan: alert on webhooks that are not ENABLED and re-enable them.
 
-    Only where the product is deployed (WEBHOOK_URL names its endpoint). The scan that follows
-    reconciles whatever the disabled webhooks did not deliver: it reads every change since its
-    last snapshot, whichever path saw it first.
+    Only where the product is deployed (WEBHOOK_URL names its endpoint) and Smartsheet is reached
+    through the SDK. The scan that follows reconciles whatever the disabled webhooks did not
+    deliver: it reads every change since its last snapshot, whichever path saw it first.
     """
-    callback_url = os.environ.get(res.WEBHOOK_URL_ENV)
-    if not callback_url or not isinstance(deps.smartsheet, SdkSmartsheet) or not isinstance(deps.alerts, Notifier):
+    settings = settings if settings is not None else load(AuditSettings)
+    if not settings.webhook_url or not isinstance(deps.smartsheet, SdkSmartsheet):
         return None
     try:
         return webhook_health(
             resolve_sheet_ids(config, deps.smartsheet),
             SmartsheetWebhooks(deps.smartsheet),
-            WebhookSecretStore(boto3.client("secretsmanager")),
-            deps.alerts,
-            callback_url=callback_url,
+            WebhookSecretStore(boto3.client("secretsmanager"), prefix=settings.secret_prefix),
+            deps.notifier,
+            callback_url=settings.webhook_url,
         )
     except Exception as exc:  # the scan that follows must run even when the webhook check cannot
-        deps.alerts.notify(*webhook_check_failed(exc))
+        deps.notifier.notify(*webhook_check_failed(exc))
         return None
