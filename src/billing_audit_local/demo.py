@@ -7,13 +7,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from billing_audit.config import AuditConfig, RosterUser, SheetSelection
+from billing_audit.config import AuditConfig
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.deps import AuditDeps
@@ -24,25 +23,12 @@ from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartshee
 from billing_audit.store.s3 import S3Blobs
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import local_lambda_environment
+from billing_audit_local.scenario import bundled_example, config_for
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
 
 BUNDLE_WINDOW = timedelta(minutes=1)
 HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
-
-
-def bundled_example() -> Path:
-    return Path(str(package_files.files("billing_audit_local") / "data" / "example-week.json"))
-
-
-def config_for(scenario: Scenario) -> AuditConfig:
-    """The product configuration a scenario implies: its sheets, zone, policy and roster."""
-    return AuditConfig(
-        timezone=scenario.timezone,
-        policy=scenario.policy,
-        sheets=SheetSelection(sheet_ids=[sheet.id for sheet in scenario.sheets]),
-        roster=[RosterUser.model_validate(user.model_dump()) for user in scenario.users],
-    )
 
 
 def simulator_deps(sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0) -> AuditDeps:
@@ -93,12 +79,12 @@ class DemoResult:
 def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | None = None) -> DemoResult:
     """Run the scenario; with `out_dir`, write events.jsonl and summary.json there and archive them in S3."""
     scenario = load_scenario(scenario_path or bundled_example())
+    config = config_for(scenario)  # the product's reading of the scenario (its policy) fails here
     if mode not in ("scan", "webhook"):
         raise ValueError(f"unknown mode {mode!r}: use scan or webhook")
     # A rehearsal on a scratch simulator: an edit naming an unknown sheet, row or column fails here,
     # in a fraction of a second, before any server starts.
     Simulator(scenario).apply_edits_through(scenario.now)
-    config = config_for(scenario)
     with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
         deps = simulator_deps(sim, config, backoff_seconds=0.05)

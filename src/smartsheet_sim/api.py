@@ -18,10 +18,9 @@ from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
-from billing_audit.domain.values import CellValue
 from smartsheet_sim.core import Simulator
 from smartsheet_sim.errors import bad_request, not_found
-from smartsheet_sim.model import Attachment, Column, HistoryEntry, Row, Sheet, display_value, iso, stable_id
+from smartsheet_sim.model import Attachment, CellValue, Column, HistoryEntry, Row, Sheet, display_value, iso, stable_id
 
 MAX_ROWS_PER_REQUEST = 500
 PERMALINK_BASE = "https://app.smartsheet.com"

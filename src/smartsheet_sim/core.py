@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from billing_audit.domain.values import CellValue
 from smartsheet_sim.model import (
     Attachment,
+    CellValue,
     ChangeEvent,
     Column,
     HistoryEntry,

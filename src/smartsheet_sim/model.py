@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from billing_audit.domain.values import CellValue
+CellValue = str | bool | int | float | None
+"""A cell's value as the API carries it in JSON (None: an empty cell)."""
 
 # Smartsheet ids are 16-digit numbers; keep ours below 2**53 so JSON readers keep them exact.
 _ID_LOW = 1_000_000_000_000_000

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -17,14 +18,23 @@ from pydantic import (
     model_validator,
 )
 
-from billing_audit.config import IanaZone
-from billing_audit.domain.policy import AuditPolicy
-from billing_audit.domain.values import CellValue
-from smartsheet_sim.model import stable_id
+from smartsheet_sim.model import CellValue, stable_id
 
 
 class ScenarioError(ValueError):
     """A scenario that cannot be run; the message is one line naming what is wrong."""
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""A time zone name ZoneInfo knows, such as "America/Chicago"."""
 
 
 class ScenarioUser(BaseModel):
@@ -142,10 +152,12 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = "scenario"
-    timezone: IanaZone = "UTC"
+    timezone: ZoneName = "UTC"
     baseline_at: AwareDatetime
     now: AwareDatetime
-    policy: AuditPolicy = AuditPolicy()
+    # The audit policy belongs to the product that reads the scenario: kept as raw JSON here, and
+    # validated by that product (errors through `scenario_field_error(exc, "policy")`).
+    policy: dict[str, Any] = Field(default_factory=dict)
     users: list[ScenarioUser] = Field(default_factory=list)
     sheets: list[ScenarioSheet] = Field(min_length=1)
     edits: list[ScenarioEdit] = Field(default_factory=list)
@@ -174,16 +186,23 @@ class Scenario(BaseModel):
         raise ScenarioError(f"edit names unknown sheet {sheet_id}")
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+def scenario_field_error(exc: ValidationError, *within: str | int) -> ScenarioError:
+    """One line naming the first invalid field, e.g. "scenario field sheets.0.id: ...".
+
+    `within` is where the validated object sits in the scenario file, when it is not the whole file
+    (a product validating `policy` passes "policy").
+    """
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in (*within, *first["loc"])) or "(top level)"
+    return ScenarioError(f"scenario field {location}: {first['msg']}")
 
 
 def parse_scenario(data: Any) -> Scenario:
+    """Validate a scenario already read from JSON, failing with one line that names the problem."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ScenarioError(f"scenario field {_location(first['loc'])}: {first['msg']}") from None
+        raise scenario_field_error(exc) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

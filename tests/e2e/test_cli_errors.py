@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_audit_local.demo import bundled_example
+from billing_audit_local.scenario import bundled_example
 
 EXAMPLE = json.loads(bundled_example().read_text())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from billing_audit.cli import main
-from billing_audit_local.demo import bundled_example
+from billing_audit_local.scenario import bundled_example
 from tests.e2e.judge import assert_run_matches, read_events
 
 SCENARIOS = Path(__file__).parent / "scenarios"

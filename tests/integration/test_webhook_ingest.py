@@ -20,7 +20,8 @@ import requests
 
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.demo import config_for, simulator_deps
+from billing_audit_local.demo import simulator_deps
+from billing_audit_local.scenario import config_for
 from billing_audit_local.serve import LocalWebhookStack
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import ScenarioEdit, parse_scenario

@@ -22,7 +22,7 @@ from billing_audit.pipeline.scan import run_scan
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.demo import bundled_example, config_for
+from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
 from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import DeliveryResult, Simulator
