@@ -7,77 +7,41 @@ from __future__ import annotations
 
 import hmac
 import json
-import random
-import threading
 import time
 import uuid
-from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from smartsheet_sim.api import FILE_ROUTE, RawResponse, Request, Route, match
+from smartsheet_sim.api import FILE_ROUTE, match_api
+from smartsheet_sim.api.routing import RawResponse, Request, Route
+from smartsheet_sim.backend import Backend
 from smartsheet_sim.errors import ApiError
-
-if TYPE_CHECKING:
-    from smartsheet_sim.core import Simulator
+from smartsheet_sim.traffic import CallCounter, FaultDice, RateLimiter
 
 API_PREFIX = "/2.0"
-HISTORY_TEMPLATE = "/sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
 HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
 )
 
 
-class RateLimiter:
-    """Sliding windows of wall-clock request times per token (general and cell history)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._general: dict[str, deque[float]] = {}
-        self._history: dict[str, deque[float]] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._general.clear()
-            self._history.clear()
-
-    def allow(self, token: str, is_history: bool, limit: int, history_limit: int, window: float) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            general = self._general.setdefault(token, deque())
-            history = self._history.setdefault(token, deque())
-            for times in (general, history):
-                while times and now - times[0] >= window:
-                    times.popleft()
-            if len(general) >= limit or (is_history and len(history) >= history_limit):
-                return False
-            general.append(now)
-            if is_history:
-                history.append(now)
-            return True
-
-
 class SimulatorServer(ThreadingHTTPServer):
+    """Serves `backend` on 127.0.0.1 (a free port) to the bearer of `token`, counting calls in `calls`."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, sim: Simulator):
-        self.sim = sim
+    def __init__(self, backend: Backend, token: str, calls: CallCounter):
+        self.backend = backend
+        self.token = token
+        self.calls = calls
         self.rate_limiter = RateLimiter()
-        self._rng_lock = threading.Lock()
-        self._rng_seed: int | None = None
-        self._rng = random.Random(0)
+        self.dice = FaultDice()
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def roll(self) -> float:
         """A deterministic random number for fault injection (reseeded when options.seed changes)."""
-        with self._rng_lock:
-            seed = self.sim.options.seed
-            if seed != self._rng_seed:
-                self._rng = random.Random(f"faults:{seed}")
-                self._rng_seed = seed
-            return self._rng.random()
+        return self.dice.roll(self.backend.options.seed)
 
 
 def error_body(status: int, error_code: int, message: str) -> tuple[int, bytes, str]:
@@ -130,7 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, content_type, extra)
 
     def _handle(self, method: str) -> None:
-        sim = self.server.sim
+        server = self.server
+        backend = server.backend
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         body = self._read_body()
@@ -139,29 +104,29 @@ class _Handler(BaseHTTPRequestHandler):
         path_exists = False
         if path.startswith(API_PREFIX + "/") or path == API_PREFIX:
             api_path = path[len(API_PREFIX) :] or "/"
-            route, path_params, path_exists = match(method, api_path)
+            route, path_params, path_exists = match_api(method, api_path)
         else:
             api_path = path
             found = FILE_ROUTE.pattern.match(path) if method == "GET" else None
             route = FILE_ROUTE if found else None
             path_params = found.groupdict() if found else {}
         key = route.key if route is not None else f"{method} <unknown>"
-        sim.count_call(key)
+        server.calls.count(key)
 
         if route is None or route.authenticated:
             auth = self.headers.get("Authorization")
             if not auth or not auth.startswith("Bearer "):
                 self._send_error(401, 1004, "You are not authorized to perform this action.")
                 return
-            if not hmac.compare_digest(auth[len("Bearer ") :].encode(), sim.token.encode()):
+            if not hmac.compare_digest(auth[len("Bearer ") :].encode(), server.token.encode()):
                 self._send_error(401, 1002, "Your Access Token is invalid.")
                 return
 
-        options = sim.options
+        options = backend.options
         if options.rate_limits and route is not None and route.authenticated:
-            allowed = self.server.rate_limiter.allow(
-                sim.token,
-                route.template == HISTORY_TEMPLATE,
+            allowed = server.rate_limiter.allow(
+                server.token,
+                route.history_limited,
                 options.requests_per_window,
                 options.history_requests_per_window,
                 options.rate_window_seconds,
@@ -174,13 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(options.latency_ms / 1000)
 
         if options.fault_endpoints is None or key in options.fault_endpoints:
-            if options.error_rate and self.server.roll() < options.error_rate:
+            if options.error_rate and server.roll() < options.error_rate:
                 if options.error_status == 502:
                     self._send(502, HTML_502, "text/html")
                 else:
                     self._send_error(500, 4004, "An unexpected error has occurred. Please retry your request.")
                 return
-            if options.timeout_rate and self.server.roll() < options.timeout_rate:
+            if options.timeout_rate and server.roll() < options.timeout_rate:
                 time.sleep(options.timeout_seconds + 0.5)
 
         if route is None:
@@ -190,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_error(404, 1000, "HTTP 404 Not Found")
             return
 
-        host, port = self.server.server_address[0], self.server.server_address[1]
+        host, port = server.server_address[0], server.server_address[1]
         request = Request(
             method=method,
             path=api_path,
@@ -203,10 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
         try:
             if route.locked:
-                with sim.lock:
-                    result = route.handler(sim, request)
+                with backend.state.lock:
+                    result = route.handler(backend, request)
             else:
-                result = route.handler(sim, request)
+                result = route.handler(backend, request)
         except ApiError as exc:
             self._send_error(exc.status, exc.error_code, exc.message)
             return

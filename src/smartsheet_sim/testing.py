@@ -1,7 +1,9 @@
 """Helpers for tests that drive the simulator: a callback receiver, a no-sleep SDK backoff, a small
 scenario, and validation of responses against Smartsheet's OpenAPI file.
 
-Test-only: `jsonschema` and `referencing` (dev dependencies) are imported lazily.
+Optional dependencies, imported inside the helpers that need them so that importing this module
+(or the simulator) never requires them: the smartsheet SDK (`no_sleep_backoff`), and `jsonschema`
+and `referencing` (dev dependencies; OpenAPI validation).
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def no_sleep_backoff(max_attempts: int = 3, on_retry: Callable[[int, Any], None]
     `on_retry(attempt, error_result)` runs before each retry (tests use it to reset rate windows).
     The SDK passes the instance as `max_retry_time`; it then sleeps the returned 0 seconds.
     """
-    from smartsheet.smartsheet import AbstractUserCalcBackoff
+    from smartsheet.smartsheet import AbstractUserCalcBackoff  # optional: the SDK is the client's, not ours
 
     class _NoSleep(AbstractUserCalcBackoff):
         def __init__(self) -> None:
@@ -266,6 +268,7 @@ def openapi_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _registry() -> Any:
+    # optional dev dependencies, only for OpenAPI validation
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
@@ -289,7 +292,7 @@ ERROR_POINTER = "#/components/schemas/BulkItemFailure/properties/error"
 
 def openapi_errors(instance: Any, pointer: str) -> list[str]:
     """Validation errors of `instance` against the schema at `pointer` in the OpenAPI file."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # optional dev dependency, only for OpenAPI validation
 
     validator = Draft202012Validator({"$ref": f"{OPENAPI_URN}{pointer}"}, registry=_registry())
     return [f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in validator.iter_errors(instance)]

@@ -145,7 +145,7 @@ def test_rate_limits_are_backed_off_without_losing_anything(cloud, scenario):
 
 def test_sheets_are_selected_by_workspace_and_name_pattern(cloud, scenario):
     from billing_audit.config import ContainerSelector, SheetSelection
-    from smartsheet_sim.api import workspace_id
+    from smartsheet_sim.api.common import workspace_id
 
     data = scenario.model_dump(mode="json", by_alias=True)
     data["sheets"][0]["workspace"] = "Operations"

@@ -1,10 +1,14 @@
-"""The Smartsheet simulator: scenario state, a controllable clock, and the loopback HTTP server."""
+"""The simulated account's data: sheets loaded from a scenario, its people, a controllable clock,
+and every change (scenario edits and API writes) recorded as one save with its events.
+
+Knows nothing of HTTP or webhooks: whoever needs to hear about saves (the webhook registry)
+subscribes with `on_commit`. Endpoints and the webhook code hold `lock` while they read or write.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,18 +25,14 @@ from smartsheet_sim.model import (
     stable_id,
 )
 from smartsheet_sim.options import SimulatorOptions
-from smartsheet_sim.scenario import (
-    Scenario,
-    ScenarioEdit,
-    ScenarioError,
-    ScenarioSheet,
-    ScenarioUser,
-)
-from smartsheet_sim.webhooks import DeliveryResult, WebhookManager
+from smartsheet_sim.scenario import Scenario, ScenarioEdit, ScenarioError, ScenarioSheet, ScenarioUser
+
+CommitListener = Callable[[int, list[ChangeEvent]], None]
+"""Told, under the lock, of each save: the sheet id and its events (the sheet event first)."""
 
 
 @dataclass
-class _Change:
+class Change:
     """One save in progress: everything it does shares one timestamp, one user and one version bump."""
 
     sheet: Sheet
@@ -44,30 +44,33 @@ class _Change:
     rows: list[Row] = field(default_factory=list)
 
 
-class Simulator:
-    """A loopback Smartsheet API 2.0 built from a scenario (see the package docstring)."""
+class SimulatorState:
+    """Sheets, users, attachments, the clock and the change log of one scenario run."""
 
-    def __init__(self, scenario: Scenario, options: SimulatorOptions | None = None, token: str = "sim-token"):  # noqa: S107 - a test token
+    def __init__(self, scenario: Scenario, options: SimulatorOptions):
         self.scenario = scenario
-        self.options = options if options is not None else SimulatorOptions()
-        self.token = token
+        self.options = options
         self._lock = threading.RLock()
         self._seq = 0
         self._id_counter = 0
         self._log: list[ChangeEvent] = []
+        self._listeners: list[CommitListener] = []
         self._applied: set[int] = set()
-        self._call_counts: Counter[str] = Counter()
         self._attachments: dict[int, Attachment] = {}
         self._users: dict[str, ScenarioUser] = {u.email.lower(): u for u in scenario.users}
         self._users_by_id: dict[int, ScenarioUser] = {u.id: u for u in scenario.users}
-        self._server: object | None = None
-        self._api_base: str | None = None
-        self.webhooks = WebhookManager(self)
         starts = [scenario.baseline_at, *(edit.at for edit in scenario.edits)]
         self._now = min(starts).astimezone(UTC)
         self._sheets: dict[int, Sheet] = {}
         for spec in scenario.sheets:
             self._sheets[spec.id] = self._load_sheet(spec)
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def on_commit(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
 
     # ----- loading -------------------------------------------------------------------------------
 
@@ -121,7 +124,7 @@ class Simulator:
         )
 
     def _column_id(self, sheet_id: int, index: int) -> int:
-        taken = {c.id for s in getattr(self, "_sheets", {}).values() for c in s.columns}
+        taken = {c.id for s in self._sheets.values() for c in s.columns}
         salt = 0
         while True:
             candidate = stable_id("column", sheet_id, index, salt)
@@ -186,11 +189,7 @@ class Simulator:
             return self.scenario.users[0].email
         return "api-user@simulator.invalid"
 
-    # ----- state access --------------------------------------------------------------------------
-
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+    # ----- reading -------------------------------------------------------------------------------
 
     def sheets(self) -> list[Sheet]:
         return list(self._sheets.values())
@@ -214,21 +213,6 @@ class Simulator:
         with self._lock:
             return list(self._log)
 
-    # ----- call counting -------------------------------------------------------------------------
-
-    @property
-    def call_counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._call_counts)
-
-    def reset_call_counts(self) -> None:
-        with self._lock:
-            self._call_counts.clear()
-
-    def count_call(self, key: str) -> None:
-        with self._lock:
-            self._call_counts[key] += 1
-
     # ----- scenario edits ------------------------------------------------------------------------
 
     def apply_edit(self, edit: ScenarioEdit) -> None:
@@ -251,17 +235,17 @@ class Simulator:
                     )
                 cells = self._cells_by_title(sheet, edit.set_ or {}, edit)
             self._advance_to(at)
-            change = _Change(sheet, at, edit.by, None, "scenario")
+            change = Change(sheet, at, edit.by, None, "scenario")
             if edit.kind == "add":
                 assert edit.add is not None
                 self._add_row(change, edit.add.id, cells)
             elif edit.kind == "delete":
                 assert edit.row is not None
-                self._delete_row(change, edit.row)
+                self.delete_row(change, edit.row)
             else:
                 assert edit.row is not None
-                self._set_cells(change, edit.row, cells)
-            self._commit(change)
+                self.set_cells(change, edit.row, cells)
+            self.commit(change)
             self._applied.add(id(edit))
 
     def _cells_by_title(self, sheet: Sheet, cells: dict[str, CellValue], edit: ScenarioEdit) -> dict[int, CellValue]:
@@ -287,12 +271,13 @@ class Simulator:
             self._advance_to(moment)
         return count
 
-    # ----- changes (shared by scenario edits and API writes) -------------------------------------
+    # ----- changes (scenario edits and API writes; callers hold the lock) ------------------------
 
-    def begin_api_change(self, sheet: Sheet, change_agent: str | None) -> _Change:
-        return _Change(sheet, self._now, self.api_user_email, change_agent, "api")
+    def begin_api_change(self, sheet: Sheet, change_agent: str | None) -> Change:
+        """A save through the API: now, by the token owner."""
+        return Change(sheet, self._now, self.api_user_email, change_agent, "api")
 
-    def _event(self, change: _Change, object_type: str, event_type: str, **ids: int | None) -> None:
+    def _event(self, change: Change, object_type: str, event_type: str, **ids: int | None) -> None:
         change.events.append(
             ChangeEvent(
                 seq=self._next_seq(),
@@ -308,7 +293,8 @@ class Simulator:
             )
         )
 
-    def _set_cells(self, change: _Change, row_id: int, cells: dict[int, CellValue]) -> Row:
+    def set_cells(self, change: Change, row_id: int, cells: dict[int, CellValue]) -> Row:
+        """Write cells of a row; a value equal to the stored one is no change and leaves no history."""
         row = change.sheet.row(row_id)
         if row is None:
             raise KeyError(row_id)
@@ -331,7 +317,14 @@ class Simulator:
             change.rows.append(row)
         return row
 
-    def _add_row(self, change: _Change, row_id: int, cells: dict[int, CellValue], to_top: bool = False) -> Row:
+    def add_row(self, change: Change, cells: dict[int, CellValue], to_top: bool) -> Row:
+        """Add a row with a fresh id (the API's way; scenario rows bring their own ids)."""
+        row_id = self.new_id("row")
+        while change.sheet.row(row_id) is not None:
+            row_id = self.new_id("row")
+        return self._add_row(change, row_id, cells, to_top)
+
+    def _add_row(self, change: Change, row_id: int, cells: dict[int, CellValue], to_top: bool = False) -> Row:
         row = Row(
             id=row_id,
             created_at=change.at,
@@ -355,15 +348,16 @@ class Simulator:
         change.rows.append(row)
         return row
 
-    def _delete_row(self, change: _Change, row_id: int) -> None:
+    def delete_row(self, change: Change, row_id: int) -> None:
         change.sheet.rows = [r for r in change.sheet.rows if r.id != row_id]
         self._event(change, "row", "deleted", object_id=row_id)
 
-    def record_attachment(self, change: _Change, attachment: Attachment, event_type: str = "created") -> None:
+    def record_attachment(self, change: Change, attachment: Attachment, event_type: str = "created") -> None:
         self._attachments[attachment.id] = attachment
         self._event(change, "attachment", event_type, object_id=attachment.id)
 
-    def _commit(self, change: _Change) -> None:
+    def commit(self, change: Change) -> None:
+        """End a save: one version bump, a sheet event ahead of the others, listeners told."""
         if not change.events:
             return
         sheet = change.sheet
@@ -386,82 +380,5 @@ class Simulator:
         )
         events = [sheet_event, *change.events]
         self._log.extend(events)
-        self.webhooks.enqueue(sheet.id, events)
-
-    # API-facing wrappers (the HTTP layer holds the lock around them).
-
-    def api_set_cells(self, change: _Change, row_id: int, cells: dict[int, CellValue]) -> Row:
-        return self._set_cells(change, row_id, cells)
-
-    def api_add_row(self, change: _Change, cells: dict[int, CellValue], to_top: bool) -> Row:
-        row_id = self.new_id("row")
-        while change.sheet.row(row_id) is not None:
-            row_id = self.new_id("row")
-        return self._add_row(change, row_id, cells, to_top)
-
-    def api_delete_row(self, change: _Change, row_id: int) -> None:
-        self._delete_row(change, row_id)
-
-    def commit(self, change: _Change) -> None:
-        self._commit(change)
-
-    # ----- webhooks --------------------------------------------------------------------------------
-
-    def deliver_callbacks(self, duplicate: bool = False) -> list[DeliveryResult]:
-        """Send pending webhook callbacks now, synchronously (see WebhookManager.deliver)."""
-        return self.webhooks.deliver(duplicate=duplicate)
-
-    def disable_webhook(self, webhook_id: int, status: str = "DISABLED_BY_OWNER") -> None:
-        self.webhooks.disable(webhook_id, status)
-
-    # ----- server ----------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Serve the API on 127.0.0.1 (a free port) in a daemon thread; returns the api_base."""
-        from smartsheet_sim.server import SimulatorServer
-
-        with self._lock:
-            if self._api_base is not None:
-                return self._api_base
-            server = SimulatorServer(self)
-            thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="smartsheet-simulator", daemon=True
-            )
-            thread.start()
-            self._server = server
-            self._api_base = f"http://127.0.0.1:{server.server_address[1]}/2.0"
-            return self._api_base
-
-    def reset_rate_limits(self) -> None:
-        """Forget the requests counted in the current rate-limit windows."""
-        from smartsheet_sim.server import SimulatorServer
-
-        server = self._server
-        if isinstance(server, SimulatorServer):
-            server.rate_limiter.reset()
-
-    @property
-    def api_base(self) -> str | None:
-        return self._api_base
-
-    def stop(self) -> None:
-        from smartsheet_sim.server import SimulatorServer
-
-        with self._lock:
-            server = self._server
-            self._server = None
-            self._api_base = None
-        if isinstance(server, SimulatorServer):
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> Simulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def rows_of(self, sheet: Sheet, row_ids: Iterable[int]) -> list[Row]:
-        wanted = set(row_ids)
-        return [r for r in sheet.rows if r.id in wanted]
+        for listener in self._listeners:
+            listener(sheet.id, events)
