@@ -10,33 +10,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from billing_audit.config import AuditConfig
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
-from billing_audit.pipeline.wiring import aws_dependencies
-from billing_audit.resources import REPORTS_BUCKET, required_env
-from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from billing_audit.resources import REPORTS_BUCKET
 from billing_audit.store.s3 import S3Blobs
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scenario import bundled_example, config_for
+from billing_audit_local.serve import LocalWebhookStack
+from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
 
 BUNDLE_WINDOW = timedelta(minutes=1)
 HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
-
-
-def simulator_deps(sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0) -> AuditDeps:
-    """AWS dependencies (the local cloud) reading Smartsheet from `sim`, on the simulator's clock."""
-    gateway = SdkSmartsheet(
-        token=sim.token, api_base=sim.api_base or sim.start(), backoff=ExponentialBackoff(base_seconds=backoff_seconds)
-    )
-    return aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
 
 
 @dataclass
@@ -109,14 +99,14 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
         result = DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls)
         if out_dir is not None:
             write_outputs(result, out_dir)
-            result.archive = _archive(out_dir, scenario, mode)
+            result.archive = _archive(cloud, out_dir, scenario, mode)
             write_outputs(result, out_dir)  # the summary now names where the run was archived
     return result
 
 
-def _archive(out_dir: Path, scenario: Scenario, mode: str) -> dict[str, str]:
+def _archive(cloud: LocalCloud, out_dir: Path, scenario: Scenario, mode: str) -> dict[str, str]:
     """Keep the run's outputs in the reports bucket, each read back and checked against its SHA-256."""
-    blobs = S3Blobs(boto3.client("s3"), required_env(REPORTS_BUCKET.env_var))
+    blobs = S3Blobs(cloud.client("s3"), cloud.names[REPORTS_BUCKET.env_var])
     prefix = f"runs/{utc_iso(scenario.now)}/{mode}"
     archived: dict[str, str] = {}
     for name, content_type in (("events.jsonl", "application/x-ndjson"), ("summary.json", "application/json")):
@@ -136,8 +126,6 @@ def _replay_through_webhooks(
     Callbacks go out once no edit is due within a minute of the first undelivered one (Smartsheet
     bundles events that close together), and each is delivered twice, as a retry would.
     """
-    from billing_audit_local.serve import LocalWebhookStack
-
     with LocalWebhookStack(sim, config, deps) as stack:
         report = stack.sync()
         if not report.ok:

@@ -15,33 +15,36 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from billing_audit import resources as res
 from billing_audit.cli.webhooks import render_report
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, ProcessFn
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import resolve_sheet_ids
+from billing_audit.pipeline.scan import resolve_sheet_ids, run_scan
 from billing_audit.pipeline.webhook_rotation import RotationRow, rotate_secrets
 from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks, webhook_health
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.interfaces import Notifier
 from billing_audit.store.secrets import WebhookSecretStore
+from billing_audit_local.cloud import LocalCloud
+from billing_audit_local.environment import deployed_name
 from billing_audit_local.front import WebhookFront
+from billing_audit_local.scenario import bundled_example, config_for
+from billing_audit_local.wiring import simulator_deps
 from billing_audit_local.worker import DrainReport, QueueWorker, ensure_dead_letter_queue
-
-if TYPE_CHECKING:
-    from smartsheet_sim import DeliveryResult, Simulator
+from smartsheet_sim import DeliveryResult, Simulator
+from smartsheet_sim.scenario import load_scenario
 
 
 @dataclass
@@ -52,14 +55,6 @@ class PumpResult:
     @property
     def delivered(self) -> int:
         return sum(1 for d in self.deliveries if d.delivered)
-
-
-def _notifier(deps: AuditDeps) -> Notifier:
-    if hasattr(deps.alerts, "notify"):
-        return cast(Notifier, deps.alerts)
-    from billing_audit.store.sns import SnsAlertPublisher
-
-    return SnsAlertPublisher(boto3.client("sns"), os.environ[res.ALERTS_TOPIC_ENV])
 
 
 class LocalWebhookStack:
@@ -78,7 +73,7 @@ class LocalWebhookStack:
         self.sim = sim
         self.config = config
         self.deps = deps
-        self.notifier = notifier or _notifier(deps)
+        self.notifier = notifier or deps.notifier
         self.process = process
         self.port = port
         self.base64_bodies = base64_bodies
@@ -103,13 +98,11 @@ class LocalWebhookStack:
 
     def start(self) -> str:
         """Dead-letter queue, HTTP front, queue worker; returns the webhook URL."""
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
         self.dlq_url = ensure_dead_letter_queue()
         self.front = WebhookFront(port=self.port, base64_bodies=self.base64_bodies)
         url = self.front.start()
         persistence = (
-            DynamoDBPersistenceLayer(table_name=os.environ[res.IDEMPOTENCY_TABLE.env_var])
+            DynamoDBPersistenceLayer(table_name=deployed_name(res.IDEMPOTENCY_TABLE.env_var))
             if self.idempotent_processing
             else None
         )
@@ -191,12 +184,6 @@ def run_serve(
     ready: Callable[[LocalWebhookStack], None] | None = None,
 ) -> int:
     """Run the local stack until `stop` is set or Ctrl-C; returns the exit code."""
-    from billing_audit.pipeline.scan import run_scan
-    from billing_audit_local.cloud import LocalCloud
-    from billing_audit_local.demo import bundled_example, config_for, simulator_deps
-    from smartsheet_sim import Simulator
-    from smartsheet_sim.scenario import load_scenario
-
     scenario = load_scenario(scenario_path or bundled_example())
     config = config_for(scenario)
     stop = stop or threading.Event()
@@ -215,7 +202,7 @@ def run_serve(
             out(f"Webhook URL:      {url}")
             out(f"Smartsheet API:   {sim.api_base}  (simulator, scenario {scenario.name!r})")
             out(f"AWS (moto):       {cloud.endpoint_url}")
-            out(f"Callback queue:   {os.environ.get(res.CALLBACK_QUEUE_ENV, '')}")
+            out(f"Callback queue:   {cloud.names.get(res.CALLBACK_QUEUE_ENV, '')}")
             out(f"Dead letters:     {stack.dlq_url}")
             out("Serving until interrupted (Ctrl-C).")
             stack.run_in_background()

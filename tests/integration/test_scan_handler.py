@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from billing_audit_local.demo import simulator_deps
 from billing_audit_local.lambdas import invoke, load_handler
 from billing_audit_local.scenario import bundled_example, config_for
+from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import load_scenario
 

@@ -23,9 +23,9 @@ from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.demo import simulator_deps
 from billing_audit_local.scenario import config_for
 from billing_audit_local.serve import LocalWebhookStack
+from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import ScenarioEdit, parse_scenario
 from smartsheet_sim.testing import small_scenario

@@ -1,0 +1,21 @@
+"""Audit dependencies over the Smartsheet simulator: what the demo, `serve` and the tests all build.
+
+The AWS side is the production wiring (the local cloud, found through the environment it sets);
+the Smartsheet side is the real SDK adapter pointed at the simulator, on the simulator's clock.
+"""
+
+from __future__ import annotations
+
+from billing_audit.config import AuditConfig
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.wiring import aws_dependencies
+from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from smartsheet_sim import Simulator
+
+
+def simulator_deps(sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0) -> AuditDeps:
+    """AWS dependencies (the local cloud) reading Smartsheet from `sim`, on the simulator's clock."""
+    gateway = SdkSmartsheet(
+        token=sim.token, api_base=sim.api_base or sim.start(), backoff=ExponentialBackoff(base_seconds=backoff_seconds)
+    )
+    return aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
