@@ -3,8 +3,9 @@
 Each HTTP request to 127.0.0.1 becomes a version 1.0 proxy event (resource, path, httpMethod,
 headers, multiValueHeaders, query strings, requestContext with requestId, stage and
 identity.sourceIp, body, isBase64Encoded) and is handed to the webhook handler in process with a
-fake LambdaContext; the handler's proxy response becomes the HTTP response.  Like one Lambda
-container, the handler serves one request at a time.  Like API Gateway, only POST /webhook is
+LambdaContext (billing_audit_local.lambdas); the handler's proxy response becomes the HTTP
+response.  Like one Lambda container (a cold start per front), the handler serves one request at
+a time.  Like API Gateway, only POST /webhook is
 routed (anything else gets 403 "Missing Authentication Token"), payloads over 10 MB get 413, and
 a handler crash gets 502.
 """
@@ -12,71 +13,29 @@ a handler crash gets 502.
 from __future__ import annotations
 
 import base64
-import importlib.util
-import itertools
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from billing_audit import resources as res
-from billing_audit_local.paths import FUNCTIONS_DIR_ENV, functions_dir
+from billing_audit_local.environment import REGION
+from billing_audit_local.lambdas import ACCOUNT_ID, Handler, LocalLambdaContext, load_handler
 
 STAGE = "prod"
 RESOURCE = "/webhook"
-ACCOUNT_ID = "123456789012"
 API_ID = "local0api1"
+# functions/webhook's timeout and memory (infra/constructs/ingest.py; the memory is the default).
+TIMEOUT_SECONDS = 10.0
+MEMORY_MB = 256
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _log = logging.getLogger(__name__)
-_load_counter = itertools.count(1)
-
-
-def load_function(name: str) -> ModuleType:
-    """A fresh copy of functions/<name>/handler.py (functions/ is not a package): a cold container."""
-    path = functions_dir() / name / "handler.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"no handler at {path} (set {FUNCTIONS_DIR_ENV})")
-    spec = importlib.util.spec_from_file_location(f"billing_audit_function_{name}_{next(_load_counter)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class LocalLambdaContext:
-    """What Powertools and the handlers read from a LambdaContext."""
-
-    function_name: str
-    timeout_seconds: float = 10.0
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
 @dataclass(frozen=True)
@@ -117,7 +76,7 @@ class WebhookFront:
     @property
     def handler(self) -> Handler:
         if self._handler is None:
-            self._handler = load_function("webhook").handler
+            self._handler = load_handler("webhook", fresh=True).handler
         return self._handler
 
     @property
@@ -177,7 +136,7 @@ class WebhookFront:
             _reply(request, 403, {"message": "Missing Authentication Token"})
             return
         event = self.event(request, split.query, body)
-        context = LocalLambdaContext(self.function_name)
+        context = LocalLambdaContext(self.function_name, timeout_seconds=TIMEOUT_SECONDS, memory_limit_in_mb=MEMORY_MB)
         started = time.monotonic()
         try:
             with self._container_lock:
@@ -256,7 +215,7 @@ class WebhookFront:
                     "userAgent": request.headers.get("User-Agent"),
                     "user": None,
                 },
-                "domainName": f"{API_ID}.execute-api.us-east-1.amazonaws.com",
+                "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
                 "apiId": API_ID,
             },
             "body": text,

@@ -2,7 +2,7 @@
 
 It receives from the callback queue (moto), builds real SQS event records (messageId,
 receiptHandle, body, attributes with ApproximateReceiveCount, messageAttributes, eventSourceARN),
-invokes the process handler with a fake LambdaContext, deletes what succeeded and leaves what
+invokes the process handler with a LambdaContext (billing_audit_local.lambdas), deletes what succeeded and leaves what
 failed (partial batch response) for a later receive.  Moving a message to the dead-letter queue
 after maxReceiveCount receives is SQS's job: moto does it on receive when the queue has a
 RedrivePolicy (`ensure_dead_letter_queue` sets one up if the deployment has none).
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,14 +20,16 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from billing_audit import resources as res
-from billing_audit_local.front import Handler, LocalLambdaContext, load_function
+from billing_audit.ingest.process import CallbackProcessor
+from billing_audit_local.environment import deployed_name
+from billing_audit_local.lambdas import Handler, LocalLambdaContext, load_handler
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type stubs only
     from mypy_boto3_sqs.client import SQSClient
 
-    from billing_audit.ingest.process import CallbackProcessor
-
 _log = logging.getLogger(__name__)
+# functions/process's timeout (infra/constructs/processing.py).
+TIMEOUT_SECONDS = 120.0
 
 
 def _queue_arn(client: SQSClient, queue_url: str) -> str:
@@ -43,11 +44,11 @@ def ensure_dead_letter_queue(
 ) -> str:
     """The callback queue's DLQ URL, creating the DLQ and the RedrivePolicy if the queue has none.
 
-    Exports CALLBACK_DLQ_URL.  With a deployment that already has them (the CDK template), this
-    only finds the DLQ.
+    With a deployment that already has them (the CDK template, whose CALLBACK_DLQ_URL the local
+    cloud exports), this only finds the DLQ.
     """
     client = client or boto3.client("sqs")
-    queue_url = queue_url or os.environ[res.CALLBACK_QUEUE_ENV]
+    queue_url = queue_url or deployed_name(res.CALLBACK_QUEUE_ENV)
     attributes = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
     policy = json.loads(attributes["RedrivePolicy"]) if attributes.get("RedrivePolicy") else None
     if policy is not None:
@@ -66,7 +67,6 @@ def ensure_dead_letter_queue(
                 )
             },
         )
-    os.environ[res.CALLBACK_DLQ_ENV] = dlq_url
     return dlq_url
 
 
@@ -127,10 +127,10 @@ class QueueWorker:
         region: str | None = None,
         take_over_queue: bool = True,
     ) -> None:
-        self.queue_url = queue_url or os.environ[res.CALLBACK_QUEUE_ENV]
+        self.queue_url = queue_url or deployed_name(res.CALLBACK_QUEUE_ENV)
         self.client = client or boto3.client("sqs")
         if handler is None:
-            module = load_function("process")
+            module = load_handler("process", fresh=True)
             module.configure(processor)
             handler = module.handler
         elif processor is not None:
@@ -185,7 +185,7 @@ class QueueWorker:
         """Message ids that failed: the partial batch response, or all of them if the handler raised."""
         every = {r["messageId"] for r in event["Records"]}
         try:
-            response = self.handler(event, LocalLambdaContext(self.function_name, timeout_seconds=120))
+            response = self.handler(event, LocalLambdaContext(self.function_name, timeout_seconds=TIMEOUT_SECONDS))
         except Exception as exc:
             _log.error(
                 "process handler raised %s: the whole batch returns to the queue",
@@ -265,7 +265,7 @@ class QueueWorker:
 
     def dead_letters(self, dlq_url: str | None = None, *, delete: bool = False) -> list[dict[str, Any]]:
         """Messages now in the DLQ (left there, visible, unless `delete`); for tests and inspection."""
-        dlq_url = dlq_url or os.environ[res.CALLBACK_DLQ_ENV]
+        dlq_url = dlq_url or deployed_name(res.CALLBACK_DLQ_ENV)
         found: dict[str, dict[str, Any]] = {}
         for _ in range(10):
             answer = self.client.receive_message(

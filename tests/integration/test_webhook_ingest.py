@@ -20,9 +20,9 @@ import requests
 
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.demo import simulator_deps
 from billing_audit_local.scenario import config_for
 from billing_audit_local.serve import LocalWebhookStack
+from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import ScenarioEdit, parse_scenario
 from smartsheet_sim.testing import small_scenario
@@ -297,7 +297,7 @@ def test_a_failed_enqueue_leaves_the_nonce_free_for_smartsheets_retry(env: Env) 
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from billing_audit.ingest.queue import SqsCallbackSink
-    from billing_audit_local.front import LocalLambdaContext
+    from billing_audit_local.lambdas import LocalLambdaContext
 
     table = os.environ["IDEMPOTENCY_TABLE"]
     data = payload(env)
