@@ -20,11 +20,17 @@ class CheckoutNotFound(RuntimeError):
     """The tooling is not running from a checkout of the repository."""
 
 
+def _override(env_var: str) -> Path | None:
+    """The folder an environment variable points the tooling at, if it is set."""
+    value = os.environ.get(env_var)
+    return Path(value) if value else None
+
+
 @cache
 def repo_root() -> Path:
-    override = os.environ.get(REPO_ENV)
-    if override:
-        return Path(override).resolve()
+    override = _override(REPO_ENV)
+    if override is not None:
+        return override.resolve()
     for folder in Path(__file__).resolve().parents:
         if (folder / "cdk.json").is_file():
             return folder
@@ -33,11 +39,9 @@ def repo_root() -> Path:
 
 def functions_dir() -> Path:
     """functions/ of the repository (or $BILLING_AUDIT_FUNCTIONS_DIR)."""
-    override = os.environ.get(FUNCTIONS_DIR_ENV)
-    return Path(override) if override else repo_root() / "functions"
+    return _override(FUNCTIONS_DIR_ENV) or repo_root() / "functions"
 
 
 def shared_dir() -> Path:
     """The `shared` folder beside the repository (or $BILLING_AUDIT_SHARED)."""
-    override = os.environ.get(SHARED_DIR_ENV)
-    return Path(override) if override else repo_root().parent / "shared"
+    return _override(SHARED_DIR_ENV) or repo_root().parent / "shared"
