@@ -19,8 +19,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from billing_audit import resources as res
 from billing_audit.config import load_config
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.settings import ProcessSettings, load
+from billing_audit.wiring import aws_dependencies
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)

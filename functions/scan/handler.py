@@ -17,8 +17,9 @@ from billing_audit import resources as res
 from billing_audit.config import AuditConfig, load_config
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import ScanResult, run_scan
-from billing_audit.pipeline.wiring import aws_dependencies, webhook_upkeep
+from billing_audit.pipeline.webhook_sync import webhook_upkeep
 from billing_audit.settings import AuditSettings, load
+from billing_audit.wiring import aws_dependencies
 
 logger = Logger()
 tracer = Tracer()
@@ -39,9 +40,9 @@ class ScanRequest(BaseModel):
 
 
 @cache
-def _runtime() -> tuple[AuditConfig, AuditDeps]:
-    config = load_config()
-    return config, aws_dependencies(config, load(AuditSettings))
+def _runtime() -> tuple[AuditConfig, AuditSettings, AuditDeps]:
+    config, settings = load_config(), load(AuditSettings)
+    return config, settings, aws_dependencies(config, settings)
 
 
 def _record_metrics(result: ScanResult, seconds: float, api_calls: int, scheduled: datetime | None) -> None:
@@ -71,8 +72,8 @@ def _record_metrics(result: ScanResult, seconds: float, api_calls: int, schedule
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Scheduler passes its input as the event itself; an EventBridge rule would wrap it in "detail".
     request = ScanRequest.model_validate(event.get("detail") or event or {})
-    config, deps = _runtime()
-    upkeep = webhook_upkeep(config, deps)
+    config, settings, deps = _runtime()
+    upkeep = webhook_upkeep(config, deps, settings.webhook_url)
     if upkeep is not None and upkeep.recovered:
         logger.warning("webhooks re-enabled; this scan reconciles their sheets", extra={"sheets": upkeep.recovered})
     started, calls_before = time.monotonic(), sum(deps.smartsheet.call_counts().values())

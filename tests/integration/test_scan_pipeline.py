@@ -11,8 +11,8 @@ import pytest
 from billing_audit.cli import main
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from billing_audit.wiring import aws_dependencies
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator, SimulatorOptions

@@ -21,7 +21,7 @@ FORBIDDEN = (
     "pandas",
     "billing_audit.smartsheet.sdk_client",
     "billing_audit.pipeline.scan",
-    "billing_audit.pipeline.wiring",
+    "billing_audit.wiring",
 )
 
 CHILD = r"""

@@ -12,9 +12,9 @@ from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.config import load_config
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import ScanResult, run_scan
-from billing_audit.pipeline.wiring import aws_dependencies
 from billing_audit.resources import CONFIG_ENV
 from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore
+from billing_audit.wiring import aws_dependencies
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -18,10 +18,10 @@ from billing_audit.config import load_config
 from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_rotation import rotate_secrets
 from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks
-from billing_audit.pipeline.wiring import sdk_smartsheet
 from billing_audit.settings import WebhookAdminSettings, load
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.secrets import WebhookSecretStore
+from billing_audit.wiring import sdk_smartsheet
 
 
 class _Admin:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from billing_audit.clock import Clock, system_clock
-from billing_audit.smartsheet.gateway import SmartsheetGateway
-from billing_audit.store.interfaces import AlertPublisher, EventStore, Notifier, StateStore
+from billing_audit.smartsheet.gateway import SmartsheetGateway, WebhookApi
+from billing_audit.store.interfaces import AlertPublisher, EventStore, Notifier, SecretStore, StateStore
 
 
 @dataclass
@@ -20,3 +20,6 @@ class AuditDeps:
     alerts: AlertPublisher
     notifier: Notifier
     clock: Clock = field(default=system_clock)
+    # Where the product manages Smartsheet webhooks (deployed): the scheduled scan's upkeep uses them.
+    webhooks: WebhookApi | None = None
+    webhook_secrets: SecretStore | None = None

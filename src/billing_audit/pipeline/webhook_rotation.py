@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from billing_audit.pipeline.webhook_sync import SecretStore, WebhookApi, is_ours
-from billing_audit.smartsheet.gateway import SmartsheetError
+from billing_audit.pipeline.webhook_sync import is_ours
+from billing_audit.smartsheet.gateway import SmartsheetError, WebhookApi
+from billing_audit.store.interfaces import SecretStore
 
 
 @dataclass

@@ -19,43 +19,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 from billing_audit import resources as res
+from billing_audit.config import AuditConfig
 from billing_audit.pipeline import webhook_alerts as alerts
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_alerts import Alert
-from billing_audit.smartsheet.gateway import SmartsheetError
+from billing_audit.smartsheet.gateway import SmartsheetError, WebhookApi
 from billing_audit.smartsheet.models import WebhookInfo, WebhookStatus
-from billing_audit.store.interfaces import Notifier
+from billing_audit.store.interfaces import Notifier, SecretStore
 from billing_audit.store.secrets import WebhookSecret
 
 # A row's status is Smartsheet's (a `WebhookStatus`, or a value Smartsheet added since), or one of ours:
 MISSING = "MISSING"  # the sheet has no webhook of ours
 DELETED = "DELETED"  # sync deleted it
-
-
-class WebhookApi(Protocol):
-    def list(self) -> list[WebhookInfo]: ...
-
-    def create(self, *, name: str, callback_url: str, sheet_id: int) -> WebhookInfo: ...
-
-    def enable(self, webhook_id: int) -> WebhookInfo: ...
-
-    def set_callback_url(self, webhook_id: int, callback_url: str) -> WebhookInfo: ...
-
-    def delete(self, webhook_id: int) -> None: ...
-
-    def reset_secret(self, webhook_id: int) -> str: ...
-
-
-class SecretStore(Protocol):
-    def read(self, webhook_id: int) -> WebhookSecret | None: ...
-
-    def store_current(self, webhook_id: int, secret: str) -> bool: ...
-
-    def mark_pending(self, webhook_id: int) -> None: ...
-
-    def delete(self, webhook_id: int) -> None: ...
 
 
 def webhook_name(sheet_id: int) -> str:
@@ -392,3 +370,25 @@ def webhook_health(
     created when a callback URL is given, else alerted only (the row says to set WEBHOOK_URL).
     """
     return sync_webhooks(sheet_ids, api, secrets, callback_url=callback_url, delete_stale=False, notifier=notifier)
+
+
+def webhook_upkeep(config: AuditConfig, deps: AuditDeps, callback_url: str | None) -> SyncReport | None:
+    """Before a scheduled scan: alert on webhooks that are not ENABLED and re-enable them.
+
+    Only where the product is deployed (it has a callback URL and the deps carry the webhooks API).
+    The scan that follows reconciles whatever the disabled webhooks did not deliver: it reads every
+    change since its last snapshot, whichever path saw it first.
+    """
+    if not callback_url or deps.webhooks is None or deps.webhook_secrets is None:
+        return None
+    try:
+        return webhook_health(
+            resolve_sheet_ids(config, deps.smartsheet),
+            deps.webhooks,
+            deps.webhook_secrets,
+            deps.notifier,
+            callback_url=callback_url,
+        )
+    except Exception as exc:  # the scan that follows must run even when the webhook check cannot
+        deps.notifier.notify(*alerts.webhook_check_failed(exc))
+        return None

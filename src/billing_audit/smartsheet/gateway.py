@@ -8,7 +8,7 @@ from typing import Protocol
 
 from billing_audit.domain.models import CellEntry
 from billing_audit.errors import DependencyFailed
-from billing_audit.smartsheet.models import SheetData, SheetRef, UserData
+from billing_audit.smartsheet.models import SheetData, SheetRef, UserData, WebhookInfo
 
 
 class SmartsheetError(DependencyFailed):
@@ -38,3 +38,19 @@ class SmartsheetGateway(Protocol):
 
     def call_counts(self) -> dict[str, int]:
         """Calls this gateway made, by endpoint."""
+
+
+class WebhookApi(Protocol):
+    """Smartsheet's webhooks: list, create, enable, re-point, delete, reset the shared secret."""
+
+    def list(self) -> list[WebhookInfo]: ...
+
+    def create(self, *, name: str, callback_url: str, sheet_id: int) -> WebhookInfo: ...
+
+    def enable(self, webhook_id: int) -> WebhookInfo: ...
+
+    def set_callback_url(self, webhook_id: int, callback_url: str) -> WebhookInfo: ...
+
+    def delete(self, webhook_id: int) -> None: ...
+
+    def reset_secret(self, webhook_id: int) -> str: ...

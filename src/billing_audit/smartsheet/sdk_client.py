@@ -103,7 +103,9 @@ class SdkSmartsheet:
         self._calls: Counter[str] = Counter()
 
     # -- plumbing ---------------------------------------------------------------------------------
-    def _call(self, endpoint: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, endpoint: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """One SDK operation, counted under `endpoint`; failures become one-line `SmartsheetError`s
+        and a refused token is renewed once.  Every Smartsheet request of the product goes through here."""
         try:
             return self._call_once(endpoint, func, *args, **kwargs)
         except _Unauthorized:
@@ -147,18 +149,18 @@ class SdkSmartsheet:
         if modified_since is not None:
             # An ISO string: the SDK would send a datetime with a space instead of "T".
             kwargs["rows_modified_since"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        sheet = self._call("GET /sheets/{sheetId}", self.client.Sheets.get_sheet, sheet_id, **kwargs)
+        sheet = self.call("GET /sheets/{sheetId}", self.client.Sheets.get_sheet, sheet_id, **kwargs)
         if after_version is not None and not sheet.columns and sheet.id is None:
             return None  # only {"version": N}: nothing moved
         return _sheet_data(sheet)
 
     def row_ids(self, sheet_id: int, primary_column_id: int | None) -> set[int]:
         column_ids = [primary_column_id] if primary_column_id is not None else None
-        sheet = self._call("GET /sheets/{sheetId}", self.client.Sheets.get_sheet, sheet_id, column_ids=column_ids)
+        sheet = self.call("GET /sheets/{sheetId}", self.client.Sheets.get_sheet, sheet_id, column_ids=column_ids)
         return {int(row.id) for row in sheet.rows}
 
     def rows(self, sheet_id: int, row_ids: Sequence[int]) -> SheetData:
-        sheet = self._call(
+        sheet = self.call(
             "GET /sheets/{sheetId}",
             self.client.Sheets.get_sheet,
             sheet_id,
@@ -171,7 +173,7 @@ class SdkSmartsheet:
         entries: list[CellEntry] = []
         page = 1
         while True:
-            result = self._call(
+            result = self.call(
                 "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history",
                 self.client.Cells.get_cell_history,
                 sheet_id,
@@ -193,7 +195,7 @@ class SdkSmartsheet:
     def workspace_sheets(self, workspace_id: int) -> list[SheetRef]:
         # SDK 4.x only wraps /children and /metadata; the spec's GET /workspaces/{id}?loadAll=true
         # returns the whole tree in one call, so it goes through the SDK's passthrough.
-        tree = self._call(
+        tree = self.call(
             "GET /workspaces/{workspaceId}",
             self.client.Passthrough.get,
             f"/workspaces/{int(workspace_id)}",
@@ -202,11 +204,11 @@ class SdkSmartsheet:
         return _container_sheets(tree.data or {})
 
     def folder_sheets(self, folder_id: int) -> list[SheetRef]:
-        tree = self._call("GET /folders/{folderId}", self.client.Passthrough.get, f"/folders/{int(folder_id)}", None)
+        tree = self.call("GET /folders/{folderId}", self.client.Passthrough.get, f"/folders/{int(folder_id)}", None)
         return _container_sheets(tree.data or {})
 
     def users(self) -> list[UserData]:
-        result = self._call("GET /users", self.client.Users.list_users, include_all=True)
+        result = self.call("GET /users", self.client.Users.list_users, include_all=True)
         return [
             UserData(
                 id=u.id,

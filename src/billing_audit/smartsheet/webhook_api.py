@@ -1,6 +1,6 @@
 """The webhooks API over smartsheet-python-sdk: list, create, enable, re-point, delete, reset secret.
 
-Every call goes through `SdkSmartsheet._call`, so it is counted by endpoint and its failures come
+Every call goes through `SdkSmartsheet.call`, so it is counted by endpoint and its failures come
 back as one-line `SmartsheetError`s.  Enabling is synchronous at Smartsheet: it sends the
 verification challenge to the callback URL before the PUT returns.
 """
@@ -50,14 +50,14 @@ class SmartsheetWebhooks:
         found: list[WebhookInfo] = []
         page = 1
         while True:
-            result = self.sdk._call("GET /webhooks", self.api.list_webhooks, page_size=PAGE_SIZE, page=page)
+            result = self.sdk.call("GET /webhooks", self.api.list_webhooks, page_size=PAGE_SIZE, page=page)
             found.extend(to_info(hook) for hook in result.data)
             if page >= (result.total_pages or 1):
                 return found
             page += 1
 
     def get(self, webhook_id: int) -> WebhookInfo:
-        return to_info(self.sdk._call("GET /webhooks/{webhookId}", self.api.get_webhook, webhook_id))
+        return to_info(self.sdk.call("GET /webhooks/{webhookId}", self.api.get_webhook, webhook_id))
 
     def create(self, *, name: str, callback_url: str, sheet_id: int) -> WebhookInfo:
         spec = smartsheet.models.Webhook(
@@ -70,11 +70,11 @@ class SmartsheetWebhooks:
                 "version": 1,
             }
         )
-        result = self.sdk._call("POST /webhooks", self.api.create_webhook, spec)
+        result = self.sdk.call("POST /webhooks", self.api.create_webhook, spec)
         return to_info(result.result)
 
     def _update(self, webhook_id: int, changes: dict[str, Any]) -> WebhookInfo:
-        result = self.sdk._call(
+        result = self.sdk.call(
             "PUT /webhooks/{webhookId}", self.api.update_webhook, webhook_id, smartsheet.models.Webhook(changes)
         )
         if result.result is None:
@@ -89,12 +89,10 @@ class SmartsheetWebhooks:
         return self._update(webhook_id, {"callbackUrl": callback_url})
 
     def delete(self, webhook_id: int) -> None:
-        self.sdk._call("DELETE /webhooks/{webhookId}", self.api.delete_webhook, webhook_id)
+        self.sdk.call("DELETE /webhooks/{webhookId}", self.api.delete_webhook, webhook_id)
 
     def reset_secret(self, webhook_id: int) -> str:
-        result = self.sdk._call(
-            "POST /webhooks/{webhookId}/resetsharedsecret", self.api.reset_shared_secret, webhook_id
-        )
+        result = self.sdk.call("POST /webhooks/{webhookId}/resetsharedsecret", self.api.reset_shared_secret, webhook_id)
         secret = getattr(result.result, "shared_secret", None)
         if not secret:
             raise SmartsheetError(f"Smartsheet reset the secret of webhook {webhook_id} but returned none")

@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.store.secrets import WebhookSecret
 
 
 class EventStore(Protocol):
@@ -61,3 +62,15 @@ class BlobStore(Protocol):
 
     def link(self, key: str, seconds: int = 3600) -> str:
         """A presigned, expiring download link: the only way people fetch objects."""
+
+
+class SecretStore(Protocol):
+    """The webhooks' shared secrets, written by sync and rotation (Secrets Manager in AWS)."""
+
+    def read(self, webhook_id: int) -> WebhookSecret | None: ...
+
+    def store_current(self, webhook_id: int, secret: str) -> bool: ...
+
+    def mark_pending(self, webhook_id: int) -> None: ...
+
+    def delete(self, webhook_id: int) -> None: ...

@@ -9,12 +9,8 @@ from billing_audit import resources as res
 from billing_audit.clock import Clock, system_clock
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import resolve_sheet_ids
-from billing_audit.pipeline.webhook_alerts import webhook_check_failed
-from billing_audit.pipeline.webhook_sync import SyncReport, webhook_health
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import AuditSettings, SmartsheetSettings, load
-from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
@@ -49,14 +45,24 @@ def aws_dependencies(
     config: AuditConfig,
     settings: AuditSettings | None = None,
     *,
-    smartsheet: SmartsheetGateway | None = None,
+    smartsheet: SdkSmartsheet | None = None,
     clock: Clock = system_clock,
 ) -> AuditDeps:
+    """The production adapters.  Where the product is deployed (a webhook URL is set) the deps also
+    carry the webhooks API and their secrets, so the scheduled scan can keep the webhooks healthy."""
     settings = settings if settings is not None else load(AuditSettings)
     dynamodb = boto3.resource("dynamodb")
     topic = SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn)
+    sdk = smartsheet if smartsheet is not None else sdk_smartsheet(settings)
+    deployed = settings.webhook_url is not None
     return AuditDeps(
-        smartsheet=smartsheet if smartsheet is not None else sdk_smartsheet(settings),
+        smartsheet=sdk,
+        webhooks=SmartsheetWebhooks(sdk) if deployed else None,
+        webhook_secrets=(
+            WebhookSecretStore(boto3.client("secretsmanager"), prefix=settings.secret_prefix, clock=clock)
+            if deployed
+            else None
+        ),
         events=DynamoEventStore(
             dynamodb.Table(settings.events_table), retention_days=config.retention_days, clock=clock
         ),
@@ -65,26 +71,3 @@ def aws_dependencies(
         notifier=topic,
         clock=clock,
     )
-
-
-def webhook_upkeep(config: AuditConfig, deps: AuditDeps, settings: AuditSettings | None = None) -> SyncReport | None:
-    """Before a scheduled scan: alert on webhooks that are not ENABLED and re-enable them.
-
-    Only where the product is deployed (WEBHOOK_URL names its endpoint) and Smartsheet is reached
-    through the SDK. The scan that follows reconciles whatever the disabled webhooks did not
-    deliver: it reads every change since its last snapshot, whichever path saw it first.
-    """
-    settings = settings if settings is not None else load(AuditSettings)
-    if not settings.webhook_url or not isinstance(deps.smartsheet, SdkSmartsheet):
-        return None
-    try:
-        return webhook_health(
-            resolve_sheet_ids(config, deps.smartsheet),
-            SmartsheetWebhooks(deps.smartsheet),
-            WebhookSecretStore(boto3.client("secretsmanager"), prefix=settings.secret_prefix),
-            deps.notifier,
-            callback_url=settings.webhook_url,
-        )
-    except Exception as exc:  # the scan that follows must run even when the webhook check cannot
-        deps.notifier.notify(*webhook_check_failed(exc))
-        return None
