@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.wiring import aws_dependencies
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
+from billing_audit.wiring import aws_dependencies
 from smartsheet_sim import Simulator
 
 
