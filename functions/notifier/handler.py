@@ -10,12 +10,12 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from billing_audit import resources as res
 from billing_audit.notify.slack import SlackNotConfigured, post, slack_message
 from billing_audit.settings import NotifierSettings, load
 
 logger = Logger()
 tracer = Tracer()
-SLACK_URL_MAX_AGE_SECONDS = 300
 
 
 @cache
@@ -27,7 +27,7 @@ def _settings() -> NotifierSettings:
 @tracer.capture_lambda_handler
 @event_source(data_class=SNSEvent)
 def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
-    url = str(parameters.get_secret(_settings().slack_webhook_secret, max_age=SLACK_URL_MAX_AGE_SECONDS))
+    url = str(parameters.get_secret(_settings().slack_webhook_secret, max_age=res.SECRET_CACHE_SECONDS))
     sent = 0
     for record in event.records:
         payload = slack_message(record.sns.subject, record.sns.message)

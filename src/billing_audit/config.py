@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.risk import RosterEntry
-from billing_audit.errors import BadInput
+from billing_audit.errors import BadInput, first_problem
 from billing_audit.resources import CONFIG_ENV
 
 
@@ -97,9 +97,8 @@ def parse_config(data: object) -> AuditConfig:
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"configuration field {where}: {first['msg']}") from None
+        where, problem = first_problem(exc)
+        raise ConfigError(f"configuration field {where}: {problem}") from None
 
 
 def load_config(path: str | Path | None = None) -> AuditConfig:

@@ -6,6 +6,8 @@ log line) follows from what went wrong, never from which command was running.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class BadInput(ValueError):
     """Input the product cannot use: a file or field named in the one-line message."""
@@ -14,3 +16,9 @@ class BadInput(ValueError):
 class DependencyFailed(RuntimeError):
     """Something the product depends on failed: Smartsheet or AWS unreachable, throttled or denying,
     or a setting the deployment must provide is missing."""
+
+
+def first_problem(exc: ValidationError) -> tuple[str, str]:
+    """Where the first invalid field is (dotted, "(top level)" for the whole document) and what is wrong."""
+    first = exc.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) or "(top level)", first["msg"]

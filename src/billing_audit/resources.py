@@ -121,7 +121,10 @@ SMARTSHEET_API_BASE_ENV = "SMARTSHEET_API_BASE"
 SMARTSHEET_TOKEN_ENV = "SMARTSHEET_ACCESS_TOKEN"  # noqa: S105
 CONFIG_ENV = "BILLING_AUDIT_CONFIG"
 
-SNAPSHOT_CHUNK_BYTES = 300_000  # stays well under DynamoDB's 400 KB item limit
+SNAPSHOT_CHUNK_BYTES = 300_000
+# How long a secret read from Secrets Manager is cached (Powertools Parameters): a rotation
+# reaches warm containers within this, and sooner where a refusal forces a fresh read.
+SECRET_CACHE_SECONDS = 300  # stays well under DynamoDB's 400 KB item limit
 
 # --- Added for the CDK application (infra/) and the moto deployment (billing_audit_local.deploy) ---
 CALLBACK_DLQ_ENV = "CALLBACK_DLQ_URL"

@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from billing_audit import resources as res
 from billing_audit.resources import MissingSetting
 
-DEFAULT_SECRET_MAX_AGE_SECONDS = 300
 DEFAULT_ROTATION_WAIT_SECONDS = 3.0
 
 
@@ -36,7 +35,7 @@ class WebhookSecretSettings(_FromEnvironment):
     """Where the per-webhook shared secrets live, and how long a read of one is cached."""
 
     secret_prefix: str = Field(res.WEBHOOK_SECRET_PREFIX, alias=res.WEBHOOK_SECRET_PREFIX_ENV)
-    secret_max_age_seconds: int = Field(DEFAULT_SECRET_MAX_AGE_SECONDS, ge=0, alias=res.WEBHOOK_SECRET_MAX_AGE_ENV)
+    secret_max_age_seconds: int = Field(res.SECRET_CACHE_SECONDS, ge=0, alias=res.WEBHOOK_SECRET_MAX_AGE_ENV)
 
 
 class AuditSettings(SmartsheetSettings, WebhookSecretSettings):

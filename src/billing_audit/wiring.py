@@ -17,8 +17,6 @@ from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
-TOKEN_MAX_AGE_SECONDS = 300
-
 
 def smartsheet_token(settings: SmartsheetSettings, *, fresh: bool = False) -> str:
     """The token itself where it is set (local runs); else from its Secrets Manager secret, cached
@@ -29,7 +27,7 @@ def smartsheet_token(settings: SmartsheetSettings, *, fresh: bool = False) -> st
         raise MissingSetting(
             f"no Smartsheet token: set {res.SMARTSHEET_TOKEN_ENV} or {res.SMARTSHEET_TOKEN_SECRET_ENV}"
         )
-    return str(parameters.get_secret(settings.token_secret, max_age=TOKEN_MAX_AGE_SECONDS, force_fetch=fresh))
+    return str(parameters.get_secret(settings.token_secret, max_age=res.SECRET_CACHE_SECONDS, force_fetch=fresh))
 
 
 def sdk_smartsheet(settings: SmartsheetSettings, api_base: str | None = None) -> SdkSmartsheet:

@@ -1,7 +1,9 @@
 """`billing-audit demo` and `billing-audit serve`: registered by the tooling, never shipped to Lambda.
 
 The runtime CLI finds these through the `billing_audit.commands` entry point group
-(pyproject.toml), so it never imports this package.
+(pyproject.toml), so it never imports this package.  Every `billing-audit` call builds the parser,
+production commands included, so this module stays light: moto, the simulator and the demo are
+imported only when `demo` or `serve` runs (the one reason for imports inside functions here).
 """
 
 from __future__ import annotations
@@ -12,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from billing_audit.errors import BadInput
-from billing_audit_local.demo import render_summary, run_demo
-from billing_audit_local.lambdas import local_lambda_environment
-from billing_audit_local.serve import run_serve
-from smartsheet_sim.scenario import ScenarioError
 
 
 def _scenario_errors_are_bad_input(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        from smartsheet_sim.scenario import ScenarioError  # heavy only when run: see the docstring
+
         try:
             return command(args)
         except ScenarioError as exc:
@@ -30,6 +30,8 @@ def _scenario_errors_are_bad_input(command: Callable[[argparse.Namespace], int])
 
 @_scenario_errors_are_bad_input
 def _demo(args: argparse.Namespace) -> int:
+    from billing_audit_local.demo import render_summary, run_demo  # heavy only when run: see the docstring
+
     result = run_demo(args.scenario, mode=args.mode, out_dir=args.out)
     print(render_summary(result, args.out))
     return 0
@@ -37,6 +39,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 @_scenario_errors_are_bad_input
 def _serve(args: argparse.Namespace) -> int:
+    from billing_audit_local.lambdas import local_lambda_environment  # heavy only when run: see the docstring
+    from billing_audit_local.serve import run_serve
+
     with local_lambda_environment(metrics=args.metrics, log_level="INFO"):
         return run_serve(args.scenario, port=args.port, play=args.play, pace_seconds=args.pace)
 

@@ -88,12 +88,20 @@ def load_handler(name: str, *, fresh: bool = False) -> ModuleType:
     return module
 
 
-def invoke(name: str, event: dict[str, Any], *, timeout_seconds: float = 300.0, memory_limit_in_mb: int = 512) -> Any:
-    """functions/<name>'s handler (the warm container) called with `event`, as Lambda would."""
+def invoke(
+    name: str,
+    event: dict[str, Any],
+    *,
+    timeout_seconds: float = 300.0,
+    memory_limit_in_mb: int = 512,
+    cold: bool = False,
+) -> Any:
+    """functions/<name>'s handler called with `event`, as Lambda would: in the warm container, or
+    (`cold`) in a new one that reads its settings afresh, as after a deployment changed them."""
     context = LocalLambdaContext(
         f"{APP_NAME}-{name}", timeout_seconds=timeout_seconds, memory_limit_in_mb=memory_limit_in_mb
     )
-    return load_handler(name).handler(event, context)
+    return load_handler(name, fresh=cold).handler(event, context)
 
 
 @contextmanager

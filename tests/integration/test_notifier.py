@@ -56,7 +56,7 @@ def test_alerts_reach_slack(cloud, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     try:
         body = json.dumps({"summary": "[MEDIUM] locked_row_change", "event": {"risk_level": "MEDIUM"}})
-        assert invoke("notifier", _sns_event("Billing Audit MEDIUM", body)) == {"sent": 1}
+        assert invoke("notifier", _sns_event("Billing Audit MEDIUM", body), cold=True) == {"sent": 1}
     finally:
         server.shutdown()
     assert received == [{"text": ":warning: [MEDIUM] locked_row_change"}]
@@ -67,4 +67,4 @@ def test_a_placeholder_secret_skips_without_failing(cloud, monkeypatch):
     secrets.create_secret(Name="test/slack-placeholder", SecretString="x9Q2-random-placeholder")
     monkeypatch.setenv(res.SLACK_WEBHOOK_SECRET_ENV, "test/slack-placeholder")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    assert invoke("notifier", _sns_event("s", "m")) == {"sent": 0, "skipped": True}
+    assert invoke("notifier", _sns_event("s", "m"), cold=True) == {"sent": 0, "skipped": True}

@@ -23,13 +23,15 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from billing_audit import resources as res
+from billing_audit.clock import Clock, system_clock
+from billing_audit.errors import first_problem
+from billing_audit.settings import DEFAULT_ROTATION_WAIT_SECONDS
 from billing_audit.smartsheet.webhooks import (
     CHALLENGE_HEADER,
     CHALLENGE_RESPONSE_HEADER,
@@ -40,7 +42,6 @@ from billing_audit.smartsheet.webhooks import (
 )
 from billing_audit.store.secrets import SecretFormatError, SecretUnavailable, WebhookSecret
 
-DEFAULT_ROTATION_WAIT_SECONDS = 3.0
 ROTATION_POLL_SECONDS = 0.25
 MAX_CHALLENGE_LENGTH = 512
 
@@ -87,10 +88,6 @@ class CallbackSink(Protocol):
         """Queue a verified callback once per (webhookId, nonce); False when it was queued before."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class BodyError(ValueError):
     def __init__(self, outcome: Outcome, detail: str) -> None:
         super().__init__(detail)
@@ -131,7 +128,7 @@ class WebhookIngest:
         poll_seconds: float = ROTATION_POLL_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = system_clock,
     ) -> None:
         self.secrets = secrets
         self.sink = sink
@@ -206,8 +203,7 @@ class WebhookIngest:
         try:
             callback = WebhookCallback.model_validate(payload)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            where, _ = first_problem(exc)
             return _refuse(
                 Outcome.MALFORMED, 400, "Bad request", webhook_id=webhook_id, detail=f"not a callback: {where}"
             )

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 PREVIOUS_GRACE = timedelta(hours=24)  # how long the secret before a rotation stays valid
 PENDING_WINDOW = timedelta(seconds=60)  # a rotation marker older than this is ignored
-DEFAULT_MAX_AGE_SECONDS = 300
 
 
 class WebhookSecret(BaseModel):
@@ -114,7 +113,7 @@ class SecretsManagerSecrets:
         provider: SecretsProvider,
         *,
         prefix: str = res.WEBHOOK_SECRET_PREFIX,
-        max_age: int = DEFAULT_MAX_AGE_SECONDS,
+        max_age: int = res.SECRET_CACHE_SECONDS,
     ) -> None:
         self.provider = provider
         self.prefix = prefix
