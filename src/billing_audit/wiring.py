@@ -13,7 +13,7 @@ from billing_audit.resources import MissingSetting
 from billing_audit.settings import AuditSettings, SmartsheetSettings, load
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
-from billing_audit.store.dynamo import DynamoEventStore, DynamoStateStore
+from billing_audit.store.dynamo import DynamoEventStore, DynamoRunStore, DynamoStateStore
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
@@ -65,6 +65,7 @@ def aws_dependencies(
             dynamodb.Table(settings.events_table), retention_days=config.retention_days, clock=clock
         ),
         state=DynamoStateStore(dynamodb.Table(settings.state_table)),
+        runs=DynamoRunStore(dynamodb.Table(settings.state_table)),
         alerts=topic,
         notifier=topic,
         clock=clock,

@@ -15,6 +15,7 @@ from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.resources import SNAPSHOT_CHUNK_BYTES
+from billing_audit.store.interfaces import RunInProgress
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -121,29 +122,14 @@ class DynamoStateStore:
         raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
 
     def _chunks(self, pk: str, generation: str) -> list[bytes]:
-        """One generation's chunks, in order (their sort keys carry a zero-padded index)."""
-        parts: list[bytes] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with(f"chunk#{generation}#"),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.table.query(**kwargs)
-            parts.extend(bytes(item["data"].value) for item in page["Items"])  # type: ignore[union-attr]
-            if "LastEvaluatedKey" not in page:
-                return parts
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [bytes(item["data"].value) for item in _query(self.table, pk, f"chunk#{generation}#")]
 
     def save(self, snapshot: SheetSnapshot) -> None:
         """Chunks first, then the head, switched only if no other scan switched it meanwhile."""
         pk = self._pk(snapshot.sheet_id)
         old = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
-        blob = zlib.compress(snapshot.model_dump_json().encode(), level=6)
-        chunks = [blob[i : i + SNAPSHOT_CHUNK_BYTES] for i in range(0, len(blob), SNAPSHOT_CHUNK_BYTES)] or [b""]
         generation = uuid.uuid4().hex
-        with self.table.batch_writer() as batch:
-            for index, chunk in enumerate(chunks):
-                batch.put_item(Item={"pk": pk, "sk": f"chunk#{generation}#{index:05d}", "data": chunk})
+        chunks = _write_chunks(self.table, pk, f"chunk#{generation}#", snapshot.model_dump_json().encode())
         condition: dict[str, Any] = (
             {"ConditionExpression": "attribute_not_exists(sk)"}
             if old is None
@@ -157,7 +143,7 @@ class DynamoStateStore:
             "pk": pk,
             "sk": "head",
             "generation": generation,
-            "chunks": len(chunks),
+            "chunks": chunks,
             "version": snapshot.version,
             "taken_at": snapshot.taken_at.isoformat(),
             "rows": len(snapshot.rows),
@@ -169,15 +155,11 @@ class DynamoStateStore:
                 raise
             # Another scan of this sheet finished first; its snapshot stands and ours is dropped.
             # Our events are stored already (idempotently), so the next scan loses nothing.
-            self._delete_chunks(pk, generation, len(chunks))
+            _delete_chunks(self.table, pk, f"chunk#{generation}#", chunks)
             return
         if old is not None:
-            self._delete_chunks(pk, str(old["generation"]), int(str(old["chunks"])))
-
-    def _delete_chunks(self, pk: str, generation: str, count: int) -> None:
-        with self.table.batch_writer() as batch:
-            for index in range(count):
-                batch.delete_item(Key={"pk": pk, "sk": f"chunk#{generation}#{index:05d}"})
+            previous = str(old["generation"])
+            _delete_chunks(self.table, pk, f"chunk#{previous}#", int(str(old["chunks"])))
 
     def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
         with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
@@ -197,3 +179,99 @@ class DynamoStateStore:
                     found[int(str(item["sk"]).removeprefix("row#"))] = RowSnapshot.model_validate_json(str(item["row"]))
                 request = answer.get("UnprocessedKeys")
         return found
+
+
+def _query(table: Table, pk: str, prefix: str) -> list[dict[str, Any]]:
+    """Every item of a partition whose sort key starts with `prefix`, in sort-key order."""
+    items: list[dict[str, Any]] = []
+    condition = Key("pk").eq(pk) & Key("sk").begins_with(prefix) if prefix else Key("pk").eq(pk)
+    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+    while True:
+        page = table.query(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _write_chunks(table: Table, pk: str, prefix: str, data: bytes) -> int:
+    """`data` compressed and cut into items under DynamoDB's size limit (sort keys `prefix` + index)."""
+    blob = zlib.compress(data, level=6)
+    chunks = [blob[i : i + SNAPSHOT_CHUNK_BYTES] for i in range(0, len(blob), SNAPSHOT_CHUNK_BYTES)] or [b""]
+    with table.batch_writer() as batch:
+        for index, chunk in enumerate(chunks):
+            batch.put_item(Item={"pk": pk, "sk": f"{prefix}{index:05d}", "data": chunk})
+    return len(chunks)
+
+
+def _delete_chunks(table: Table, pk: str, prefix: str, count: int) -> None:
+    with table.batch_writer() as batch:
+        for index in range(count):
+            batch.delete_item(Key={"pk": pk, "sk": f"{prefix}{index:05d}"})
+
+
+class DynamoRunStore:
+    """Scan runs in the state table: per sheet a head item naming the open run, the plan in
+    compressed chunks, one small item per row done; and one index item per open run, so the next
+    invocation finds every open sheet with one query."""
+
+    INDEX_PK = "runs"
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def _pk(sheet_id: int) -> str:
+        return f"run#{sheet_id}"
+
+    def begin(self, sheet_id: int, run_id: str, plan: bytes) -> None:
+        pk = self._pk(sheet_id)
+        chunks = _write_chunks(self.table, pk, f"plan#{run_id}#", plan)
+        try:
+            self.table.put_item(
+                Item={"pk": pk, "sk": "head", "run_id": run_id, "chunks": chunks},
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            _delete_chunks(self.table, pk, f"plan#{run_id}#", chunks)
+            raise RunInProgress(f"sheet {sheet_id} has an open run") from None
+        # Run ids begin with the run's start time, so the index lists open runs oldest first.
+        begun = f"{run_id}#{sheet_id}"
+        self.table.put_item(Item={"pk": self.INDEX_PK, "sk": begun, "sheet_id": sheet_id, "run_id": run_id})
+        self.table.update_item(
+            Key={"pk": pk, "sk": "head"}, UpdateExpression="SET index_sk = :k", ExpressionAttributeValues={":k": begun}
+        )
+
+    def current(self, sheet_id: int) -> tuple[str, bytes] | None:
+        pk = self._pk(sheet_id)
+        head = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+        if head is None:
+            return None
+        run_id = str(head["run_id"])
+        parts = [bytes(item["data"].value) for item in _query(self.table, pk, f"plan#{run_id}#")]
+        return run_id, zlib.decompress(b"".join(parts))
+
+    def mark_done(self, sheet_id: int, run_id: str, row_id: int) -> None:
+        self.table.put_item(Item={"pk": self._pk(sheet_id), "sk": f"done#{run_id}#{row_id}"})
+
+    def done(self, sheet_id: int, run_id: str) -> set[int]:
+        prefix = f"done#{run_id}#"
+        return {int(str(item["sk"]).removeprefix(prefix)) for item in _query(self.table, self._pk(sheet_id), prefix)}
+
+    def end(self, sheet_id: int, run_id: str) -> None:
+        pk = self._pk(sheet_id)
+        head = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+        if head is None or str(head["run_id"]) != run_id:
+            return
+        leftovers = _query(self.table, pk, f"done#{run_id}#") + _query(self.table, pk, f"plan#{run_id}#")
+        with self.table.batch_writer() as batch:
+            for item in leftovers:
+                batch.delete_item(Key={"pk": pk, "sk": item["sk"]})
+            if "index_sk" in head:
+                batch.delete_item(Key={"pk": self.INDEX_PK, "sk": head["index_sk"]})
+        self.table.delete_item(Key={"pk": pk, "sk": "head"})
+
+    def open_sheets(self) -> list[int]:
+        return [int(str(item["sheet_id"])) for item in _query(self.table, self.INDEX_PK, "")]

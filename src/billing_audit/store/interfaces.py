@@ -74,3 +74,29 @@ class SecretStore(Protocol):
     def mark_pending(self, webhook_id: int) -> None: ...
 
     def delete(self, webhook_id: int) -> None: ...
+
+
+class RunStore(Protocol):
+    """A scan run's durable backlog, per sheet: its plan written once, then its rows marked done one
+    by one, so a run spread over many invocations never redoes a row.  The plan is opaque bytes here:
+    what it holds is the pipeline's business."""
+
+    def begin(self, sheet_id: int, run_id: str, plan: bytes) -> None:
+        """Record the sheet's plan for this run; refused (RunInProgress) while another run of the sheet is open."""
+
+    def current(self, sheet_id: int) -> tuple[str, bytes] | None:
+        """The open run of the sheet (its id and plan), if any."""
+
+    def mark_done(self, sheet_id: int, run_id: str, row_id: int) -> None: ...
+
+    def done(self, sheet_id: int, run_id: str) -> set[int]: ...
+
+    def end(self, sheet_id: int, run_id: str) -> None:
+        """Close the run and forget its plan and progress."""
+
+    def open_sheets(self) -> list[int]:
+        """Sheets with an open run, in the order their runs began."""
+
+
+class RunInProgress(RuntimeError):
+    """A sheet already has an open run: it must be drained before another begins."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.store.interfaces import RunInProgress
 
 
 class MemoryEventStore:
@@ -61,3 +62,32 @@ class MemoryAlertPublisher:
 
     def notify(self, subject: str, text: str) -> None:
         self.notes.append((subject, text))
+
+
+class MemoryRunStore:
+    def __init__(self) -> None:
+        self.plans: dict[int, tuple[str, bytes]] = {}
+        self.progress: dict[tuple[int, str], set[int]] = {}
+
+    def begin(self, sheet_id: int, run_id: str, plan: bytes) -> None:
+        if sheet_id in self.plans:
+            raise RunInProgress(f"sheet {sheet_id} has an open run")
+        self.plans[sheet_id] = (run_id, plan)
+        self.progress[(sheet_id, run_id)] = set()
+
+    def current(self, sheet_id: int) -> tuple[str, bytes] | None:
+        return self.plans.get(sheet_id)
+
+    def mark_done(self, sheet_id: int, run_id: str, row_id: int) -> None:
+        self.progress.setdefault((sheet_id, run_id), set()).add(row_id)
+
+    def done(self, sheet_id: int, run_id: str) -> set[int]:
+        return set(self.progress.get((sheet_id, run_id), set()))
+
+    def end(self, sheet_id: int, run_id: str) -> None:
+        if self.plans.get(sheet_id, ("", b""))[0] == run_id:
+            del self.plans[sheet_id]
+        self.progress.pop((sheet_id, run_id), None)
+
+    def open_sheets(self) -> list[int]:
+        return list(self.plans)

@@ -1,0 +1,107 @@
+"""A scan run spread over several invocations (the durable backlog in DynamoDB, through moto)
+ends with exactly the events of one unlimited run, and reads no cell history twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.scan import run_scan
+from billing_audit.pipeline.scan_run import Urgency, drain, start_run
+from billing_audit.smartsheet.sdk_client import SdkSmartsheet
+from billing_audit_local.scenario import bundled_example, config_for
+from billing_audit_local.wiring import simulator_deps
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import Scenario, load_scenario
+
+
+class CountingHistories(SdkSmartsheet):
+    """The real adapter, remembering which cell histories it read."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.history_cells: Counter[tuple[int, int, int]] = Counter()
+
+    def cell_history(self, sheet_id: int, row_id: int, column_id: int, column_title: str) -> Any:
+        self.history_cells[(sheet_id, row_id, column_id)] += 1
+        return super().cell_history(sheet_id, row_id, column_id, column_title)
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return load_scenario(bundled_example())
+
+
+def _run_until(sim: Simulator, scenario: Scenario, deps: AuditDeps, *, rows_per_invocation: int | None) -> list[Any]:
+    config = config_for(scenario)
+    sim.apply_edits_through(scenario.baseline_at)
+    sim.set_time(scenario.baseline_at)
+    run_scan(config, deps)
+    sim.apply_edits_through(scenario.now)
+    sim.set_time(scenario.now)
+    if rows_per_invocation is None:
+        return sorted(e.event_id for e in run_scan(config, deps).events)
+    start_run(config, deps, run_id="2026-11-12T09:00:00Z-test")
+    events: list[str] = []
+    invocations = 0
+    while True:
+        budget = iter(range(rows_per_invocation, -1, -1))
+        progress = drain(config, deps, time_left=lambda: float(next(budget)), margin_seconds=0)
+        invocations += 1
+        events.extend(e.event_id for e in progress.events)
+        if progress.finished:
+            break
+        assert progress.rows_done == rows_per_invocation, "each invocation works until its time is up"
+        assert progress.rows_left > 0 and progress.open_since == scenario.now
+    assert invocations >= 3
+    return sorted(events)
+
+
+@pytest.fixture
+def sims(scenario: Scenario) -> Iterator[tuple[Simulator, Simulator]]:
+    with Simulator(scenario) as one, Simulator(scenario) as other:
+        one.start()
+        other.start()
+        yield one, other
+
+
+def test_a_backlog_over_several_invocations_equals_one_unlimited_run(cloud, sims, scenario) -> None:
+    unlimited_sim, resumable_sim = sims
+    config = config_for(scenario)
+    unlimited = _run_until(unlimited_sim, scenario, simulator_deps(unlimited_sim, config), rows_per_invocation=None)
+
+    # The same scenario again, from a clean state table, through a run drained one row at a time.
+    for sheet in scenario.sheets:
+        cloud.client("dynamodb").delete_item(
+            TableName=cloud.names["STATE_TABLE"], Key={"pk": {"S": f"sheet#{sheet.id}"}, "sk": {"S": "head"}}
+        )
+    deps = simulator_deps(resumable_sim, config)
+    counting = CountingHistories(token=resumable_sim.token, api_base=resumable_sim.api_base)
+    deps.smartsheet = counting
+    resumed = _run_until(resumable_sim, scenario, deps, rows_per_invocation=1)
+
+    assert resumed == unlimited
+    assert counting.history_cells and max(counting.history_cells.values()) == 1, "no history is read twice"
+    assert deps.runs.open_sheets() == []
+
+
+def test_the_most_urgent_rows_are_drained_first(cloud, sims, scenario) -> None:
+    sim, _ = sims
+    config = config_for(scenario)
+    deps = simulator_deps(sim, config)
+    sim.apply_edits_through(scenario.baseline_at)
+    sim.set_time(scenario.baseline_at)
+    run_scan(config, deps)
+    sim.apply_edits_through(scenario.now)
+    sim.set_time(scenario.now)
+    start_run(config, deps, run_id="2026-11-12T09:00:00Z-order")
+    [sheet_id] = deps.runs.open_sheets()
+    from billing_audit.pipeline.scan_run import SheetBacklog
+
+    _, plan = deps.runs.current(sheet_id) or ("", b"")
+    urgencies = [item.urgency for item in SheetBacklog.model_validate_json(plan).work]
+    assert urgencies == sorted(urgencies) and urgencies[0] == Urgency.CHANGED_CLOSED
