@@ -49,8 +49,9 @@ def _run_until(sim: Simulator, scenario: Scenario, deps: AuditDeps, *, rows_per_
     events: list[str] = []
     invocations = 0
     while True:
-        budget = iter(range(rows_per_invocation, -1, -1))
-        progress = drain(config, deps, time_left=lambda: float(next(budget)), margin_seconds=0)
+        # An invocation with time for `rows_per_invocation` rows: each row costs one unit of time.
+        clock = iter(range(rows_per_invocation, -1, -1))
+        progress = drain(config, deps, time_left=lambda ticks=clock: float(next(ticks)), margin_seconds=0)
         invocations += 1
         events.extend(e.event_id for e in progress.events)
         if progress.finished:
