@@ -1,4 +1,5 @@
-"""Knobs of the Smartsheet simulator: rate limits, latency and injected faults (all off by default)."""
+"""Knobs of the Smartsheet simulator: rate limits (on by default, as in Smartsheet), latency and
+injected faults (off by default)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ class SimulatorOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    # Rate limiting, measured in real wall-clock time per token (Smartsheet: 300/min, history 30/min).
+    # Rate limits per token, as Smartsheet's: 300 requests a minute, cell history 30 a minute and each
+    # history request weighing 10 of the 300; over them, HTTP 429 with errorCode 4003. The window is
+    # measured on the simulator's virtual clock (it empties only when the clock moves: `sim.sleep`).
+    # `rate_limits=False` is for unit tests and CPU benchmarks only: a real client meets the limits.
     rate_limits: bool = False
     requests_per_window: int = Field(default=300, ge=1)
     history_requests_per_window: int = Field(default=30, ge=1)
+    history_request_weight: int = Field(default=10, ge=1)
     rate_window_seconds: float = Field(default=60.0, gt=0)
 
     # Extra delay before every answer.
@@ -35,7 +40,7 @@ class SimulatorOptions(BaseModel):
     # Deterministic randomness (fault injection, ids, secrets, nonces).
     seed: int = 0
 
-    # Upper bound on pageSize for paged lists (None: no cap).
+    # Upper bound on pageSize (and on maxItems, for cursor pages) of paged lists (None: no cap).
     page_size_cap: int | None = Field(default=None, ge=1)
 
     # Token owner: API writes are attributed to this email (default: the scenario's first user).

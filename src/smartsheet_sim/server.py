@@ -130,6 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
                 options.requests_per_window,
                 options.history_requests_per_window,
                 options.rate_window_seconds,
+                now=backend.state.now.timestamp(),
+                history_weight=options.history_request_weight,
             )
             if not allowed:
                 self._send_error(429, 4003, "Rate limit exceeded.")

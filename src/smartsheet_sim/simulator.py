@@ -7,7 +7,7 @@ loopback HTTP server, and forwards to them; it adds no behaviour of its own.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from smartsheet_sim.backend import Backend
 from smartsheet_sim.model import ChangeEvent, Sheet
@@ -90,12 +90,39 @@ class Simulator:
         return self._backend.state.now
 
     def set_time(self, moment: datetime) -> None:
-        """Move the clock; it never goes backwards."""
+        """Move the clock without applying edits; it never goes backwards."""
         self._backend.state.set_time(moment)
 
-    def apply_edit(self, edit: ScenarioEdit) -> None:
-        """Apply one scenario edit at `edit.at` (the clock moves there unless it is already later)."""
-        self._backend.state.apply_edit(edit)
+    def sleep(self, seconds: float) -> int:
+        """Wait `seconds` of virtual time: the edits falling due meanwhile happen at their own times.
+
+        What a client's clock calls instead of `time.sleep` (see `advance_to`); returns how many
+        scenario edits were applied.
+        """
+        return self._backend.state.sleep(seconds)
+
+    def advance_to(self, moment: datetime) -> int:
+        """Wait until `moment`: every not-yet-applied scenario edit with `at <= moment` is applied at
+        its own `at`, in time order (webhook events queued for each, as `apply_edit` does), and the
+        clock ends at `moment`, or stays where it is if that is later. Returns how many were applied."""
+        return self._backend.state.advance_to(moment)
+
+    @property
+    def virtual_elapsed(self) -> timedelta:
+        """How far the clock has moved through `sleep` and `advance_to` (the clients' waits) since the
+        simulator was made or `reset_virtual_elapsed()`; the driver's `apply_edits_through` and
+        `set_time` do not count."""
+        return self._backend.state.virtual_elapsed
+
+    def reset_virtual_elapsed(self) -> None:
+        self._backend.state.reset_virtual_elapsed()
+
+    def apply_edit(self, edit: ScenarioEdit) -> bool:
+        """Apply one edit at `edit.at` (the clock moves there unless it is already later).
+
+        A scenario edit already applied (by the clock, say) is not applied again: returns False.
+        """
+        return self._backend.state.apply_edit(edit)
 
     def apply_edits_through(self, moment: datetime) -> int:
         """Apply the not-yet-applied edits with `at <= moment` in time order; returns how many."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from smartsheet_sim.model import (
     Attachment,
@@ -55,7 +55,13 @@ class SimulatorState:
         self._id_counter = 0
         self._log: list[ChangeEvent] = []
         self._listeners: list[CommitListener] = []
+        # The scenario's edits in time order (stable), those applied (by position), and how far the
+        # clock has applied them all: every edit before `_next_edit` is applied.
+        self._ordered_edits = scenario.ordered_edits()
+        self._edit_position = {id(edit): index for index, edit in enumerate(self._ordered_edits)}
         self._applied: set[int] = set()
+        self._next_edit = 0
+        self._elapsed = timedelta(0)
         self._attachments: dict[int, Attachment] = {}
         self._users: dict[str, ScenarioUser] = {u.email.lower(): u for u in scenario.users}
         self._users_by_id: dict[int, ScenarioUser] = {u.id: u for u in scenario.users}
@@ -163,6 +169,37 @@ class SimulatorState:
         if moment > self._now:
             self._now = moment
 
+    def advance_to(self, moment: datetime) -> int:
+        """Wait until `moment` on the discrete-event clock: every not-yet-applied scenario edit with
+        `at <= moment` is applied at its own `at`, in time order, and the clock ends at `moment`
+        (a moment already past moves nothing but still applies edits due by then).
+
+        The time the clock moves counts towards `virtual_elapsed`. Returns how many edits were applied.
+        """
+        if moment.tzinfo is None:
+            raise ValueError("the simulator clock needs an aware datetime")
+        with self._lock:
+            before = self._now
+            count = self.apply_edits_through(moment)
+            self._elapsed += self._now - before
+            return count
+
+    def sleep(self, seconds: float) -> int:
+        """Wait `seconds` of virtual time from now (see `advance_to`); returns how many edits were applied."""
+        if seconds < 0:
+            raise ValueError("cannot sleep a negative time")
+        with self._lock:
+            return self.advance_to(self._now + timedelta(seconds=seconds))
+
+    @property
+    def virtual_elapsed(self) -> timedelta:
+        """How far the clock has moved through `advance_to` and `sleep` (a client's waits)."""
+        return self._elapsed
+
+    def reset_virtual_elapsed(self) -> None:
+        with self._lock:
+            self._elapsed = timedelta(0)
+
     # ----- users ---------------------------------------------------------------------------------
 
     def user(self, email: str | None) -> ScenarioUser | None:
@@ -215,9 +252,18 @@ class SimulatorState:
 
     # ----- scenario edits ------------------------------------------------------------------------
 
-    def apply_edit(self, edit: ScenarioEdit) -> None:
-        """Apply one scenario edit at `edit.at` (the clock moves there unless it is already later)."""
+    def apply_edit(self, edit: ScenarioEdit) -> bool:
+        """Apply one edit at `edit.at` (the clock moves there unless it is already later).
+
+        An edit of the scenario is applied once: applying it again (say, after the clock already did
+        while a client waited) does nothing and returns False. Edits made up by a caller always apply.
+        """
         with self._lock:
+            position = self._edit_position.get(id(edit))
+            if position is not None and self._ordered_edits[position] is not edit:
+                position = None  # an edit made up by the caller, at the address of a scenario edit
+            if position is not None and position in self._applied:
+                return False
             sheet = self._sheets.get(edit.sheet)
             if sheet is None:
                 raise ScenarioError(f"edit at {edit.at.isoformat()} names unknown sheet {edit.sheet}")
@@ -246,7 +292,9 @@ class SimulatorState:
                 assert edit.row is not None
                 self.set_cells(change, edit.row, cells)
             self.commit(change)
-            self._applied.add(id(edit))
+            if position is not None:
+                self._applied.add(position)
+            return True
 
     def _cells_by_title(self, sheet: Sheet, cells: dict[str, CellValue], edit: ScenarioEdit) -> dict[int, CellValue]:
         out: dict[int, CellValue] = {}
@@ -264,10 +312,11 @@ class SimulatorState:
         """
         count = 0
         with self._lock:
-            for edit in self.scenario.ordered_edits():
-                if edit.at <= moment and id(edit) not in self._applied:
-                    self.apply_edit(edit)
+            edits = self._ordered_edits
+            while self._next_edit < len(edits) and edits[self._next_edit].at <= moment:
+                if self.apply_edit(edits[self._next_edit]):
                     count += 1
+                self._next_edit += 1
             self._advance_to(moment)
         return count
 

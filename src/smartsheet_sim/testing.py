@@ -1,5 +1,6 @@
-"""Helpers for tests that drive the simulator: a callback receiver, a no-sleep SDK backoff, a small
-scenario, and validation of responses against Smartsheet's OpenAPI file.
+"""Helpers for tests that drive the simulator: a callback receiver, SDK backoffs that never sleep in
+wall time (one retries at once, one waits on the simulator's virtual clock), a small scenario, and
+validation of responses against Smartsheet's OpenAPI file.
 
 Optional dependencies, imported inside the helpers that need them so that importing this module
 (or the simulator) never requires them: the smartsheet SDK (`no_sleep_backoff`), and `jsonschema`
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smartsheet_sim.simulator import Simulator
 
 OPENAPI_URN = "urn:smartsheet-openapi"
 
@@ -162,6 +166,27 @@ def no_sleep_backoff(max_attempts: int = 3, on_retry: Callable[[int, Any], None]
             return 0.0
 
     return _NoSleep()
+
+
+def virtual_clock_backoff(sim: Simulator, max_attempts: int = 3, seconds: float = 60.0) -> Any:
+    """An `AbstractUserCalcBackoff` that waits on the simulator's clock: before each retry it calls
+    `sim.sleep(seconds)` (Smartsheet advises at least 60 s after a 429), then lets the SDK retry at
+    once. The edits due meanwhile happen while it waits; `attempts` records each retry.
+    """
+    from smartsheet.smartsheet import AbstractUserCalcBackoff  # optional: the SDK is the client's, not ours
+
+    class _VirtualWait(AbstractUserCalcBackoff):
+        def __init__(self) -> None:
+            self.attempts: list[int] = []
+
+        def calc_backoff(self, previous_attempts: int, total_elapsed_time: float, error_result: Any) -> float:
+            if previous_attempts > max_attempts:
+                return -1
+            self.attempts.append(previous_attempts)
+            sim.sleep(seconds)
+            return 0.0
+
+    return _VirtualWait()
 
 
 # ----- a webhook receiver -------------------------------------------------------------------------

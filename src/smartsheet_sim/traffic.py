@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter, deque
 
 
@@ -30,11 +29,17 @@ class CallCounter:
 
 
 class RateLimiter:
-    """Sliding windows of wall-clock request times per token (general and cell history)."""
+    """Sliding windows of request times per token, on the simulator's virtual clock.
+
+    Two windows: every request counts towards the general limit (a cell-history request with its
+    weight, 10 in Smartsheet), and cell-history requests also towards their own limit. A request
+    over either limit is refused and counts towards neither. Times are the clock's (`now`, in
+    seconds), so a window empties only when the clock moves, never with wall time.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._general: dict[str, deque[float]] = {}
+        self._general: dict[str, deque[tuple[float, int]]] = {}
         self._history: dict[str, deque[float]] = {}
 
     def reset(self) -> None:
@@ -42,17 +47,28 @@ class RateLimiter:
             self._general.clear()
             self._history.clear()
 
-    def allow(self, token: str, is_history: bool, limit: int, history_limit: int, window: float) -> bool:
-        now = time.monotonic()
+    def allow(
+        self,
+        token: str,
+        is_history: bool,
+        limit: int,
+        history_limit: int,
+        window: float,
+        now: float,
+        history_weight: int = 1,
+    ) -> bool:
+        weight = history_weight if is_history else 1
         with self._lock:
             general = self._general.setdefault(token, deque())
             history = self._history.setdefault(token, deque())
-            for times in (general, history):
-                while times and now - times[0] >= window:
-                    times.popleft()
-            if len(general) >= limit or (is_history and len(history) >= history_limit):
+            while general and now - general[0][0] >= window:
+                general.popleft()
+            while history and now - history[0] >= window:
+                history.popleft()
+            used = sum(w for _, w in general)
+            if used + weight > limit or (is_history and len(history) >= history_limit):
                 return False
-            general.append(now)
+            general.append((now, weight))
             if is_history:
                 history.append(now)
             return True

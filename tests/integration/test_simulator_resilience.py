@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -10,7 +11,7 @@ from smartsheet.exceptions import ApiError, RateLimitExceededError, UnexpectedEr
 
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import parse_scenario
-from smartsheet_sim.testing import no_sleep_backoff, small_scenario
+from smartsheet_sim.testing import no_sleep_backoff, small_scenario, virtual_clock_backoff
 from tests.integration.simulator_support import TOKEN, sdk
 
 HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
@@ -28,10 +29,6 @@ def history_path(sim: Simulator) -> str:
     return f"/sheets/4001/rows/1/columns/{column.id}/history"
 
 
-def test_rate_limits_are_off_by_default(sim: Simulator) -> None:
-    assert all(get(sim, history_path(sim)).status_code == 200 for _ in range(35))
-
-
 def test_cell_history_is_limited_to_30_a_minute(sim: Simulator) -> None:
     sim.options.rate_limits = True
     statuses = [get(sim, history_path(sim)).status_code for _ in range(31)]
@@ -40,17 +37,72 @@ def test_cell_history_is_limited_to_30_a_minute(sim: Simulator) -> None:
     assert answer.status_code == 429
     body = answer.json()
     assert (body["errorCode"], body["message"]) == (4003, "Rate limit exceeded.") and body["refId"]
-    assert get(sim, "/sheets/4001").status_code == 200  # the general limit is not reached
+    # Each history request also weighed 10 of the 300: the general limit is reached as well.
+    assert get(sim, "/sheets/4001").status_code == 429
     assert sim.call_counts[HISTORY] == 32
+    sim.sleep(60)
+    assert get(sim, history_path(sim)).status_code == 200
+    assert get(sim, "/sheets/4001").status_code == 200
 
 
-def test_the_general_limit_and_the_wall_clock_window(sim: Simulator) -> None:
+def test_the_history_limit_stands_on_its_own(sim: Simulator) -> None:
+    sim.options.rate_limits = True
+    sim.options.history_request_weight = 1
+    assert [get(sim, history_path(sim)).status_code for _ in range(31)] == [200] * 30 + [429]
+    assert get(sim, "/sheets/4001").status_code == 200  # 30 of 300: the general limit is not reached
+
+
+def test_a_history_request_weighs_ten_of_the_300(sim: Simulator) -> None:
+    sim.options.rate_limits = True
+    assert all(get(sim, "/sheets").status_code == 200 for _ in range(291))
+    assert get(sim, history_path(sim)).status_code == 429  # 291 + 10 > 300, though no history yet
+    assert [get(sim, "/sheets").status_code for _ in range(10)] == [200] * 9 + [429]  # refusals do not count
+    sim.sleep(60)
+    assert [get(sim, history_path(sim)).status_code for _ in range(2)] == [200, 200]
+    assert all(get(sim, "/sheets").status_code == 200 for _ in range(280))
+    assert get(sim, "/sheets").status_code == 429
+
+
+def test_the_window_runs_on_the_virtual_clock_not_the_wall_clock(sim: Simulator) -> None:
     sim.options.rate_limits = True
     sim.options.requests_per_window = 5
-    sim.options.rate_window_seconds = 0.3
     assert [get(sim, "/sheets").status_code for _ in range(6)] == [200] * 5 + [429]
-    time.sleep(0.35)
+    time.sleep(0.3)
+    sim.options.rate_window_seconds = 0.2  # shorter than the wall time just waited: still full
+    assert get(sim, "/sheets").status_code == 429
+    sim.options.rate_window_seconds = 60
+    sim.sleep(59.5)
+    assert get(sim, "/sheets").status_code == 429
+    sim.sleep(0.5)
     assert get(sim, "/sheets").status_code == 200
+
+
+def test_the_window_slides(sim: Simulator) -> None:
+    sim.options.rate_limits = True
+    sim.options.requests_per_window = 4
+    for _ in range(2):
+        assert get(sim, "/sheets").status_code == 200
+        sim.sleep(20)
+    assert [get(sim, "/sheets").status_code for _ in range(3)] == [200, 200, 429]  # at 40 s: 4 within the minute
+    sim.sleep(20)  # 60 s: the first two have left the window
+    assert [get(sim, "/sheets").status_code for _ in range(2)] == [200, 429]
+    sim.sleep(20)  # 80 s: the one at 20 s has left
+    assert [get(sim, "/sheets").status_code for _ in range(2)] == [200, 429]
+
+
+def test_the_sdk_waits_out_a_429_on_the_virtual_clock(sim: Simulator) -> None:
+    sim.options.rate_limits = True
+    sim.options.history_requests_per_window = 2
+    backoff = virtual_clock_backoff(sim)
+    client = sdk(sim, backoff)
+    column = sim.sheet(4001).column_by_title("Quantity").id  # type: ignore[union-attr]
+    started, wall = sim.now, time.monotonic()
+    for _ in range(3):
+        assert client.Cells.get_cell_history(4001, 1, column).total_count == 1
+    assert backoff.attempts == [1]
+    assert sim.call_counts[HISTORY] == 4
+    assert sim.now - started == timedelta(seconds=60) == sim.virtual_elapsed
+    assert time.monotonic() - wall < 5
 
 
 def test_the_sdk_backs_off_and_retries_after_429(sim: Simulator) -> None:
@@ -74,6 +126,12 @@ def test_the_sdk_gives_up_when_the_backoff_says_so(sim: Simulator) -> None:
     with pytest.raises(RateLimitExceededError):
         client.Cells.get_cell_history(4001, 1, column)
     assert sim.call_counts[HISTORY] == 4  # one success, then a 429 and two retries
+
+
+def test_limits_can_be_turned_off() -> None:
+    with Simulator(parse_scenario(small_scenario()), options=SimulatorOptions(rate_limits=False)) as simulator:
+        assert all(get(simulator, history_path(simulator)).status_code == 200 for _ in range(35))
+        assert all(get(simulator, "/sheets").status_code == 200 for _ in range(300))
 
 
 def test_injected_500s_are_json_4004_and_retried(sim: Simulator) -> None:

@@ -207,3 +207,65 @@ def test_many_edits_keep_history_in_order(sim: Simulator) -> None:
             )
         )
     assert [v for v, _, _ in history(sim, 4001, 1, "Quantity")] == [10, 100, 101, 102, 103, 104]
+
+
+# ----- the discrete-event clock -------------------------------------------------------------------
+
+
+def test_the_clock_never_moves_on_its_own(sim: Simulator) -> None:
+    start = sim.now
+    assert sim.now == start == at("2026-11-09T12:00:00Z")
+    assert sim.virtual_elapsed == timedelta(0)
+
+
+def test_sleep_applies_the_edits_falling_due_each_at_its_own_time(sim: Simulator) -> None:
+    sim.set_time(at("2026-11-10T14:59:00Z"))
+    assert sim.sleep(30) == 0  # 14:59:30, the first edit is at 15:00
+    assert sim.now == at("2026-11-10T14:59:30Z")
+    assert sim.sleep(3600 + 30) == 2  # through 16:00:00: the save at 15:00 and the no-op at 16:00
+    assert sim.now == at("2026-11-10T16:00:00Z")
+    assert history(sim, 4001, 1, "Quantity")[-1] == (12, at("2026-11-10T15:00:00Z"), "bob@example.com")
+    assert [e.at for e in sim.change_log if e.object_type == "sheet"] == [at("2026-11-10T15:00:00Z")]
+    assert sim.virtual_elapsed == timedelta(hours=1, minutes=1)
+
+
+def test_advance_to_applies_in_order_and_never_goes_back(sim: Simulator) -> None:
+    assert sim.advance_to(at("2026-11-12T10:00:00Z")) == 4
+    assert sim.now == at("2026-11-12T10:00:00Z")
+    assert [e.at for e in sim.change_log if e.object_type == "sheet"] == [
+        at("2026-11-10T15:00:00Z"),
+        at("2026-11-11T09:00:00Z"),
+        at("2026-11-12T10:00:00Z"),
+    ]
+    assert sim.advance_to(at("2026-11-11T00:00:00Z")) == 0  # already past: nothing moves
+    assert sim.now == at("2026-11-12T10:00:00Z")
+    assert sim.virtual_elapsed == at("2026-11-12T10:00:00Z") - at("2026-11-09T12:00:00Z")
+    sim.reset_virtual_elapsed()
+    assert sim.virtual_elapsed == timedelta(0)
+    with pytest.raises(ValueError, match="aware"):
+        sim.advance_to(datetime(2026, 11, 13))
+    with pytest.raises(ValueError, match="negative"):
+        sim.sleep(-1)
+
+
+def test_driver_moves_do_not_count_as_waits(sim: Simulator) -> None:
+    sim.apply_edits_through(at("2026-11-20T15:00:00Z"))
+    sim.set_time(at("2026-11-21T00:00:00Z"))
+    assert sim.virtual_elapsed == timedelta(0)
+    sim.sleep(90)
+    assert sim.virtual_elapsed == timedelta(seconds=90)
+
+
+def test_a_scenario_edit_applies_once_whoever_applies_it(sim: Simulator) -> None:
+    edits = sim.scenario.ordered_edits()
+    sim.sleep(86400 * 3)  # through 2026-11-12T12:00: every edit
+    log = len(sim.change_log)
+    for edit in edits:
+        assert sim.apply_edit(edit) is False  # the clock applied it while someone waited
+    assert len(sim.change_log) == log
+    assert sim.apply_edits_through(at("2026-11-30T00:00:00Z")) == 0
+    again = Simulator(parse_scenario(small_scenario()))
+    assert again.apply_edit(again.scenario.ordered_edits()[2]) is True  # out of order, by hand
+    assert again.apply_edits_through(at("2026-11-30T00:00:00Z")) == 3
+    assert again.sheet(4001).row(2) is None  # type: ignore[union-attr]
+
