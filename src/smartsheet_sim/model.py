@@ -112,6 +112,7 @@ class Sheet:
     workspace: str | None = None
     folder: str | None = None
     shares: list[tuple[str, str]] = field(default_factory=list)  # (email, accessLevel)
+    history_from: datetime | None = None  # copied or imported then: no cell history served before it
 
     def row(self, row_id: int) -> Row | None:
         for row in self.rows:

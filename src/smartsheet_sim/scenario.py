@@ -25,6 +25,19 @@ class ScenarioError(ValueError):
     """A scenario that cannot be run; the message is one line naming what is wrong."""
 
 
+class FieldError(ValueError):
+    """Raised by a validator that checks several fields at once, to name the field at fault.
+
+    `scenario_field_error` reports it at `location` (e.g. ("sheets", 0, "history_from")) rather
+    than at the object whose validator raised it.
+    """
+
+    def __init__(self, location: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.location = location
+        self.message = message
+
+
 def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -131,6 +144,8 @@ class ScenarioSheet(BaseModel):
     rows: list[ScenarioRow] = Field(default_factory=list)
     workspace: str | None = None
     folder: str | None = None
+    # Copied or imported at this time: no cell-history entry dated before it is served (FORMAT.md).
+    history_from: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _cells_name_columns(self) -> ScenarioSheet:
@@ -169,6 +184,12 @@ class Scenario(BaseModel):
         sheets = {s.id: s for s in self.sheets}
         if len(sheets) != len(self.sheets):
             raise ValueError("two sheets share an id")
+        for index, sheet in enumerate(self.sheets):
+            if sheet.history_from is not None and sheet.history_from > self.baseline_at:
+                raise FieldError(
+                    ("sheets", index, "history_from"),
+                    f"{sheet.history_from.isoformat()} is after baseline_at {self.baseline_at.isoformat()}",
+                )
         return self
 
     @property
@@ -193,8 +214,12 @@ def scenario_field_error(exc: ValidationError, *within: str | int) -> ScenarioEr
     (a product validating `policy` passes "policy").
     """
     first = exc.errors()[0]
-    location = ".".join(str(part) for part in (*within, *first["loc"])) or "(top level)"
-    return ScenarioError(f"scenario field {location}: {first['msg']}")
+    loc, message = tuple(first["loc"]), first["msg"]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        loc, message = (*loc, *cause.location), cause.message
+    location = ".".join(str(part) for part in (*within, *loc)) or "(top level)"
+    return ScenarioError(f"scenario field {location}: {message}")
 
 
 def parse_scenario(data: Any) -> Scenario:

@@ -127,6 +127,7 @@ class SimulatorState:
             workspace=spec.workspace,
             folder=spec.folder,
             shares=[(share.email, share.access_level) for share in spec.shares],
+            history_from=None if spec.history_from is None else spec.history_from.astimezone(UTC),
         )
 
     def _column_id(self, sheet_id: int, index: int) -> int:

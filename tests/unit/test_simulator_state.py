@@ -269,3 +269,20 @@ def test_a_scenario_edit_applies_once_whoever_applies_it(sim: Simulator) -> None
     assert again.apply_edits_through(at("2026-11-30T00:00:00Z")) == 3
     assert again.sheet(4001).row(2) is None  # type: ignore[union-attr]
 
+
+# ----- history_from ------------------------------------------------------------------------------
+
+
+def test_history_from_must_not_be_after_the_baseline() -> None:
+    data = small_scenario()
+    data["sheets"][1]["history_from"] = "2026-11-09T12:00:01Z"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(data)
+    message = str(caught.value)
+    assert message.startswith("scenario field sheets.1.history_from: ")
+    assert "after baseline_at" in message and "\n" not in message
+    data["sheets"][1]["history_from"] = "2026-11-09T12:00:00Z"  # at the baseline is allowed
+    assert parse_scenario(data).sheets[1].history_from == at("2026-11-09T12:00:00Z")
+    data["sheets"][1]["history_from"] = "yesterday"
+    with pytest.raises(ScenarioError, match=r"^scenario field sheets\.1\.history_from: "):
+        parse_scenario(data)

@@ -1,4 +1,8 @@
-"""Cell history: every value a cell has held, newest first (it has a rate limit of its own)."""
+"""Cell history: every value a cell has held, newest first (it has a rate limit of its own).
+
+A sheet copied or imported at its `history_from` serves no entry dated before then: Smartsheet
+copies no cell history, so a cell never edited since has none at all.
+"""
 
 from __future__ import annotations
 
@@ -32,4 +36,7 @@ def cell_history(backend: Backend, req: Request) -> Any:
         raise not_found()
     column_type = "columnType" in req.list_param("include")
     entries = sorted(row.history.get(column.id, []), key=lambda e: (e.modified_at, e.seq), reverse=True)
+    if sheet.history_from is not None:
+        since = sheet.history_from
+        entries = [e for e in entries if e.modified_at >= since]
     return paged(state, req, [_history_item(state, column, e, column_type) for e in entries])
