@@ -110,7 +110,7 @@ class Sheet:
     modified_at: datetime
     version: int = 1
     workspace: str | None = None
-    folder: str | None = None
+    folder_path: tuple[str, ...] = ()  # folder names, outermost first
     shares: list[tuple[str, str]] = field(default_factory=list)  # (email, accessLevel)
     history_from: datetime | None = None  # copied or imported then: no cell history served before it
 

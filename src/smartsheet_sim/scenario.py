@@ -134,7 +134,13 @@ class ScenarioEdit(BaseModel):
         return "delete" if self.delete else "set"
 
 
+FolderName = Annotated[str, Field(min_length=1)]
+
+
 class ScenarioSheet(BaseModel):
+    """A sheet. Beyond FORMAT.md, the simulator reads where it sits: `workspace` (a name) and
+    `folder`, one folder name or a list of them from the outermost down (nested folders)."""
+
     model_config = ConfigDict(extra="ignore")
 
     id: int
@@ -143,9 +149,16 @@ class ScenarioSheet(BaseModel):
     shares: list[ScenarioShare] = Field(default_factory=list)
     rows: list[ScenarioRow] = Field(default_factory=list)
     workspace: str | None = None
-    folder: str | None = None
+    folder: FolderName | list[FolderName] | None = None
     # Copied or imported at this time: no cell-history entry dated before it is served (FORMAT.md).
     history_from: AwareDatetime | None = None
+
+    @property
+    def folder_path(self) -> tuple[str, ...]:
+        """The folders the sheet sits in, outermost first (empty: directly in its workspace or home)."""
+        if self.folder is None:
+            return ()
+        return (self.folder,) if isinstance(self.folder, str) else tuple(self.folder)
 
     @model_validator(mode="after")
     def _cells_name_columns(self) -> ScenarioSheet:

@@ -125,7 +125,7 @@ class SimulatorState:
             created_at=min(created, baseline),
             modified_at=modified,
             workspace=spec.workspace,
-            folder=spec.folder,
+            folder_path=spec.folder_path,
             shares=[(share.email, share.access_level) for share in spec.shares],
             history_from=None if spec.history_from is None else spec.history_from.astimezone(UTC),
         )

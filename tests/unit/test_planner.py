@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from billing_audit.domain.models import ColumnMap
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.pipeline.planner import plan_scan
+from billing_audit.pipeline.planner import plan_scan, rows_modified_since
 from billing_audit.smartsheet.models import RowData, SheetData
 from tests.unit.builders import BASELINE, NOW, at, billing_row, context
 
@@ -95,3 +95,20 @@ def test_rows_the_webhook_path_audited_through_their_last_edit_are_not_read_agai
     )
     assert plan.already_audited == [1]
     assert plan.history_columns == {2: RULES}
+
+
+def test_the_next_read_reaches_back_into_the_watermarks_own_second():
+    assert rows_modified_since(at("2026-11-12T10:00:00Z")) == at("2026-11-12T09:59:59Z")
+    assert rows_modified_since(None) is None
+
+
+def test_a_row_saved_again_in_the_second_it_was_read_is_told_by_its_values():
+    seen = billing_row(**{"Week Ending": "2026-11-29"})
+    snapshot = _snapshot({1: seen, 2: seen})
+    for known in snapshot.rows.values():
+        known.modified_at = at("2026-11-12T10:00:00Z")
+    saved_after_the_read = _row(1, {**seen, "Quantity": 12})
+    untouched = _row(2, seen)  # read again only because of the lookback
+    plan = plan_scan(snapshot, _changes([saved_after_the_read, untouched]), context(), NOW)
+    assert [row.id for row in plan.changed_rows] == [1]
+    assert plan.history_columns == {1: ("Quantity",)}

@@ -286,3 +286,18 @@ def test_history_from_must_not_be_after_the_baseline() -> None:
     data["sheets"][1]["history_from"] = "yesterday"
     with pytest.raises(ScenarioError, match=r"^scenario field sheets\.1\.history_from: "):
         parse_scenario(data)
+
+
+def test_history_from_and_nested_folders_are_kept_on_the_sheet() -> None:
+    data = small_scenario()
+    data["sheets"][0]["history_from"] = "2026-11-05T00:00:00+01:00"
+    data["sheets"][0]["folder"] = ["Crews", "North"]
+    sim = Simulator(parse_scenario(data))
+    sheet = sim.sheet(4001)
+    assert sheet is not None
+    assert sheet.history_from == at("2026-11-04T23:00:00Z")
+    assert sheet.folder_path == ("Crews", "North")
+    assert sim.sheet(4002).folder_path == ()  # type: ignore[union-attr]
+    assert sim.sheet(4002).history_from is None  # type: ignore[union-attr]
+    # The entries stay in the state; the API is what hides them (tests/integration).
+    assert history(sim, 4001, 1, "Quantity") == [(10, at("2026-11-03T15:00:00Z"), "ana@example.com")]

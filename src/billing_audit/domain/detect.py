@@ -95,17 +95,40 @@ def _ordered(history: Sequence[CellEntry]) -> list[CellEntry]:
 
 
 def _state_at(timeline: RowTimeline, entries: Sequence[CellEntry], moment: datetime) -> dict[str, CellValue]:
-    """The row as it stood at `moment`, from history where read, else from what never changed."""
-    fallback = timeline.current if timeline.created is not None else timeline.start
-    state = dict(fallback)
-    for column in timeline.history_columns:
-        state[column] = None
+    """The row as it stood at `moment`, from history where read, else from what the product saw.
+
+    A row added since has its whole history from its creation: a cell with no entry by then was
+    empty.  A row that existed at the start is seeded with `start`, the values the product last saw:
+    a copied or imported sheet serves no history from before the copy, so a cell never edited since
+    has none, and its value is only known from what was seen.
+    """
+    if timeline.created is not None:
+        state = dict(timeline.current)
+        state.update(dict.fromkeys(timeline.history_columns))
+    else:
+        state = dict(timeline.start)
     for entry in entries:
         if entry.at > moment:
             break
         if entry.column in timeline.history_columns:
             state[entry.column] = entry.value
     return state
+
+
+def _seen_prefix(start: Mapping[str, CellValue], saves: Sequence[Save]) -> int:
+    """How many of these saves (all in the second of `start`'s read, in history order) `start` shows.
+
+    History is to the second, so a save in the very second the product read the row may have
+    landed before the read (its values are in `start`) or after it (they are not).  The ones
+    before come first: the longest prefix whose last value of every cell `start` holds equals it.
+    """
+    for count in range(len(saves), 0, -1):
+        last: dict[str, CellValue] = {}
+        for save in saves[:count]:
+            last.update(save.cells)
+        if all(values_equal(value, start[column]) for column, value in last.items() if column in start):
+            return count
+    return 0
 
 
 class _EventFactory:
@@ -163,6 +186,19 @@ def detect_row(timeline: RowTimeline, ctx: AuditContext, since: datetime) -> lis
         state = _state_at(timeline, entries, created.at)
         events.extend(_added_row_findings(factory, state, created.at, created.by))
         start = created.at
+    elif timeline.start_modified_at is not None and timeline.start_modified_at == since:
+        # `start` was read in the second of the row's last save: a later save of that same second
+        # is in the history at `since` but not in `start`.
+        start = since
+        state = _state_at(timeline, [entry for entry in entries if entry.at < since], since)
+        boundary = group_saves(e for e in entries if e.at == since and e.column in timeline.history_columns)
+        seen = _seen_prefix(timeline.start, boundary)
+        for save in boundary[:seen]:
+            # Audited when `start` was read: replayed only to reach the row as it was seen and to
+            # number the later saves of that second as a replay of the whole second does.
+            _save_findings(factory, state, save)
+        for save in boundary[seen:]:
+            events.extend(_save_findings(factory, state, save))
     else:
         start = since
         state = _state_at(timeline, entries, since)

@@ -73,14 +73,16 @@ class RowTimeline(BaseModel):
     """Everything known about one row between two audit instants, ready to replay.
 
     `start` is the row as the previous scan (or the baseline) saw it, empty for a row created
-    since.  `history` holds the full cell history of the columns in `history_columns`; every other
-    column kept the value in `current` throughout.
+    since; `start_modified_at` is the row's `modifiedAt` when it was seen.  `history` holds every
+    entry Smartsheet serves of the columns in `history_columns` (none from before a sheet was
+    copied or imported); every other column kept the value in `current` throughout.
     """
 
     sheet_id: int
     sheet_name: str
     row_id: int
     start: dict[str, CellValue] = Field(default_factory=dict)
+    start_modified_at: datetime | None = None
     current: dict[str, CellValue] = Field(default_factory=dict)
     history_columns: frozenset[str] = frozenset()
     history: list[CellEntry] = Field(default_factory=list)

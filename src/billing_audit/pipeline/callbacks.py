@@ -107,8 +107,7 @@ def process_callback(callback: WebhookCallback, config: AuditConfig, deps: Audit
         present = [title for title in config.policy.rule_columns if sheet.columns.has(title)]
         for row in sheet.rows:
             known = snapshot.rows.get(row.id)
-            start = known.values if known is not None else None
-            timeline = build_timeline(sheet, row, deps.smartsheet, present, start=start)
+            timeline = build_timeline(sheet, row, deps.smartsheet, present, known=known)
             # A row the snapshot does not know was added since it was taken, whatever the clocks say.
             since = (known.modified_at or snapshot.taken_at) if known is not None else ADDED_SINCE_ANY_TIME
             events.extend(detect_row(timeline, ctx, since=since))

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from billing_audit.domain.detect import AuditContext
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.domain.values import values_equal
 from billing_audit.smartsheet.models import RowData, SheetData
+
+# Smartsheet's times are to the second: the rows read again are those of the watermark's own second
+# too, whether `rowsModifiedSince` counts its boundary in or not, so a save in that second after
+# the previous read is not lost.  Rows seen there already and unchanged cost no history read.
+READ_LOOKBACK = timedelta(seconds=1)
+
+
+def rows_modified_since(watermark: datetime | None) -> datetime | None:
+    """The `rowsModifiedSince` of the next read of a sheet whose newest `modifiedAt` seen is `watermark`."""
+    return watermark - READ_LOOKBACK if watermark is not None else None
 
 
 @dataclass
@@ -66,6 +76,13 @@ def plan_scan(
 
 
 def _modified_since(row: RowData, known: RowSnapshot) -> bool:
+    """Whether the row was saved after it was last seen.
+
+    `modifiedAt` is to the second, so a save in the second the row was last read, after the read,
+    leaves it unmoved: such a row is told by its values instead (the scan reads that second again).
+    """
     if row.modified_at is None or known.modified_at is None:
         return True
-    return row.modified_at > known.modified_at
+    if row.modified_at != known.modified_at:
+        return row.modified_at > known.modified_at
+    return any(not values_equal(value, row.values.get(title)) for title, value in known.values.items())

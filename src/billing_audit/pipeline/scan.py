@@ -17,7 +17,7 @@ from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.planner import plan_scan
+from billing_audit.pipeline.planner import plan_scan, rows_modified_since
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
@@ -113,7 +113,9 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         return _take_baseline(sheet_id, config, deps, now, dry_run=dry_run)
 
     result = SheetScanResult(sheet_id=sheet_id, sheet_name=snapshot.sheet_name)
-    changes = deps.smartsheet.sheet_changes(sheet_id, after_version=snapshot.version, modified_since=snapshot.watermark)
+    changes = deps.smartsheet.sheet_changes(
+        sheet_id, after_version=snapshot.version, modified_since=rows_modified_since(snapshot.watermark)
+    )
     if changes is None:
         result.unchanged = True
         if not dry_run:
@@ -141,12 +143,10 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
     events: list[AuditEvent] = []
     for row in plan.changed_rows:
         known = snapshot.rows[row.id]
-        timeline = build_timeline(
-            changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), start=known.values
-        )
+        timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), known=known)
         events.extend(detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at))
     for row in plan.added_rows:
-        timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), start=None)
+        timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), known=None)
         events.extend(detect_row(timeline, ctx, since=ADDED_SINCE_ANY_TIME))
     for row_id in deleted:
         # The newest values seen of the row: the webhook path may have seen edits since the snapshot.

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from billing_audit.domain.models import RowCreation, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot
-from billing_audit.domain.values import CellValue
 from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 
@@ -37,22 +36,23 @@ def build_timeline(
     gateway: SmartsheetGateway,
     history_columns: Sequence[str],
     *,
-    start: dict[str, CellValue] | None,
+    known: RowSnapshot | None,
 ) -> RowTimeline:
-    """`start` is the row as last seen; None for a row added since, which then carries its creation."""
+    """`known` is the row as last seen; None for a row added since, which then carries its creation."""
     history = []
     for title in history_columns:
         column_id = sheet.columns.id_of(title)
         if column_id is not None:
             history.extend(gateway.cell_history(sheet.id, row.id, column_id, title))
     created = None
-    if start is None and row.created_at is not None:
+    if known is None and row.created_at is not None:
         created = RowCreation(at=row.created_at, by=row.created_by)
     return RowTimeline(
         sheet_id=sheet.id,
         sheet_name=sheet.name,
         row_id=row.id,
-        start=start or {},
+        start=dict(known.values) if known is not None else {},
+        start_modified_at=known.modified_at if known is not None else None,
         current=row.values,
         history_columns=frozenset(history_columns),
         history=history,

@@ -2,7 +2,9 @@
 
 One module per resource family holds the endpoints (`sheets`, `rows`, `cell_history`,
 `attachments`, `shares`, `users`, `workspaces_folders`, `webhooks`); `common` holds what they share
-and `routing` what an endpoint takes and returns. Answers have the shapes of the OpenAPI file.
+and `routing` what an endpoint takes and returns. Answers have the shapes of the OpenAPI file, or,
+for what Smartsheet documented after it (container metadata and children, sheet paths, cursor
+paging), the shapes smartsheet-python-sdk 4.4.0 reads.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     route("GET", "/sheets/{sheetId}", sheets.read_sheet),
     route("GET", "/sheets/{sheetId}/version", sheets.sheet_version),
     route("GET", "/sheets/{sheetId}/columns", sheets.list_columns),
+    route("GET", "/sheets/{sheetId}/path", workspaces_folders.sheet_path),
     route("GET", "/sheets/{sheetId}/rows/{rowId}", rows.read_row),
     route(
         "GET",
@@ -47,7 +50,11 @@ ROUTES: tuple[Route, ...] = (
     route("GET", "/users/{userId}", users.get_user),
     route("GET", "/workspaces", workspaces_folders.list_workspaces),
     route("GET", "/workspaces/{workspaceId}", workspaces_folders.get_workspace),
+    route("GET", "/workspaces/{workspaceId}/metadata", workspaces_folders.workspace_metadata),
+    route("GET", "/workspaces/{workspaceId}/children", workspaces_folders.workspace_children),
     route("GET", "/folders/{folderId}", workspaces_folders.get_folder),
+    route("GET", "/folders/{folderId}/metadata", workspaces_folders.folder_metadata),
+    route("GET", "/folders/{folderId}/children", workspaces_folders.folder_children),
     route("GET", "/webhooks", webhooks.list_webhooks),
     route("POST", "/webhooks", webhooks.create_webhook),
     route("GET", "/webhooks/{webhookId}", webhooks.get_webhook),

@@ -1,8 +1,12 @@
-"""What several endpoint families share: the sheet a path names, paging, the success envelope, and
-the JSON shapes (from the OpenAPI file) of cells, columns, rows, sheets and attachments."""
+"""What several endpoint families share: the sheet a path names, paging (page numbers, and the
+`lastKey` cursor Smartsheet moved its list operations to), the success envelope, and the JSON
+shapes (from the OpenAPI file) of cells, columns, rows, sheets and attachments."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
 from typing import Any
 
@@ -55,6 +59,90 @@ def paged(state: SimulatorState, req: Request, items: list[Any], default_size: i
     }
 
 
+CURSOR_SIZES = range(100, 1001, 100)
+"""The `maxItems` Smartsheet accepts on cursor-paged lists: 100 to 1000 in steps of 100 (default 100)."""
+
+Keyed = tuple[list[Any], Any]
+"""An item of a cursor-paged list: its sort key (a JSON list, ascending) and its JSON."""
+
+
+def _encode_key(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_key(raw: str) -> list[Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error):
+        raise bad_request(f"Invalid value for query parameter lastKey: {raw!r}.") from None
+    if not isinstance(key, list):
+        raise bad_request(f"Invalid value for query parameter lastKey: {raw!r}.")
+    return key
+
+
+def wants_cursor(req: Request) -> bool:
+    """Whether a list request pages by cursor: `lastKey`, `maxItems` or `paginationType=token` given."""
+    return (
+        req.param("lastKey") is not None or req.param("maxItems") is not None or req.param("paginationType") == "token"
+    )
+
+
+def cursor_page(state: SimulatorState, req: Request, items: list[Keyed]) -> dict[str, Any]:
+    """A page by `lastKey`/`maxItems`: `{"data": [...], "lastKey": ...}`, `lastKey` only while more remain.
+
+    `items` are sorted by key. The cursor is opaque to clients; it holds the key of the page's last
+    item, so items added or deleted between pages neither repeat nor skip the others. `maxItems`
+    outside 100..1000 in steps of 100 is refused; `page_size_cap` bounds the page (for small tests).
+    """
+    asked = req.int_param("maxItems")
+    size = CURSOR_SIZES[0] if asked is None else asked
+    if size not in CURSOR_SIZES:
+        raise bad_request("maxItems must be a multiple of 100 from 100 to 1000.")
+    cap = state.options.page_size_cap
+    if cap is not None:
+        size = min(size, cap)
+    last = req.param("lastKey")
+    if last:
+        after = _decode_key(last)
+        try:
+            items = [item for item in items if item[0] > after]
+        except TypeError:
+            raise bad_request(f"Invalid value for query parameter lastKey: {last!r}.") from None
+    page = items[:size]
+    out: dict[str, Any] = {"data": [body for _, body in page]}
+    if len(items) > size:
+        out["lastKey"] = _encode_key(page[-1][0])
+    return out
+
+
+def legacy_page(state: SimulatorState, req: Request, items: list[Keyed], default_size: int = 100) -> dict[str, Any]:
+    """A list operation paged the deprecated way (`page`, `pageSize`, `includeAll`) since Smartsheet
+    moved it to the cursor: `totalPages` and `totalCount` are -1, a page past the end is empty (so
+    clients page until a page comes back short), and `lastKey` continues by cursor after the page."""
+    total = len(items)
+    if req.bool_param("includeAll"):
+        return {"pageNumber": 1, "pageSize": total, "totalPages": -1, "totalCount": -1, "data": [b for _, b in items]}
+    size = req.int_param("pageSize") or default_size
+    number = req.int_param("page") or 1
+    if size < 1 or number < 1:
+        raise bad_request("page and pageSize must be positive.")
+    cap = state.options.page_size_cap
+    if cap is not None:
+        size = min(size, cap)
+    start = (number - 1) * size
+    page = items[start : start + size]
+    out: dict[str, Any] = {
+        "pageNumber": number,
+        "pageSize": size,
+        "totalPages": -1,
+        "totalCount": -1,
+        "data": [body for _, body in page],
+    }
+    if page and start + size < total:
+        out["lastKey"] = _encode_key(page[-1][0])
+    return out
+
+
 def token_page(req: Request, items: list[Any], key: str) -> dict[str, Any]:
     """A page by `lastKey`/`maxItems` (token pagination): `items` under `key`, and the next `lastKey`."""
     start = req.int_param("lastKey") or 0
@@ -79,8 +167,13 @@ def workspace_id(name: str) -> int:
     return stable_id("workspace", name)
 
 
-def folder_id(workspace: str | None, name: str) -> int:
-    return stable_id("folder", workspace or "", name)
+def folder_id(workspace: str | None, path: str | tuple[str, ...]) -> int:
+    """The id of a folder: by its name, or by its path of names from the outermost (nested folders)."""
+    if isinstance(path, str):
+        path = (path,)
+    if len(path) == 1:
+        return stable_id("folder", workspace or "", path[0])
+    return stable_id("folder", workspace or "", len(path), *path)
 
 
 def render_cell(column: Column, value: CellValue, column_type: bool) -> dict[str, Any]:

@@ -1,11 +1,16 @@
 """Webhooks: list, create, read, update (enabling sends the verification challenge), delete, and
-reset the shared secret."""
+reset the shared secret.
+
+The list answers newest first, by `lastKey` cursor (`maxItems`); paged the deprecated way (`page`,
+`pageSize`, `includeAll`, as SDK 4.4.0's `list_webhooks` does) it answers `totalPages: -1` and
+`totalCount: -1`, with a page past the end empty (NOTES.md).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from smartsheet_sim.api.common import paged, success
+from smartsheet_sim.api.common import Keyed, cursor_page, legacy_page, success, wants_cursor
 from smartsheet_sim.api.routing import Request
 from smartsheet_sim.backend import Backend
 from smartsheet_sim.webhooks.registry import ENABLED
@@ -13,7 +18,11 @@ from smartsheet_sim.webhooks.registry import ENABLED
 
 def list_webhooks(backend: Backend, req: Request) -> Any:
     hooks = backend.webhooks
-    return paged(backend.state, req, [hooks.to_json(h) for h in hooks.all()])
+    newest_first = sorted(hooks.all(), key=lambda h: h.serial, reverse=True)
+    items: list[Keyed] = [([-h.serial], hooks.to_json(h)) for h in newest_first]
+    if wants_cursor(req):
+        return cursor_page(backend.state, req, items)
+    return legacy_page(backend.state, req, items)
 
 
 def create_webhook(backend: Backend, req: Request) -> Any:

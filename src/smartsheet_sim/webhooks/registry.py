@@ -64,6 +64,7 @@ class Webhook:
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_retry_count: int = 0
+    serial: int = 0  # creation order: lists answer newest first
 
 
 class WebhookRegistry:
@@ -72,6 +73,7 @@ class WebhookRegistry:
     def __init__(self, state: SimulatorState):
         self._state = state
         self._hooks: dict[int, Webhook] = {}
+        self._created = 0
         self._rng = random.Random(f"webhooks:{state.options.seed}")
 
     def _secret(self) -> str:
@@ -140,6 +142,8 @@ class WebhookRegistry:
             created_at=now,
             modified_at=now,
         )
+        self._created += 1
+        hook.serial = self._created
         self._hooks[hook.id] = hook
         return hook
 
