@@ -53,6 +53,8 @@ class Schedules(_Strict):
     enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
+    # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
+    scan_drain_wait_seconds: int = Field(default=60, ge=1, le=3600)
 
     @field_validator("scan", "backup", "report_daily", "report_weekly", "retrain", "access_review")
     @classmethod
@@ -110,6 +112,9 @@ class Thresholds(_Strict):
     function_throttles: int = Field(default=1, ge=1, description="throttles per function in 5 minutes")
     rejected_signatures: int = Field(default=10, ge=1, description="bad webhook signatures in 5 minutes")
     scan_lag_minutes: int = Field(default=60, ge=1, description="scan finished this late after its slot")
+    scan_backlog_age_minutes: int = Field(
+        default=360, ge=1, description="a scan backlog still open this long after its run read the sheets"
+    )
 
 
 class Api(_Strict):

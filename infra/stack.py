@@ -21,6 +21,7 @@ from infra.constructs.ml import Ml
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.processing import Processing
 from infra.constructs.reporting import Reporting
+from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
@@ -116,11 +117,12 @@ class BillingAuditStack(cdk.Stack):
         retrain = ml.add_retrain(layers=heavy, environment={**audit_config, **events_env})
         events.grant_read_data(retrain.role)
 
+        self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
             self,
             "Scheduling",
             config=config,
-            scan=processing.scan.function,
+            scan_run=self.scan_run.state_machine,
             backup=backup.backup.function,
             report=reporting.report.function,
             retrain=retrain.function,

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig, load_config
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import ScanResult, run_scan
+from billing_audit.pipeline.scan import ScanResult, SheetScanResult, run_scan
+from billing_audit.pipeline.scan_run import RunProgress, drain, drain_estimate_seconds, new_run_id, start_run
 from billing_audit.pipeline.webhook_sync import webhook_upkeep
 from billing_audit.settings import AuditSettings, load
 from billing_audit.wiring import aws_dependencies
@@ -31,12 +32,16 @@ class ScanIncompleteError(RuntimeError):
 
 
 class ScanRequest(BaseModel):
-    """The schedule's input: {"job": "scan", "scheduled_time": ...}, optionally limited to some sheets."""
+    """The input: {"job": "scan", "scheduled_time": ...} from a schedule, optionally limited to some
+    sheets; the scan-run state machine adds {"step": "start" | "drain", "run_id": ...}."""
 
     model_config = ConfigDict(extra="ignore")
 
     sheet_ids: list[int] = []
     scheduled_time: datetime | None = None
+    # The scan-run state machine's steps; absent, the whole scan runs in this one invocation.
+    step: Literal["start", "drain"] | None = None
+    run_id: str | None = None
 
 
 @cache
@@ -66,12 +71,77 @@ def _record_metrics(result: ScanResult, seconds: float, api_calls: int, schedule
             metric.add_dimension(name=res.METRIC_RISK_DIMENSION, value=level)
 
 
+def _sheet_summary(sheets: list[SheetScanResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sheet_id": sheet.sheet_id,
+            "baseline": sheet.baseline,
+            "unchanged": sheet.unchanged,
+            "events": len(sheet.events),
+            "new_events": sheet.new_events,
+            "history_reads": sheet.history_reads,
+        }
+        for sheet in sheets
+    ]
+
+
+def _record_backlog(progress: RunProgress, seconds: float, now: datetime) -> None:
+    age = (now - progress.open_since).total_seconds() if progress.open_since is not None else 0.0
+    pace = progress.history_reads / (seconds / 60) if seconds > 0 else 0.0
+    for name, unit, value in (
+        (res.METRIC_SCAN_BACKLOG_ROWS, MetricUnit.Count, progress.rows_left),
+        (res.METRIC_SCAN_BACKLOG_READS, MetricUnit.Count, progress.history_reads_left),
+        (res.METRIC_SCAN_BACKLOG_AGE, MetricUnit.Seconds, max(age, 0.0)),
+        (res.METRIC_SCAN_DRAIN_ESTIMATE, MetricUnit.Seconds, drain_estimate_seconds(progress)),
+        (res.METRIC_SCAN_HISTORY_READS_PER_MINUTE, MetricUnit.Count, pace),
+    ):
+        metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def _run_step(request: ScanRequest, context: LambdaContext) -> dict[str, Any]:
+    """One state of the scan-run state machine: start a run (and drain while time lasts), or drain."""
+    config, settings, deps = _runtime()
+    started = time.monotonic()
+    begun: list[SheetScanResult] = []
+    recovered: list[int] = []
+    if request.step == "start":
+        upkeep = webhook_upkeep(config, deps, settings.webhook_url)
+        recovered = upkeep.recovered if upkeep is not None else []
+        begun = start_run(config, deps, request.run_id or new_run_id(deps.clock()), request.sheet_ids or None)
+    progress = drain(
+        config,
+        deps,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        margin_seconds=settings.scan_margin_seconds,
+    )
+    _record_backlog(progress, time.monotonic() - started, deps.clock())
+    if progress.finished and request.scheduled_time is not None:
+        lag = (deps.clock() - request.scheduled_time).total_seconds()
+        metrics.add_metric(name=res.METRIC_SCAN_LAG, unit=MetricUnit.Seconds, value=max(lag, 0.0))
+    summary = {
+        "step": request.step,
+        "remaining": progress.rows_left,
+        "history_reads_left": progress.history_reads_left,
+        "rows_done": progress.rows_done,
+        "started": _sheet_summary(begun),
+        "sheets": _sheet_summary(progress.sheets),
+        "webhooks_recovered": recovered,
+    }
+    logger.info("scan step finished", extra=summary)
+    failed = [sheet for sheet in begun + progress.sheets if sheet.error is not None]
+    if failed and progress.finished:
+        raise ScanIncompleteError("; ".join(f"sheet {s.sheet_id}: {s.error}" for s in failed))
+    return summary
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Scheduler passes its input as the event itself; an EventBridge rule would wrap it in "detail".
     request = ScanRequest.model_validate(event.get("detail") or event or {})
+    if request.step is not None:
+        return _run_step(request, context)
     config, settings, deps = _runtime()
     upkeep = webhook_upkeep(config, deps, settings.webhook_url)
     if upkeep is not None and upkeep.recovered:
@@ -81,17 +151,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     api_calls = sum(deps.smartsheet.call_counts().values()) - calls_before
     _record_metrics(result, time.monotonic() - started, api_calls, request.scheduled_time)
     summary = {
-        "sheets": [
-            {
-                "sheet_id": sheet.sheet_id,
-                "baseline": sheet.baseline,
-                "unchanged": sheet.unchanged,
-                "events": len(sheet.events),
-                "new_events": sheet.new_events,
-                "history_reads": sheet.history_reads,
-            }
-            for sheet in result.sheets
-        ],
+        "sheets": _sheet_summary(result.sheets),
         "api_calls": api_calls,
         "webhooks_recovered": upkeep.recovered if upkeep is not None else [],
     }

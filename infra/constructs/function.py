@@ -33,6 +33,7 @@ class AuditFunction(Construct):
         environment: Mapping[str, str] | None = None,
         timeout: cdk.Duration | None = None,
         memory_mb: int = 256,
+        reserved_concurrency: int | None = None,
         description: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -69,6 +70,7 @@ class AuditFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             timeout=timeout or cdk.Duration.seconds(30),
             memory_size=memory_mb,
+            reserved_concurrent_executions=reserved_concurrency,
             environment=env,
             description=description,
         )
@@ -91,3 +93,10 @@ def retention_days(days: int) -> logs.RetentionDays:
     """The RetentionDays member for a number of days (InfraConfig accepts only these numbers)."""
     members = [member for member in logs.RetentionDays if member.name != "INFINITE"]
     return dict(zip(LOG_RETENTION_DAYS, members, strict=True))[days]
+
+
+def logical_id(function: lambda_.IFunction) -> str:
+    """The function's CloudFormation logical id, as cdk-nag findings name it."""
+    child = function.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return cdk.Stack.of(function).get_logical_id(child)

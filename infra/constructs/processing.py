@@ -87,5 +87,7 @@ class Processing(Construct):
             environment=audit_environment,
             timeout=SCAN_TIMEOUT,
             memory_mb=1024,
+            # One scan invocation at a time: a run's rows are never replayed twice at once.
+            reserved_concurrency=1,
             description="Replays the configured sheets' cell histories since the last scan",
         )

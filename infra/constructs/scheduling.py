@@ -1,8 +1,9 @@
 """EventBridge Scheduler schedules in the business time zone, each with retries and a DLQ.
 
-Each schedule invokes its function with a JSON input: {"job": ..., "scheduled_time":
-"<aws.scheduler.scheduled-time>", ...}; the scan measures its lag (METRIC_SCAN_LAG) from
-scheduled_time.
+Each schedule starts its target with a JSON input: {"job": ..., "scheduled_time":
+"<aws.scheduler.scheduled-time>", ...}.  The scan's target is the scan-run state machine
+(constructs/scan_run.py), which measures the run's lag (METRIC_SCAN_LAG) from scheduled_time; the
+other jobs invoke their function.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from infra.config import InfraConfig
+from infra.constructs.function import logical_id
 from infra.constructs.processing import secure_queue
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -28,7 +31,7 @@ SCHEDULER_DLQ_LOGICAL_ID = "SchedulerDeadLetterQueue"
 class Job:
     id: str
     expression: str
-    function: lambda_.IFunction
+    target: lambda_.IFunction | sfn.StateMachine
     payload: dict[str, Any]
     description: str
 
@@ -40,7 +43,7 @@ class Scheduling(Construct):
         construct_id: str,
         *,
         config: InfraConfig,
-        scan: lambda_.IFunction,
+        scan_run: sfn.StateMachine,
         backup: lambda_.IFunction,
         report: lambda_.IFunction,
         retrain: lambda_.IFunction,
@@ -57,7 +60,7 @@ class Scheduling(Construct):
             )
         )
         jobs = (
-            Job("Scan", plan.scan, scan, {"job": "scan"}, "Scan the audited sheets"),
+            Job("Scan", plan.scan, scan_run, {"job": "scan"}, "Start a scan run of the audited sheets"),
             Job("Backup", plan.backup, backup, {"job": "backup"}, "Nightly backup"),
             Job("ReportDaily", plan.report_daily, report, {"job": "report", "period": "daily"}, "Daily report"),
             Job("ReportWeekly", plan.report_weekly, report, {"job": "report", "period": "weekly"}, "Weekly report"),
@@ -73,7 +76,7 @@ class Scheduling(Construct):
         time_zone = cdk.TimeZone.of(config.business_time_zone)
         self.schedules: dict[str, scheduler.Schedule] = {}
         for job in jobs:
-            # One role per schedule, able to invoke that one function (and its versions) only.
+            # One role per schedule, able to start that one target only.
             role = iam.Role(
                 self,
                 f"{job.id}Role",
@@ -83,31 +86,31 @@ class Scheduling(Construct):
                 ),
                 description=f"EventBridge Scheduler: {job.description}",
             )
-            cdk.Validations.of(role).acknowledge(
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{_logical_id(job.function)}.Arn>:*]",
-                    reason="lambda:InvokeFunction on this schedule's one function, including its "
-                    "qualified versions and aliases (ARN:*); no other function is reachable.",
+            target_input = scheduler.ScheduleTargetInput.from_object({**job.payload, "scheduled_time": SCHEDULED_TIME})
+            options: dict[str, Any] = {
+                "input": target_input,
+                "dead_letter_queue": self.dead_letters,
+                "retry_attempts": plan.retry_attempts,
+                "max_event_age": cdk.Duration.minutes(plan.max_event_age_minutes),
+                "role": role,
+            }
+            target: scheduler.IScheduleTarget
+            if isinstance(job.target, sfn.StateMachine):
+                target = targets.StepFunctionsStartExecution(job.target, **options)
+            else:
+                cdk.Validations.of(role).acknowledge(
+                    cdk.Acknowledgment(
+                        id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(job.target)}.Arn>:*]",
+                        reason="lambda:InvokeFunction on this schedule's one function, including its "
+                        "qualified versions and aliases (ARN:*); no other function is reachable.",
+                    )
                 )
-            )
+                target = targets.LambdaInvoke(job.target, **options)
             self.schedules[job.id] = scheduler.Schedule(
                 self,
                 job.id,
                 description=f"{job.description} ({job.expression}, {config.business_time_zone})",
                 schedule=scheduler.ScheduleExpression.expression(job.expression, time_zone),
                 enabled=plan.enabled,
-                target=targets.LambdaInvoke(
-                    job.function,
-                    input=scheduler.ScheduleTargetInput.from_object({**job.payload, "scheduled_time": SCHEDULED_TIME}),
-                    dead_letter_queue=self.dead_letters,
-                    retry_attempts=plan.retry_attempts,
-                    max_event_age=cdk.Duration.minutes(plan.max_event_age_minutes),
-                    role=role,
-                ),
+                target=target,
             )
-
-
-def _logical_id(function: lambda_.IFunction) -> str:
-    child = function.node.default_child
-    assert isinstance(child, cdk.CfnElement)
-    return cdk.Stack.of(function).get_logical_id(child)

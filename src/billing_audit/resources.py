@@ -149,6 +149,14 @@ METRIC_REJECTED_SIGNATURES = "WebhookSignatureRejected"  # count of callbacks wi
 # Seconds between the schedule slot (the scheduler's input field "scheduled_time") and the end of
 # the scan run: how far behind the audit is.
 METRIC_SCAN_LAG = "ScanLagSeconds"
+# A scan run's backlog (pipeline/scan_run.py), reported by every invocation that drains it.
+METRIC_SCAN_BACKLOG_ROWS = "ScanBacklogRows"  # rows still to replay
+METRIC_SCAN_BACKLOG_READS = "ScanBacklogHistoryReads"  # cell-history reads they still need
+METRIC_SCAN_BACKLOG_AGE = "ScanBacklogAgeSeconds"  # since the oldest open backlog was read (0 when none)
+METRIC_SCAN_DRAIN_ESTIMATE = "ScanDrainEstimateSeconds"  # the reads left at the history limit
+METRIC_SCAN_HISTORY_READS_PER_MINUTE = "ScanHistoryReadsPerMinute"  # this invocation's pace
+SCAN_MARGIN_ENV = "SCAN_MARGIN_SECONDS"  # an invocation stops draining this long before its timeout
+HISTORY_READS_PER_MINUTE = 30  # Smartsheet's cell-history limit per token
 
 # --- Added for webhook ingest (functions/webhook, functions/process, `billing-audit webhooks`) ---
 WEBHOOK_NAME_PREFIX = "billing-audit:"  # our webhooks are named WEBHOOK_NAME_PREFIX + sheet id

@@ -19,6 +19,7 @@ are stored idempotently anyway), and no history an earlier invocation replayed i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +43,7 @@ from billing_audit.pipeline.scan import _deleted_rows as deleted_rows
 from billing_audit.pipeline.scan import _next_snapshot as next_snapshot
 from billing_audit.pipeline.scan import _take_baseline as take_baseline
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen
+from billing_audit.resources import HISTORY_READS_PER_MINUTE
 from billing_audit.smartsheet.gateway import SmartsheetError
 from billing_audit.smartsheet.models import RowData, SheetData
 
@@ -101,6 +103,16 @@ class RunProgress:
     @property
     def failed(self) -> list[SheetScanResult]:
         return [sheet for sheet in self.sheets if sheet.error is not None]
+
+
+def new_run_id(now: datetime) -> str:
+    """Run ids begin with the run's start time, so open runs list oldest first."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def drain_estimate_seconds(progress: RunProgress) -> float:
+    """How long the history reads left take at Smartsheet's cell-history limit (the binding one)."""
+    return progress.history_reads_left * 60 / HISTORY_READS_PER_MINUTE
 
 
 def _context(config: AuditConfig, sheet: SheetData, now: datetime) -> AuditContext:
