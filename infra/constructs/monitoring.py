@@ -96,6 +96,13 @@ class Monitoring(Construct):
             limits.scan_lag_minutes * 60,
             "A scan finished long after its scheduled slot: the audit is behind",
         )
+        alarm(
+            "ScanBacklogAge",
+            app_metric(shared.METRIC_SCAN_BACKLOG_AGE, "Maximum"),
+            limits.scan_backlog_age_minutes * 60,
+            "A scan run's backlog is still open long after the run read the sheets: Smartsheet's "
+            "limits or failures keep the audit from catching up",
+        )
 
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -133,6 +140,19 @@ class Monitoring(Construct):
                 title="Smartsheet API calls",
                 left=[app_metric(shared.METRIC_SMARTSHEET_API_CALLS)],
                 width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Scan backlog",
+                left=[
+                    app_metric(shared.METRIC_SCAN_BACKLOG_ROWS, "Maximum"),
+                    app_metric(shared.METRIC_SCAN_BACKLOG_READS, "Maximum"),
+                    app_metric(shared.METRIC_SCAN_HISTORY_READS_PER_MINUTE, "Average"),
+                ],
+                right=[
+                    app_metric(shared.METRIC_SCAN_BACKLOG_AGE, "Maximum"),
+                    app_metric(shared.METRIC_SCAN_DRAIN_ESTIMATE, "Maximum"),
+                ],
+                width=24,
             ),
         )
         self.dashboard.add_widgets(

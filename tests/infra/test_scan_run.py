@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from billing_audit import resources as shared
 from tests.infra.test_stack import function_id, of_type
 
 
@@ -66,3 +67,16 @@ def test_one_scan_invocation_at_a_time_and_the_machine_invokes_only_the_scan(tem
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Resource"][0] == {"Fn::GetAtt": [scan, "Arn"]}
+
+
+def test_an_old_backlog_alarms_to_the_alerts_topic(template_json: dict[str, Any]) -> None:
+    [alarm] = [
+        a["Properties"]
+        for a in of_type(template_json, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == shared.METRIC_SCAN_BACKLOG_AGE
+    ]
+    assert alarm["Threshold"] == 360 * 60 and alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    [dashboard] = of_type(template_json, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (shared.METRIC_SCAN_BACKLOG_ROWS, shared.METRIC_SCAN_DRAIN_ESTIMATE):
+        assert metric in body
