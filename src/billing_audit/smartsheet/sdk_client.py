@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -26,6 +27,8 @@ API_BASES = {
 }
 DEFAULT_TIMEOUT_SECONDS = 20.0
 HISTORY_PAGE_SIZE = 100
+# Lists page by a `lastKey` cursor of 100 to 1000 items (NOTES.md); the largest costs fewest calls.
+LIST_PAGE_SIZE = 1000
 RETRYABLE_CODES = frozenset({4001, 4002, 4003, 4004})
 RATE_LIMITED = 4003
 
@@ -64,6 +67,55 @@ class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
 
 class _Unauthorized(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a Smartsheet list, in whichever paging its endpoint speaks."""
+
+    items: list[Any]
+    last_key: str | None = None
+    total_pages: int | None = None  # the older page numbers: -1 where Smartsheet no longer counts
+    page_size: int | None = None
+
+
+def every_item(fetch: Callable[[str | None, int], ListPage], key: Callable[[Any], Hashable]) -> list[Any]:
+    """Every item of a list, `fetch(last_key, page_number)` reading one page.
+
+    A `lastKey` is followed until a page comes without one (a page before that may be short, even
+    empty).  Without a cursor, the older page numbers are read up to `totalPages`, or, where that
+    is -1 (`GET /webhooks` since 2025-08-04), until a page comes back short.  A cursor that does
+    not move, or a numbered page that brings nothing new (a page number the server ignored), ends
+    the list rather than looping; items are kept once each, by `key`.
+    """
+    items: dict[Hashable, Any] = {}
+    last_key: str | None = None
+    number = 1
+    while True:
+        page = fetch(last_key, number)
+        known = len(items)
+        for item in page.items:
+            items.setdefault(key(item), item)
+        grew = len(items) > known
+        if page.last_key:
+            if page.last_key == last_key:
+                break  # a cursor that does not move (a page may be short, even empty, mid-list)
+            last_key, number = page.last_key, number + 1
+            continue
+        if last_key is not None or page.total_pages is None:
+            break  # the end of a cursor, or a list that is not paged
+        if page.total_pages > 0:
+            done = number >= page.total_pages
+        else:
+            done = len(page.items) < (page.page_size or LIST_PAGE_SIZE)
+        if done or not grew:
+            break
+        number += 1
+    return list(items.values())
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def resolve_api_base(value: str) -> str:
@@ -193,22 +245,74 @@ class SdkSmartsheet:
         return entries
 
     def workspace_sheets(self, workspace_id: int) -> list[SheetRef]:
-        # SDK 4.x only wraps /children and /metadata; the spec's GET /workspaces/{id}?loadAll=true
-        # returns the whole tree in one call, so it goes through the SDK's passthrough.
-        tree = self.call(
-            "GET /workspaces/{workspaceId}",
-            self.client.Passthrough.get,
-            f"/workspaces/{int(workspace_id)}",
-            {"loadAll": "true"},
-        )
-        return _container_sheets(tree.data or {})
+        return self._sheets_below(self._workspace_children, workspace_id)
 
     def folder_sheets(self, folder_id: int) -> list[SheetRef]:
-        tree = self.call("GET /folders/{folderId}", self.client.Passthrough.get, f"/folders/{int(folder_id)}", None)
-        return _container_sheets(tree.data or {})
+        return self._sheets_below(self._folder_children, folder_id)
+
+    def _workspace_children(self, workspace_id: int) -> list[Any]:
+        return self._children(
+            "GET /workspaces/{workspaceId}/children", self.client.Workspaces.get_workspace_children, workspace_id
+        )
+
+    def _folder_children(self, folder_id: int) -> list[Any]:
+        return self._children("GET /folders/{folderId}/children", self.client.Folders.get_folder_children, folder_id)
+
+    def _children(self, endpoint: str, list_children: Any, container_id: int) -> list[Any]:
+        """The sheets and folders right inside a workspace or folder, every cursor page of them."""
+
+        def fetch(last_key: str | None, _number: int) -> ListPage:
+            page = self.call(
+                endpoint,
+                list_children,
+                int(container_id),
+                children_resource_types=["sheets", "folders"],
+                last_key=last_key,
+                max_items=LIST_PAGE_SIZE,
+            )
+            return ListPage(items=list(page.data or []), last_key=page.last_key or None)
+
+        return every_item(fetch, key=lambda child: (type(child).__name__, getattr(child, "id", None)))
+
+    def _sheets_below(self, children: Callable[[int], list[Any]], container_id: int) -> list[SheetRef]:
+        """Sheets of a workspace or folder and of every folder below it: `/children` lists one level,
+        so the tree is walked folder by folder (each folder once)."""
+        refs: list[SheetRef] = []
+        pending, seen = [children(container_id)], set()
+        while pending:
+            for child in pending.pop(0):
+                if isinstance(child, smartsheet.models.Sheet) and child.id is not None:
+                    refs.append(SheetRef(id=int(child.id), name=str(child.name or "")))
+                elif isinstance(child, smartsheet.models.Folder) and child.id is not None and child.id not in seen:
+                    seen.add(child.id)
+                    pending.append(self._folder_children(int(child.id)))
+        return refs
+
+    def list_all(self, endpoint: str, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item (JSON) of a list endpoint the SDK gives no cursor for (`GET /webhooks`, `GET /users`).
+
+        The first page asks by cursor and by page number at once, so an endpoint answers in the
+        paging it speaks; a returned `lastKey` is then followed alone (see `every_item`).
+        """
+
+        def fetch(last_key: str | None, number: int) -> ListPage:
+            query: dict[str, Any] = {**(params or {}), "maxItems": LIST_PAGE_SIZE}
+            if last_key is not None:
+                query["lastKey"] = last_key
+            else:
+                query.update(page=number, pageSize=LIST_PAGE_SIZE)
+            body = self.call(endpoint, self.client.Passthrough.get, path, query).data or {}
+            return ListPage(
+                items=[item for item in body.get("data") or [] if isinstance(item, dict)],
+                last_key=body.get("lastKey") or None,
+                total_pages=_count(body.get("totalPages")),
+                page_size=_count(body.get("pageSize")),
+            )
+
+        return every_item(fetch, key=lambda item: item.get("id"))
 
     def users(self) -> list[UserData]:
-        result = self.call("GET /users", self.client.Users.list_users, include_all=True)
+        users = [smartsheet.models.User(item) for item in self.list_all("GET /users", "/users")]
         return [
             UserData(
                 id=u.id,
@@ -217,7 +321,7 @@ class SdkSmartsheet:
                 status=str(u.status) if u.status is not None else None,
                 last_login=u.last_login,
             )
-            for u in result.data
+            for u in users
         ]
 
 
@@ -225,14 +329,6 @@ def _value(value: Any) -> CellValue:
     if isinstance(value, str | int | float | bool):
         return value
     return None
-
-
-def _container_sheets(container: dict[str, Any]) -> list[SheetRef]:
-    """Sheets of a workspace or folder JSON, sub-folders included."""
-    refs = [SheetRef(id=s["id"], name=s["name"]) for s in container.get("sheets") or []]
-    for folder in container.get("folders") or []:
-        refs.extend(_container_sheets(folder))
-    return refs
 
 
 def _sheet_data(sheet: Any) -> SheetData:

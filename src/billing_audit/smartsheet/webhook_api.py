@@ -16,8 +16,6 @@ from billing_audit.smartsheet.gateway import SmartsheetError
 from billing_audit.smartsheet.models import WebhookInfo
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 
-PAGE_SIZE = 100
-
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
@@ -47,14 +45,9 @@ class SmartsheetWebhooks:
         self.api = sdk.client.Webhooks
 
     def list(self) -> list[WebhookInfo]:
-        found: list[WebhookInfo] = []
-        page = 1
-        while True:
-            result = self.sdk.call("GET /webhooks", self.api.list_webhooks, page_size=PAGE_SIZE, page=page)
-            found.extend(to_info(hook) for hook in result.data)
-            if page >= (result.total_pages or 1):
-                return found
-            page += 1
+        """Every webhook, newest first: by `lastKey` cursor, or by page until a page comes back short
+        (`totalPages` is -1 since 2025-08-04); the SDK's `list_webhooks` takes no cursor."""
+        return [to_info(smartsheet.models.Webhook(hook)) for hook in self.sdk.list_all("GET /webhooks", "/webhooks")]
 
     def get(self, webhook_id: int) -> WebhookInfo:
         return to_info(self.sdk.call("GET /webhooks/{webhookId}", self.api.get_webhook, webhook_id))
