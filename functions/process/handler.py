@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
+from billing_audit.budget import Priority
 from billing_audit.config import load_config
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
 from billing_audit.settings import ProcessSettings, load
@@ -54,7 +55,8 @@ def _failed(record: SQSRecord, exc: Exception) -> None:
 def _build() -> CallbackProcessor:
     settings = load(ProcessSettings)
     config = load_config()
-    deps = aws_dependencies(config, settings)
+    # Callbacks are real-time work: the scan yields the token's budget to them.
+    deps = aws_dependencies(config, settings, priority=Priority.REALTIME)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb"))
     return CallbackProcessor(
         config, deps, deps.notifier, persistence=persistence, on_record=_record, on_failure=_failed

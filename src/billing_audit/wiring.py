@@ -6,14 +6,16 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 
 from billing_audit import resources as res
-from billing_audit.clock import Clock, system_clock
+from billing_audit.budget import Priority
+from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import AuditSettings, SmartsheetSettings, load
+from billing_audit.smartsheet.gateway import RequestBudget
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
-from billing_audit.store.dynamo import DynamoEventStore, DynamoRunStore, DynamoStateStore
+from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
@@ -30,13 +32,28 @@ def smartsheet_token(settings: SmartsheetSettings, *, fresh: bool = False) -> st
     return str(parameters.get_secret(settings.token_secret, max_age=res.SECRET_CACHE_SECONDS, force_fetch=fresh))
 
 
-def sdk_smartsheet(settings: SmartsheetSettings, api_base: str | None = None) -> SdkSmartsheet:
+def sdk_smartsheet(
+    settings: SmartsheetSettings,
+    api_base: str | None = None,
+    *,
+    budget: RequestBudget | None = None,
+    priority: Priority = Priority.SCAN,
+    sleep: Sleeper = system_sleep,
+) -> SdkSmartsheet:
     """The SDK adapter for these settings; a refused token is re-read once from its secret."""
     return SdkSmartsheet(
         token=smartsheet_token(settings),
         api_base=api_base or settings.api_base,
         renew_token=lambda: smartsheet_token(settings, fresh=True),
+        budget=budget,
+        priority=priority,
+        sleep=sleep,
     )
+
+
+def request_budget(settings: AuditSettings, clock: Clock = system_clock) -> DynamoRequestBudget:
+    """The Smartsheet token's shared allowance, kept in the state table."""
+    return DynamoRequestBudget(boto3.resource("dynamodb").Table(settings.state_table), clock)
 
 
 def aws_dependencies(
@@ -45,13 +62,21 @@ def aws_dependencies(
     *,
     smartsheet: SdkSmartsheet | None = None,
     clock: Clock = system_clock,
+    sleep: Sleeper = system_sleep,
+    priority: Priority = Priority.SCAN,
 ) -> AuditDeps:
-    """The production adapters.  Where the product is deployed (a webhook URL is set) the deps also
-    carry the webhooks API and their secrets, so the scheduled scan can keep the webhooks healthy."""
+    """The production adapters.  Every Smartsheet request is paced by the token's shared budget
+    (scan work at `Priority.SCAN` yields to callbacks at `Priority.REALTIME`).  Where the product is
+    deployed (a webhook URL is set) the deps also carry the webhooks API and their secrets, so the
+    scheduled scan can keep the webhooks healthy."""
     settings = settings if settings is not None else load(AuditSettings)
     dynamodb = boto3.resource("dynamodb")
     topic = SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn)
-    sdk = smartsheet if smartsheet is not None else sdk_smartsheet(settings)
+    sdk = (
+        smartsheet
+        if smartsheet is not None
+        else sdk_smartsheet(settings, budget=request_budget(settings, clock), priority=priority, sleep=sleep)
+    )
     deployed = settings.webhook_url is not None
     return AuditDeps(
         smartsheet=sdk,

@@ -6,16 +6,28 @@ the Smartsheet side is the real SDK adapter pointed at the simulator, on the sim
 
 from __future__ import annotations
 
+from billing_audit.budget import Priority
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.settings import AuditSettings, load
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit.wiring import aws_dependencies
+from billing_audit.wiring import aws_dependencies, request_budget
 from smartsheet_sim import Simulator
 
 
-def simulator_deps(sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0) -> AuditDeps:
-    """AWS dependencies (the local cloud) reading Smartsheet from `sim`, on the simulator's clock."""
+def simulator_deps(
+    sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0, priority: Priority = Priority.SCAN
+) -> AuditDeps:
+    """AWS dependencies (the local cloud) reading Smartsheet from `sim`, on the simulator's clock:
+    every wait (the shared request budget, Smartsheet's retry answers) passes in virtual time."""
+    settings = load(AuditSettings)
+    clock = lambda: sim.now  # noqa: E731 - the simulator's clock, as the deps' own
     gateway = SdkSmartsheet(
-        token=sim.token, api_base=sim.api_base or sim.start(), backoff=ExponentialBackoff(base_seconds=backoff_seconds)
+        token=sim.token,
+        api_base=sim.api_base or sim.start(),
+        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
+        budget=request_budget(settings, clock),
+        priority=priority,
+        sleep=sim.sleep,
     )
-    return aws_dependencies(config, smartsheet=gateway, clock=lambda: sim.now)
+    return aws_dependencies(config, settings, smartsheet=gateway, clock=clock, sleep=sim.sleep, priority=priority)

@@ -132,7 +132,10 @@ def test_rate_limits_are_backed_off_without_losing_anything(cloud, scenario):
     options = SimulatorOptions(rate_limits=True, history_requests_per_window=4, rate_window_seconds=0.5)
     with Simulator(scenario, options=options) as sim:
         sim.start()
-        backoff = ExponentialBackoff(base_seconds=0.1, max_retry_seconds=30, max_attempts=10, rate_limit_seconds=0.5)
+        # The limits' window is the simulator's virtual clock: the backoff waits on it.
+        backoff = ExponentialBackoff(
+            base_seconds=0.1, max_retry_seconds=30, max_attempts=10, rate_limit_seconds=0.5, sleep=sim.sleep
+        )
         gateway = SdkSmartsheet(token=sim.token, api_base=sim.api_base, backoff=backoff)
         deps = aws_dependencies(config_for(scenario), smartsheet=gateway, clock=lambda: sim.now)
         _baseline(sim, scenario, deps)

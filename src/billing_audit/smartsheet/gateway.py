@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from billing_audit.budget import Cost, Priority
 from billing_audit.domain.models import CellEntry
 from billing_audit.errors import DependencyFailed
 from billing_audit.smartsheet.models import SheetData, SheetRef, UserData, WebhookInfo
@@ -54,3 +55,10 @@ class WebhookApi(Protocol):
     def delete(self, webhook_id: int) -> None: ...
 
     def reset_secret(self, webhook_id: int) -> str: ...
+
+
+class RequestBudget(Protocol):
+    """The token's shared allowance (billing_audit.budget): every request takes from it first."""
+
+    def take(self, cost: Cost, priority: Priority) -> float:
+        """0 when the request may go now; else how many seconds to wait before asking again."""

@@ -13,10 +13,12 @@ import requests
 import smartsheet
 from smartsheet.exceptions import ApiError, HttpError, SmartsheetException, UnexpectedRequestError
 
+from billing_audit.budget import Priority, cost_of
+from billing_audit.clock import Sleeper, system_sleep
 from billing_audit.domain.models import CellEntry, ColumnMap
 from billing_audit.domain.values import CellValue
 from billing_audit.resources import CHANGE_AGENT
-from billing_audit.smartsheet.gateway import SmartsheetError
+from billing_audit.smartsheet.gateway import RequestBudget, SmartsheetError
 from billing_audit.smartsheet.models import RowData, SheetData, SheetRef, UserData
 from billing_audit.smartsheet.sdk_seam import quiet_handled_error_responses, replace_token, set_request_timeout
 
@@ -38,6 +40,10 @@ class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
 
     A rate-limit answer (4003) waits at least `rate_limit_seconds`, as Smartsheet advises: its
     limits are per minute, so a shorter wait only spends another request.
+
+    With a `sleep` (the injected clock's), the wait happens here and the SDK retries at once, so a
+    virtual clock sees every wait.  Then a rate limit means waiting, never failing: its retries do
+    not count toward `max_retry_seconds`, only toward `max_rate_limit_attempts`.
     """
 
     def __init__(
@@ -46,18 +52,43 @@ class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
         base_seconds: float = 1.0,
         max_attempts: int = 6,
         rate_limit_seconds: float = 60.0,
+        *,
+        sleep: Sleeper | None = None,
+        max_rate_limit_attempts: int = 30,
     ) -> None:
         self.max_retry_seconds = max_retry_seconds
         self.base_seconds = base_seconds
         self.max_attempts = max_attempts
         self.rate_limit_seconds = rate_limit_seconds
+        self.sleep = sleep
+        self.max_rate_limit_attempts = max_rate_limit_attempts
         self.retries = 0
+        self._waited = 0.0  # this request's waits other than rate limits (sleep mode)
 
     def calc_backoff(self, previous_attempts: int, total_elapsed_time: float, error_result: Any) -> float:
+        rate_limited = getattr(error_result, "code", None) == RATE_LIMITED
+        if self.sleep is None:
+            return self._sdk_waits(previous_attempts, total_elapsed_time, rate_limited)
+        if previous_attempts == 1:
+            self._waited = 0.0
+        if previous_attempts > (self.max_rate_limit_attempts if rate_limited else self.max_attempts):
+            return -1
+        backoff = self.base_seconds * (2 ** (previous_attempts - 1))
+        if rate_limited:
+            backoff = max(backoff, self.rate_limit_seconds)
+        elif self._waited + backoff > self.max_retry_seconds:
+            return -1
+        else:
+            self._waited += backoff
+        self.retries += 1
+        self.sleep(backoff)
+        return 0.0
+
+    def _sdk_waits(self, previous_attempts: int, total_elapsed_time: float, rate_limited: bool) -> float:
         if previous_attempts > self.max_attempts:
             return -1
         backoff = self.base_seconds * (2 ** (previous_attempts - 1))
-        if getattr(error_result, "code", None) == RATE_LIMITED:
+        if rate_limited:
             backoff = max(backoff, self.rate_limit_seconds)
         if total_elapsed_time + backoff > self.max_retry_seconds:
             return -1
@@ -138,13 +169,22 @@ class SdkSmartsheet:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         backoff: ExponentialBackoff | None = None,
         renew_token: Callable[[], str] | None = None,
+        budget: RequestBudget | None = None,
+        priority: Priority = Priority.SCAN,
+        sleep: Sleeper = system_sleep,
     ) -> None:
-        """`renew_token` re-reads the token after a 401: a rotated secret reaches warm containers."""
+        """`renew_token` re-reads the token after a 401: a rotated secret reaches warm containers.
+        `budget` paces every request at the token's limits (shared by every user of the token);
+        `sleep` is how this adapter waits, for the budget and for Smartsheet's retry answers."""
         self.renew_token = renew_token
+        self.budget = budget
+        self.priority = priority
+        self.sleep = sleep
+        self.waited_seconds = 0.0
         if not token:
             raise SmartsheetError("no Smartsheet token")
         self.api_base = resolve_api_base(api_base)
-        self.backoff = backoff or ExponentialBackoff()
+        self.backoff = backoff or ExponentialBackoff(sleep=sleep)
         self.client = smartsheet.Smartsheet(
             access_token=token, api_base=self.api_base, max_retry_time=self.backoff, user_agent="billing-audit"
         )
@@ -170,7 +210,17 @@ class SdkSmartsheet:
             except _Unauthorized:
                 raise SmartsheetError(f"Smartsheet {endpoint} failed: HTTP 401: the token was refused") from None
 
+    def _pace(self, endpoint: str) -> None:
+        """Wait until the shared budget grants this request, so Smartsheet seldom answers 429."""
+        if self.budget is None:
+            return
+        cost = cost_of(endpoint)
+        while (wait := self.budget.take(cost, self.priority)) > 0:
+            self.waited_seconds += wait
+            self.sleep(wait)
+
     def _call_once(self, endpoint: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        self._pace(endpoint)
         self._calls[endpoint] += 1
         try:
             return func(*args, **kwargs)

@@ -6,11 +6,12 @@ import json
 import uuid
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
@@ -275,3 +276,40 @@ class DynamoRunStore:
 
     def open_sheets(self) -> list[int]:
         return [int(str(item["sheet_id"])) for item in _query(self.table, self.INDEX_PK, "")]
+
+
+class DynamoRequestBudget:
+    """The Smartsheet token's window in the state table: one item every user of the token updates
+    with a conditional write (a lost race reads again), so the scan and each callback batch draw on
+    one allowance wherever they run."""
+
+    KEY: ClassVar[dict[str, str]] = {"pk": "budget#smartsheet", "sk": "window"}
+    ATTEMPTS = 8
+
+    def __init__(self, table: Table, clock: Clock = system_clock) -> None:
+        self.table = table
+        self.clock = clock
+
+    def take(self, cost: Cost, priority: Priority) -> float:
+        for _attempt in range(self.ATTEMPTS):
+            item = self.table.get_item(Key=self.KEY, ConsistentRead=True).get("Item")
+            window = Window.model_validate_json(str(item["window"])) if item is not None else Window()
+            after, wait = window.take(cost, priority, self.clock().timestamp())
+            condition = (
+                {"ConditionExpression": "attribute_not_exists(pk)"}
+                if item is None
+                else {
+                    "ConditionExpression": "#w = :seen",
+                    "ExpressionAttributeNames": {"#w": "window"},
+                    "ExpressionAttributeValues": {":seen": item["window"]},
+                }
+            )
+            try:
+                # Written when refused too: a waiting callback's claim on the reserve must show.
+                self.table.put_item(Item={**self.KEY, "window": after.model_dump_json()}, **condition)
+                return wait
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        # Many writers at once: ask again shortly rather than spin on the table.
+        return 0.25

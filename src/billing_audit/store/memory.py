@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from billing_audit.budget import Cost, Priority, Window
+from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.store.interfaces import RunInProgress
@@ -91,3 +93,15 @@ class MemoryRunStore:
 
     def open_sheets(self) -> list[int]:
         return list(self.plans)
+
+
+class MemoryRequestBudget:
+    """The token's window in this process only: for a process that is the token's only user."""
+
+    def __init__(self, clock: Clock = system_clock) -> None:
+        self.clock = clock
+        self.window = Window()
+
+    def take(self, cost: Cost, priority: Priority) -> float:
+        self.window, wait = self.window.take(cost, priority, self.clock().timestamp())
+        return wait

@@ -1,0 +1,91 @@
+"""The scan at Smartsheet's limits (the simulator enforces them, on its virtual clock): paced by the
+token's shared budget, it meets no rate-limit answer, loses nothing, and takes the time the
+limits impose, no more."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from billing_audit.pipeline.scan import run_scan
+from billing_audit.smartsheet.sdk_client import SdkSmartsheet
+from billing_audit_local.scenario import config_for
+from billing_audit_local.wiring import simulator_deps
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import parse_scenario
+
+ROWS = 40
+HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
+
+
+def closed_week_scenario(rows: int) -> dict[str, Any]:
+    """One sheet whose week closed before the baseline; every row's numbers change after it."""
+    titles = ["Work Request #", "Week Ending", "Status", "Quantity", "Unit Price", "Redlined Total Price"]
+    columns = [{"title": t, "type": "DATE" if t == "Week Ending" else "TEXT_NUMBER"} for t in titles]
+    columns[0]["primary"] = True
+    return {
+        "name": "a closed week, every row edited",
+        "timezone": "America/Chicago",
+        "baseline_at": "2026-11-09T12:00:00Z",
+        "now": "2026-11-20T15:00:00Z",
+        "users": [{"id": 5001, "email": "ana@example.com", "name": "Ana Ortiz"}],
+        "sheets": [
+            {
+                "id": 7001,
+                "name": "Crew 7 Billing",
+                "columns": columns,
+                "rows": [
+                    {
+                        "id": 100 + n,
+                        "created_at": "2026-11-03T15:00:00Z",
+                        "created_by": "ana@example.com",
+                        "cells": {
+                            "Work Request #": f"WR-{n}",
+                            "Week Ending": "2026-11-08",
+                            "Status": "Completed",
+                            "Quantity": 10,
+                            "Unit Price": 100.0,
+                            "Redlined Total Price": 1000.0,
+                        },
+                    }
+                    for n in range(rows)
+                ],
+            }
+        ],
+        "edits": [
+            {
+                "at": f"2026-11-12T{10 + n // 60:02d}:{n % 60:02d}:00Z",
+                "by": "ana@example.com",
+                "sheet": 7001,
+                "row": 100 + n,
+                "set": {"Quantity": 11, "Redlined Total Price": 1100.0},
+            }
+            for n in range(rows)
+        ],
+    }
+
+
+def test_a_scan_past_the_history_limit_is_paced_not_refused(cloud) -> None:
+    scenario = parse_scenario(closed_week_scenario(ROWS))
+    config = config_for(scenario)
+    with Simulator(scenario) as sim:  # Smartsheet's limits: on by default
+        sim.start()
+        deps = simulator_deps(sim, config)
+        gateway = deps.smartsheet
+        assert isinstance(gateway, SdkSmartsheet)
+        sim.apply_edits_through(scenario.baseline_at)
+        sim.set_time(scenario.baseline_at)
+        run_scan(config, deps)
+        sim.apply_edits_through(scenario.now)
+        sim.set_time(scenario.now)
+        sim.reset_call_counts()
+        sim.reset_virtual_elapsed()
+        result = run_scan(config, deps)
+        reads = sim.call_counts[HISTORY]
+        took = sim.virtual_elapsed
+    assert sum(e.violation for e in result.events) == 2 * ROWS
+    assert gateway.backoff.retries == 0, "no request met a rate-limit answer"
+    # Every rule column of every closed, modified row, once: the history limit sets the pace.
+    assert reads == 5 * ROWS
+    floor = timedelta(minutes=(reads - 30) / 30)  # a fresh minute's allowance, then 30 a minute
+    assert floor <= took <= floor * 1.1 + timedelta(seconds=10), took
