@@ -30,7 +30,7 @@ def _scan(args: argparse.Namespace) -> int:
             notifier=MemoryAlertPublisher(),
             clock=deps.clock,
         )
-    result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run)
+    result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run, accept_columns=args.accept_columns)
     for failed in result.failed:
         print(f"{PROGRAM}: sheet {failed.sheet_id} not scanned: {failed.error}", file=sys.stderr)
     print(render(result, deps.smartsheet.call_counts()))
@@ -42,7 +42,9 @@ def render(result: ScanResult, call_counts: dict[str, Any]) -> str:
     for sheet in result.sheets:
         if sheet.error is not None:
             continue  # told on stderr by _scan
-        if sheet.baseline:
+        if sheet.held is not None:
+            status = f"held: {sheet.held} (restore the column, or accept the columns: --accept-columns)"
+        elif sheet.baseline:
             status = "baseline taken"
         elif sheet.unchanged:
             status = "unchanged"
@@ -61,5 +63,10 @@ def register(commands: Any) -> None:
     scan = commands.add_parser("scan", help="scan the configured sheets once")
     scan.add_argument("--sheet", type=int, action="append", help="only this sheet id (repeatable)")
     scan.add_argument("--dry-run", action="store_true", help="detect and print, write nothing")
+    scan.add_argument(
+        "--accept-columns",
+        action="store_true",
+        help="accept the sheets' columns as they are now: ends a hold on a renamed, deleted or re-created rule column",
+    )
     scan.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
     scan.set_defaults(func=_scan)

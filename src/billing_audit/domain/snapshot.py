@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -19,7 +20,8 @@ class SheetSnapshot(BaseModel):
 
     `taken_at` is that scan's instant (a deletion found later is judged as of it); `watermark`
     is the newest row modification seen, so the next `rowsModifiedSince` read depends only on
-    Smartsheet's own clock.
+    Smartsheet's own clock.  `columns` are the sheet's column ids by title; `held` is why the
+    sheet's audit is held, once a scan has alerted it (see `rule_column_changes`).
     """
 
     sheet_id: int
@@ -29,3 +31,22 @@ class SheetSnapshot(BaseModel):
     watermark: datetime | None = None
     columns: dict[str, int] = Field(default_factory=dict)
     rows: dict[int, RowSnapshot] = Field(default_factory=dict)
+    held: str | None = None
+
+    def rule_column_changes(self, current: Mapping[str, int], rule_columns: Iterable[str]) -> list[str]:
+        """What became of the rule columns this snapshot knew, if anything, in the sheet's `current`
+        column ids by title: gone (renamed or deleted), or re-created (the title under a new id, whose
+        cell history starts afresh).  A rule column the sheet never had is no change."""
+        changes: list[str] = []
+        for title in dict.fromkeys(rule_columns):
+            known = self.columns.get(title)
+            if known is None:
+                continue
+            now = current.get(title)
+            if now is None:
+                changes.append(f"rule column {title!r} is gone (renamed or deleted)")
+            elif now != known:
+                changes.append(
+                    f"rule column {title!r} was re-created (column id {known} is now {now}): its history is gone"
+                )
+        return changes

@@ -17,6 +17,7 @@ from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.holds import column_hold
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
 from billing_audit.resources import CHANGE_AGENT
@@ -101,8 +102,12 @@ def process_callback(callback: WebhookCallback, config: AuditConfig, deps: Audit
     now = deps.clock()
     events: list[AuditEvent] = []
     ctx: AuditContext | None = None
-    if touched.rows:
-        sheet = deps.smartsheet.rows(sheet_id, list(touched.rows))
+    sheet = deps.smartsheet.rows(sheet_id, list(touched.rows)) if touched.rows else None
+    if sheet is not None and column_hold(snapshot, sheet.columns, config.policy) is not None:
+        # A rule column was renamed, deleted or re-created: the scan alerts and holds the sheet, and
+        # audits these rows from its snapshot once the hold ends; nothing is decided on them here.
+        sheet = None
+    if sheet is not None:
         ctx = _context(config, frozenset(sheet.columns.ids_by_title), now)
         present = [title for title in config.policy.rule_columns if sheet.columns.has(title)]
         for row in sheet.rows:
@@ -116,7 +121,7 @@ def process_callback(callback: WebhookCallback, config: AuditConfig, deps: Audit
         events.extend(_deletions(sheet_id, snapshot.sheet_name, touched.deleted, snapshot.rows, ctx, deps))
     events.sort(key=lambda event: event.changed_at)
     record_events(events, config, deps)
-    if touched.rows:
+    if sheet is not None:
         # Only now, with every event stored: the scan trusts this memory to skip these rows.
         deps.state.remember_rows(sheet_id, snapshot_rows(sheet.rows, config.policy.snapshot_columns))
     return events

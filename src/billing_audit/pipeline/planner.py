@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from billing_audit.domain.detect import AuditContext
+from billing_audit.domain.models import ColumnMap
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.domain.values import values_equal
 from billing_audit.smartsheet.models import RowData, SheetData
@@ -63,7 +64,7 @@ def plan_scan(
             if row.created_at is None or row.modified_at is None or row.modified_at > row.created_at:
                 plan.history_columns[row.id] = tuple(present)
             continue
-        if not _modified_since(row, known):
+        if not _modified_since(row, known, changes.columns):
             continue
         plan.changed_rows.append(row)
         if ctx.closed_or_locked(known.values, snapshot.taken_at) or ctx.closed_or_locked(row.values, now):
@@ -75,14 +76,17 @@ def plan_scan(
     return plan
 
 
-def _modified_since(row: RowData, known: RowSnapshot) -> bool:
+def _modified_since(row: RowData, known: RowSnapshot, columns: ColumnMap) -> bool:
     """Whether the row was saved after it was last seen.
 
     `modifiedAt` is to the second, so a save in the second the row was last read, after the read,
-    leaves it unmoved: such a row is told by its values instead (the scan reads that second again).
+    leaves it unmoved: such a row is told by its values instead (the scan reads that second again),
+    in the columns the sheet still has.
     """
     if row.modified_at is None or known.modified_at is None:
         return True
     if row.modified_at != known.modified_at:
         return row.modified_at > known.modified_at
-    return any(not values_equal(value, row.values.get(title)) for title, value in known.values.items())
+    return any(
+        not values_equal(value, row.values.get(title)) for title, value in known.values.items() if columns.has(title)
+    )

@@ -17,6 +17,7 @@ from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.holds import column_hold, hold, release
 from billing_audit.pipeline.planner import plan_scan, rows_modified_since
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
@@ -37,6 +38,7 @@ class SheetScanResult:
     events: list[AuditEvent] = field(default_factory=list)
     new_events: int = 0
     error: str | None = None  # Smartsheet could not be read for this sheet; its state did not move
+    held: str | None = None  # a rule column changed: the sheet's audit is held (pipeline/holds.py)
 
 
 @dataclass
@@ -66,13 +68,21 @@ def resolve_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[i
 
 
 def run_scan(
-    config: AuditConfig, deps: AuditDeps, sheet_ids: Sequence[int] | None = None, *, dry_run: bool = False
+    config: AuditConfig,
+    deps: AuditDeps,
+    sheet_ids: Sequence[int] | None = None,
+    *,
+    dry_run: bool = False,
+    accept_columns: bool = False,
 ) -> ScanResult:
-    """Scan each sheet; one sheet Smartsheet cannot serve does not stop the others (see `failed`)."""
+    """Scan each sheet; one sheet Smartsheet cannot serve does not stop the others (see `failed`).
+
+    `accept_columns` accepts each sheet's columns as they are now, ending a hold (pipeline/holds.py).
+    """
     result = ScanResult()
     for sheet_id in sheet_ids or resolve_sheet_ids(config, deps.smartsheet):
         try:
-            result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run))
+            result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run, accept_columns=accept_columns))
         except SmartsheetError as exc:
             # Nothing of this sheet moved on: the next scan retries it from the same state.
             result.sheets.append(SheetScanResult(sheet_id=sheet_id, error=str(exc)))
@@ -105,7 +115,9 @@ def _watermark(previous: datetime | None, rows: Iterable[RowData]) -> datetime |
     return max(times) if times else None
 
 
-def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: bool = False) -> SheetScanResult:
+def scan_sheet(
+    sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: bool = False, accept_columns: bool = False
+) -> SheetScanResult:
     now = deps.clock()
     snapshot = deps.state.load(sheet_id)
     columns = config.policy.snapshot_columns
@@ -123,6 +135,12 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
         return result
 
     result.sheet_name = changes.name
+    held = column_hold(snapshot, changes.columns, config.policy)
+    if held is not None and not accept_columns:
+        result.held = held
+        if not dry_run:
+            hold(snapshot, held, deps)
+        return result
     ctx = AuditContext(
         policy=config.policy,
         zone=config.zone,
@@ -161,6 +179,7 @@ def scan_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: 
     result.new_events = len(record_events(result.events, config, deps))
 
     deps.state.save(_next_snapshot(snapshot, changes, deleted, columns, now))
+    release(snapshot, deps, accepted=held)
     return result
 
 

@@ -33,6 +33,7 @@ from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.domain.values import values_equal
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.holds import column_hold, hold, release
 from billing_audit.pipeline.planner import ScanPlan, plan_scan, rows_modified_since
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.scan import (
@@ -179,6 +180,10 @@ def _start_sheet(sheet_id: int, config: AuditConfig, deps: AuditDeps, run_id: st
     if changes is None:
         deps.state.save(snapshot.model_copy(update={"taken_at": now}))
         return SheetScanResult(sheet_id=sheet_id, sheet_name=snapshot.sheet_name, unchanged=True)
+    held = column_hold(snapshot, changes.columns, config.policy)
+    if held is not None:
+        hold(snapshot, held, deps)
+        return SheetScanResult(sheet_id=sheet_id, sheet_name=changes.name, held=held)
     ctx = _context(config, changes, now)
     deleted = deleted_rows(snapshot, changes, deps)
     remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows] + deleted)
@@ -316,4 +321,5 @@ def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps) -> None:
     deps.state.save(
         next_snapshot(snapshot, backlog.sheet, backlog.deleted, config.policy.snapshot_columns, backlog.read_at)
     )
+    release(snapshot, deps)
     deps.runs.end(backlog.sheet_id, backlog.run_id)
