@@ -39,6 +39,9 @@ FUNCTIONS = ("webhook", "process", "scan", "report", "backup", "retrain", "acces
 # Functions that score events or train the model, and so get the ML layer besides the light one.
 ML_FUNCTIONS = ("process", "scan", "retrain")
 
+# Tag on every function naming its folder under functions/.
+FUNCTION_TAG = shared.FUNCTION_TAG
+
 LIGHT_LAYER = "light"
 ML_LAYER = "ml"
 

@@ -44,10 +44,26 @@ class ScanRequest(BaseModel):
     run_id: str | None = None
 
 
+Runtime = tuple[AuditConfig, AuditSettings, AuditDeps]
+_configured: Runtime | None = None
+
+
 @cache
-def _runtime() -> tuple[AuditConfig, AuditSettings, AuditDeps]:
+def _runtime() -> Runtime:
+    """Built from the environment once per container."""
     config, settings = load_config(), load(AuditSettings)
     return config, settings, aws_dependencies(config, settings)
+
+
+def configure(runtime: Runtime | None) -> None:
+    """Use this configuration and these deps instead of the environment's (local runs: the
+    simulator's gateway and virtual clock); None goes back to the environment's."""
+    global _configured
+    _configured = runtime
+
+
+def _current() -> Runtime:
+    return _configured if _configured is not None else _runtime()
 
 
 def _record_metrics(result: ScanResult, seconds: float, api_calls: int, scheduled: datetime | None) -> None:
@@ -101,7 +117,7 @@ def _record_backlog(progress: RunProgress, seconds: float, now: datetime) -> Non
 
 def _run_step(request: ScanRequest, context: LambdaContext) -> dict[str, Any]:
     """One state of the scan-run state machine: start a run (and drain while time lasts), or drain."""
-    config, settings, deps = _runtime()
+    config, settings, deps = _current()
     started = time.monotonic()
     begun: list[SheetScanResult] = []
     recovered: list[int] = []
@@ -143,7 +159,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ScanRequest.model_validate(event.get("detail") or event or {})
     if request.step is not None:
         return _run_step(request, context)
-    config, settings, deps = _runtime()
+    config, settings, deps = _current()
     upkeep = webhook_upkeep(config, deps, settings.webhook_url)
     if upkeep is not None and upkeep.recovered:
         logger.warning("webhooks re-enabled; this scan reconciles their sheets", extra={"sheets": upkeep.recovered})

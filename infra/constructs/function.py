@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from infra.bundling import function_code
 from infra.config import LOG_RETENTION_DAYS, InfraConfig
-from infra.constants import HANDLER, METRICS_NAMESPACE, SERVICE_NAME, shared
+from infra.constants import FUNCTION_TAG, HANDLER, METRICS_NAMESPACE, SERVICE_NAME, shared
 
 
 class AuditFunction(Construct):
@@ -74,6 +74,9 @@ class AuditFunction(Construct):
             environment=env,
             description=description,
         )
+        # Which functions/<name>/ a deployed function runs: for operators, and for the local cloud,
+        # which invokes the handler a state machine's task names.
+        cdk.Tags.of(self.function).add(FUNCTION_TAG, name)
         # Acknowledged here so each finding stays next to the resource it is about.
         cdk.Validations.of(self).acknowledge(
             cdk.Acknowledgment(

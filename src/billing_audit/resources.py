@@ -18,6 +18,7 @@ STACK_NAME = "BillingAudit"
 SERVICE_NAME = "billing-audit"
 METRICS_NAMESPACE = "BillingAudit"
 CHANGE_AGENT = "billing-audit"
+FUNCTION_TAG = "billing-audit:function"  # on every Lambda function: its folder under functions/
 
 KeyType = Literal["S", "N", "B"]
 

@@ -14,11 +14,11 @@ from billing_audit.config import AuditConfig
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import run_scan
 from billing_audit.resources import REPORTS_BUCKET
 from billing_audit.store.s3 import S3Blobs
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import local_lambda_environment
+from billing_audit_local.scan_runs import LocalScanRuns, ScanRunReport
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
 from billing_audit_local.wiring import simulator_deps
@@ -36,6 +36,7 @@ class DemoResult:
     events: list[AuditEvent]
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     archive: dict[str, str] = field(default_factory=dict)
+    audit_run: ScanRunReport | None = None  # the scan run at `now`
 
     @property
     def violations(self) -> list[AuditEvent]:
@@ -62,6 +63,14 @@ class DemoResult:
                 "by_phase": self.api_calls,
                 "cell_history": total_calls.get(HISTORY_ENDPOINT, 0),
             },
+            "audit_run": (
+                None
+                if self.audit_run is None
+                else {
+                    "invocations": self.audit_run.invocations,
+                    "virtual_seconds": self.audit_run.virtual_time.total_seconds(),
+                }
+            ),
             "archive": self.archive,
         }
 
@@ -78,12 +87,13 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
     with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
         deps = simulator_deps(sim, config, backoff_seconds=0.05)
+        scans = LocalScanRuns(cloud, sim, config, deps)  # each scan: the scan-run state machine
         calls: dict[str, dict[str, int]] = {}
 
         sim.apply_edits_through(scenario.baseline_at)
         sim.set_time(scenario.baseline_at)
         sim.reset_call_counts()
-        run_scan(config, deps)
+        scans.run()
         calls["baseline"] = dict(sim.call_counts)
 
         if mode == "webhook":
@@ -92,11 +102,11 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
         sim.apply_edits_through(scenario.now)
         sim.set_time(scenario.now)
         sim.reset_call_counts()
-        run_scan(config, deps)  # in webhook mode: the reconciliation
+        audit = scans.run()  # in webhook mode: the reconciliation
         calls["audit" if mode == "scan" else "reconcile"] = dict(sim.call_counts)
 
         events = sorted(deps.events.all_events(), key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
-        result = DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls)
+        result = DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls, audit_run=audit)
         if out_dir is not None:
             write_outputs(result, out_dir)
             result.archive = _archive(cloud, out_dir, scenario, mode)
@@ -177,6 +187,13 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
             f"by {event.changed_by or 'unknown'} at {event.to_record()['changed_at']} {impact}".rstrip()
         )
     calls = summary["api_calls"]
+    if result.audit_run is not None:
+        run = result.audit_run
+        lines += [
+            "",
+            f"Audit scan run: {run.invocations} scan invocations, {run.virtual_time.total_seconds():,.0f} s "
+            "of virtual time at Smartsheet's rate limits",
+        ]
     lines += ["", f"Smartsheet API calls: {calls['total']} ({calls['cell_history']} cell-history reads)"]
     for endpoint, count in calls["by_endpoint"].items():
         lines.append(f"  {count:>4}  {endpoint}")

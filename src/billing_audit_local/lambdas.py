@@ -47,7 +47,12 @@ class LocalLambdaContext:
     memory_limit_in_mb: int = DEFAULT_MEMORY_MB
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    _started: float = field(default_factory=time.monotonic)
+    # The clock the deadline runs on: wall time, or the simulator's when its waits are virtual.
+    clock: Callable[[], float] = time.monotonic
+    _started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._started = self.clock()
 
     @property
     def invoked_function_arn(self) -> str:
@@ -62,7 +67,7 @@ class LocalLambdaContext:
         return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+        return max(0, int((self.timeout_seconds - (self.clock() - self._started)) * 1000))
 
 
 def load_handler(name: str, *, fresh: bool = False) -> ModuleType:
@@ -95,11 +100,12 @@ def invoke(
     timeout_seconds: float = 300.0,
     memory_limit_in_mb: int = 512,
     cold: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Any:
     """functions/<name>'s handler called with `event`, as Lambda would: in the warm container, or
     (`cold`) in a new one that reads its settings afresh, as after a deployment changed them."""
     context = LocalLambdaContext(
-        f"{APP_NAME}-{name}", timeout_seconds=timeout_seconds, memory_limit_in_mb=memory_limit_in_mb
+        f"{APP_NAME}-{name}", timeout_seconds=timeout_seconds, memory_limit_in_mb=memory_limit_in_mb, clock=clock
     )
     return load_handler(name, fresh=cold).handler(event, context)
 

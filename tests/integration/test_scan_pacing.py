@@ -89,3 +89,33 @@ def test_a_scan_past_the_history_limit_is_paced_not_refused(cloud) -> None:
     assert reads == 5 * ROWS
     floor = timedelta(minutes=(reads - 30) / 30)  # a fresh minute's allowance, then 30 a minute
     assert floor <= took <= floor * 1.1 + timedelta(seconds=10), took
+
+
+def test_the_state_machine_drains_a_backlog_over_several_invocations(cloud) -> None:
+    """The scan-run state machine as deployed (moto keeps its definition; the local player runs it),
+    with invocations short enough that the backlog outlasts one: every event, each history once."""
+    from billing_audit.settings import AuditSettings, load
+    from billing_audit_local.scan_runs import LocalScanRuns
+
+    scenario = parse_scenario(closed_week_scenario(ROWS))
+    config = config_for(scenario)
+    with Simulator(scenario) as sim:
+        sim.start()
+        deps = simulator_deps(sim, config)
+        # 60 s of each 900 s invocation for rows: about 30 history reads at Smartsheet's pace.
+        short = load(AuditSettings).model_copy(update={"scan_margin_seconds": 840})
+        runs = LocalScanRuns(cloud, sim, config, deps, settings=short)
+        sim.apply_edits_through(scenario.baseline_at)
+        sim.set_time(scenario.baseline_at)
+        assert runs.run().invocations == 1  # the baseline
+        sim.apply_edits_through(scenario.now)
+        sim.set_time(scenario.now)
+        sim.reset_call_counts()
+        report = runs.run()
+        reads = sim.call_counts[HISTORY]
+    assert report.invocations >= 4
+    assert report.states[:2] == ["StartRun", "BacklogLeft"] and report.states[-1] == "Drained"
+    assert "Pace" in report.states
+    assert reads == 5 * ROWS, "no history is read twice across invocations"
+    violations = [e for e in deps.events.all_events() if e.violation]
+    assert len(violations) == 2 * ROWS
