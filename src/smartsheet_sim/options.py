@@ -17,7 +17,7 @@ class SimulatorOptions(BaseModel):
     # history request weighing 10 of the 300; over them, HTTP 429 with errorCode 4003. The window is
     # measured on the simulator's virtual clock (it empties only when the clock moves: `sim.sleep`).
     # `rate_limits=False` is for unit tests and CPU benchmarks only: a real client meets the limits.
-    rate_limits: bool = False
+    rate_limits: bool = True
     requests_per_window: int = Field(default=300, ge=1)
     history_requests_per_window: int = Field(default=30, ge=1)
     history_request_weight: int = Field(default=10, ge=1)

@@ -29,6 +29,16 @@ def history_path(sim: Simulator) -> str:
     return f"/sheets/4001/rows/1/columns/{column.id}/history"
 
 
+def test_rate_limits_are_on_by_default(sim: Simulator) -> None:
+    assert SimulatorOptions().rate_limits is True
+    assert all(get(sim, "/sheets").status_code == 200 for _ in range(300))
+    answer = get(sim, "/sheets")
+    assert answer.status_code == 429
+    assert (answer.json()["errorCode"], answer.json()["message"]) == (4003, "Rate limit exceeded.")
+    sim.sleep(60)
+    assert get(sim, "/sheets").status_code == 200
+
+
 def test_cell_history_is_limited_to_30_a_minute(sim: Simulator) -> None:
     sim.options.rate_limits = True
     statuses = [get(sim, history_path(sim)).status_code for _ in range(31)]
