@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig, load_config
+from billing_audit.pipeline.backlog import RunProgress, ScanResult, SheetScanResult
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import ScanResult, SheetScanResult, run_scan
-from billing_audit.pipeline.scan_run import RunProgress, drain, drain_estimate_seconds, new_run_id, start_run
+from billing_audit.pipeline.scan import drain, drain_estimate_seconds, new_run_id, run_scan, start_run
 from billing_audit.pipeline.webhook_sync import webhook_upkeep
 from billing_audit.settings import AuditSettings, load
 from billing_audit.wiring import aws_dependencies

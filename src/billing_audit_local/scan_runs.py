@@ -10,7 +10,7 @@ from types import ModuleType
 from billing_audit.config import AuditConfig
 from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan_run import new_run_id
+from billing_audit.pipeline.scan import new_run_id
 from billing_audit.settings import AuditSettings, load
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import load_handler

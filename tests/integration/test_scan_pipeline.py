@@ -96,6 +96,7 @@ def test_a_crash_midway_loses_and_duplicates_nothing(cloud, sim, scenario):
         alerts=CrashingAlerts(),
         notifier=deps.notifier,
         clock=deps.clock,
+        runs=deps.runs,
     )
     with pytest.raises(RuntimeError):
         run_scan(config_for(scenario), crashing)
@@ -103,10 +104,12 @@ def test_a_crash_midway_loses_and_duplicates_nothing(cloud, sim, scenario):
     assert stored_after_crash, "events were stored before the crash"
     assert _drain(sqs, tap) == []
 
-    result = run_scan(config_for(scenario), deps)  # resumes from the old snapshot
-    assert result.sheets[0].new_events == 0
+    # The run's backlog is durable: the next run goes on from the row the crash interrupted.
+    result = run_scan(config_for(scenario), deps)
     events = deps.events.all_events()
-    assert sorted(e.event_id for e in events) == sorted(e.event_id for e in stored_after_crash)
+    assert {e.event_id for e in stored_after_crash} <= {e.event_id for e in events}
+    assert sum(sheet.new_events for sheet in result.sheets) == len(events) - len(stored_after_crash)
+    assert len(events) == 9  # the example's 7 violations and 2 changes, each once
     violations = [e for e in events if e.violation]
     alerts = _drain(sqs, tap)
     assert sorted(a["event"]["event_id"] for a in alerts) == sorted(e.event_id for e in violations)

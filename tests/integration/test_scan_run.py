@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from billing_audit.pipeline.backlog import SheetBacklog, Urgency
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import run_scan
-from billing_audit.pipeline.scan_run import Urgency, drain, start_run
+from billing_audit.pipeline.scan import drain, run_scan, start_run
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.wiring import simulator_deps
@@ -101,8 +101,6 @@ def test_the_most_urgent_rows_are_drained_first(cloud, sims, scenario) -> None:
     sim.set_time(scenario.now)
     start_run(config, deps, run_id="2026-11-12T09:00:00Z-order")
     [sheet_id] = deps.runs.open_sheets()
-    from billing_audit.pipeline.scan_run import SheetBacklog
-
     _, plan = deps.runs.current(sheet_id) or ("", b"")
     urgencies = [item.urgency for item in SheetBacklog.model_validate_json(plan).work]
     assert urgencies == sorted(urgencies) and urgencies[0] == Urgency.CHANGED_CLOSED

@@ -11,8 +11,7 @@ from billing_audit.config import AuditConfig, SheetSelection
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.pipeline.callbacks import process_callback
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import run_scan
-from billing_audit.pipeline.scan_run import drain, start_run
+from billing_audit.pipeline.scan import drain, run_scan, start_run
 from billing_audit.smartsheet.webhooks import WebhookCallback
 from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
 from tests.unit.builders import BASELINE, at, billing_row

@@ -10,26 +10,16 @@ from typing import Any
 
 from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.config import load_config
-from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import ScanResult, run_scan
+from billing_audit.pipeline.backlog import ScanResult
+from billing_audit.pipeline.scan import run_scan
 from billing_audit.resources import CONFIG_ENV
-from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore
 from billing_audit.wiring import aws_dependencies
 
 
 def _scan(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     deps = aws_dependencies(config)
-    if args.dry_run:
-        # Detect and print only: state is read from AWS but nothing is written anywhere.
-        deps = AuditDeps(
-            smartsheet=deps.smartsheet,
-            events=MemoryEventStore(),
-            state=deps.state,
-            alerts=MemoryAlertPublisher(),
-            notifier=MemoryAlertPublisher(),
-            clock=deps.clock,
-        )
+    # A dry run reads the state from AWS and writes nothing anywhere (run_scan keeps its writes in memory).
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run, accept_columns=args.accept_columns)
     for failed in result.failed:
         print(f"{PROGRAM}: sheet {failed.sheet_id} not scanned: {failed.error}", file=sys.stderr)

@@ -1,57 +1,59 @@
-"""The periodic scan: version check, modified rows, planned cell histories, replay, store, alert.
+"""The scan: what changed since the last run, replayed from cell history, over as many invocations
+as Smartsheet's limits make it take.
 
-Crash safety: events are stored idempotently (stable ids) and alerted before the sheet's snapshot
-moves on, so a scan that dies midway is simply redone by the next one, with nothing lost and
-nothing stored twice.
+A scan run has two steps.  In AWS each is one invocation of the scan function, driven by a Step
+Functions state machine (infra/constructs/scan_run.py: start, then drain → wait → drain until
+nothing remains); `run_scan` does both in one go (the CLI, a single invocation).
+
+- `start_run`: per sheet, one read of what changed since the last run (`ifVersionAfter` +
+  `rowsModifiedSince`): the run's sheet read, which the next run's deletions are judged against
+  (FORMAT.md's "previous scan").  Its cell-history reads are planned (planner.py), ordered by
+  risk, and saved as the sheet's backlog.  Baselines, unchanged and held sheets finish here.
+- `drain`: the backlogs row by row, most urgent first, the sheets taking turns so none starves:
+  read the row's histories, replay, store and alert its events, mark the row done.  It stops
+  before the invocation's time runs out (a margin the slowest row fits in).  A sheet whose backlog
+  is empty finishes: its deletions are judged and its snapshot moves to the run's read.
+
+Progress is durable per row: an invocation that dies loses at most the row in hand (whose events
+are stored idempotently anyway), and no history an earlier invocation replayed is read again.
+Events are stored and alerted before the snapshot moves on, so nothing is lost or stored twice.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
+from billing_audit.domain.values import values_equal
+from billing_audit.pipeline.backlog import (
+    RowWork,
+    RunProgress,
+    ScanResult,
+    SheetBacklog,
+    SheetScanResult,
+    Urgency,
+)
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.holds import column_hold, hold, release
-from billing_audit.pipeline.planner import plan_scan, rows_modified_since
+from billing_audit.pipeline.planner import ScanPlan, plan_scan, rows_modified_since
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
+from billing_audit.resources import HISTORY_READS_PER_MINUTE
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
-
-
-@dataclass
-class SheetScanResult:
-    sheet_id: int
-    sheet_name: str = ""
-    baseline: bool = False
-    unchanged: bool = False
-    rows_modified: int = 0
-    rows_added: int = 0
-    rows_deleted: int = 0
-    history_reads: int = 0
-    events: list[AuditEvent] = field(default_factory=list)
-    new_events: int = 0
-    error: str | None = None  # Smartsheet could not be read for this sheet; its state did not move
-    held: str | None = None  # a rule column changed: the sheet's audit is held (pipeline/holds.py)
-
-
-@dataclass
-class ScanResult:
-    sheets: list[SheetScanResult] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[SheetScanResult]:
-        return [sheet for sheet in self.sheets if sheet.error is not None]
-
-    @property
-    def events(self) -> list[AuditEvent]:
-        return [event for sheet in self.sheets for event in sheet.events]
+from billing_audit.store.memory import (
+    MemoryAlertPublisher,
+    MemoryEventStore,
+    MemoryRunStore,
+    OverlayStateStore,
+)
 
 
 def resolve_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[int]:
@@ -67,6 +69,19 @@ def resolve_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[i
     return list(ids)
 
 
+def new_run_id(now: datetime) -> str:
+    """Run ids begin with the run's start time, so open runs list oldest first."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def drain_estimate_seconds(progress: RunProgress) -> float:
+    """How long the history reads left take at Smartsheet's cell-history limit (the binding one)."""
+    return progress.history_reads_left * 60 / HISTORY_READS_PER_MINUTE
+
+
+# ----- one go ---------------------------------------------------------------------------------
+
+
 def run_scan(
     config: AuditConfig,
     deps: AuditDeps,
@@ -75,18 +90,278 @@ def run_scan(
     dry_run: bool = False,
     accept_columns: bool = False,
 ) -> ScanResult:
-    """Scan each sheet; one sheet Smartsheet cannot serve does not stop the others (see `failed`).
+    """A whole scan run in this call; one sheet Smartsheet cannot serve does not stop the others.
 
-    `accept_columns` accepts each sheet's columns as they are now, ending a hold (pipeline/holds.py).
+    `dry_run` detects and reports but writes nothing (state is read, never saved; no event stored
+    or alerted).  `accept_columns` accepts each sheet's columns as they are now, ending a hold.
     """
-    result = ScanResult()
+    if dry_run:
+        deps = replace(
+            deps,
+            events=MemoryEventStore(),
+            state=OverlayStateStore(deps.state),
+            runs=MemoryRunStore(),
+            alerts=MemoryAlertPublisher(),
+            notifier=MemoryAlertPublisher(),
+        )
+    started = start_run(config, deps, new_run_id(deps.clock()), sheet_ids, accept_columns=accept_columns)
+    drained = {sheet.sheet_id: sheet for sheet in drain(config, deps).sheets}
+    sheets: list[SheetScanResult] = []
+    for sheet in started:
+        done = drained.pop(sheet.sheet_id, None)
+        if done is not None:
+            sheet.events = sorted(done.events, key=lambda e: e.changed_at)
+            sheet.new_events, sheet.history_reads = done.new_events, done.history_reads
+            sheet.error = sheet.error or done.error
+        sheets.append(sheet)
+    sheets.extend(drained.values())  # backlogs an earlier run left open, drained too
+    return ScanResult(sheets=sheets)
+
+
+# ----- start ----------------------------------------------------------------------------------
+
+
+def start_run(
+    config: AuditConfig,
+    deps: AuditDeps,
+    run_id: str,
+    sheet_ids: Sequence[int] | None = None,
+    *,
+    accept_columns: bool = False,
+) -> list[SheetScanResult]:
+    """Read each sheet once and save its backlog.  A sheet whose previous run is still open is left
+    to drain (one run at a time per sheet); one Smartsheet cannot serve is reported and retried next run."""
+    results: list[SheetScanResult] = []
+    open_sheets = set(deps.runs.open_sheets())
     for sheet_id in sheet_ids or resolve_sheet_ids(config, deps.smartsheet):
+        if sheet_id in open_sheets:
+            continue
         try:
-            result.sheets.append(scan_sheet(sheet_id, config, deps, dry_run=dry_run, accept_columns=accept_columns))
+            results.append(_start_sheet(sheet_id, config, deps, run_id, accept_columns=accept_columns))
         except SmartsheetError as exc:
-            # Nothing of this sheet moved on: the next scan retries it from the same state.
-            result.sheets.append(SheetScanResult(sheet_id=sheet_id, error=str(exc)))
-    return result
+            # Nothing of this sheet moved on: the next run retries it from the same state.
+            results.append(SheetScanResult(sheet_id=sheet_id, error=str(exc)))
+    return results
+
+
+def _start_sheet(
+    sheet_id: int, config: AuditConfig, deps: AuditDeps, run_id: str, *, accept_columns: bool
+) -> SheetScanResult:
+    now = deps.clock()
+    snapshot = deps.state.load(sheet_id)
+    if snapshot is None:
+        return _take_baseline(sheet_id, config, deps, now)
+    changes = deps.smartsheet.sheet_changes(
+        sheet_id, after_version=snapshot.version, modified_since=rows_modified_since(snapshot.watermark)
+    )
+    if changes is None:
+        deps.state.save(snapshot.model_copy(update={"taken_at": now}))
+        return SheetScanResult(sheet_id=sheet_id, sheet_name=snapshot.sheet_name, unchanged=True)
+    held = column_hold(snapshot, changes.columns, config.policy)
+    if held is not None and not accept_columns:
+        hold(snapshot, held, deps)
+        return SheetScanResult(sheet_id=sheet_id, sheet_name=changes.name, held=held)
+    ctx = _context(config, changes, now)
+    deleted = _deleted_rows(snapshot, changes, deps)
+    remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows] + deleted)
+    plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
+    backlog = SheetBacklog(
+        run_id=run_id,
+        sheet_id=sheet_id,
+        read_at=now,
+        sheet=changes,
+        deleted=deleted,
+        work=_work(plan, snapshot, ctx, now),
+        accepted=held,
+    )
+    deps.runs.begin(sheet_id, run_id, backlog.dump())
+    return SheetScanResult(
+        sheet_id=sheet_id,
+        sheet_name=changes.name,
+        rows_modified=len(plan.changed_rows),
+        rows_added=len(plan.added_rows),
+        rows_deleted=len(deleted),
+    )
+
+
+def _take_baseline(sheet_id: int, config: AuditConfig, deps: AuditDeps, now: datetime) -> SheetScanResult:
+    """The first scan of a sheet reports nothing: it records what the sheet looks like."""
+    sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None)
+    assert sheet is not None  # without a version to compare, the adapter always returns the sheet
+    deps.state.save(_next_snapshot(None, sheet, [], config.policy.snapshot_columns, now))
+    return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
+
+
+def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, deps: AuditDeps) -> list[int]:
+    """Row ids the snapshot has and the sheet no longer does.
+
+    The sheet's total row count tells whether anything was deleted at all, so the id listing is
+    read only when it was.
+    """
+    added = [row for row in changes.rows if row.id not in snapshot.rows]
+    if changes.total_row_count == len(snapshot.rows) + len(added):
+        return []
+    present = deps.smartsheet.row_ids(changes.id, changes.primary_column_id)
+    return sorted(row_id for row_id in snapshot.rows if row_id not in present)
+
+
+def _context(config: AuditConfig, sheet: SheetData, now: datetime) -> AuditContext:
+    return AuditContext(
+        policy=config.policy,
+        zone=config.zone,
+        sheet_columns=frozenset(sheet.columns.ids_by_title),
+        detected_at=now,
+        detected_via=DetectedVia.SCAN,
+    )
+
+
+def _urgency(row: RowData, snapshot: SheetSnapshot, ctx: AuditContext, now: datetime) -> Urgency:
+    known = snapshot.rows.get(row.id)
+    if known is None:
+        return Urgency.OTHER
+    if not (ctx.closed_or_locked(known.values, snapshot.taken_at) or ctx.closed_or_locked(row.values, now)):
+        return Urgency.OTHER
+    tracked = ctx.policy.tracked_columns
+    if any(not values_equal(known.values.get(c), row.values.get(c)) for c in tracked):
+        return Urgency.CHANGED_CLOSED
+    return Urgency.CLOSED
+
+
+def _work(plan: ScanPlan, snapshot: SheetSnapshot, ctx: AuditContext, now: datetime) -> list[RowWork]:
+    items = [
+        RowWork(
+            row_id=row.id,
+            added=added,
+            urgency=_urgency(row, snapshot, ctx, now),
+            history_columns=plan.history_columns.get(row.id, ()),
+        )
+        for added, rows in ((False, plan.changed_rows), (True, plan.added_rows))
+        for row in rows
+    ]
+    return sorted(items, key=lambda item: item.urgency)  # stable: the sheet's row order within a level
+
+
+# ----- drain ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _OpenSheet:
+    backlog: SheetBacklog
+    snapshot: SheetSnapshot
+    done: set[int]
+    result: SheetScanResult
+
+    @property
+    def pending(self) -> list[RowWork]:
+        return [item for item in self.backlog.work if item.row_id not in self.done]
+
+
+def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
+    sheets: list[_OpenSheet] = []
+    for sheet_id in deps.runs.open_sheets():
+        current = deps.runs.current(sheet_id)
+        snapshot = deps.state.load(sheet_id)
+        if current is None or snapshot is None:
+            continue
+        run_id, plan = current
+        backlog = SheetBacklog.model_validate_json(plan)
+        sheets.append(
+            _OpenSheet(
+                backlog=backlog,
+                snapshot=snapshot,
+                done=deps.runs.done(sheet_id, run_id),
+                result=SheetScanResult(sheet_id=sheet_id, sheet_name=backlog.sheet.name),
+            )
+        )
+    return sheets
+
+
+def drain_order(sheets: Sequence[_OpenSheet]) -> list[tuple[_OpenSheet, RowWork]]:
+    """Most urgent first; within one urgency the sheets take turns, each in its own row order."""
+    ranked: list[tuple[int, int, int, _OpenSheet, RowWork]] = []
+    for sheet_index, sheet in enumerate(sheets):
+        turn: dict[Urgency, int] = {}
+        for item in sheet.pending:
+            position = turn.get(item.urgency, 0)
+            turn[item.urgency] = position + 1
+            ranked.append((item.urgency, position, sheet_index, sheet, item))
+    ranked.sort(key=lambda entry: entry[:3])
+    return [(sheet, item) for _, _, _, sheet, item in ranked]
+
+
+def drain(
+    config: AuditConfig,
+    deps: AuditDeps,
+    *,
+    time_left: Callable[[], float] = lambda: float("inf"),
+    margin_seconds: float = 0.0,
+) -> RunProgress:
+    """Work through the open backlogs until they are empty or `time_left()` falls to the margin."""
+    progress = RunProgress()
+    sheets = _load_open(deps)
+    for sheet, item in drain_order(sheets):
+        if time_left() <= margin_seconds:
+            break
+        if sheet.result.error is not None:
+            continue  # Smartsheet failed this sheet once in this invocation: the next one retries it
+        try:
+            events = _replay_row(sheet, item, config, deps)
+        except SmartsheetError as exc:
+            sheet.result.error = str(exc)  # the row stays pending
+            continue
+        sheet.result.new_events += len(record_events(events, config, deps))
+        sheet.result.events.extend(events)
+        deps.runs.mark_done(sheet.backlog.sheet_id, sheet.backlog.run_id, item.row_id)
+        sheet.done.add(item.row_id)
+        sheet.result.history_reads += len(item.history_columns)
+        progress.rows_done += 1
+        progress.history_reads += len(item.history_columns)
+    for sheet in sheets:
+        if not sheet.pending and sheet.result.error is None:
+            _finish(sheet, config, deps)
+        progress.sheets.append(sheet.result)
+    still_open = [sheet for sheet in sheets if sheet.pending or sheet.result.error is not None]
+    progress.rows_left = sum(len(sheet.pending) for sheet in still_open)
+    progress.history_reads_left = sum(len(item.history_columns) for sheet in still_open for item in sheet.pending)
+    progress.open_since = min((sheet.backlog.read_at for sheet in still_open), default=None)
+    return progress
+
+
+def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
+    backlog, snapshot = sheet.backlog, sheet.snapshot
+    row = next(row for row in backlog.sheet.rows if row.id == item.row_id)
+    ctx = _context(config, backlog.sheet, deps.clock())
+    if item.added:
+        timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=None)
+        return detect_row(timeline, ctx, since=ADDED_SINCE_ANY_TIME)
+    known = snapshot.rows[row.id]
+    timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=known)
+    return detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at)
+
+
+def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps) -> None:
+    """Judge the deletions as of the previous run's read, then move the snapshot to this run's."""
+    backlog, snapshot = sheet.backlog, sheet.snapshot
+    ctx = _context(config, backlog.sheet, deps.clock())
+    remembered = deps.state.recall_rows(backlog.sheet_id, backlog.deleted)
+    events: list[AuditEvent] = []
+    for row_id in backlog.deleted:
+        # The newest values seen of the row: the webhook path may have seen edits since the snapshot.
+        last_seen = newest_seen(snapshot.rows[row_id], remembered.get(row_id))
+        assert last_seen is not None  # the snapshot knows every row it reports deleted
+        gone = RowTimeline(
+            sheet_id=backlog.sheet_id, sheet_name=backlog.sheet.name, row_id=row_id, start=last_seen.values
+        )
+        # Noticed when this run read the sheet; judged as of the previous run's read.
+        events.extend(detect_deleted_row(gone, ctx, judged_at=snapshot.taken_at, reported_at=backlog.read_at, by=None))
+    sheet.result.new_events += len(record_events(events, config, deps))
+    sheet.result.events.extend(events)
+    sheet.result.rows_deleted = len(backlog.deleted)
+    deps.state.save(
+        _next_snapshot(snapshot, backlog.sheet, backlog.deleted, config.policy.snapshot_columns, backlog.read_at)
+    )
+    release(snapshot, deps, accepted=backlog.accepted)
+    deps.runs.end(backlog.sheet_id, backlog.run_id)
 
 
 def _next_snapshot(
@@ -113,95 +388,3 @@ def _watermark(previous: datetime | None, rows: Iterable[RowData]) -> datetime |
     if previous is not None:
         times.append(previous)
     return max(times) if times else None
-
-
-def scan_sheet(
-    sheet_id: int, config: AuditConfig, deps: AuditDeps, *, dry_run: bool = False, accept_columns: bool = False
-) -> SheetScanResult:
-    now = deps.clock()
-    snapshot = deps.state.load(sheet_id)
-    columns = config.policy.snapshot_columns
-    if snapshot is None:
-        return _take_baseline(sheet_id, config, deps, now, dry_run=dry_run)
-
-    result = SheetScanResult(sheet_id=sheet_id, sheet_name=snapshot.sheet_name)
-    changes = deps.smartsheet.sheet_changes(
-        sheet_id, after_version=snapshot.version, modified_since=rows_modified_since(snapshot.watermark)
-    )
-    if changes is None:
-        result.unchanged = True
-        if not dry_run:
-            deps.state.save(snapshot.model_copy(update={"taken_at": now}))
-        return result
-
-    result.sheet_name = changes.name
-    held = column_hold(snapshot, changes.columns, config.policy)
-    if held is not None and not accept_columns:
-        result.held = held
-        if not dry_run:
-            hold(snapshot, held, deps)
-        return result
-    ctx = AuditContext(
-        policy=config.policy,
-        zone=config.zone,
-        sheet_columns=frozenset(changes.columns.ids_by_title),
-        detected_at=now,
-        detected_via=DetectedVia.SCAN,
-    )
-    deleted = _deleted_rows(snapshot, changes, deps)
-    remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows] + deleted)
-    plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
-    result.rows_modified, result.rows_added, result.rows_deleted = (
-        len(plan.changed_rows),
-        len(plan.added_rows),
-        len(deleted),
-    )
-    result.history_reads = plan.history_reads
-
-    events: list[AuditEvent] = []
-    for row in plan.changed_rows:
-        known = snapshot.rows[row.id]
-        timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), known=known)
-        events.extend(detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at))
-    for row in plan.added_rows:
-        timeline = build_timeline(changes, row, deps.smartsheet, plan.history_columns.get(row.id, ()), known=None)
-        events.extend(detect_row(timeline, ctx, since=ADDED_SINCE_ANY_TIME))
-    for row_id in deleted:
-        # The newest values seen of the row: the webhook path may have seen edits since the snapshot.
-        last_seen = newest_seen(snapshot.rows[row_id], remembered.get(row_id))
-        assert last_seen is not None  # the snapshot knows every row it reports deleted
-        gone = RowTimeline(sheet_id=sheet_id, sheet_name=changes.name, row_id=row_id, start=last_seen.values)
-        events.extend(detect_deleted_row(gone, ctx, judged_at=snapshot.taken_at, reported_at=now, by=None))
-
-    result.events = sorted(events, key=lambda e: e.changed_at)
-    if dry_run:
-        return result
-    result.new_events = len(record_events(result.events, config, deps))
-
-    deps.state.save(_next_snapshot(snapshot, changes, deleted, columns, now))
-    release(snapshot, deps, accepted=held)
-    return result
-
-
-def _take_baseline(
-    sheet_id: int, config: AuditConfig, deps: AuditDeps, now: datetime, *, dry_run: bool
-) -> SheetScanResult:
-    """The first scan of a sheet reports nothing: it records what the sheet looks like."""
-    sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None)
-    assert sheet is not None  # without a version to compare, the adapter always returns the sheet
-    if not dry_run:
-        deps.state.save(_next_snapshot(None, sheet, [], config.policy.snapshot_columns, now))
-    return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
-
-
-def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, deps: AuditDeps) -> list[int]:
-    """Row ids the snapshot has and the sheet no longer does.
-
-    The sheet's total row count tells whether anything was deleted at all, so the id listing is
-    read only when it was.
-    """
-    added = [row for row in changes.rows if row.id not in snapshot.rows]
-    if changes.total_row_count == len(snapshot.rows) + len(added):
-        return []
-    present = deps.smartsheet.row_ids(changes.id, changes.primary_column_id)
-    return sorted(row_id for row_id in snapshot.rows if row_id not in present)

@@ -8,7 +8,7 @@ from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.store.interfaces import RunInProgress
+from billing_audit.store.interfaces import RunInProgress, StateStore
 
 
 class MemoryEventStore:
@@ -105,3 +105,23 @@ class MemoryRequestBudget:
     def take(self, cost: Cost, priority: Priority) -> float:
         self.window, wait = self.window.take(cost, priority, self.clock().timestamp())
         return wait
+
+
+class OverlayStateStore:
+    """Reads from a real state store, keeps every write in memory: what a dry run writes through."""
+
+    def __init__(self, base: StateStore) -> None:
+        self.base = base
+        self.saved: dict[int, SheetSnapshot] = {}
+
+    def load(self, sheet_id: int) -> SheetSnapshot | None:
+        return self.saved[sheet_id] if sheet_id in self.saved else self.base.load(sheet_id)
+
+    def save(self, snapshot: SheetSnapshot) -> None:
+        self.saved[snapshot.sheet_id] = snapshot
+
+    def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
+        return None
+
+    def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        return self.base.recall_rows(sheet_id, row_ids)
