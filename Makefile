@@ -44,8 +44,10 @@ lint: $(STAMP)
 synth: $(STAMP)
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python infra/app.py
 
+BENCH_ROWS ?= 20000
 bench: $(STAMP)
 	$(BIN)/python bench/bench_detect.py
+	$(BIN)/python bench/bench_weekly_close.py --rows $(BENCH_ROWS)
 
 clean:
 	rm -rf $(VENV) cdk.out .build $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
