@@ -46,8 +46,8 @@ synth: $(STAMP)
 
 BENCH_ROWS ?= 20000
 bench: $(STAMP)
-	$(BIN)/python bench/bench_detect.py
-	$(BIN)/python bench/bench_weekly_close.py --rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.bench_detect
+	$(BIN)/python -m bench.bench_weekly_close --rows $(BENCH_ROWS)
 
 clean:
 	rm -rf $(VENV) cdk.out .build $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -2,7 +2,7 @@
 
 The floor is the least any replay must do: sort each row's history entries by time.  The ratio says
 how much the full detection (grouping into saves, rules, money, event models) costs on top of that,
-independent of the machine.  Run with `make bench`; results go to bench/results/detect.json.
+independent of the machine.  Run with `make bench`; results go to bench/results.json (section "detect").
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.results_file import record
 from billing_audit.domain.detect import AuditContext, detect_row
 from billing_audit.domain.models import CellEntry, DetectedVia, RowTimeline
 from billing_audit.domain.policy import AuditPolicy
@@ -97,8 +97,7 @@ def main() -> int:
         "peak_memory_mb": round(peak / 2**20, 2),
         "python": sys.version.split()[0],
     }
-    out = Path(__file__).parent / "results" / "detect.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    record("detect", result)
     print(json.dumps(result, indent=2))
     return 0
 

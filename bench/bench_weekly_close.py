@@ -15,13 +15,12 @@ Reported, each against its floor measured in the same run:
   the same process, so this bounds one invocation from above; goal under 1 GB);
 - whether the violations equal the rules' expectation (two post_close_change per edited row).
 
-    .venv/bin/python bench/bench_weekly_close.py [--rows 20000] [--out bench/results/weekly_close.json]
+    .venv/bin/python -m bench.bench_weekly_close [--rows 20000]   (section "weekly_close" of bench/results.json)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import resource
 import sys
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results_file import RESULTS, record
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scan_runs import LocalScanRuns
@@ -163,11 +163,10 @@ def run(rows: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per sheet (default 20,000)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "weekly_close.json")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: bench/results.json)")
     args = parser.parse_args(argv)
     result = run(args.rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    record("weekly_close", result, args.out)
     width = max(len(key) for key in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
