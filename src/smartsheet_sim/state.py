@@ -3,6 +3,8 @@ and every change (scenario edits and API writes) recorded as one save with its e
 
 Knows nothing of HTTP or webhooks: whoever needs to hear about saves (the webhook registry)
 subscribes with `on_commit`. Endpoints and the webhook code hold `lock` while they read or write.
+Kept in one module on purpose: loading, the clock and saves all change the same account state
+under one lock, and splitting them would only spread that lock's rules across files.
 """
 
 from __future__ import annotations

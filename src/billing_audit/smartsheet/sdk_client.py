@@ -1,4 +1,9 @@
-"""The SmartsheetGateway over the real smartsheet-python-sdk (NOTES.md lists the quirks handled here)."""
+"""The SmartsheetGateway over the real smartsheet-python-sdk (NOTES.md lists the quirks handled here).
+
+One cohesive thing, kept whole on purpose: every request the product makes goes through
+`SdkSmartsheet.call` (paced by the shared budget, counted, its failures turned into one-line
+errors, a refused token renewed), and the readers beside it turn the SDK's models into ours.
+"""
 
 from __future__ import annotations
 
