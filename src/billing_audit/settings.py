@@ -73,6 +73,8 @@ class WebhookAdminSettings(SmartsheetSettings, WebhookSecretSettings):
     """`billing-audit webhooks ...`: Smartsheet, the secrets, and the endpoint to point webhooks at."""
 
     webhook_url: str | None = Field(None, alias=res.WEBHOOK_URL_ENV)
+    # Where the token's shared budget lives; without it (no deployment at hand) requests are unpaced.
+    state_table: str | None = Field(None, alias=res.STATE_TABLE.env_var)
 
 
 SettingsT = TypeVar("SettingsT", bound=_FromEnvironment)

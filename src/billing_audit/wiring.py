@@ -51,9 +51,9 @@ def sdk_smartsheet(
     )
 
 
-def request_budget(settings: AuditSettings, clock: Clock = system_clock) -> DynamoRequestBudget:
+def request_budget(state_table: str, clock: Clock = system_clock) -> DynamoRequestBudget:
     """The Smartsheet token's shared allowance, kept in the state table."""
-    return DynamoRequestBudget(boto3.resource("dynamodb").Table(settings.state_table), clock)
+    return DynamoRequestBudget(boto3.resource("dynamodb").Table(state_table), clock)
 
 
 def aws_dependencies(
@@ -75,7 +75,9 @@ def aws_dependencies(
     sdk = (
         smartsheet
         if smartsheet is not None
-        else sdk_smartsheet(settings, budget=request_budget(settings, clock), priority=priority, sleep=sleep)
+        else sdk_smartsheet(
+            settings, budget=request_budget(settings.state_table, clock), priority=priority, sleep=sleep
+        )
     )
     deployed = settings.webhook_url is not None
     return AuditDeps(

@@ -26,7 +26,7 @@ def simulator_deps(
         token=sim.token,
         api_base=sim.api_base or sim.start(),
         backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
-        budget=request_budget(settings, clock),
+        budget=request_budget(settings.state_table, clock),
         priority=priority,
         sleep=sim.sleep,
     )

@@ -21,7 +21,7 @@ from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks
 from billing_audit.settings import WebhookAdminSettings, load
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.secrets import WebhookSecretStore
-from billing_audit.wiring import sdk_smartsheet
+from billing_audit.wiring import request_budget, sdk_smartsheet
 
 
 class _Admin:
@@ -30,7 +30,8 @@ class _Admin:
     def __init__(self, args: argparse.Namespace) -> None:
         self.settings = load(WebhookAdminSettings)
         self.config = load_config(args.config)
-        self.sdk = sdk_smartsheet(self.settings, api_base=args.api_base)
+        budget = request_budget(self.settings.state_table) if self.settings.state_table else None
+        self.sdk = sdk_smartsheet(self.settings, api_base=args.api_base, budget=budget)
         self.api = SmartsheetWebhooks(self.sdk)
         self.secrets = WebhookSecretStore(boto3.client("secretsmanager"), prefix=self.settings.secret_prefix)
         self.sheet_ids = resolve_sheet_ids(self.config, self.sdk)
