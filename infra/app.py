@@ -45,7 +45,7 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
         app,
         STACK_NAME,
         config=config,
-        description="Billing Audit: Smartsheet billing-row audit (webhooks, scans, reports, backups)",
+        description="Billing Audit: Smartsheet billing-row audit (webhooks, scans)",
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

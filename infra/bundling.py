@@ -3,7 +3,7 @@
 Two `ILocalBundling` implementations: one copies a function's folder plus the runtime modules
 its handler's import graph reaches (never the local tooling); one pip-installs a layer's
 requirements for CPython 3.12 on manylinux x86_64 (wheels only, so nothing compiles here) and
-prunes what Lambda never imports.  A built layer is cached under `.build/layers/<name>-<hash>/`
+prunes what Lambda already provides.  A built layer is cached under `.build/layers/<name>-<hash>/`
 (and pip's downloads under `.build/pip-cache/`), so a second synth, or a fresh `cdk.out`, copies
 instead of reinstalling.  Docker is only the fallback
 CDK uses when `try_bundle` returns False (here: when pip itself is missing).
@@ -58,10 +58,6 @@ _IGNORED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".DS_
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
 # Packages the Lambda Python runtime already provides; a layer copy would only add weight.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
-# Never pruned: numpy imports numpy.testing at run time in places, and scipy's and scikit-learn's
-# import-time checks reach numpy/_core/tests helpers.
-KEEP_TEST_DIRS = ("numpy/_core/tests", "numpy/testing")
-_SOURCE_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".hpp")
 
 
 def bundling_mode(scope: cdk.App | cdk.Stack | Any) -> str:
@@ -114,8 +110,8 @@ class FunctionBundling:
         return True
 
 
-def prune_layer(root: Path, *, heavy: bool) -> None:
-    """Drop what Lambda never imports. Never touches shared objects or numpy's test helpers."""
+def prune_layer(root: Path) -> None:
+    """Drop the runtime's own packages and bytecode caches; never anything a function imports."""
     site = root / "python"
     for name in RUNTIME_PROVIDED:
         shutil.rmtree(site / name, ignore_errors=True)
@@ -123,35 +119,20 @@ def prune_layer(root: Path, *, heavy: bool) -> None:
             shutil.rmtree(info, ignore_errors=True)
     for cache in list(site.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
-    if not heavy:
-        return
-    keep = tuple(site / relative for relative in KEEP_TEST_DIRS)
-    for directory in sorted(site.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if not directory.is_dir() or directory.name not in ("tests", "test"):
-            continue
-        if directory.relative_to(site).parts[0] == "numpy" or any(
-            directory == kept or kept in directory.parents for kept in keep
-        ):
-            continue
-        shutil.rmtree(directory, ignore_errors=True)
-    for path in list(site.rglob("*")):
-        if path.is_file() and path.suffix in _SOURCE_SUFFIXES:
-            path.unlink()
 
 
 @jsii.implements(cdk.ILocalBundling)
 class LayerBundling:
     """pip install layers/<name>/requirements.txt into python/, cached under .build/."""
 
-    def __init__(self, name: str, *, heavy: bool, build_dir: Path = BUILD_DIR) -> None:
+    def __init__(self, name: str, *, build_dir: Path = BUILD_DIR) -> None:
         self.name = name
-        self.heavy = heavy
         self.build_dir = build_dir
         self.requirements = LAYERS_DIR / name / "requirements.txt"
 
     @property
     def key(self) -> str:
-        return content_hash(self.requirements.read_text(encoding="utf-8"), *PIP_TARGET_ARGS, str(self.heavy))
+        return content_hash(self.requirements.read_text(encoding="utf-8"), *PIP_TARGET_ARGS)
 
     @property
     def cached_dir(self) -> Path:
@@ -173,7 +154,7 @@ class LayerBundling:
                 "--disable-pip-version-check", "--no-input", "--quiet",
             ]  # fmt: skip
             subprocess.run(command, check=True, cwd=REPO_ROOT)  # noqa: S603 - fixed argv, no shell
-            prune_layer(work, heavy=self.heavy)
+            prune_layer(work)
             (work / ".complete").write_text(self.key, encoding="utf-8")
             shutil.rmtree(cached, ignore_errors=True)
             work.rename(cached)
@@ -212,11 +193,11 @@ def function_code(scope: Any, name: str) -> lambda_.Code:
     )
 
 
-def layer_code(scope: Any, name: str, *, heavy: bool) -> lambda_.Code:
+def layer_code(scope: Any, name: str) -> lambda_.Code:
     source = LAYERS_DIR / name
     if bundling_mode(scope) == "skip":
         return lambda_.Code.from_asset(str(source))
-    bundler = LayerBundling(name, heavy=heavy)
+    bundler = LayerBundling(name)
     return lambda_.Code.from_asset(
         str(source),
         asset_hash_type=cdk.AssetHashType.CUSTOM,

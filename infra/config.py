@@ -41,22 +41,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Keys of features that are not built, so not deployed (README, "Unfinished"): a configuration that
+# still sets one is refused with that reason rather than a bare "extra input".
+NOT_BUILT_SCHEDULES = ("backup", "report_daily", "report_weekly", "retrain", "access_review")
+NOT_BUILT_RETENTION = (
+    "backups_lock_days",
+    "backups_lock_mode",
+    "backups_infrequent_access_days",
+    "backups_glacier_days",
+    "backups_expire_days",
+)
+
+
+def _refuse_not_built(values: Any, keys: tuple[str, ...], section: str) -> Any:
+    named = sorted(set(values) & set(keys)) if isinstance(values, dict) else []
+    if named:
+        raise ValueError(
+            f"{section}: {', '.join(named)}: that feature is not built, so nothing of it is deployed "
+            "(README, Unfinished); remove the key"
+        )
+    return values
+
+
 class Schedules(_Strict):
     """EventBridge Scheduler expressions, evaluated in the business time zone."""
 
     scan: str = "cron(0 0/4 ? * MON-FRI *)"
-    backup: str = "cron(0 2 * * ? *)"
-    report_daily: str = "cron(0 7 * * ? *)"
-    report_weekly: str = "cron(0 7 ? * MON *)"
-    retrain: str = "cron(0 3 ? * SUN *)"
-    access_review: str = "cron(0 8 1 * ? *)"
     enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
     scan_drain_wait_seconds: int = Field(default=60, ge=1, le=3600)
 
-    @field_validator("scan", "backup", "report_daily", "report_weekly", "retrain", "access_review")
+    @model_validator(mode="before")
+    @classmethod
+    def _built_only(cls, values: Any) -> Any:
+        return _refuse_not_built(values, NOT_BUILT_SCHEDULES, "schedules")
+
+    @field_validator("scan")
     @classmethod
     def _expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):
@@ -83,11 +105,11 @@ class Retention(_Strict):
     logs_days: int = Field(default=90, description="CloudWatch Logs retention of function and API logs")
     access_logs_days: int = Field(default=365, ge=1, description="S3 server access logs kept this long")
     reports_days: int = Field(default=365, ge=1, description="reports expire after this many days")
-    backups_lock_days: int = Field(default=90, ge=1, description="Object Lock default retention")
-    backups_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
-    backups_infrequent_access_days: int = Field(default=30, ge=30)
-    backups_glacier_days: int = Field(default=90, ge=31)
-    backups_expire_days: int = Field(default=2557, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _built_only(cls, values: Any) -> Any:
+        return _refuse_not_built(values, NOT_BUILT_RETENTION, "retention")
 
     @field_validator("logs_days")
     @classmethod
@@ -95,15 +117,6 @@ class Retention(_Strict):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
         return value
-
-    @model_validator(mode="after")
-    def _ordering(self) -> Retention:
-        # S3 refuses a Glacier transition less than 30 days after the Standard-IA one.
-        if self.backups_glacier_days < self.backups_infrequent_access_days + 30:
-            raise ValueError("backups_glacier_days must be at least 30 after backups_infrequent_access_days")
-        if self.backups_expire_days <= max(self.backups_lock_days, self.backups_glacier_days):
-            raise ValueError("backups_expire_days must exceed the lock and the Glacier transition")
-        return self
 
 
 class Thresholds(_Strict):

@@ -13,14 +13,11 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, output_id, shared
 from infra.constructs.alerting import Alerting
-from infra.constructs.backup import Backup
 from infra.constructs.function import AuditFunction
 from infra.constructs.ingest import STAGE_NAME, Ingest
 from infra.constructs.layers import Layers
-from infra.constructs.ml import Ml
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.processing import Processing
-from infra.constructs.reporting import Reporting
 from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import Secrets
@@ -42,17 +39,13 @@ class BillingAuditStack(cdk.Stack):
         self.storage = storage = Storage(self, "Storage", config=config)
         self.secrets = secrets = Secrets(self, "Secrets")
         self.layers = layers = Layers(self, "Layers")
-        light = [layers.light]
-        heavy = [layers.light, layers.ml]
         self.alerting = alerting = Alerting(self, "Alerting", config=config, light_layer=layers.light)
-        self.ml = ml = Ml(self, "Ml", config=config, access_logs=storage.access_logs)
 
         events = storage.table(EVENTS_TABLE.env_var)
         state = storage.table(STATE_TABLE.env_var)
         idempotency = storage.table(IDEMPOTENCY_TABLE.env_var)
         audit_config = {shared.CONFIG_ENV: config.audit_config_json()}
         token = {shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET}
-        integrity = {shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET}
         topic = {shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn}
         events_env = {EVENTS_TABLE.env_var: events.table_name}
         state_env = {STATE_TABLE.env_var: state.table_name}
@@ -61,9 +54,8 @@ class BillingAuditStack(cdk.Stack):
             self,
             "Processing",
             config=config,
-            layers=heavy,
-            # Only what the audit reads today; the integrity key and the models bucket join when
-            # the trail's seals and the anomaly model do.
+            layers=[layers.light],
+            # Only what the audit reads today; the integrity key joins when the trail's seals do.
             audit_environment={**audit_config, **events_env, **state_env, **token, **topic},
         )
         for auditor in (processing.process, processing.scan):
@@ -85,59 +77,12 @@ class BillingAuditStack(cdk.Stack):
             idempotency=idempotency,
         )
 
-        self.reporting = reporting = Reporting(
-            self,
-            "Reporting",
-            config=config,
-            layers=light,
-            access_logs=storage.access_logs,
-            report_environment={**audit_config, **events_env, **state_env, **integrity, **topic},
-            access_review_environment={**audit_config, **token, **topic},
-        )
-        events.grant_read_data(reporting.report.role)
-        state.grant_read_data(reporting.report.role)
-        secrets.integrity_key.grant_read(reporting.report.role)
-        alerting.grant_publish(reporting.report.role)
-        secrets.smartsheet_token.grant_read(reporting.access_review.role)
-        alerting.grant_publish(reporting.access_review.role)
-
-        self.backup = backup = Backup(
-            self,
-            "Backup",
-            config=config,
-            layers=light,
-            access_logs=storage.access_logs,
-            environment={**audit_config, **events_env, **state_env, **token, **integrity},
-        )
-        events.grant_read_data(backup.backup.role)
-        state.grant_read_data(backup.backup.role)
-        secrets.smartsheet_token.grant_read(backup.backup.role)
-        secrets.integrity_key.grant_read(backup.backup.role)
-
-        retrain = ml.add_retrain(layers=heavy, environment={**audit_config, **events_env})
-        events.grant_read_data(retrain.role)
-
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
-            self,
-            "Scheduling",
-            config=config,
-            scan_run=self.scan_run.state_machine,
-            backup=backup.backup.function,
-            report=reporting.report.function,
-            retrain=retrain.function,
-            access_review=reporting.access_review.function,
+            self, "Scheduling", config=config, scan_run=self.scan_run.state_machine
         )
 
-        self.functions: list[AuditFunction] = [
-            ingest.webhook,
-            processing.process,
-            processing.scan,
-            reporting.report,
-            backup.backup,
-            retrain,
-            reporting.access_review,
-        ]
+        self.functions: list[AuditFunction] = [ingest.webhook, processing.process, processing.scan]
         if alerting.notifier is not None:
             self.functions.append(alerting.notifier)
         self.monitoring = Monitoring(
@@ -171,9 +116,7 @@ class BillingAuditStack(cdk.Stack):
             EVENTS_TABLE.env_var: events.table_name,
             STATE_TABLE.env_var: state.table_name,
             IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
-            shared.REPORTS_BUCKET.env_var: reporting.bucket.bucket_name,
-            shared.BACKUPS_BUCKET.env_var: backup.bucket.bucket_name,
-            shared.MODELS_BUCKET.env_var: ml.bucket.bucket_name,
+            shared.REPORTS_BUCKET.env_var: storage.reports.bucket_name,
             shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn,
             shared.CALLBACK_QUEUE_ENV: processing.queue.queue_url,
             shared.CALLBACK_DLQ_ENV: processing.dead_letters.queue_url,
@@ -197,22 +140,6 @@ class BillingAuditStack(cdk.Stack):
         events_index = f"AwsSolutions::AwsSolutions-IAM5[Resource::<{EVENTS_TABLE.logical_id}.Arn>/index/*]"
         for function in self.functions:
             acknowledgments = [cdk.Acknowledgment(id=events_index, reason=index_reason)]
-            for spec in (shared.REPORTS_BUCKET, shared.MODELS_BUCKET):
-                acknowledgments.append(
-                    cdk.Acknowledgment(
-                        id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{spec.logical_id}.Arn>/*]",
-                        reason=f"Object-level access needs an object ARN; limited to the {spec.logical_id} "
-                        "objects, whose keys are generated at run time.",
-                    )
-                )
-            for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"):
-                acknowledgments.append(
-                    cdk.Acknowledgment(
-                        id=f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
-                        reason="CDK's read/put grant on one named bucket; the action family is scoped "
-                        "to that bucket's ARN and objects.",
-                    )
-                )
             acknowledgments.append(
                 cdk.Acknowledgment(
                     id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",

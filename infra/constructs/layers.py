@@ -1,4 +1,8 @@
-"""The two Lambda layers: light (every function) and ML (only the scoring/training functions)."""
+"""The one Lambda layer: the light one, which every function gets.
+
+No function imports scikit-learn, numpy or scipy today (the anomaly model is not built), so there
+is no ML layer; it comes back with the first function that imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
 from infra.bundling import layer_code
-from infra.constants import LIGHT_LAYER, ML_LAYER
+from infra.constants import LIGHT_LAYER
 
 
 class Layers(Construct):
@@ -15,16 +19,8 @@ class Layers(Construct):
         self.light = lambda_.LayerVersion(
             self,
             "Light",
-            code=layer_code(self, LIGHT_LAYER, heavy=False),
+            code=layer_code(self, LIGHT_LAYER),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
             compatible_architectures=[lambda_.Architecture.X86_64],
             description="powertools, pydantic, smartsheet SDK, openpyxl, tzdata",
-        )
-        self.ml = lambda_.LayerVersion(
-            self,
-            "Ml",
-            code=layer_code(self, ML_LAYER, heavy=True),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description="scikit-learn, numpy, scipy (pruned)",
         )

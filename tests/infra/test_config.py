@@ -17,7 +17,7 @@ def test_defaults_are_valid_and_documented_values() -> None:
     config = load_config({})
     assert config.business_time_zone == "America/Chicago"
     assert config.schedules.scan == "cron(0 0/4 ? * MON-FRI *)"
-    assert config.retention.backups_lock_days == 90
+    assert config.retention.reports_days == 365
     assert config.api.waf is False
 
 
@@ -28,8 +28,10 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ({"schedules": {"scan": "every 4 hours"}}, "cron"),
         ({"alerts": {"emails": ["not-an-address"]}}, "e-mail"),
         ({"retention": {"logs_days": 42}}, "retention"),
-        ({"retention": {"backups_expire_days": 10}}, "backups_expire_days"),
-        ({"retention": {"backups_glacier_days": 45}}, "at least 30"),
+        # Keys of features that are not built are refused with that reason.
+        ({"retention": {"backups_expire_days": 10}}, "backups_expire_days: that feature is not built"),
+        ({"schedules": {"backup": "cron(0 2 * * ? *)"}}, "backup: that feature is not built"),
+        ({"schedules": {"report_daily": "cron(0 7 * * ? *)", "retrain": "x"}}, "report_daily, retrain: that"),
         ({"api": {"throttle_rate": 0}}, "greater than 0"),
         ({"shedules": {}}, "Extra inputs"),
     ],

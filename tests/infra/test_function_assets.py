@@ -72,6 +72,11 @@ def test_the_webhook_asset_holds_exactly_what_its_handler_imports(tmp_path: Path
     assert "billing_audit.pipeline" not in bundled and "billing_audit.smartsheet.sdk_client" not in bundled
 
 
+def test_every_function_folder_is_deployed() -> None:
+    # A folder under functions/ is a deployed function; a feature that is not built has neither.
+    assert {path.name for path in (ROOT / "functions").iterdir() if path.is_dir()} == set(FUNCTIONS)
+
+
 def test_functions_is_not_a_package() -> None:
     # Each folder is its own asset root; an __init__.py would make handler imports relative.
     assert not list((ROOT / "functions").rglob("__init__.py"))

@@ -108,7 +108,7 @@ def test_events_table_accepts_a_query_by_index(deployed: dict[str, str], aws: An
     assert [item["event_id"]["S"] for item in found["Items"]] == ["e1"]
 
 
-def test_buckets_exist_private_and_backups_versioned_and_locked(deployed: dict[str, str], aws: Any) -> None:
+def test_buckets_exist_private_logged_and_expiring(deployed: dict[str, str], aws: Any) -> None:
     s3 = aws("s3")
     for spec in BUCKETS:
         s3.head_bucket(Bucket=deployed[spec.env_var])
@@ -116,17 +116,12 @@ def test_buckets_exist_private_and_backups_versioned_and_locked(deployed: dict[s
         # the local cloud is plain HTTP on loopback, and moto enforces the deny.
         s3.put_object(Bucket=deployed[spec.env_var], Key="probe", Body=b"local objects can be written")
         s3.delete_object(Bucket=deployed[spec.env_var], Key="probe")
-    backups = deployed[shared.BACKUPS_BUCKET.env_var]
-    assert s3.get_bucket_versioning(Bucket=backups)["Status"] == "Enabled"
-    lock = s3.get_object_lock_configuration(Bucket=backups)["ObjectLockConfiguration"]
-    assert lock["ObjectLockEnabled"] == "Enabled"
-    assert lock["Rule"]["DefaultRetention"]["Days"] == 90
-    assert s3.get_bucket_versioning(Bucket=deployed[shared.MODELS_BUCKET.env_var])["Status"] == "Enabled"
-    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=backups)["Rules"]
-    assert [t["StorageClass"] for t in rule["Transitions"]] == ["STANDARD_IA", "GLACIER"]
-    logging = s3.get_bucket_logging(Bucket=backups)["LoggingEnabled"]
-    assert logging["TargetPrefix"] == f"{shared.BACKUPS_BUCKET.logical_id}/"
-    block = s3.get_public_access_block(Bucket=backups)["PublicAccessBlockConfiguration"]
+    reports = deployed[shared.REPORTS_BUCKET.env_var]
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=reports)["Rules"]
+    assert rule["Expiration"]["Days"] == 365
+    logging = s3.get_bucket_logging(Bucket=reports)["LoggingEnabled"]
+    assert logging["TargetPrefix"] == f"{shared.REPORTS_BUCKET.logical_id}/"
+    block = s3.get_public_access_block(Bucket=reports)["PublicAccessBlockConfiguration"]
     assert all(block.values())
 
 
@@ -153,15 +148,15 @@ def test_topic_queues_and_secrets_exist(deployed: dict[str, str], aws: Any) -> N
 
 def test_functions_api_stage_schedules_and_alarms_exist(deployed: dict[str, str], aws: Any) -> None:
     functions = aws("lambda").list_functions()["Functions"]
-    assert len(functions) == 8
+    assert len(functions) == 4  # webhook, process, scan, notifier: only what is built
     assert {f["Runtime"] for f in functions} == {"python3.12"}
     [api] = aws("apigateway").get_rest_apis()["items"]
     assert deployed[shared.WEBHOOK_URL_ENV].startswith(f"https://{api['id']}.execute-api.")
     stage = aws("apigateway").get_stage(restApiId=api["id"], stageName="prod")
     assert stage["tracingEnabled"] is True
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 20
-    schedules = aws("scheduler").list_schedules()["Schedules"]
-    assert len(schedules) == 6
+    [schedule] = aws("scheduler").list_schedules()["Schedules"]
+    assert schedule["State"] == "ENABLED"  # the scan's
     alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
     assert alarms and all(a["AlarmActions"] == [deployed[shared.ALERTS_TOPIC_ENV]] for a in alarms)
 

@@ -12,7 +12,9 @@ from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
-FUNCTIONS = ("webhook", "process", "scan", "report", "backup", "retrain", "access_review", "notifier")
+# Only what is built is deployed: no report, backup, retrain or access_review function.
+FUNCTIONS = ("webhook", "process", "scan", "notifier")
+NOT_BUILT = ("report", "backup", "retrain", "access_review")
 
 
 def of_type(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -122,24 +124,16 @@ def test_data_buckets_write_server_access_logs(template_json: dict[str, Any], sp
     assert logging["LogFilePrefix"] == f"{spec.logical_id}/"
 
 
-def test_backups_bucket_is_versioned_locked_and_tiered(template_json: dict[str, Any]) -> None:
-    props = template_json["Resources"]["BackupsBucket"]["Properties"]
-    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props["ObjectLockEnabled"] is True
-    retention = props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
-    assert retention == {"Days": 90, "Mode": "GOVERNANCE"}
-    [rule] = props["LifecycleConfiguration"]["Rules"]
-    assert [t["StorageClass"] for t in rule["Transitions"]] == ["STANDARD_IA", "GLACIER"]
-    assert rule["ExpirationInDays"] > retention["Days"]
-    assert template_json["Resources"]["BackupsBucket"]["DeletionPolicy"] == "Retain"
+def test_reports_expire_and_are_retained(template_json: dict[str, Any]) -> None:
+    reports = template_json["Resources"]["ReportsBucket"]
+    assert reports["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
+    assert "CorsConfiguration" not in reports["Properties"] and "WebsiteConfiguration" not in reports["Properties"]
+    assert reports["DeletionPolicy"] == "Retain"
 
 
-def test_reports_expire_and_models_keep_versions(template_json: dict[str, Any]) -> None:
-    reports = template_json["Resources"]["ReportsBucket"]["Properties"]
-    assert reports["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
-    assert "CorsConfiguration" not in reports and "WebsiteConfiguration" not in reports
-    models = template_json["Resources"]["ModelsBucket"]["Properties"]
-    assert models["VersioningConfiguration"] == {"Status": "Enabled"}
+def test_only_the_reports_and_access_log_buckets_exist(template_json: dict[str, Any]) -> None:
+    # Backups and models get their buckets when those features are built.
+    assert set(of_type(template_json, "AWS::S3::Bucket")) == {"ReportsBucket", "AccessLogsBucket"}
 
 
 # --- SNS, KMS, SQS, secrets -------------------------------------------------------------------
@@ -290,13 +284,26 @@ def test_every_log_group_has_retention(template_json: dict[str, Any]) -> None:
         assert log_group["Properties"]["RetentionInDays"] == 90
 
 
-def test_only_scoring_and_training_functions_get_the_ml_layer(template_json: dict[str, Any]) -> None:
-    layers = of_type(template_json, "AWS::Lambda::LayerVersion")
-    [ml_layer] = [lid for lid, layer in layers.items() if "scikit" in layer["Properties"]["Description"]]
+def test_nothing_of_the_unbuilt_features_is_deployed(template_json: dict[str, Any]) -> None:
+    tagged = {
+        tag["Value"]
+        for function in of_type(template_json, "AWS::Lambda::Function").values()
+        for tag in function["Properties"]["Tags"]
+        if tag["Key"] == shared.FUNCTION_TAG
+    }
+    assert tagged == set(FUNCTIONS)
+    paths = " ".join(r.get("Metadata", {}).get("aws:cdk:path", "") for r in template_json["Resources"].values())
+    for name in NOT_BUILT:
+        title = "".join(part.title() for part in name.split("_"))
+        assert f"/{title}/" not in paths and f"{title}Role" not in paths, name
+
+
+def test_every_function_gets_the_light_layer_only(template_json: dict[str, Any]) -> None:
+    # No function imports scikit-learn, numpy or scipy, so there is no ML layer to attach.
+    [light] = of_type(template_json, "AWS::Lambda::LayerVersion")
     for name in FUNCTIONS:
         attached = template_json["Resources"][function_id(template_json, name)]["Properties"]["Layers"]
-        has_ml = {"Ref": ml_layer} in attached
-        assert has_ml == (name in ("process", "scan", "retrain")), name
+        assert attached == [{"Ref": light}], name
 
 
 def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -> None:
@@ -318,7 +325,7 @@ def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -
             shared.ALERTS_TOPIC_ENV,
             shared.CONFIG_ENV,
         }
-        assert shared.INTEGRITY_KEY_SECRET_ENV not in env(name) and shared.MODELS_BUCKET.env_var not in env(name)
+        assert shared.INTEGRITY_KEY_SECRET_ENV not in env(name) and shared.REPORTS_BUCKET.env_var not in env(name)
     assert shared.IDEMPOTENCY_TABLE.env_var in env("process")
     assert shared.IDEMPOTENCY_TABLE.env_var not in env("scan")
     config = json.loads(
@@ -358,12 +365,11 @@ def test_webhook_role_can_only_enqueue_and_read_webhook_secrets(template_json: d
     assert f"secret:{shared.WEBHOOK_SECRET_PREFIX}*" in policy
 
 
-def test_backup_role_writes_backups_but_cannot_delete_or_read_them(template_json: dict[str, Any]) -> None:
-    policy = role_policy_text(template_json, "backup")
-    assert "s3:PutObject" in policy and "BackupsBucket" in policy
-    assert "s3:Delete" not in policy and "s3:GetObject" not in policy
-    assert "s3:PutObjectRetention" not in policy and "BypassGovernance" not in policy
-    assert "dynamodb:PutItem" not in policy and "dynamodb:DeleteItem" not in policy
+def test_no_function_reads_the_integrity_key_or_the_reports_bucket(template_json: dict[str, Any]) -> None:
+    # Kept for the trail's seals and the reports to come; nothing built reads them yet.
+    for name in FUNCTIONS:
+        policy = role_policy_text(template_json, name)
+        assert "IntegrityKey" not in policy and "ReportsBucket" not in policy and "s3:" not in policy, name
 
 
 def test_no_function_can_delete_audit_events(template_json: dict[str, Any]) -> None:
@@ -396,7 +402,7 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
 
 def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 6
+    assert len(schedules) == 1  # the scan's: no schedule for a feature that is not built
     expressions = {}
     for schedule in schedules.values():
         props = schedule["Properties"]
@@ -408,15 +414,8 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
         assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
         payload = json.loads(target["Input"])
         assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>"
-        expressions[payload["job"] + payload.get("period", "")] = props["ScheduleExpression"]
-    assert expressions == {
-        "scan": "cron(0 0/4 ? * MON-FRI *)",
-        "backup": "cron(0 2 * * ? *)",
-        "reportdaily": "cron(0 7 * * ? *)",
-        "reportweekly": "cron(0 7 ? * MON *)",
-        "retrain": "cron(0 3 ? * SUN *)",
-        "access_review": "cron(0 8 1 * ? *)",
-    }
+        expressions[payload["job"]] = props["ScheduleExpression"]
+    assert expressions == {"scan": "cron(0 0/4 ? * MON-FRI *)"}
 
 
 # --- Monitoring ------------------------------------------------------------------------------

@@ -38,6 +38,27 @@ def test_a_handler_imports_only_the_runtime_and_its_libraries(handler: Path) -> 
     assert not outside, f"{handler.parent.name} imports {sorted(outside)}"
 
 
+def raises_not_implemented(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+                return True
+    return False
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=lambda p: p.parent.name)
+def test_no_handler_is_a_placeholder(handler: Path) -> None:
+    # Every folder here is deployed (infra.constants.FUNCTIONS): a feature that is not built has no handler.
+    assert not raises_not_implemented(handler), f"{handler.parent.name} is a placeholder"
+
+
+def test_the_check_sees_a_placeholder(tmp_path: Path) -> None:
+    stub = tmp_path / "handler.py"
+    stub.write_text("def handler(event, context):\n    raise NotImplementedError('later')\n")
+    assert raises_not_implemented(stub)
+
+
 def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     rogue = tmp_path / "handler.py"
     rogue.write_text("from smartsheet_sim import Simulator\nimport billing_audit_local.demo\n")
