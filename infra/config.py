@@ -64,10 +64,17 @@ def _refuse_not_built(values: Any, keys: tuple[str, ...], section: str) -> Any:
 
 
 class Schedules(_Strict):
-    """EventBridge Scheduler expressions, evaluated in the business time zone."""
+    """EventBridge Scheduler schedules, evaluated in the business time zone.
 
+    Each schedule has its expression (`<name>`) and its own switch (`<name>_enabled`); `enabled`
+    switches every schedule off at once.  A schedule runs when both are on.  One switched off is
+    still deployed, in the DISABLED state: switching it back on changes that one property, and its
+    role, target and dead-letter queue stay as they are.
+    """
+
+    enabled: bool = True  # the global switch: off stops every schedule, whatever its own switch says
     scan: str = "cron(0 0/4 ? * MON-FRI *)"
-    enabled: bool = True
+    scan_enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
@@ -84,6 +91,10 @@ class Schedules(_Strict):
         if not _SCHEDULE_EXPRESSION.match(value):
             raise ValueError(f"not an EventBridge Scheduler cron(...) or rate(...) expression: {value!r}")
         return value
+
+    def is_enabled(self, name: str) -> bool:
+        """Whether the schedule `name` runs: its own switch and the global one both on."""
+        return self.enabled and bool(getattr(self, f"{name}_enabled"))
 
 
 class Alerts(_Strict):

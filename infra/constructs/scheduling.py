@@ -1,9 +1,12 @@
-"""EventBridge Scheduler schedules in the business time zone, each with retries and a DLQ.
+"""EventBridge Scheduler schedules in the business time zone, each with retries, a DLQ and its own switch.
 
 Each schedule starts its target with a JSON input: {"job": ..., "scheduled_time":
 "<aws.scheduler.scheduled-time>"}.  The one schedule today is the scan's, whose target is the
 scan-run state machine (constructs/scan_run.py); the run measures its lag (METRIC_SCAN_LAG) from
 scheduled_time.  Reports, backups, retraining and access reviews get a schedule when they are built.
+
+A schedule switched off in the configuration (InfraConfig.schedules.is_enabled) is created in the
+DISABLED state rather than left out, so switching it on again changes one property.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ SCHEDULER_DLQ_LOGICAL_ID = "SchedulerDeadLetterQueue"
 @dataclass(frozen=True)
 class Job:
     id: str
-    name: str  # its expression's key in the configuration: schedules.<name>
+    name: str  # its keys in the configuration: schedules.<name> and schedules.<name>_enabled
     target: sfn.StateMachine
     description: str
 
@@ -79,6 +82,6 @@ class Scheduling(Construct):
                 job.id,
                 description=f"{job.description} ({expression}, {config.business_time_zone})",
                 schedule=scheduler.ScheduleExpression.expression(expression, time_zone),
-                enabled=plan.enabled,
+                enabled=plan.is_enabled(job.name),
                 target=target,
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra.config import InfraConfig, load_config
+from infra.config import InfraConfig, Schedules, load_config
 from pydantic import ValidationError
 
 from tests.infra.conftest import synth_template
@@ -17,6 +17,7 @@ def test_defaults_are_valid_and_documented_values() -> None:
     config = load_config({})
     assert config.business_time_zone == "America/Chicago"
     assert config.schedules.scan == "cron(0 0/4 ? * MON-FRI *)"
+    assert config.schedules.is_enabled("scan")
     assert config.retention.reports_days == 365
     assert config.api.waf is False
 
@@ -32,6 +33,7 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ({"retention": {"backups_expire_days": 10}}, "backups_expire_days: that feature is not built"),
         ({"schedules": {"backup": "cron(0 2 * * ? *)"}}, "backup: that feature is not built"),
         ({"schedules": {"report_daily": "cron(0 7 * * ? *)", "retrain": "x"}}, "report_daily, retrain: that"),
+        ({"schedules": {"scan_enabled": "sometimes"}}, "valid boolean"),
         ({"api": {"throttle_rate": 0}}, "greater than 0"),
         ({"shedules": {}}, "Extra inputs"),
     ],
@@ -101,7 +103,37 @@ def test_recipients_waf_and_schedule_settings_reach_the_template(tmp_path: Path)
     assert json.loads(scan_env[0]["BILLING_AUDIT_CONFIG"])["sheets"]["sheet_ids"] == [3001]
 
 
+@pytest.mark.parametrize(
+    ("enabled", "scan_enabled", "runs"),
+    [(True, True, True), (True, False, False), (False, True, False), (False, False, False)],
+)
+def test_a_schedule_runs_when_its_own_switch_and_the_global_one_are_on(
+    enabled: bool, scan_enabled: bool, runs: bool
+) -> None:
+    assert Schedules(enabled=enabled, scan_enabled=scan_enabled).is_enabled("scan") is runs
+
+
+def test_every_schedule_has_its_own_switch() -> None:
+    expressions = [name for name, field in Schedules.model_fields.items() if field.annotation is str]
+    assert expressions == ["scan"]
+    for name in expressions:
+        assert Schedules.model_fields[f"{name}_enabled"].annotation is bool
+
+
+def test_a_switched_off_scan_schedule_is_deployed_disabled(tmp_path: Path) -> None:
+    # Created in the DISABLED state, not left out: switching it on again changes one property, and the
+    # state machine, the schedule's role and its dead-letter queue stay deployed either way.
+    template = synth_template(tmp_path, {"config": {"schedules": {"scan_enabled": False}}})
+    resources = template["Resources"]
+    [scan] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert json.loads(scan["Target"]["Input"])["job"] == "scan"
+    assert scan["State"] == "DISABLED"
+    assert [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert "SchedulerDeadLetterQueue" in resources
+
+
 def test_the_example_configuration_is_valid() -> None:
     config = load_config({"config_file": "infra/config.example.json"})
     assert config.alerts.emails == ("billing-ops@example.com",)
     assert config.audit.sheets.sheet_ids == [1234567890123456]
+    assert config.schedules.enabled and config.schedules.is_enabled("scan")
