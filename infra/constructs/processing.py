@@ -15,7 +15,9 @@ from infra.config import InfraConfig
 from infra.constants import shared
 from infra.constructs.function import AuditFunction
 
-PROCESS_TIMEOUT = cdk.Duration.minutes(2)
+# Longer than the longest one Smartsheet request may take plus the rest of a batch
+# (resources.PROCESS_TIMEOUT_SECONDS, derived from the SDK adapter's own limits).
+PROCESS_TIMEOUT = cdk.Duration.seconds(shared.PROCESS_TIMEOUT_SECONDS)
 SCAN_TIMEOUT = cdk.Duration.minutes(15)
 
 

@@ -7,6 +7,7 @@ finds the physical names through the environment variables named here.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -126,6 +127,23 @@ SNAPSHOT_CHUNK_BYTES = 300_000
 # How long a secret read from Secrets Manager is cached (Powertools Parameters): a rotation
 # reaches warm containers within this, and sooner where a refusal forces a fresh read.
 SECRET_CACHE_SECONDS = 300  # stays well under DynamoDB's 400 KB item limit
+
+# One Smartsheet request's time, and the Lambda timeouts derived from it.  The SDK adapter
+# (smartsheet/sdk_client.py) takes its defaults from here and infra/ sizes the functions from here,
+# so neither can change without the other.
+SMARTSHEET_REQUEST_TIMEOUT_SECONDS = 20.0  # one HTTP attempt; a timed-out attempt fails the request
+SMARTSHEET_RETRY_ATTEMPTS = 6  # retries of one request answered 4001, 4002 or 4004
+SMARTSHEET_RETRY_BUDGET_SECONDS = 150.0  # what one request may spend waiting between those retries
+# The longest one request may take: every attempt to its timeout and the whole backoff budget.
+# Rate limits (4003) are not in it: a rate-limited request waits a minute at a time, never failing
+# (sdk_client.ExponentialBackoff), so no timeout covers them; a callback batch that runs out of
+# time comes back after the queue's visibility timeout, its finished callbacks not redone.
+SMARTSHEET_REQUEST_MAX_SECONDS = (
+    SMARTSHEET_RETRY_BUDGET_SECONDS + (SMARTSHEET_RETRY_ATTEMPTS + 1) * SMARTSHEET_REQUEST_TIMEOUT_SECONDS
+)
+# The processing function's timeout: its longest request plus the rest of a batch's work.
+PROCESS_WORK_SECONDS = 60
+PROCESS_TIMEOUT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WORK_SECONDS)
 
 # --- Added for the CDK application (infra/) and the moto deployment (billing_audit_local.deploy) ---
 CALLBACK_DLQ_ENV = "CALLBACK_DLQ_URL"

@@ -22,7 +22,12 @@ from billing_audit.budget import Priority, cost_of
 from billing_audit.clock import Sleeper, system_sleep
 from billing_audit.domain.models import CellEntry, ColumnMap
 from billing_audit.domain.values import CellValue
-from billing_audit.resources import CHANGE_AGENT
+from billing_audit.resources import (
+    CHANGE_AGENT,
+    SMARTSHEET_REQUEST_TIMEOUT_SECONDS,
+    SMARTSHEET_RETRY_ATTEMPTS,
+    SMARTSHEET_RETRY_BUDGET_SECONDS,
+)
 from billing_audit.smartsheet.gateway import RequestBudget, SmartsheetError
 from billing_audit.smartsheet.models import RowData, SheetData, SheetRef, UserData
 from billing_audit.smartsheet.sdk_seam import quiet_handled_error_responses, replace_token, set_request_timeout
@@ -32,7 +37,6 @@ API_BASES = {
     "eu": "https://api.smartsheet.eu/2.0",
     "gov": "https://api.smartsheetgov.com/2.0",
 }
-DEFAULT_TIMEOUT_SECONDS = 20.0
 HISTORY_PAGE_SIZE = 100
 # Lists page by a `lastKey` cursor of 100 to 1000 items (NOTES.md); the largest costs fewest calls.
 LIST_PAGE_SIZE = 1000
@@ -53,9 +57,9 @@ class ExponentialBackoff(smartsheet.smartsheet.AbstractUserCalcBackoff):
 
     def __init__(
         self,
-        max_retry_seconds: float = 150.0,
+        max_retry_seconds: float = SMARTSHEET_RETRY_BUDGET_SECONDS,
         base_seconds: float = 1.0,
-        max_attempts: int = 6,
+        max_attempts: int = SMARTSHEET_RETRY_ATTEMPTS,
         rate_limit_seconds: float = 60.0,
         *,
         sleep: Sleeper | None = None,
@@ -171,7 +175,7 @@ class SdkSmartsheet:
         token: str,
         api_base: str = "us",
         *,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        timeout_seconds: float = SMARTSHEET_REQUEST_TIMEOUT_SECONDS,
         backoff: ExponentialBackoff | None = None,
         renew_token: Callable[[], str] | None = None,
         budget: RequestBudget | None = None,
