@@ -42,8 +42,19 @@ do not count. A window empties only as the clock moves, so a client recovers by 
 benchmarks only.
 
 Webhooks: callbacks go out only when asked, `sim.deliver_callbacks()` (signed with `sign`;
-each POST reported as a `DeliveryResult`); `sim.disable_webhook(id, status)`;
-`sim.webhooks.pending_count()`, `sim.webhooks.get(id)`.
+each POST reported as a `DeliveryResult`); `sim.webhooks.pending_count()`, `sim.webhooks.get(id)`.
+Answers are judged as Smartsheet's (NOTES.md): exactly 200 delivers; 400-499 but 410, 500-599 and
+timeouts are retried with the same body, up to 14 times on the virtual clock (7 exponential waits
+from one minute, then every 3 hours: `sim.webhooks.next_retry_at()` says when the next is due, and
+a later `deliver_callbacks()` sends it), then the hook is disabled; any other answer (another 2xx,
+3xx, 410...) disables it at once (DISABLED_CALLBACK_FAILED). Status callbacks (`newWebhookStatus`)
+are sent only when Smartsheet sends them: `sim.make_scope_inaccessible(sheet_id)` (the sheet
+deleted or shared away: the API answers 404 for it, its hooks become DISABLED_SCOPE_INACCESSIBLE)
+and `sim.make_scope_accessible(sheet_id)` (they are re-enabled automatically, status ENABLED).
+`sim.disable_webhook(id, status)` disables with any status, silently but for an inaccessible scope.
+
+Long URLs: a request target (path and query, as sent) over `options.max_url_bytes` (8,192) is
+answered 414 with an HTML body, as Smartsheet answers past about a thousand `rowIds`.
 
 Lists page as Smartsheet's do since June 2026 (NOTES.md). Workspaces, webhooks and container
 children page by cursor: `maxItems` (100 to 1000 in steps of 100; else 400) and `lastKey` give

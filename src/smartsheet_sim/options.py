@@ -37,6 +37,14 @@ class SimulatorOptions(BaseModel):
     # Restrict injected errors and timeouts to these endpoint keys ("GET /sheets/{sheetId}"); None = all.
     fault_endpoints: set[str] | None = None
 
+    # The longest request target (path and query string, percent-encoded, as sent) the API's front
+    # accepts; a longer one is answered 414 with an HTML body, before authentication, as a web server
+    # does (None: no limit). Smartsheet answers 414 past about a thousand `rowIds` (NOTES.md), some
+    # 19 KB of 16-digit ids joined by "%2C"; 8,192 bytes is the common web-server default (Apache's
+    # LimitRequestLine of 8190, nginx's 8k header buffers), stricter than that, so that a client safe
+    # here is safe against Smartsheet and whatever proxy stands between.
+    max_url_bytes: int | None = Field(default=8192, ge=1)
+
     # Deterministic randomness (fault injection, ids, secrets, nonces).
     seed: int = 0
 
@@ -46,8 +54,16 @@ class SimulatorOptions(BaseModel):
     # Token owner: API writes are attributed to this email (default: the scenario's first user).
     api_user: str | None = None
 
-    # Webhook callbacks: HTTP timeout for each callback/challenge POST, and failures before disabling.
+    # Webhook callbacks: HTTP timeout for each callback/challenge POST (wall time: no answer in time
+    # counts as a failure), and Smartsheet's retries of a failed callback, on the virtual clock: up to
+    # `callback_max_retries` (14), the first `callback_backoff_retries` (7) after exponential waits
+    # (base, 2x base, 4x base...), the rest `callback_retry_interval_seconds` (3 hours) apart; then the
+    # webhook is disabled (DISABLED_CALLBACK_FAILED). Smartsheet does not publish the backoff's base:
+    # one minute is *inferred* (the seventh wait, 64 min, stays under the 3-hour step that follows).
     callback_timeout_seconds: float = Field(default=5.0, gt=0)
-    callback_max_failures: int = Field(default=14, ge=1)
+    callback_max_retries: int = Field(default=14, ge=0)
+    callback_backoff_retries: int = Field(default=7, ge=0)
+    callback_retry_base_seconds: float = Field(default=60.0, ge=0)
+    callback_retry_interval_seconds: float = Field(default=3 * 3600.0, ge=0)
     challenge_every: int = Field(default=100, ge=1)
     bundle_seconds: float = Field(default=60.0, ge=0)

@@ -131,10 +131,11 @@ class Simulator:
     # ----- reading the state -----------------------------------------------------------------------
 
     def sheets(self) -> list[Sheet]:
-        return self._backend.state.sheets()
+        """Every sheet, those made inaccessible included (the API shows only the others)."""
+        return self._backend.state.all_sheets()
 
     def sheet(self, sheet_id: int) -> Sheet | None:
-        return self._backend.state.sheet(sheet_id)
+        return self._backend.state.sheet(sheet_id, inaccessible_too=True)
 
     @property
     def change_log(self) -> list[ChangeEvent]:
@@ -161,9 +162,26 @@ class Simulator:
         return self._backend.webhooks
 
     def deliver_callbacks(self, duplicate: bool = False) -> list[DeliveryResult]:
-        """Send pending webhook callbacks now, synchronously (see `WebhookDelivery.deliver`)."""
+        """Send the webhook callbacks due now, synchronously (see `WebhookDelivery.deliver`); a failed
+        one waits for its retry time on the virtual clock (`webhooks.next_retry_at()`)."""
         return self._backend.delivery.deliver(duplicate=duplicate)
 
-    def disable_webhook(self, webhook_id: int, status: str = "DISABLED_BY_OWNER") -> None:
-        """Disable a hook as Smartsheet would; an ENABLED one is told so by a `newWebhookStatus` callback."""
-        self._backend.webhooks.disable(webhook_id, status)
+    def disable_webhook(
+        self, webhook_id: int, status: str = "DISABLED_BY_OWNER", status_callback: bool | None = None
+    ) -> None:
+        """Disable a hook with `status`. As Smartsheet, an ENABLED hook is told by a `newWebhookStatus`
+        callback only for DISABLED_SCOPE_INACCESSIBLE (`make_scope_inaccessible` is the realistic way
+        there); `status_callback=True` sends one Smartsheet would not, False none."""
+        self._backend.webhooks.disable(webhook_id, status, status_callback=status_callback)
+
+    def make_scope_inaccessible(self, sheet_id: int) -> list[int]:
+        """The sheet is deleted or shared away from the token's owner: the API answers 404 for it and
+        leaves it out of lists, its ENABLED webhooks become DISABLED_SCOPE_INACCESSIBLE, each with a
+        `newWebhookStatus` callback, and enabling them is refused. Returns the hooks disabled."""
+        return self._backend.webhooks.scope_inaccessible(sheet_id)
+
+    def make_scope_accessible(self, sheet_id: int) -> list[int]:
+        """Access to the sheet is restored: Smartsheet re-enables the webhooks it disabled as
+        DISABLED_SCOPE_INACCESSIBLE by itself, each with a `newWebhookStatus: ENABLED` callback;
+        changes made meanwhile are never delivered. Returns the hooks re-enabled."""
+        return self._backend.webhooks.scope_accessible(sheet_id)

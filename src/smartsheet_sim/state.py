@@ -70,6 +70,7 @@ class SimulatorState:
         starts = [scenario.baseline_at, *(edit.at for edit in scenario.edits)]
         self._now = min(starts).astimezone(UTC)
         self._sheets: dict[int, Sheet] = {}
+        self._inaccessible: set[int] = set()  # deleted or shared away: the API no longer shows them
         for spec in scenario.sheets:
             self._sheets[spec.id] = self._load_sheet(spec)
 
@@ -231,11 +232,29 @@ class SimulatorState:
 
     # ----- reading -------------------------------------------------------------------------------
 
-    def sheets(self) -> list[Sheet]:
+    def all_sheets(self) -> list[Sheet]:
+        """Every sheet of the scenario, those the token's owner can no longer reach included."""
         return list(self._sheets.values())
 
-    def sheet(self, sheet_id: int) -> Sheet | None:
+    def sheets(self) -> list[Sheet]:
+        """The sheets the token's owner can reach (what the API shows)."""
+        return [sheet for sheet in self._sheets.values() if sheet.id not in self._inaccessible]
+
+    def sheet(self, sheet_id: int, *, inaccessible_too: bool = False) -> Sheet | None:
+        """A sheet the token's owner can reach; with `inaccessible_too`, also one it no longer can."""
+        if sheet_id in self._inaccessible and not inaccessible_too:
+            return None
         return self._sheets.get(sheet_id)
+
+    def set_accessible(self, sheet_id: int, accessible: bool) -> None:
+        """Deleting or sharing away a sheet hides it from the API (its edits by others still happen)."""
+        with self._lock:
+            if sheet_id not in self._sheets:
+                raise KeyError(f"no sheet {sheet_id}")
+            if accessible:
+                self._inaccessible.discard(sheet_id)
+            else:
+                self._inaccessible.add(sheet_id)
 
     def attachments(self) -> dict[int, Attachment]:
         return self._attachments

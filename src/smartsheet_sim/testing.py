@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -210,11 +211,14 @@ class CallbackReceiver:
     """A tiny HTTP endpoint that answers challenges and records every POST it gets.
 
     `status` is the HTTP status for callbacks (challenges get 200 unless `answer_challenges` is
-    False); `statuses`, when not empty, is consumed first, one status per callback.
+    False); `statuses`, when not empty, is consumed first, one status per callback. `delay_seconds`
+    (wall time) passes before a callback is answered: past the simulator's
+    `callback_timeout_seconds`, the callback times out.
     """
 
     status: int = 200
     statuses: list[int] = field(default_factory=list)
+    delay_seconds: float = 0.0
     answer_challenges: bool = True
     echo_in_body: bool = False
     received: list[Received] = field(default_factory=list)
@@ -256,12 +260,17 @@ class CallbackReceiver:
                             headers["Smartsheet-Hook-Response"] = challenge
                 else:
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                    if receiver.delay_seconds:
+                        time.sleep(receiver.delay_seconds)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the simulator gave up waiting (a timeout)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True

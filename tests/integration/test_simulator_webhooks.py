@@ -241,19 +241,98 @@ def test_errors_are_retried_with_the_same_body(client: Any, sim: Simulator, rece
     receiver.statuses = [500, 429]
     edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
     assert [r.outcome for r in sim.deliver_callbacks()] == ["retry"]
+    sim.set_time(at("2026-11-10T15:01:00Z"))  # the first retry waits a minute
     assert [(r.kind, r.status_code, r.outcome) for r in sim.deliver_callbacks()] == [("retry", 429, "retry")]
+    sim.set_time(at("2026-11-10T15:03:00Z"))  # the second, two more
     assert [(r.kind, r.status_code, r.outcome) for r in sim.deliver_callbacks()] == [("retry", 200, "delivered")]
     bodies = {c.body for c in receiver.callbacks}
     assert len(receiver.callbacks) == 3 and len(bodies) == 1
 
 
-def test_fourteen_failures_disable(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+# The waits before each of the 14 retries: 7 doubling from a minute, then every 3 hours (NOTES.md).
+RETRY_WAITS = [60 * 2**n for n in range(7)] + [3 * 3600] * 7
+
+
+def test_fourteen_retries_on_the_virtual_clock_then_disabled(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
     hook = enabled_hook(client, receiver)
     receiver.status = 503
     edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
-    outcomes = [r.outcome for _ in range(15) for r in sim.deliver_callbacks()]
+    first = sim.deliver_callbacks()
+    assert [(r.kind, r.status_code, r.outcome) for r in first] == [("callback", 503, "retry")]
+    waits, outcomes = [], []
+    while (due := sim.webhooks.next_retry_at(hook.id)) is not None:
+        waits.append(round((due - sim.now).total_seconds()))
+        sim.set_time(due - timedelta(seconds=1))
+        assert sim.deliver_callbacks() == []  # a second early: nothing is sent
+        sim.set_time(due)
+        [result] = sim.deliver_callbacks()
+        assert result.kind == "retry" and result.status_code == 503
+        outcomes.append(result.outcome)
+    assert waits == RETRY_WAITS
     assert outcomes == ["retry"] * 13 + ["disabled"]
-    assert str(client.Webhooks.get_webhook(hook.id).status) == "DISABLED_CALLBACK_FAILED"
+    assert len(receiver.callbacks) == 15 and len({c.body for c in receiver.callbacks}) == 1
+    assert sim.now - at("2026-11-10T15:00:00Z") == timedelta(seconds=sum(RETRY_WAITS))
+    disabled = client.Webhooks.get_webhook(hook.id)
+    assert (disabled.enabled, str(disabled.status)) == (False, "DISABLED_CALLBACK_FAILED")
+    assert disabled.stats.last_callback_attempt_retry_count == 14
+    assert not [r for r in receiver.callbacks if "newWebhookStatus" in r.json()]  # no status callback
+
+
+def test_later_callbacks_wait_behind_a_retry(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    enabled_hook(client, receiver)
+    receiver.statuses = [502]
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    edit(sim, at("2026-11-10T15:05:00Z"), Quantity=21)
+    [failed] = sim.deliver_callbacks()
+    assert (failed.outcome, failed.retry_at) == ("retry", at("2026-11-10T15:06:00Z"))
+    assert sim.deliver_callbacks() == []  # one at a time: the second waits for the first
+    sim.set_time(at("2026-11-10T15:06:00Z"))
+    assert [(r.kind, r.outcome) for r in sim.deliver_callbacks()] == [("retry", "delivered"), ("callback", "delivered")]
+    stamps = [c.json()["events"][0]["timestamp"] for c in receiver.callbacks]
+    assert stamps == ["2026-11-10T15:00:00Z", "2026-11-10T15:00:00Z", "2026-11-10T15:05:00Z"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 408, 429, 499, 500, 502, 503, 504, 599])
+def test_retried_answers(client: Any, sim: Simulator, receiver: CallbackReceiver, status: int) -> None:
+    hook = enabled_hook(client, receiver)
+    receiver.statuses = [status]
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    [failed] = sim.deliver_callbacks()
+    assert (failed.status_code, failed.outcome, failed.retry_at) == (status, "retry", at("2026-11-10T15:01:00Z"))
+    assert str(sim.webhooks.get(hook.id).status) == "ENABLED"
+    sim.set_time(at("2026-11-10T15:01:00Z"))
+    assert [(r.kind, r.status_code, r.outcome) for r in sim.deliver_callbacks()] == [("retry", 200, "delivered")]
+
+
+@pytest.mark.parametrize("status", [201, 202, 204, 206, 299, 300, 302, 304, 308, 309, 350, 399, 410])
+def test_other_answers_disable_without_a_retry(
+    client: Any, sim: Simulator, receiver: CallbackReceiver, status: int
+) -> None:
+    hook = enabled_hook(client, receiver)
+    receiver.status = status  # a 3xx without a Location: nothing to follow
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    results = sim.deliver_callbacks()
+    assert [(r.kind, r.status_code, r.outcome, r.retry_at) for r in results] == [("callback", status, "disabled", None)]
+    disabled = client.Webhooks.get_webhook(hook.id)
+    assert (disabled.enabled, str(disabled.status)) == (False, "DISABLED_CALLBACK_FAILED")
+    assert str(status) in disabled.disabled_details
+    assert sim.webhooks.next_retry_at() is None and sim.webhooks.pending_count(hook.id) == 0
+    sim.set_time(at("2026-11-12T15:00:00Z"))
+    assert sim.deliver_callbacks() == [] and len(receiver.callbacks) == 1  # not retried, no status callback
+
+
+def test_a_timeout_is_retried(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+    sim.options.callback_timeout_seconds = 0.2
+    enabled_hook(client, receiver)
+    receiver.delay_seconds = 1.0
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    [result] = sim.deliver_callbacks()
+    assert (result.status_code, result.outcome, result.error) == (None, "retry", "ReadTimeout")
+    receiver.delay_seconds = 0.0
+    sim.set_time(result.retry_at)  # type: ignore[arg-type]
+    assert [(r.kind, r.outcome) for r in sim.deliver_callbacks()] == [("retry", "delivered")]
 
 
 def test_connection_errors_are_retried(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
@@ -267,6 +346,7 @@ def test_connection_errors_are_retried(client: Any, sim: Simulator, receiver: Ca
     [result] = sim.deliver_callbacks()
     assert (result.status_code, result.outcome) == (None, "retry") and result.error
     client.Webhooks.update_webhook(hook.id, smartsheet.models.Webhook({"callbackUrl": receiver.url}))
+    sim.set_time(at("2026-11-10T15:01:00Z"))
     assert [r.outcome for r in sim.deliver_callbacks()] == ["delivered"]
 
 
@@ -284,7 +364,9 @@ def test_a_challenge_precedes_every_nth_callback(client: Any, sim: Simulator, re
     assert [(r.kind, r.outcome) for r in results][-1] == ("challenge", "verification_failed")
 
 
-def test_disabling_sends_a_status_callback(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
+def test_disabling_for_an_inaccessible_scope_sends_a_status_callback(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
     hook = enabled_hook(client, receiver)
     edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
     sim.disable_webhook(hook.id, status="DISABLED_SCOPE_INACCESSIBLE")
@@ -297,12 +379,100 @@ def test_disabling_sends_a_status_callback(client: Any, sim: Simulator, receiver
     assert str(client.Webhooks.get_webhook(hook.id).status) == "DISABLED_SCOPE_INACCESSIBLE"
 
 
+@pytest.mark.parametrize(
+    "status",
+    [
+        "DISABLED_BY_OWNER",
+        "DISABLED_CALLBACK_FAILED",
+        "DISABLED_ADMINISTRATIVE",
+        "DISABLED_APP_REVOKED",
+        "DISABLED_VERIFICATION_FAILED",
+    ],
+)
+def test_other_disables_send_no_status_callback(
+    client: Any, sim: Simulator, receiver: CallbackReceiver, status: str
+) -> None:
+    hook = enabled_hook(client, receiver)
+    sim.disable_webhook(hook.id, status)
+    assert sim.deliver_callbacks() == [] and receiver.callbacks == []
+    assert str(client.Webhooks.get_webhook(hook.id).status) == status
+
+
+def test_a_status_callback_smartsheet_would_not_send_can_be_forced(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
+    hook = enabled_hook(client, receiver)
+    sim.disable_webhook(hook.id, "DISABLED_BY_OWNER", status_callback=True)
+    assert [(r.kind, r.payload["newWebhookStatus"]) for r in sim.deliver_callbacks()] == [
+        ("status", "DISABLED_BY_OWNER")
+    ]
+
+
+def test_a_scope_made_inaccessible_then_accessible_again(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
+    hook = enabled_hook(client, receiver)
+    other = enabled_hook(client, receiver, sheet_id=4002)
+    edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
+    assert sim.make_scope_inaccessible(4001) == [hook.id]
+    # Disabled: the pending callback is dropped; one status callback says why.
+    [status] = sim.deliver_callbacks()
+    assert (status.webhook_id, status.kind, status.status_code) == (hook.id, "status", 200)
+    [callback] = receiver.callbacks
+    assert verify(hook.shared_secret, callback)
+    body = callback.json()
+    assert set(body) == {"nonce", "timestamp", "webhookId", "scope", "scopeObjectId", "newWebhookStatus"}
+    assert (body["webhookId"], body["scopeObjectId"], body["newWebhookStatus"]) == (
+        hook.id,
+        4001,
+        "DISABLED_SCOPE_INACCESSIBLE",
+    )
+    # The token's owner no longer sees the sheet, nor can enable its webhook.
+    with pytest.raises(ApiError) as caught:
+        client.Sheets.get_sheet(4001)
+    assert caught.value.error.result.code == 1006
+    assert 4001 not in [s.id for s in client.Sheets.list_sheets(include_all=True).data]
+    with pytest.raises(ApiError) as refused:
+        enable(client, hook.id)
+    assert refused.value.error.result.code == 1151
+    hidden = client.Webhooks.get_webhook(hook.id)
+    assert (hidden.enabled, str(hidden.status)) == (False, "DISABLED_SCOPE_INACCESSIBLE")
+    assert str(client.Webhooks.get_webhook(other.id).status) == "ENABLED"
+    edit(sim, at("2026-11-10T16:00:00Z"), Quantity=21)  # while inaccessible: never delivered
+    assert sim.deliver_callbacks() == []
+
+    # Access restored: Smartsheet re-enables the webhook by itself and says so.
+    assert sim.make_scope_accessible(4001) == [hook.id]
+    assert sim.make_scope_accessible(4001) == []  # once
+    [revived] = sim.deliver_callbacks()
+    assert (revived.kind, revived.payload["newWebhookStatus"]) == ("status", "ENABLED")
+    assert "events" not in revived.payload
+    assert client.Sheets.get_sheet(4001).id == 4001
+    back = client.Webhooks.get_webhook(hook.id)
+    assert (back.enabled, str(back.status)) == (True, "ENABLED")
+    edit(sim, at("2026-11-10T17:00:00Z"), Quantity=22)
+    assert [(r.kind, r.outcome) for r in sim.deliver_callbacks()] == [("callback", "delivered")]
+    stamps = [e["timestamp"] for c in receiver.callbacks if "events" in c.json() for e in c.json()["events"]]
+    assert set(stamps) == {"2026-11-10T17:00:00Z"}
+
+
+def test_a_hook_disabled_otherwise_is_not_revived_with_its_scope(
+    client: Any, sim: Simulator, receiver: CallbackReceiver
+) -> None:
+    hook = enabled_hook(client, receiver)
+    client.Webhooks.update_webhook(hook.id, smartsheet.models.Webhook({"enabled": False}))
+    assert sim.make_scope_inaccessible(4001) == []  # not ENABLED: left as it is
+    assert sim.make_scope_accessible(4001) == []
+    assert sim.deliver_callbacks() == [] and receiver.callbacks == []
+    assert str(client.Webhooks.get_webhook(hook.id).status) == "DISABLED_BY_OWNER"
+
+
 def test_owner_disabling_through_the_api(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:
     hook = enabled_hook(client, receiver)
     updated = client.Webhooks.update_webhook(hook.id, smartsheet.models.Webhook({"enabled": False})).result
     assert (updated.enabled, str(updated.status)) == (False, "DISABLED_BY_OWNER")
     edit(sim, at("2026-11-10T15:00:00Z"), Quantity=20)
-    assert sim.deliver_callbacks() == []
+    assert sim.deliver_callbacks() == []  # no status callback either
 
 
 def test_subscope_limits_cells_but_not_deletions(client: Any, sim: Simulator, receiver: CallbackReceiver) -> None:

@@ -168,7 +168,9 @@ def test_a_poison_message_is_dead_lettered_too(env: Env) -> None:
 
 def test_disabled_webhook_alerts_misses_changes_and_is_recovered_by_the_health_check(env: Env) -> None:
     webhook_id = env.hooks[4002]
-    env.sim.disable_webhook(webhook_id, "DISABLED_BY_OWNER")
+    # Smartsheet sends no status callback for this status (only for an inaccessible scope and an
+    # automatic re-enable, NOTES.md): the simulator is asked to send one, to test the alert path.
+    env.sim.disable_webhook(webhook_id, "DISABLED_BY_OWNER", status_callback=True)
     first = env.stack.pump()
     [status] = [d for d in first.deliveries if d.kind == "status"]
     assert status.status_code == 200 and status.payload["newWebhookStatus"] == "DISABLED_BY_OWNER"
@@ -195,11 +197,30 @@ def test_disabled_webhook_alerts_misses_changes_and_is_recovered_by_the_health_c
 
 def test_a_webhook_disabled_by_callback_failures_is_alerted_and_recovered(env: Env) -> None:
     webhook_id = env.hooks[4003]
-    env.sim.disable_webhook(webhook_id, "DISABLED_CALLBACK_FAILED")
+    # As above: Smartsheet itself would send no status callback for DISABLED_CALLBACK_FAILED.
+    env.sim.disable_webhook(webhook_id, "DISABLED_CALLBACK_FAILED", status_callback=True)
     env.stack.pump()
     assert any("DISABLED_CALLBACK_FAILED" in subject for subject, _ in env.alerts.notes)
     report = env.stack.health()
     assert report.recovered == [4003] and env.sim.webhooks.get(webhook_id).status == "ENABLED"
+
+
+def test_a_scope_made_inaccessible_is_alerted_and_its_automatic_re_enable_is_not(env: Env) -> None:
+    # The status callbacks Smartsheet does send: the sheet shared away, then shared back.
+    webhook_id = env.hooks[4003]
+    env.alerts.notes.clear()
+    assert env.sim.make_scope_inaccessible(4003) == [webhook_id]
+    gone = env.stack.pump()
+    [status] = [d for d in gone.deliveries if d.kind == "status"]
+    assert status.status_code == 200 and status.payload["newWebhookStatus"] == "DISABLED_SCOPE_INACCESSIBLE"
+    [(subject, text)] = env.alerts.notes
+    assert str(webhook_id) in subject and "DISABLED_SCOPE_INACCESSIBLE" in subject and "sheet 4003" in text
+
+    env.alerts.notes.clear()
+    assert env.sim.make_scope_accessible(4003) == [webhook_id]
+    back = env.stack.pump()
+    assert [d.payload["newWebhookStatus"] for d in back.deliveries if d.kind == "status"] == ["ENABLED"]
+    assert env.alerts.notes == [] and env.sim.webhooks.get(webhook_id).status == "ENABLED"
 
 
 # ----- secret rotation ------------------------------------------------------------------------------

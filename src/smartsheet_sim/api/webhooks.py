@@ -43,7 +43,7 @@ def update_webhook(backend: Backend, req: Request) -> Any:
     with lock:
         hook, enabled = hooks.update_fields(webhook_id, body)
         if enabled is False and hook.status == ENABLED:
-            hooks.disable(webhook_id, "DISABLED_BY_OWNER", notify=False)
+            hooks.disable(webhook_id, "DISABLED_BY_OWNER", status_callback=False)
     if enabled is True:
         backend.delivery.enable(webhook_id)
     with lock:

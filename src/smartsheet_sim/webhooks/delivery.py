@@ -2,6 +2,16 @@
 
 Delivery is explicit (`Simulator.deliver_callbacks`) so runs are deterministic. Network calls to
 callback URLs never happen while the state's lock is held: a receiver may call the API back.
+
+How Smartsheet treats a callback's answer (NOTES.md), as `callback_outcome` decides:
+- exactly 200: delivered;
+- 400-499 except 410, 500-599, and no answer (timeout, connection refused): failed, retried with the
+  same body on the virtual clock (`SimulatorOptions.callback_max_retries` and the waits beside it),
+  the hook's later callbacks waiting behind it; after the last retry fails the hook is disabled;
+- anything else (another 2xx, 1xx, 3xx, 410, a status past 599): the hook is disabled at once,
+  DISABLED_CALLBACK_FAILED, and the callback is not retried. Redirects that carry a Location are
+  followed first, as an HTTP client does (NOTES.md names 309-399); a 3xx that ends the exchange
+  disables.
 """
 
 from __future__ import annotations
@@ -10,12 +20,35 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
+from smartsheet_sim.errors import ApiError
+from smartsheet_sim.options import SimulatorOptions
 from smartsheet_sim.state import SimulatorState
 from smartsheet_sim.webhooks.registry import ENABLED, Callback, Webhook, WebhookRegistry
+
+DELIVERED, RETRY, DISABLE = "delivered", "retry", "disable"
+
+
+def callback_outcome(status: int | None) -> str:
+    """What Smartsheet does with a callback answered `status` (None: no answer in time, or none at all)."""
+    if status == 200:
+        return DELIVERED
+    if status is None or (400 <= status <= 499 and status != 410) or 500 <= status <= 599:
+        return RETRY
+    return DISABLE
+
+
+def retry_wait(options: SimulatorOptions, retry: int) -> timedelta | None:
+    """How long before the `retry`-th retry (1-based) of a failed callback; None past the last one."""
+    if retry > options.callback_max_retries:
+        return None
+    if retry <= options.callback_backoff_retries:
+        return timedelta(seconds=options.callback_retry_base_seconds * 2 ** (retry - 1))
+    return timedelta(seconds=options.callback_retry_interval_seconds)
 
 
 @dataclass(frozen=True)
@@ -24,8 +57,9 @@ class DeliveryResult:
 
     kind: "callback" (first attempt), "retry", "duplicate" (a resend of a delivered callback),
     "challenge" (verification every `challenge_every` callbacks) or "status" (newWebhookStatus).
-    outcome: "delivered", "retry" (kept for a later attempt), "disabled", "verified",
-    "verification_failed" or "sent" (status and duplicate callbacks change nothing).
+    outcome: "delivered", "retry" (kept for a later attempt, at `retry_at` on the virtual clock),
+    "disabled", "verified", "verification_failed" or "sent" (status and duplicate callbacks change
+    nothing).
     """
 
     webhook_id: int
@@ -34,6 +68,7 @@ class DeliveryResult:
     outcome: str
     payload: dict[str, Any]
     error: str | None = None
+    retry_at: datetime | None = None
 
     @property
     def delivered(self) -> bool:
@@ -84,24 +119,31 @@ class WebhookDelivery:
         return ok, status, payload
 
     def enable(self, webhook_id: int) -> Webhook:
-        """Verify the callback URL synchronously (lock released meanwhile); ENABLED on success."""
+        """Verify the callback URL synchronously (lock released meanwhile); ENABLED on success.
+
+        A hook whose sheet the owner can no longer reach is refused, 400 errorCode 1151 (*inferred*:
+        Smartsheet's error for a scope object not found; access restored re-enables it by itself).
+        """
         with self._state.lock:
             hook = self._registry.get(webhook_id)
             if hook.status == ENABLED:
                 return hook
+            if self._state.sheet(hook.scope_object_id) is None:
+                raise ApiError(400, 1151, f"Scope '{hook.scope}', object id {hook.scope_object_id} was not found.")
             url = hook.callback_url
         ok, _, _ = self._challenge(webhook_id, url)
         with self._state.lock:
             return self._registry.mark_verified(webhook_id, ok)
 
     def deliver(self, duplicate: bool = False) -> list[DeliveryResult]:
-        """Send what is pending, one callback at a time per webhook, synchronously.
+        """Send what is due, one callback at a time per webhook, synchronously.
 
-        200 delivers; another 2xx or a 410 disables the hook (DISABLED_CALLBACK_FAILED); other
-        answers and connection errors keep the callback for the next call, which retries it (after
-        `callback_max_failures` failures the hook is disabled). Before every `challenge_every`-th
-        callback a verification challenge is sent. With `duplicate`, each delivered callback is
-        sent a second time with the same body and nonce.
+        Answers are judged by `callback_outcome` (see the module docstring). A failed callback is
+        kept, with its `retry_at` on the virtual clock, and sent again by the first call made once
+        the clock has reached it; meanwhile the hook's later callbacks wait (one at a time). Status
+        callbacks go first and are never retried. Before every `challenge_every`-th callback a
+        verification challenge is sent. With `duplicate`, each delivered callback is sent a second
+        time with the same body and nonce.
         """
         state, registry = self._state, self._registry
         results: list[DeliveryResult] = []
@@ -119,6 +161,9 @@ class WebhookDelivery:
                     elif hook.status != ENABLED:
                         break
                     elif hook.in_flight is not None:
+                        retry_at = hook.in_flight.retry_at
+                        if retry_at is not None and state.now < retry_at:
+                            break  # not due yet: the clock has to move first
                         callback, kind = hook.in_flight, "retry"
                     elif hook.pending:
                         callback, kind = registry.next_callback(hook), "callback"
@@ -156,24 +201,30 @@ class WebhookDelivery:
                     hook.callbacks_sent += 1
                     hook.last_attempt = state.now
                     hook.last_retry_count = callback.failures
-                    if status == 200:
+                    verdict = callback_outcome(status)
+                    if verdict == DELIVERED:
                         hook.in_flight = None
                         hook.last_success = state.now
                         results.append(DeliveryResult(hook_id, kind, status, "delivered", callback.payload))
-                    elif status is not None and (200 <= status < 300 or status == 410):
+                    elif verdict == DISABLE:
                         registry.mark_disabled(hook, "DISABLED_CALLBACK_FAILED")
                         hook.disabled_details = f"The callback URL answered HTTP {status}."
                         results.append(DeliveryResult(hook_id, kind, status, "disabled", callback.payload, error))
                         break
                     else:
                         callback.failures += 1
-                        if callback.failures >= state.options.callback_max_failures:
+                        wait = retry_wait(state.options, callback.failures)
+                        if wait is None:
                             registry.mark_disabled(hook, "DISABLED_CALLBACK_FAILED")
                             hook.disabled_details = f"The callback failed {callback.failures} times."
-                            outcome = "disabled"
+                            results.append(DeliveryResult(hook_id, kind, status, "disabled", callback.payload, error))
                         else:
-                            outcome = "retry"
-                        results.append(DeliveryResult(hook_id, kind, status, outcome, callback.payload, error))
+                            callback.retry_at = state.now + wait
+                            results.append(
+                                DeliveryResult(
+                                    hook_id, kind, status, "retry", callback.payload, error, retry_at=callback.retry_at
+                                )
+                            )
                         break
                 if duplicate:
                     status, _, error = self._post(url, callback.body, headers)

@@ -1,6 +1,11 @@
 """Simulated Smartsheet webhooks as data: registration, status, shared secrets, and the events each
 hook has still to send (queued by `enqueue`, bundled into callbacks by `next_callback`).
 
+Status callbacks (`newWebhookStatus`) are queued only where Smartsheet sends them (NOTES.md): when
+a hook is disabled because its scope became inaccessible (`scope_inaccessible`: the sheet deleted
+or shared away) and when it is re-enabled automatically (`scope_accessible`: access restored). A
+hook disabled by its owner, by callback failures or by a failed verification is told nothing.
+
 No network here: verification challenges and callbacks are sent by `webhooks.delivery`.
 Callers hold the state's lock, except where a method says it takes it.
 """
@@ -28,16 +33,24 @@ DISABLED_STATUSES = (
     "DISABLED_SCOPE_INACCESSIBLE",
     "DISABLED_VERIFICATION_FAILED",
 )
+SCOPE_INACCESSIBLE = "DISABLED_SCOPE_INACCESSIBLE"
+STATUS_CALLBACK_STATUSES = frozenset({SCOPE_INACCESSIBLE, ENABLED})
+"""The statuses Smartsheet announces with a `newWebhookStatus` callback: an automatic disable for an
+inaccessible scope, and the automatic re-enable when access returns."""
 
 
 @dataclass
 class Callback:
-    """One callback body, kept with its events until it is delivered (retries resend the same body)."""
+    """One callback body, kept with its events until it is delivered (retries resend the same body).
+
+    `failures`: attempts that failed so far; `retry_at`: when the next may be made (virtual clock).
+    """
 
     payload: dict[str, Any]
     body: bytes
     events: list[ChangeEvent]
     failures: int = 0
+    retry_at: datetime | None = None
 
 
 @dataclass
@@ -191,11 +204,7 @@ class WebhookRegistry:
         """The outcome of the verification challenge an enable request sent."""
         hook = self.get(webhook_id)
         if ok:
-            hook.enabled = True
-            hook.status = ENABLED
-            hook.disabled_details = None
-            hook.callbacks_sent = 0
-            hook.challenged_at = 0
+            self._mark_enabled(hook)
         else:
             hook.enabled = False
             hook.status = "DISABLED_VERIFICATION_FAILED"
@@ -203,24 +212,69 @@ class WebhookRegistry:
         hook.modified_at = self._state.now
         return hook
 
-    def disable(self, webhook_id: int, status: str = "DISABLED_BY_OWNER", notify: bool = True) -> None:
-        """Disable a hook (takes the lock); with `notify`, a callback carrying `newWebhookStatus` is queued."""
+    def disable(self, webhook_id: int, status: str = "DISABLED_BY_OWNER", status_callback: bool | None = None) -> None:
+        """Disable a hook (takes the lock).
+
+        An ENABLED hook is told by a `newWebhookStatus` callback where Smartsheet would tell it
+        (`status_callback=None`: only for DISABLED_SCOPE_INACCESSIBLE); True queues one whatever the
+        status (one Smartsheet does not send: for testing a receiver), False none.
+        """
         if status not in DISABLED_STATUSES:
             raise ValueError(f"unknown disabled status {status!r}")
+        if status_callback is None:
+            status_callback = status in STATUS_CALLBACK_STATUSES
         with self._state.lock:
             hook = self.get(webhook_id)
             was_enabled = hook.status == ENABLED
             self.mark_disabled(hook, status)
-            if notify and was_enabled:
-                payload: dict[str, Any] = {
-                    "nonce": self.nonce(),
-                    "timestamp": iso(self._state.now),
-                    "webhookId": hook.id,
-                    "scope": hook.scope,
-                    "scopeObjectId": hook.scope_object_id,
-                    "newWebhookStatus": status,
-                }
-                hook.status_callbacks.append(Callback(payload, json.dumps(payload).encode(), []))
+            if status_callback and was_enabled:
+                self._queue_status_callback(hook)
+
+    def _queue_status_callback(self, hook: Webhook) -> None:
+        payload: dict[str, Any] = {
+            "nonce": self.nonce(),
+            "timestamp": iso(self._state.now),
+            "webhookId": hook.id,
+            "scope": hook.scope,
+            "scopeObjectId": hook.scope_object_id,
+            "newWebhookStatus": hook.status,
+        }
+        hook.status_callbacks.append(Callback(payload, json.dumps(payload).encode(), []))
+
+    def scope_inaccessible(self, sheet_id: int) -> list[int]:
+        """The sheet is deleted or shared away from the token's owner (takes the lock): the API no
+        longer shows it, and each ENABLED hook on it becomes DISABLED_SCOPE_INACCESSIBLE and is told so
+        by a status callback. Returns the ids of the hooks disabled."""
+        with self._state.lock:
+            self._state.set_accessible(sheet_id, False)
+            disabled = [h for h in self._hooks.values() if h.scope_object_id == sheet_id and h.status == ENABLED]
+            for hook in disabled:
+                self.mark_disabled(hook, SCOPE_INACCESSIBLE)
+                hook.disabled_details = f"Sheet {sheet_id} is no longer accessible to the webhook's owner."
+                self._queue_status_callback(hook)
+            return [h.id for h in disabled]
+
+    def scope_accessible(self, sheet_id: int) -> list[int]:
+        """Access to the sheet is restored (takes the lock): the API shows it again, and Smartsheet
+        re-enables each hook it had disabled as DISABLED_SCOPE_INACCESSIBLE, with a status callback
+        (`newWebhookStatus: ENABLED`). Changes made meanwhile are never delivered. Returns the ids."""
+        with self._state.lock:
+            self._state.set_accessible(sheet_id, True)
+            revived = [
+                h for h in self._hooks.values() if h.scope_object_id == sheet_id and h.status == SCOPE_INACCESSIBLE
+            ]
+            for hook in revived:
+                self._mark_enabled(hook)
+                self._queue_status_callback(hook)
+            return [h.id for h in revived]
+
+    def _mark_enabled(self, hook: Webhook) -> None:
+        hook.enabled = True
+        hook.status = ENABLED
+        hook.disabled_details = None
+        hook.callbacks_sent = 0
+        hook.challenged_at = 0
+        hook.modified_at = self._state.now
 
     def mark_disabled(self, hook: Webhook, status: str) -> None:
         """Disabled: whatever it had still to send is dropped."""
@@ -291,6 +345,18 @@ class WebhookRegistry:
         with self._state.lock:
             hooks = self._hooks.values() if webhook_id is None else [self.get(webhook_id)]
             return sum(len(h.pending) + (len(h.in_flight.events) if h.in_flight else 0) for h in hooks)
+
+    def next_retry_at(self, webhook_id: int | None = None) -> datetime | None:
+        """When the earliest failed callback waiting for a retry may be sent again (virtual clock);
+        None when none waits. Takes the lock. A driver moves the clock there (`sim.advance_to`)."""
+        with self._state.lock:
+            hooks = self._hooks.values() if webhook_id is None else [self.get(webhook_id)]
+            times = [
+                h.in_flight.retry_at
+                for h in hooks
+                if h.status == ENABLED and h.in_flight is not None and h.in_flight.retry_at is not None
+            ]
+            return min(times, default=None)
 
     def next_callback(self, hook: Webhook) -> Callback:
         """Take the pending events within `bundle_seconds` of the first into one callback."""
