@@ -1,5 +1,8 @@
 """The loopback HTTP server of the simulator: routing, authentication, rate limits, injected faults.
 
+A request target longer than `options.max_url_bytes` is answered first, 414 with an HTML body, as a
+web server in front of an API does (counted, but before authentication and rate limits).
+
 Quiet by design: nothing is logged (no tokens, no bodies).
 """
 
@@ -20,6 +23,10 @@ from smartsheet_sim.errors import ApiError
 from smartsheet_sim.traffic import CallCounter, FaultDice, RateLimiter
 
 API_PREFIX = "/2.0"
+HTML_414 = (
+    b"<html><head><title>414 Request-URI Too Large</title></head><body>"
+    b"<center><h1>414 Request-URI Too Large</h1></center></body></html>"
+)
 HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
 )
@@ -112,6 +119,11 @@ class _Handler(BaseHTTPRequestHandler):
             path_params = found.groupdict() if found else {}
         key = route.key if route is not None else f"{method} <unknown>"
         server.calls.count(key)
+
+        url_limit = backend.options.max_url_bytes
+        if url_limit is not None and len(self.path.encode()) > url_limit:
+            self._send(414, HTML_414, "text/html")
+            return
 
         if route is None or route.authenticated:
             auth = self.headers.get("Authorization")
