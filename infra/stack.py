@@ -18,6 +18,7 @@ from infra.constructs.ingest import STAGE_NAME, Ingest
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.processing import Processing
+from infra.constructs.reporting import Reporting
 from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import Secrets
@@ -77,6 +78,8 @@ class BillingAuditStack(cdk.Stack):
             idempotency=idempotency,
         )
 
+        self.reporting = reporting = Reporting(self, "Reporting", config=config, access_logs=storage.access_logs)
+
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
             self, "Scheduling", config=config, scan_run=self.scan_run.state_machine
@@ -116,7 +119,7 @@ class BillingAuditStack(cdk.Stack):
             EVENTS_TABLE.env_var: events.table_name,
             STATE_TABLE.env_var: state.table_name,
             IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
-            shared.REPORTS_BUCKET.env_var: storage.reports.bucket_name,
+            shared.REPORTS_BUCKET.env_var: reporting.bucket.bucket_name,
             shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn,
             shared.CALLBACK_QUEUE_ENV: processing.queue.queue_url,
             shared.CALLBACK_DLQ_ENV: processing.dead_letters.queue_url,

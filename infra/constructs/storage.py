@@ -1,5 +1,4 @@
-"""DynamoDB tables (from billing_audit.resources), the reports bucket and the bucket that receives
-S3 access logs."""
+"""DynamoDB tables (from billing_audit.resources) and the bucket that receives S3 access logs."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 
-from billing_audit.resources import REPORTS_BUCKET, TABLES, BucketSpec, Key, TableSpec
+from billing_audit.resources import TABLES, BucketSpec, Key, TableSpec
 from constructs import Construct
 from infra.config import InfraConfig
 
@@ -85,7 +84,7 @@ ACCESS_LOGS_BUCKET = BucketSpec("AccessLogsBucket", "ACCESS_LOGS_BUCKET")
 
 
 class Storage(Construct):
-    """The three tables, the reports bucket, and the access-log bucket the reports bucket logs to."""
+    """The three tables and the access-log bucket the reports bucket writes to."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
@@ -109,20 +108,6 @@ class Storage(Construct):
                 reason="This bucket is the server-access-log target of the reports bucket; logging "
                 "it into itself would loop.",
             )
-        )
-        # Private: people download through presigned links.  The demo keeps its outputs here.
-        self.reports = secure_bucket(
-            self,
-            REPORTS_BUCKET,
-            access_logs=self.access_logs,
-            versioned=False,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-reports",
-                    expiration=cdk.Duration.days(config.retention.reports_days),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                )
-            ],
         )
 
     def table(self, env_var: str) -> dynamodb.Table:

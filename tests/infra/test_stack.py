@@ -136,6 +136,17 @@ def test_only_the_reports_and_access_log_buckets_exist(template_json: dict[str, 
     assert set(of_type(template_json, "AWS::S3::Bucket")) == {"ReportsBucket", "AccessLogsBucket"}
 
 
+def test_the_reports_bucket_policy_keeps_its_logical_id(template_json: dict[str, Any]) -> None:
+    # A BucketPolicy under a new logical id is created, then the old one deleted: that delete
+    # removes the bucket's only policy (the TLS-only deny) from a deployed stack.
+    [policy_id] = [
+        logical_id
+        for logical_id, policy in of_type(template_json, "AWS::S3::BucketPolicy").items()
+        if policy["Properties"]["Bucket"] == {"Ref": "ReportsBucket"}
+    ]
+    assert policy_id == "ReportingReportsBucketPolicyEB73417F"
+
+
 # --- SNS, KMS, SQS, secrets -------------------------------------------------------------------
 
 
