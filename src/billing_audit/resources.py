@@ -123,10 +123,10 @@ SMARTSHEET_API_BASE_ENV = "SMARTSHEET_API_BASE"
 SMARTSHEET_TOKEN_ENV = "SMARTSHEET_ACCESS_TOKEN"  # noqa: S105
 CONFIG_ENV = "BILLING_AUDIT_CONFIG"
 
-SNAPSHOT_CHUNK_BYTES = 300_000
+SNAPSHOT_CHUNK_BYTES = 300_000  # stays well under DynamoDB's 400 KB item limit
 # How long a secret read from Secrets Manager is cached (Powertools Parameters): a rotation
 # reaches warm containers within this, and sooner where a refusal forces a fresh read.
-SECRET_CACHE_SECONDS = 300  # stays well under DynamoDB's 400 KB item limit
+SECRET_CACHE_SECONDS = 300
 
 # One Smartsheet request's time, and the Lambda timeouts derived from it.  The SDK adapter
 # (smartsheet/sdk_client.py) takes its defaults from here and infra/ sizes the functions from here,
@@ -144,6 +144,9 @@ SMARTSHEET_REQUEST_MAX_SECONDS = (
 # The processing function's timeout: its longest request plus the rest of a batch's work.
 PROCESS_WORK_SECONDS = 60
 PROCESS_TIMEOUT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WORK_SECONDS)
+# A scan drain stops this long before its invocation's time runs out: the row in hand (a few paced
+# history reads) and one request at its longest must still fit.
+SCAN_MARGIN_DEFAULT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WORK_SECONDS)
 
 # --- Added for the CDK application (infra/) and the moto deployment (billing_audit_local.deploy) ---
 CALLBACK_DLQ_ENV = "CALLBACK_DLQ_URL"

@@ -17,7 +17,6 @@ from billing_audit import resources as res
 from billing_audit.resources import MissingSetting
 
 DEFAULT_ROTATION_WAIT_SECONDS = 3.0
-DEFAULT_SCAN_MARGIN_SECONDS = 120.0
 
 
 class _FromEnvironment(BaseSettings):
@@ -49,7 +48,7 @@ class AuditSettings(SmartsheetSettings, WebhookSecretSettings):
     webhook_url: str | None = Field(None, alias=res.WEBHOOK_URL_ENV)
     # A drain stops this long before the invocation's time runs out: the slowest row (its histories
     # paced at Smartsheet's limit) must fit in it.
-    scan_margin_seconds: float = Field(DEFAULT_SCAN_MARGIN_SECONDS, ge=0, alias=res.SCAN_MARGIN_ENV)
+    scan_margin_seconds: float = Field(res.SCAN_MARGIN_DEFAULT_SECONDS, ge=0, alias=res.SCAN_MARGIN_ENV)
 
 
 class ProcessSettings(AuditSettings):
