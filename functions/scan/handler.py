@@ -96,6 +96,7 @@ def _sheet_summary(sheets: list[SheetScanResult]) -> list[dict[str, Any]]:
             "events": len(sheet.events),
             "new_events": sheet.new_events,
             "history_reads": sheet.history_reads,
+            "error": sheet.error,
             "held": sheet.held,
         }
         for sheet in sheets
@@ -146,6 +147,10 @@ def _run_step(request: ScanRequest, context: LambdaContext) -> dict[str, Any]:
     }
     logger.info("scan step finished", extra=summary)
     failed = [sheet for sheet in begun + progress.sheets if sheet.error is not None]
+    if failed:
+        # Said now, whatever remains: a sheet that failed at the start has no backlog to report it.
+        logger.error("sheets not scanned", extra={"sheets": {s.sheet_id: s.error for s in failed}})
+        metrics.add_metric(name=res.METRIC_SCAN_SHEETS_FAILED, unit=MetricUnit.Count, value=len(failed))
     if failed and progress.finished:
         raise ScanIncompleteError("; ".join(f"sheet {s.sheet_id}: {s.error}" for s in failed))
     return summary

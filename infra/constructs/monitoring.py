@@ -97,6 +97,12 @@ class Monitoring(Construct):
             "A scan finished long after its scheduled slot: the audit is behind",
         )
         alarm(
+            "ScanSheetsFailed",
+            app_metric(shared.METRIC_SCAN_SHEETS_FAILED),
+            1,
+            "A scan step could not read a sheet (gone, shared away, Smartsheet failing): its audit waits",
+        )
+        alarm(
             "ScanBacklogAge",
             app_metric(shared.METRIC_SCAN_BACKLOG_AGE, "Maximum"),
             limits.scan_backlog_age_minutes * 60,

@@ -47,6 +47,8 @@ def _step(scope: Construct, construct_id: str, scan: lambda_.IFunction, step: st
         result_path="$.progress",
         retry_on_service_exceptions=True,
     )
+    # A drain that ran out of time (a row outlasting the margin) goes on from the durable backlog.
+    task.add_retry(errors=["Sandbox.Timedout"], interval=cdk.Duration.minutes(1), max_attempts=5)
     # A throttle means another run holds the function: wait and try again, for a long while.
     task.add_retry(
         errors=["Lambda.TooManyRequestsException"],

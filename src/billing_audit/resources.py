@@ -177,6 +177,7 @@ METRIC_SCAN_BACKLOG_READS = "ScanBacklogHistoryReads"  # cell-history reads they
 METRIC_SCAN_BACKLOG_AGE = "ScanBacklogAgeSeconds"  # since the oldest open backlog was read (0 when none)
 METRIC_SCAN_DRAIN_ESTIMATE = "ScanDrainEstimateSeconds"  # the reads left at the history limit
 METRIC_SCAN_HISTORY_READS_PER_MINUTE = "ScanHistoryReadsPerMinute"  # this invocation's pace
+METRIC_SCAN_SHEETS_FAILED = "ScanSheetsFailed"  # sheets Smartsheet could not serve in a scan step
 SCAN_MARGIN_ENV = "SCAN_MARGIN_SECONDS"  # an invocation stops draining this long before its timeout
 HISTORY_READS_PER_MINUTE = 30  # Smartsheet's cell-history limit per token
 

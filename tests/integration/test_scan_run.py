@@ -104,3 +104,60 @@ def test_the_most_urgent_rows_are_drained_first(cloud, sims, scenario) -> None:
     _, plan = deps.runs.current(sheet_id) or ("", b"")
     urgencies = [item.urgency for item in SheetBacklog.model_validate_json(plan).work]
     assert urgencies == sorted(urgencies) and urgencies[0] == Urgency.CHANGED_CLOSED
+
+
+def _after_baseline(sim: Simulator, scenario: Scenario) -> tuple[Any, AuditDeps]:
+    config = config_for(scenario)
+    deps = simulator_deps(sim, config)
+    sim.apply_edits_through(scenario.baseline_at)
+    sim.set_time(scenario.baseline_at)
+    run_scan(config, deps)
+    sim.apply_edits_through(scenario.now)
+    sim.set_time(scenario.now)
+    return config, deps
+
+
+def test_a_row_deleted_while_waiting_in_the_backlog_does_not_block_its_sheet(cloud, sims, scenario) -> None:
+    import smartsheet
+
+    sim, _ = sims
+    config, deps = _after_baseline(sim, scenario)
+    start_run(config, deps, run_id="20261114T150000Z-deleted")
+    [sheet_id] = deps.runs.open_sheets()
+    _, plan = deps.runs.current(sheet_id) or ("", b"")
+    first = SheetBacklog.model_validate_json(plan).work[0].row_id
+    client = smartsheet.Smartsheet(access_token=sim.token, api_base=sim.api_base)
+    client.errors_as_exceptions(True)
+    client.Sheets.delete_rows(sheet_id, [first])  # gone before the drain reaches it
+    progress = drain(config, deps)
+    assert progress.finished and deps.runs.open_sheets() == []
+    assert all(e.row_id != first for e in progress.events)
+    later = run_scan(config, deps)  # the next run finds the deletion
+    assert any(e.row_id == first and e.type.value == "closed_row_deleted" for e in later.events)
+
+
+def test_a_scan_in_one_go_leaves_a_run_in_progress_to_its_state_machine(cloud, sims, scenario) -> None:
+    sim, _ = sims
+    config, deps = _after_baseline(sim, scenario)
+    start_run(config, deps, run_id="20261114T150000Z-machine")
+    result = run_scan(config, deps)
+    assert result.sheets == [] and result.events == []
+    assert deps.runs.open_sheets() == [3001]  # still the machine's to drain
+    assert deps.runs.current(3001) is not None and deps.runs.current(3001)[0] == "20261114T150000Z-machine"
+
+
+def test_the_run_store_opens_and_closes_a_run_in_one_write(cloud, sims, scenario) -> None:
+    from billing_audit.store.interfaces import RunInProgress
+
+    sim, _ = sims
+    _, deps = _after_baseline(sim, scenario)
+    runs = deps.runs
+    runs.begin(42, "20261114T150000Z-a", b'{"plan": 1}')
+    with pytest.raises(RunInProgress):
+        runs.begin(42, "20261114T150000Z-b", b'{"plan": 2}')
+    runs.mark_done(42, "20261114T150000Z-a", 7)
+    assert runs.current(42) == ("20261114T150000Z-a", b'{"plan": 1}') and runs.done(42, "20261114T150000Z-a") == {7}
+    runs.end(42, "20261114T150000Z-b")  # not the open run: nothing closes
+    assert runs.open_sheets() == [42]
+    runs.end(42, "20261114T150000Z-a")
+    assert runs.open_sheets() == [] and runs.current(42) is None and runs.done(42, "20261114T150000Z-a") == set()

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from http import HTTPStatus
 
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
@@ -48,6 +49,7 @@ from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timelin
 from billing_audit.resources import HISTORY_READS_PER_MINUTE
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
+from billing_audit.store.interfaces import RunInProgress
 from billing_audit.store.memory import (
     MemoryAlertPublisher,
     MemoryEventStore,
@@ -104,8 +106,10 @@ def run_scan(
             alerts=MemoryAlertPublisher(),
             notifier=MemoryAlertPublisher(),
         )
-    started = start_run(config, deps, new_run_id(deps.clock()), sheet_ids, accept_columns=accept_columns)
-    drained = {sheet.sheet_id: sheet for sheet in drain(config, deps).sheets}
+    run_id = new_run_id(deps.clock())
+    started = start_run(config, deps, run_id, sheet_ids, accept_columns=accept_columns)
+    # Only this run's backlogs: a scan run in progress (the state machine's) drains its own.
+    drained = {sheet.sheet_id: sheet for sheet in drain(config, deps, only_run=run_id).sheets}
     sheets: list[SheetScanResult] = []
     for sheet in started:
         done = drained.pop(sheet.sheet_id, None)
@@ -114,7 +118,6 @@ def run_scan(
             sheet.new_events, sheet.history_reads = done.new_events, done.history_reads
             sheet.error = sheet.error or done.error
         sheets.append(sheet)
-    sheets.extend(drained.values())  # backlogs an earlier run left open, drained too
     return ScanResult(sheets=sheets)
 
 
@@ -138,6 +141,8 @@ def start_run(
             continue
         try:
             results.append(_start_sheet(sheet_id, config, deps, run_id, accept_columns=accept_columns))
+        except RunInProgress:
+            continue  # another run opened this sheet meanwhile: it drains it
         except SmartsheetError as exc:
             # Nothing of this sheet moved on: the next run retries it from the same state.
             results.append(SheetScanResult(sheet_id=sheet_id, error=str(exc)))
@@ -250,13 +255,14 @@ class _OpenSheet:
     snapshot: SheetSnapshot
     done: set[int]
     result: SheetScanResult
+    abandoned: bool = False
 
     @property
     def pending(self) -> list[RowWork]:
         return [item for item in self.backlog.work if item.row_id not in self.done]
 
 
-def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
+def _load_open(deps: AuditDeps, only_run: str | None = None) -> list[_OpenSheet]:
     sheets: list[_OpenSheet] = []
     for sheet_id in deps.runs.open_sheets():
         current = deps.runs.current(sheet_id)
@@ -264,6 +270,8 @@ def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
         if current is None or snapshot is None:
             continue
         run_id, plan = current
+        if only_run is not None and run_id != only_run:
+            continue
         backlog = SheetBacklog.model_validate_json(plan)
         sheets.append(
             _OpenSheet(
@@ -295,19 +303,31 @@ def drain(
     *,
     time_left: Callable[[], float] = lambda: float("inf"),
     margin_seconds: float = 0.0,
+    only_run: str | None = None,
 ) -> RunProgress:
-    """Work through the open backlogs until they are empty or `time_left()` falls to the margin."""
+    """Work through the open backlogs (or only run `only_run`'s) until they are empty or
+    `time_left()` falls to the margin."""
     progress = RunProgress()
-    sheets = _load_open(deps)
+    sheets = _load_open(deps, only_run)
     for sheet, item in drain_order(sheets):
         if time_left() <= margin_seconds:
             break
-        if sheet.result.error is not None:
-            continue  # Smartsheet failed this sheet once in this invocation: the next one retries it
+        if sheet.abandoned:
+            continue
         try:
             events = _replay_row(sheet, item, config, deps)
         except SmartsheetError as exc:
-            sheet.result.error = str(exc)  # the row stays pending
+            if exc.status == HTTPStatus.NOT_FOUND and _row_gone(sheet, item, deps):
+                # Deleted since the run read the sheet: nothing to replay now; the next run finds
+                # the deletion (its snapshot still holds the row) and judges it.
+                deps.runs.mark_done(sheet.backlog.sheet_id, sheet.backlog.run_id, item.row_id)
+                sheet.done.add(item.row_id)
+                continue
+            # The sheet cannot be read as planned (gone, shared away, a column re-created): its run
+            # is dropped, its snapshot stays, and the next run plans it afresh and says why.
+            sheet.result.error = str(exc)
+            sheet.abandoned = True
+            deps.runs.end(sheet.backlog.sheet_id, sheet.backlog.run_id)
             continue
         sheet.result.new_events += len(record_events(events, config, deps))
         sheet.result.events.extend(events)
@@ -317,14 +337,22 @@ def drain(
         progress.rows_done += 1
         progress.history_reads += len(item.history_columns)
     for sheet in sheets:
-        if not sheet.pending and sheet.result.error is None:
+        if not sheet.pending and not sheet.abandoned:
             _finish(sheet, config, deps)
         progress.sheets.append(sheet.result)
-    still_open = [sheet for sheet in sheets if sheet.pending or sheet.result.error is not None]
+    still_open = [sheet for sheet in sheets if sheet.pending and not sheet.abandoned]
     progress.rows_left = sum(len(sheet.pending) for sheet in still_open)
     progress.history_reads_left = sum(len(item.history_columns) for sheet in still_open for item in sheet.pending)
     progress.open_since = min((sheet.backlog.read_at for sheet in still_open), default=None)
     return progress
+
+
+def _row_gone(sheet: _OpenSheet, item: RowWork, deps: AuditDeps) -> bool:
+    """Whether a row whose history Smartsheet no longer serves was deleted (the sheet still answers)."""
+    try:
+        return not deps.smartsheet.rows(sheet.backlog.sheet_id, [item.row_id]).rows
+    except SmartsheetError:
+        return False
 
 
 def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:

@@ -13,7 +13,14 @@ from billing_audit.smartsheet.models import SheetData, SheetRef, UserData, Webho
 
 
 class SmartsheetError(DependencyFailed):
-    """Smartsheet could not answer; the message is one line and carries no token or body."""
+    """Smartsheet could not answer; the message is one line and carries no token or body.
+
+    `status` is the HTTP status Smartsheet answered, when it answered (404: the object is gone).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SmartsheetGateway(Protocol):

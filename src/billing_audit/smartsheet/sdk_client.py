@@ -244,7 +244,8 @@ class SdkSmartsheet:
             if error.status_code == HTTPStatus.UNAUTHORIZED:
                 raise _Unauthorized from None
             raise SmartsheetError(
-                f"Smartsheet {endpoint} failed: HTTP {error.status_code} code {error.code}: {error.message}"
+                f"Smartsheet {endpoint} failed: HTTP {error.status_code} code {error.code}: {error.message}",
+                status=error.status_code,
             ) from None
         except (UnexpectedRequestError, HttpError, requests.RequestException) as exc:
             raise SmartsheetError(

@@ -212,9 +212,11 @@ def _delete_chunks(table: Table, pk: str, prefix: str, count: int) -> None:
 
 
 class DynamoRunStore:
-    """Scan runs in the state table: per sheet a head item naming the open run, the plan in
-    compressed chunks, one small item per row done; and one index item per open run, so the next
-    invocation finds every open sheet with one query."""
+    """Scan runs in the state table.  Each open run is one item in the `runs` partition (so one query
+    lists them, and opening or closing a run is a single conditional write); its plan is in
+    compressed chunks and its progress one small item per row done, in the sheet's own partition,
+    keyed by run id, so leftovers of a run that crashed while closing can never be mistaken for
+    another run's."""
 
     INDEX_PK = "runs"
 
@@ -225,12 +227,15 @@ class DynamoRunStore:
     def _pk(sheet_id: int) -> str:
         return f"run#{sheet_id}"
 
+    def _head_key(self, sheet_id: int) -> dict[str, str]:
+        return {"pk": self.INDEX_PK, "sk": f"sheet#{sheet_id}"}
+
     def begin(self, sheet_id: int, run_id: str, plan: bytes) -> None:
         pk = self._pk(sheet_id)
         chunks = _write_chunks(self.table, pk, f"plan#{run_id}#", plan)
         try:
             self.table.put_item(
-                Item={"pk": pk, "sk": "head", "run_id": run_id, "chunks": chunks},
+                Item={**self._head_key(sheet_id), "sheet_id": sheet_id, "run_id": run_id, "chunks": chunks},
                 ConditionExpression="attribute_not_exists(sk)",
             )
         except ClientError as exc:
@@ -238,20 +243,13 @@ class DynamoRunStore:
                 raise
             _delete_chunks(self.table, pk, f"plan#{run_id}#", chunks)
             raise RunInProgress(f"sheet {sheet_id} has an open run") from None
-        # Run ids begin with the run's start time, so the index lists open runs oldest first.
-        begun = f"{run_id}#{sheet_id}"
-        self.table.put_item(Item={"pk": self.INDEX_PK, "sk": begun, "sheet_id": sheet_id, "run_id": run_id})
-        self.table.update_item(
-            Key={"pk": pk, "sk": "head"}, UpdateExpression="SET index_sk = :k", ExpressionAttributeValues={":k": begun}
-        )
 
     def current(self, sheet_id: int) -> tuple[str, bytes] | None:
-        pk = self._pk(sheet_id)
-        head = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+        head = self.table.get_item(Key=self._head_key(sheet_id), ConsistentRead=True).get("Item")
         if head is None:
             return None
         run_id = str(head["run_id"])
-        parts = [bytes(item["data"].value) for item in _query(self.table, pk, f"plan#{run_id}#")]
+        parts = [bytes(item["data"].value) for item in _query(self.table, self._pk(sheet_id), f"plan#{run_id}#")]
         return run_id, zlib.decompress(b"".join(parts))
 
     def mark_done(self, sheet_id: int, run_id: str, row_id: int) -> None:
@@ -262,20 +260,26 @@ class DynamoRunStore:
         return {int(str(item["sk"]).removeprefix(prefix)) for item in _query(self.table, self._pk(sheet_id), prefix)}
 
     def end(self, sheet_id: int, run_id: str) -> None:
-        pk = self._pk(sheet_id)
-        head = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
-        if head is None or str(head["run_id"]) != run_id:
+        try:
+            # Closing is one conditional delete: after it the run is over, whatever happens next.
+            self.table.delete_item(
+                Key=self._head_key(sheet_id),
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={":run": run_id},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
             return
+        pk = self._pk(sheet_id)
         leftovers = _query(self.table, pk, f"done#{run_id}#") + _query(self.table, pk, f"plan#{run_id}#")
         with self.table.batch_writer() as batch:
             for item in leftovers:
                 batch.delete_item(Key={"pk": pk, "sk": item["sk"]})
-            if "index_sk" in head:
-                batch.delete_item(Key={"pk": self.INDEX_PK, "sk": head["index_sk"]})
-        self.table.delete_item(Key={"pk": pk, "sk": "head"})
 
     def open_sheets(self) -> list[int]:
-        return [int(str(item["sheet_id"])) for item in _query(self.table, self.INDEX_PK, "")]
+        heads = _query(self.table, self.INDEX_PK, "sheet#")
+        return [int(str(item["sheet_id"])) for item in sorted(heads, key=lambda item: str(item["run_id"]))]
 
 
 class DynamoRequestBudget:
