@@ -137,3 +137,23 @@ def test_the_example_configuration_is_valid() -> None:
     assert config.alerts.emails == ("billing-ops@example.com",)
     assert config.audit.sheets.sheet_ids == [1234567890123456]
     assert config.schedules.enabled and config.schedules.is_enabled("scan")
+
+
+def test_the_example_configuration_shows_every_key() -> None:
+    """README: infra/config.example.json shows every key (the product's own `audit` section aside)."""
+    from pydantic import BaseModel
+
+    example = json.loads((Path(__file__).resolve().parents[2] / "infra" / "config.example.json").read_text())
+
+    def missing(model: type[BaseModel], shown: dict, where: str) -> list[str]:
+        gaps = []
+        for name, field in model.model_fields.items():
+            if name == "audit":
+                continue
+            if name not in shown:
+                gaps.append(f"{where}{name}")
+            elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                gaps += missing(field.annotation, shown[name], f"{where}{name}.")
+        return gaps
+
+    assert missing(InfraConfig, example, "") == []
