@@ -136,14 +136,13 @@ def test_a_row_deleted_while_waiting_in_the_backlog_does_not_block_its_sheet(clo
     assert any(e.row_id == first and e.type.value == "closed_row_deleted" for e in later.events)
 
 
-def test_a_scan_in_one_go_leaves_a_run_in_progress_to_its_state_machine(cloud, sims, scenario) -> None:
+def test_a_scan_in_one_go_finishes_a_backlog_an_earlier_run_left_open(cloud, sims, scenario) -> None:
     sim, _ = sims
     config, deps = _after_baseline(sim, scenario)
-    start_run(config, deps, run_id="20261114T150000Z-machine")
+    start_run(config, deps, run_id="20261114T150000Z-crashed")  # then the invocation died
     result = run_scan(config, deps)
-    assert result.sheets == [] and result.events == []
-    assert deps.runs.open_sheets() == [3001]  # still the machine's to drain
-    assert deps.runs.current(3001) is not None and deps.runs.current(3001)[0] == "20261114T150000Z-machine"
+    assert sum(e.violation for e in result.events) == 7
+    assert deps.runs.open_sheets() == []
 
 
 def test_the_run_store_opens_and_closes_a_run_in_one_write(cloud, sims, scenario) -> None:

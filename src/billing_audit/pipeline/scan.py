@@ -106,10 +106,9 @@ def run_scan(
             alerts=MemoryAlertPublisher(),
             notifier=MemoryAlertPublisher(),
         )
-    run_id = new_run_id(deps.clock())
-    started = start_run(config, deps, run_id, sheet_ids, accept_columns=accept_columns)
-    # Only this run's backlogs: a scan run in progress (the state machine's) drains its own.
-    drained = {sheet.sheet_id: sheet for sheet in drain(config, deps, only_run=run_id).sheets}
+    started = start_run(config, deps, new_run_id(deps.clock()), sheet_ids, accept_columns=accept_columns)
+    # Every open backlog, this run's and any an earlier run left (a crash, a timed-out step).
+    drained = {sheet.sheet_id: sheet for sheet in drain(config, deps).sheets}
     sheets: list[SheetScanResult] = []
     for sheet in started:
         done = drained.pop(sheet.sheet_id, None)
@@ -118,6 +117,7 @@ def run_scan(
             sheet.new_events, sheet.history_reads = done.new_events, done.history_reads
             sheet.error = sheet.error or done.error
         sheets.append(sheet)
+    sheets.extend(drained.values())  # backlogs an earlier run left open, drained too
     return ScanResult(sheets=sheets)
 
 
@@ -262,7 +262,7 @@ class _OpenSheet:
         return [item for item in self.backlog.work if item.row_id not in self.done]
 
 
-def _load_open(deps: AuditDeps, only_run: str | None = None) -> list[_OpenSheet]:
+def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
     sheets: list[_OpenSheet] = []
     for sheet_id in deps.runs.open_sheets():
         current = deps.runs.current(sheet_id)
@@ -270,8 +270,6 @@ def _load_open(deps: AuditDeps, only_run: str | None = None) -> list[_OpenSheet]
         if current is None or snapshot is None:
             continue
         run_id, plan = current
-        if only_run is not None and run_id != only_run:
-            continue
         backlog = SheetBacklog.model_validate_json(plan)
         sheets.append(
             _OpenSheet(
@@ -303,12 +301,10 @@ def drain(
     *,
     time_left: Callable[[], float] = lambda: float("inf"),
     margin_seconds: float = 0.0,
-    only_run: str | None = None,
 ) -> RunProgress:
-    """Work through the open backlogs (or only run `only_run`'s) until they are empty or
-    `time_left()` falls to the margin."""
+    """Work through the open backlogs until they are empty or `time_left()` falls to the margin."""
     progress = RunProgress()
-    sheets = _load_open(deps, only_run)
+    sheets = _load_open(deps)
     for sheet, item in drain_order(sheets):
         if time_left() <= margin_seconds:
             break
