@@ -13,7 +13,6 @@ from pathlib import Path
 
 REPO_ENV = "BILLING_AUDIT_REPO"
 FUNCTIONS_DIR_ENV = "BILLING_AUDIT_FUNCTIONS_DIR"
-SHARED_DIR_ENV = "BILLING_AUDIT_SHARED"
 
 
 class CheckoutNotFound(RuntimeError):
@@ -40,8 +39,3 @@ def repo_root() -> Path:
 def functions_dir() -> Path:
     """functions/ of the repository (or $BILLING_AUDIT_FUNCTIONS_DIR)."""
     return _override(FUNCTIONS_DIR_ENV) or repo_root() / "functions"
-
-
-def shared_dir() -> Path:
-    """The `shared` folder beside the repository (or $BILLING_AUDIT_SHARED)."""
-    return _override(SHARED_DIR_ENV) or repo_root().parent / "shared"

@@ -282,7 +282,7 @@ def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
     return sheets
 
 
-def drain_order(sheets: Sequence[_OpenSheet]) -> list[tuple[_OpenSheet, RowWork]]:
+def _drain_order(sheets: Sequence[_OpenSheet]) -> list[tuple[_OpenSheet, RowWork]]:
     """Most urgent first; within one urgency the sheets take turns, each in its own row order."""
     ranked: list[tuple[int, int, int, _OpenSheet, RowWork]] = []
     for sheet_index, sheet in enumerate(sheets):
@@ -305,7 +305,7 @@ def drain(
     """Work through the open backlogs until they are empty or `time_left()` falls to the margin."""
     progress = RunProgress()
     sheets = _load_open(deps)
-    for sheet, item in drain_order(sheets):
+    for sheet, item in _drain_order(sheets):
         if time_left() <= margin_seconds:
             break
         if sheet.abandoned:
