@@ -179,7 +179,6 @@ METRIC_SCAN_DRAIN_ESTIMATE = "ScanDrainEstimateSeconds"  # the reads left at the
 METRIC_SCAN_HISTORY_READS_PER_MINUTE = "ScanHistoryReadsPerMinute"  # this invocation's pace
 METRIC_SCAN_SHEETS_FAILED = "ScanSheetsFailed"  # sheets Smartsheet could not serve in a scan step
 SCAN_MARGIN_ENV = "SCAN_MARGIN_SECONDS"  # an invocation stops draining this long before its timeout
-HISTORY_READS_PER_MINUTE = 30  # Smartsheet's cell-history limit per token
 
 # --- Added for webhook ingest (functions/webhook, functions/process, `billing-audit webhooks`) ---
 WEBHOOK_NAME_PREFIX = "billing-audit:"  # our webhooks are named WEBHOOK_NAME_PREFIX + sheet id

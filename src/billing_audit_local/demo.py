@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
@@ -26,7 +27,6 @@ from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
 
 BUNDLE_WINDOW = timedelta(minutes=1)
-HISTORY_ENDPOINT = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
 
 
 @dataclass

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
 
+from billing_audit.budget import HISTORY_PER_MINUTE
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
@@ -46,7 +47,6 @@ from billing_audit.pipeline.holds import column_hold, hold, release
 from billing_audit.pipeline.planner import ScanPlan, plan_scan, rows_modified_since
 from billing_audit.pipeline.record import record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
-from billing_audit.resources import HISTORY_READS_PER_MINUTE
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.store.interfaces import RunInProgress
@@ -78,7 +78,7 @@ def new_run_id(now: datetime) -> str:
 
 def drain_estimate_seconds(progress: RunProgress) -> float:
     """How long the history reads left take at Smartsheet's cell-history limit (the binding one)."""
-    return progress.history_reads_left * 60 / HISTORY_READS_PER_MINUTE
+    return progress.history_reads_left * 60 / HISTORY_PER_MINUTE
 
 
 # ----- one go ---------------------------------------------------------------------------------
