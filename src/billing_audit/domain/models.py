@@ -89,8 +89,21 @@ class RowTimeline(BaseModel):
     created: RowCreation | None = None  # set only for a row added since `start` was taken
 
 
+class RiskFactor(BaseModel):
+    """One reason an event's risk score is what it is: alerts and reports show `label (+weight)`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str  # stable machine id, e.g. "outside_business_hours"
+    label: str  # for people, e.g. "Outside business hours (18:40 local)"
+    weight: float
+
+    def render(self) -> str:
+        return f"{self.label} (+{self.weight:g})"
+
+
 class AuditEvent(BaseModel):
-    """One line of events.jsonl (FORMAT.md, "What a run writes")."""
+    """One line of events.jsonl (FORMAT.md, "What a run writes"), plus the product's `risk_factors`."""
 
     event_id: str
     sheet_id: int
@@ -108,6 +121,7 @@ class AuditEvent(BaseModel):
     risk_level: RiskLevel | None = None
     risk_score: float = Field(default=0.0, ge=0, le=1)
     anomaly_score: float = Field(default=0.0, ge=0, le=1)
+    risk_factors: list[RiskFactor] = Field(default_factory=list)
     detected_at: datetime
     detected_via: DetectedVia
 
