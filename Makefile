@@ -5,15 +5,34 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: install demo test test-unit test-integration test-infra test-e2e lint synth bench clean
+.PHONY: install lock layers demo test test-unit test-integration test-infra test-e2e lint synth bench clean
 
-$(STAMP): pyproject.toml
+# uv.lock is the one lock (hash-pinned, every Python and platform): the venv is synced from it
+# exactly, and each Lambda layer's requirements are exported from it (`make layers`).  uv itself
+# is bootstrapped with pip at the version the lock names.
+UV := $(BIN)/uv
+UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+$(UV): uv.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ml]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	touch $(UV)
+
+# --locked: a pyproject.toml change without `make lock` fails here instead of drifting.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	$(UV) sync --locked --extra dev --extra ml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After a change of dependencies in pyproject.toml: re-resolve, then re-export the layers.
+lock: $(UV)
+	$(UV) lock
+	$(MAKE) layers
+
+layers: $(STAMP)
+	$(BIN)/python -m infra.layer_requirements
 
 demo: $(STAMP)
 	$(BIN)/billing-audit demo --out $(OUT)

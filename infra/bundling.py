@@ -2,8 +2,9 @@
 
 Two `ILocalBundling` implementations: one copies a function's folder plus the runtime modules
 its handler's import graph reaches (never the local tooling); one pip-installs a layer's
-requirements for CPython 3.12 on manylinux x86_64 (wheels only, so nothing compiles here) and
-prunes what Lambda already provides.  A built layer is cached under `.build/layers/<name>-<hash>/`
+requirements (exported from uv.lock with their hashes: infra/layer_requirements.py) for CPython
+3.12 on manylinux x86_64 (wheels only, so nothing compiles here) and prunes what Lambda already
+provides.  A built layer is cached under `.build/layers/<name>-<hash>/`
 (and pip's downloads under `.build/pip-cache/`), so a second synth, or a fresh `cdk.out`, copies
 instead of reinstalling.  Docker is only the fallback
 CDK uses when `try_bundle` returns False (here: when pip itself is missing).
@@ -40,8 +41,9 @@ from infra.constants import (
     SOURCE_DIR,
 )
 from infra.import_closure import module_closure, module_files
+from infra.layer_requirements import RUNTIME_PROVIDED
 
-BUNDLER_VERSION = "2"  # bump to invalidate every cached build
+BUNDLER_VERSION = "3"  # bump to invalidate every cached build
 PIP_TARGET_ARGS = (
     "--platform",
     "manylinux2014_x86_64",
@@ -53,11 +55,13 @@ PIP_TARGET_ARGS = (
     "--implementation",
     "cp",
     "--no-compile",
+    # The file is a complete export of uv.lock (infra/layer_requirements.py): installed as it is,
+    # every wheel checked against the lock's hashes, nothing resolved again.
+    "--no-deps",
+    "--require-hashes",
 )
 _IGNORED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".DS_Store"})
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
-# Packages the Lambda Python runtime already provides; a layer copy would only add weight.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 
 def bundling_mode(scope: cdk.App | cdk.Stack | Any) -> str:
@@ -208,7 +212,7 @@ def layer_code(scope: Any, name: str) -> lambda_.Code:
             command=[
                 "bash",
                 "-c",
-                "pip install --no-compile -r requirements.txt -t /asset-output/python",
+                "pip install --no-compile --no-deps --require-hashes -r requirements.txt -t /asset-output/python",
             ],
         ),
     )
