@@ -71,6 +71,9 @@ EVENTS_TABLE = TableSpec(
         Index("by_user", Key("changed_by"), Key("changed_at")),
         Index("by_risk_date", Key("risk_level"), Key("changed_at")),
         Index("by_work_request", Key("work_request"), Key("changed_at")),
+        # Windows by detection time (reports, retraining): one partition per UTC day, so a window is
+        # a query per day it spans and never a scan (store/dynamo.py, DynamoEventStore.window).
+        Index("by_detected_day", Key("detected_day"), Key("detected_at")),
     ),
     ttl_attribute="expires_at",
 )
@@ -196,3 +199,16 @@ METRIC_CALLBACK_RECORDS = "WebhookCallbackRecords"  # count of SQS records each 
 METRIC_CALLBACKS_PROCESSED = "WebhookCallbacksProcessed"  # count of queued callbacks processed
 METRIC_CALLBACKS_FAILED = "WebhookCallbacksFailed"  # count of queued callbacks that failed (retried)
 METRIC_WEBHOOK_STATUS_ALERTS = "WebhookStatusAlerts"  # count of newWebhookStatus alerts raised
+
+# --- Added for reports (functions/report, functions/report_link, `billing-audit report`) ---
+EVENTS_BY_SHEET_INDEX = "by_sheet_time"
+EVENTS_BY_DETECTED_DAY_INDEX = "by_detected_day"
+REPORT_LINK_BASE_ENV = "REPORT_LINK_BASE_URL"  # where short links are served: <api>/prod/r/
+REPORT_LINK_DAYS_ENV = "REPORT_LINK_DAYS"  # how long a report's links live
+REPORT_LINK_DEFAULT_DAYS = 7
+# A click is answered with a URL presigned for this long: enough to start the download, short
+# enough that a forwarded redirect target is useless soon after.
+REPORT_LINK_REDIRECT_SECONDS = 300
+REPORT_PREFIX = "reports/"  # every report's objects live under this prefix of the reports bucket
+METRIC_REPORTS_BUILT = "ReportsBuilt"  # count of reports written
+METRIC_REPORT_EVENTS = "ReportEvents"  # events a report covered

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.resources import SNAPSHOT_CHUNK_BYTES
+from billing_audit.domain.values import utc_iso
+from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX, EVENTS_BY_SHEET_INDEX, SNAPSHOT_CHUNK_BYTES
 from billing_audit.store.interfaces import RunInProgress
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ class DynamoEventStore:
             "event_id": event.event_id,
             "sheet_key": str(event.sheet_id),
             "changed_at": record["changed_at"],
+            "detected_day": detected_day(event.detected_at),
+            "detected_at": record["detected_at"],
             "type": event.type.value,
             "record": json.dumps(record, sort_keys=True),
         }
@@ -93,6 +97,56 @@ class DynamoEventStore:
             if "LastEvaluatedKey" not in page:
                 return events
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def window(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        by: Literal["detected", "changed"] = "detected",
+        sheet_ids: Sequence[int] | None = None,
+    ) -> Iterator[AuditEvent]:
+        # Times are stored to the second as `Z` strings, so string order is time order; BETWEEN is
+        # inclusive at both ends, so the end itself is dropped here to keep the window half-open.
+        low, high = utc_iso(start), utc_iso(end)
+        if by == "changed":
+            if not sheet_ids:
+                raise ValueError("a window by change time is read per sheet: name the sheets")
+            for sheet_id in dict.fromkeys(sheet_ids):
+                condition = Key("sheet_key").eq(str(sheet_id)) & Key("changed_at").between(low, high)
+                yield from self._index_pages(EVENTS_BY_SHEET_INDEX, condition, "changed_at", high, None)
+            return
+        sheets = [str(sheet_id) for sheet_id in dict.fromkeys(sheet_ids)] if sheet_ids else None
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            condition = Key("detected_day").eq(day.isoformat()) & Key("detected_at").between(low, high)
+            yield from self._index_pages(EVENTS_BY_DETECTED_DAY_INDEX, condition, "detected_at", high, sheets)
+            day += timedelta(days=1)
+
+    def _index_pages(
+        self, index: str, condition: Any, sort_key: str, end: str, sheets: list[str] | None
+    ) -> Iterator[AuditEvent]:
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ProjectionExpression": "#r, #s",
+            "ExpressionAttributeNames": {"#r": "record", "#s": sort_key},
+        }
+        if sheets is not None:
+            kwargs["FilterExpression"] = Attr("sheet_key").is_in(sheets)
+        while True:
+            page = self.table.query(**kwargs)
+            for item in page["Items"]:
+                if str(item[sort_key]) < end:
+                    yield AuditEvent.model_validate_json(str(item["record"]))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def detected_day(moment: datetime) -> str:
+    """The by-detected-day index's partition: the UTC date of the detection."""
+    return moment.astimezone(UTC).date().isoformat()
 
 
 class DynamoStateStore:

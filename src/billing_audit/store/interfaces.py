@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
 
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
@@ -25,6 +28,20 @@ class EventStore(Protocol):
         """Give claims back (their alert could not be sent), so a later run alerts them."""
 
     def all_events(self) -> list[AuditEvent]: ...
+
+    def window(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        by: Literal["detected", "changed"] = "detected",
+        sheet_ids: Sequence[int] | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Events whose detection (or change) time is in [start, end), of these sheets only if given.
+
+        Read through the table's keys and indexes, never a full scan, and yielded page by page so a
+        large window is never held twice.  `by="changed"` needs `sheet_ids` (the per-sheet index).
+        """
 
 
 class StateStore(Protocol):
@@ -100,3 +117,51 @@ class RunStore(Protocol):
 
 class RunInProgress(RuntimeError):
     """A sheet already has an open run: it must be drained before another begins."""
+
+
+class ReportRecord(BaseModel):
+    """What one report was: its window, its objects and the links handed out for them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: str
+    kind: str  # "daily", "weekly" or "on_demand"
+    built_at: datetime
+    since: datetime
+    until: datetime
+    events: int
+    violations: int
+    keys: dict[str, str]  # "workbook" / "dashboard" -> S3 key
+    sha256: dict[str, str]  # same names -> hex digest
+    links: dict[str, str]  # same names -> the link people are given
+    links_expire_at: datetime
+
+
+class ReportLedger(Protocol):
+    """The reports built so far: the latest of a kind decides whether a new one has anything new to say."""
+
+    def record(self, report: ReportRecord) -> None: ...
+
+    def latest(self, kind: str | None = None) -> ReportRecord | None:
+        """The latest report of this kind, or of any kind."""
+
+
+class LinkStore(Protocol):
+    """Short links to report objects: a token's hash, the object it opens and when it stops."""
+
+    def put(self, token_hash: str, key: str, expires_at: datetime) -> None: ...
+
+    def resolve(self, token_hash: str) -> tuple[str, datetime] | None:
+        """The object key and expiry of a token, or None for a token never issued."""
+
+
+class ReportLinks(Protocol):
+    """The port alerts use to point at the latest report (its dashboard), while its link lives."""
+
+    def latest(self) -> str | None: ...
+
+
+class MetricsReader(Protocol):
+    """The product's own CloudWatch metrics, summed over a window (reports' System Insights)."""
+
+    def sums(self, names: Sequence[str], start: datetime, end: datetime) -> dict[str, float]: ...

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Literal
 
 from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.store.interfaces import RunInProgress, StateStore
+from billing_audit.store.interfaces import ReportRecord, RunInProgress, StateStore
 
 
 class MemoryEventStore:
@@ -32,6 +34,25 @@ class MemoryEventStore:
 
     def all_events(self) -> list[AuditEvent]:
         return list(self.events.values())
+
+    def window(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        by: Literal["detected", "changed"] = "detected",
+        sheet_ids: Sequence[int] | None = None,
+    ) -> Iterator[AuditEvent]:
+        if by == "changed" and not sheet_ids:
+            raise ValueError("a window by change time is read per sheet: name the sheets")
+        sheets = set(sheet_ids) if sheet_ids else None
+        chosen = [
+            event
+            for event in self.events.values()
+            if start <= (event.detected_at if by == "detected" else event.changed_at) < end
+            and (sheets is None or event.sheet_id in sheets)
+        ]
+        yield from sorted(chosen, key=lambda e: (e.detected_at if by == "detected" else e.changed_at, e.event_id))
 
 
 class MemoryStateStore:
@@ -125,3 +146,34 @@ class OverlayStateStore:
 
     def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
         return self.base.recall_rows(sheet_id, row_ids)
+
+
+class MemoryReportLedger:
+    def __init__(self) -> None:
+        self.reports: list[ReportRecord] = []
+
+    def record(self, report: ReportRecord) -> None:
+        self.reports.append(report)
+
+    def latest(self, kind: str | None = None) -> ReportRecord | None:
+        reports = [r for r in self.reports if kind is None or r.kind == kind]
+        return max(reports, key=lambda r: r.built_at) if reports else None
+
+
+class MemoryLinkStore:
+    def __init__(self) -> None:
+        self.links: dict[str, tuple[str, datetime]] = {}
+
+    def put(self, token_hash: str, key: str, expires_at: datetime) -> None:
+        self.links[token_hash] = (key, expires_at)
+
+    def resolve(self, token_hash: str) -> tuple[str, datetime] | None:
+        return self.links.get(token_hash)
+
+
+class MemoryMetrics:
+    def __init__(self, totals: dict[str, float] | None = None) -> None:
+        self.totals = totals or {}
+
+    def sums(self, names: Sequence[str], start: datetime, end: datetime) -> dict[str, float]:
+        return {name: self.totals.get(name, 0.0) for name in names}

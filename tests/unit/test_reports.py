@@ -1,0 +1,180 @@
+"""Reports from stored events: the window, the figures, the workbook, the dashboard, skipping and links."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from billing_audit.pipeline.reports import workbook as workbook_module
+from billing_audit.pipeline.reports.build import ReportRequest, build_report
+from billing_audit.pipeline.reports.links import open_link, token_hash
+from billing_audit.pipeline.reports.workbook import CURRENCY, DATE_TIME, SHEETS
+from billing_audit.store.memory import MemoryEventStore
+from billing_audit.store.reports import LatestReportLinks
+from tests.unit.report_builders import HOSTILE, NOW, report_deps, week_of_events
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def build(events, **request):
+    deps, blobs, links = report_deps(events)
+    outcome = build_report(ReportRequest(**request), deps, zone=CHICAGO, configured_sheets=[101, 102, 103, 104])
+    return outcome, deps, blobs, links
+
+
+def test_the_window_is_half_open_by_detection_and_by_sheet():
+    events = week_of_events(60)
+    store = MemoryEventStore()
+    store.add(events)
+    start, end = NOW - timedelta(days=2), NOW - timedelta(days=1)
+    inside = {e.event_id for e in events if start <= e.detected_at < end}
+    assert {e.event_id for e in store.window(start, end)} == inside
+    at_start = events[0].detected_at
+    assert events[0].event_id in {e.event_id for e in store.window(at_start, at_start + timedelta(seconds=1))}
+    assert events[0].event_id not in {e.event_id for e in store.window(at_start - timedelta(hours=1), at_start)}
+    only = {e.event_id for e in store.window(start, end, sheet_ids=[102])}
+    assert only == {e.event_id for e in events if e.event_id in inside and e.sheet_id == 102}
+    by_change = {e.event_id for e in store.window(start, end, by="changed", sheet_ids=[101, 102, 103])}
+    assert by_change == {e.event_id for e in events if start <= e.changed_at < end}
+    with pytest.raises(ValueError, match="per sheet"):
+        list(store.window(start, end, by="changed"))
+
+
+def test_a_weekly_report_counts_what_was_detected_in_its_week():
+    events = week_of_events(200)
+    outcome, _deps, blobs, _links = build(events, kind="weekly")
+    in_week = [e for e in events if NOW - timedelta(days=7) <= e.detected_at < NOW]
+    violations = [e for e in in_week if e.violation]
+    figures = outcome.figures
+    assert figures is not None and outcome.record is not None
+    assert figures.total.events == len(in_week) == outcome.record.events
+    assert figures.total.violations == len(violations)
+    assert figures.total.impact == pytest.approx(sum(e.financial_impact or 0 for e in violations))
+    assert sum(t.violations for t in figures.by_level.values()) == len(violations)
+    assert sum(t.events for t in figures.by_day.values()) == len(in_week)
+    assert all(item.risk_level == "HIGH" for item in figures.action_items)
+    # Dated keys, each stored with the digest the record names.
+    for name, key in outcome.record.keys.items():
+        assert key.startswith("reports/2026/11/20/weekly-")
+        import hashlib
+
+        assert hashlib.sha256(blobs.objects[key]).hexdigest() == outcome.record.sha256[name]
+
+
+def test_the_workbook_has_its_sheets_formats_filter_links_and_charts():
+    outcome, *_ = build(week_of_events(120), kind="weekly")
+    book = load_workbook(io.BytesIO(outcome.workbook))
+    assert book.sheetnames == list(SHEETS)
+    details = book["Change Details"]
+    assert details.freeze_panes == "A2"
+    assert details.auto_filter.ref == f"A1:R{details.max_row}"
+    header = [cell.value for cell in details[1]]
+    assert header[0] == "Changed at" and "Financial impact" in header and "Row link" in header
+    impact_col = header.index("Financial impact")
+    rows = list(details.iter_rows(min_row=2))
+    assert len(rows) == outcome.figures.total.events
+    with_impact = [row for row in rows if row[impact_col].value is not None]
+    assert with_impact and all(row[impact_col].number_format == CURRENCY for row in with_impact)
+    assert all(row[0].number_format == DATE_TIME and row[0].is_date for row in rows)
+    links = [row[header.index("Row link")] for row in rows]
+    assert all(cell.hyperlink is not None and "rowId=" in cell.hyperlink.target for cell in links)
+    # Times are the business zone's wall time.
+    first = outcome.figures.rows[0]
+    assert rows[0][0].value == first.changed_at
+    # Risk colouring: filled level cells and a tint rule per level over the rows.
+    level_col = header.index("Risk level")
+    high = next(row[level_col] for row in rows if row[level_col].value == "HIGH")
+    assert high.fill.fgColor.rgb.endswith("F8CBAD")
+    assert len(details.conditional_formatting) == 1 and len(next(iter(details.conditional_formatting)).rules) == 3
+    # User text is text: a sheet named like a formula stays a string, never a formula.
+    sheet_col = header.index("Sheet")
+    assert any(row[sheet_col].value == '=HYPERLINK("http://x")' and row[sheet_col].data_type == "s" for row in rows)
+    trends = book["Trends & Analytics"]
+    assert len(trends._charts) == 4
+    executive = book["Executive Dashboard"]
+    values = {row[0].value: row[1] for row in executive.iter_rows(min_row=1, max_col=2) if row[0].value}
+    assert values["Violations"].value == outcome.figures.total.violations
+    assert values["Financial impact of violations"].number_format == CURRENCY
+
+
+def test_past_excels_hyperlink_limit_links_become_formulas(monkeypatch):
+    monkeypatch.setattr(workbook_module, "MAX_SHEET_HYPERLINKS", 5)
+    outcome, *_ = build(week_of_events(40), kind="weekly")
+    details = load_workbook(io.BytesIO(outcome.workbook))["Change Details"]
+    header = [cell.value for cell in details[1]]
+    links = [row[header.index("Row link")] for row in details.iter_rows(min_row=2)]
+    assert all(cell.hyperlink is not None for cell in links[:5])
+    assert all(cell.hyperlink is None and str(cell.value).startswith('=HYPERLINK("https://') for cell in links[5:])
+    assert len(details._hyperlinks) <= 5
+
+
+def test_the_dashboard_is_self_contained_and_escapes_what_users_typed():
+    outcome, *_ = build(week_of_events(120), kind="weekly")
+    html = outcome.dashboard.decode()
+    assert "default-src 'none'" in html
+    assert HOSTILE not in html and "<img" not in html and "evil.example/x.png>" not in html
+    assert "&lt;script&gt;" in html and "Crew &lt;B&gt; &amp; Co" in html
+    # Nothing loads from anywhere: no src= or stylesheet links; the only hrefs are the row links.
+    assert " src=" not in html.replace("&lt;img src=", "")
+    assert "<link" not in html
+    hrefs = [part.split('"', 1)[0] for part in html.split('href="')[1:]]
+    assert hrefs and all(href.startswith("https://app.smartsheet.com/sheets/") for href in hrefs)
+    figures = outcome.figures
+    assert f"${figures.total.impact:,.2f}" in html
+    assert html.split("<tbody>", 1)[1].count("<tr>") == len(figures.violations)
+
+
+def test_without_new_events_a_report_is_skipped_unless_forced():
+    events = week_of_events(50)
+    deps, _blobs, _links = report_deps(events)
+    first = build_report(ReportRequest(kind="daily"), deps, zone=CHICAGO, configured_sheets=[])
+    assert not first.skipped
+    again = build_report(ReportRequest(kind="daily"), deps, zone=CHICAGO, configured_sheets=[])
+    assert again.skipped and again.previous == first.record
+    forced = build_report(ReportRequest(kind="daily", force=True), deps, zone=CHICAGO, configured_sheets=[])
+    assert not forced.skipped
+    # Another kind has its own last report.
+    assert not build_report(ReportRequest(kind="weekly"), deps, zone=CHICAGO, configured_sheets=[]).skipped
+    later = NOW + timedelta(hours=2)
+    deps.clock = lambda: later
+    assert build_report(ReportRequest(kind="daily"), deps, zone=CHICAGO, configured_sheets=[]).skipped
+    new = week_of_events(1, seed=9, now=later)[0].model_copy(update={"event_id": "new", "detected_at": later})
+    deps.events.add([new])
+    deps.clock = lambda: later + timedelta(minutes=1)
+    assert not build_report(ReportRequest(kind="daily"), deps, zone=CHICAGO, configured_sheets=[]).skipped
+
+
+def test_a_short_link_redirects_to_a_fresh_url_until_it_expires_then_is_gone():
+    outcome, _deps, blobs, links = build(week_of_events(30), kind="daily", link_days=7)
+    record = outcome.record
+    assert record is not None
+    link = record.links["dashboard"]
+    token = link.rsplit("/", 1)[1]
+    assert link.startswith("https://api.example/prod/r/") and len(token) >= 40
+    assert token_hash(token) in links.links and token not in str(links.links)  # only the hash is kept
+    six_days = NOW + timedelta(days=6, hours=23)
+    blobs.clock = lambda: six_days
+    signed_before = len(blobs.signed)
+    answer = open_link(token, links, blobs, clock=lambda: six_days)
+    assert answer.status == 302 and answer.location is not None
+    # Signed at the click (by the link function's own, current credentials), for a few minutes.
+    assert blobs.signed[signed_before:] == [(record.keys["dashboard"], 300)]
+    assert "X-Amz-Date=20261127T" in answer.location
+    # The last minutes: the redirect never outlives the link.
+    near_end = record.links_expire_at - timedelta(seconds=40)
+    blobs.clock = lambda: near_end
+    assert open_link(token, links, blobs, clock=lambda: near_end).location.endswith("X-Amz-Expires=40")
+    assert open_link(token, links, blobs, clock=lambda: record.links_expire_at).status == 410
+    assert open_link(token + "x", links, blobs, clock=lambda: NOW).status == 404
+    assert open_link("", links, blobs, clock=lambda: NOW).status == 404
+
+
+def test_alerts_get_the_latest_reports_link_while_it_lives():
+    outcome, deps, _blobs, _links = build(week_of_events(30), kind="daily", link_days=2)
+    latest = LatestReportLinks(deps.ledger, clock=lambda: NOW + timedelta(days=1))
+    assert latest.latest() == outcome.record.links["dashboard"]
+    assert LatestReportLinks(deps.ledger, clock=lambda: NOW + timedelta(days=2)).latest() is None
