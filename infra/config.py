@@ -13,6 +13,7 @@ and validated with pydantic, so a typo fails the synth instead of reaching AWS.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from billing_audit.config import AuditConfig
+from billing_audit.store.parameters import check_size, parameter_value
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = REPO_ROOT / "infra" / "config.json"
@@ -35,6 +37,8 @@ LOG_RETENTION_DAYS = (
 
 _SCHEDULE_EXPRESSION = re.compile(r"^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Smartsheet's regions, as the SDK adapter names them (billing_audit.smartsheet.sdk_client.API_BASES).
+API_REGIONS = ("us", "eu", "gov")
 
 
 class _Strict(BaseModel):
@@ -147,6 +151,47 @@ class Api(_Strict):
     max_body_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
     waf: bool = False
     waf_rate_limit: int = Field(default=1000, ge=100, description="requests per IP per 5 minutes")
+    # Source ranges allowed to call POST /webhook (an API resource policy); empty: anyone, as
+    # Smartsheet publishes no fixed ranges for its webhook callbacks.  Requests from elsewhere are
+    # refused by API Gateway before the function runs.
+    allowed_source_cidrs: tuple[str, ...] = ()
+    # Concurrency reserved for (and capping) the webhook function; None: none reserved, since a new
+    # account has little concurrency to set aside (Lambda keeps 100 unreserved).
+    webhook_reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
+
+    @field_validator("allowed_source_cidrs", mode="before")
+    @classmethod
+    def _cidrs(cls, value: object) -> object:
+        items = tuple(value) if isinstance(value, list | tuple) else value
+        if isinstance(items, tuple):
+            for item in items:
+                try:
+                    ipaddress.ip_network(str(item), strict=True)
+                except ValueError as exc:
+                    raise ValueError(f"not a CIDR range: {item!r} ({exc})") from None
+        return items
+
+
+class Smartsheet(_Strict):
+    """Where the functions reach Smartsheet: `us`, `eu`, `gov`, or the https URL of an API base."""
+
+    api_base: str = "us"
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if value.lower() in API_REGIONS:
+            return value.lower()
+        if not value.startswith("https://") or not value.rstrip("/").endswith("/2.0"):
+            raise ValueError(f"Smartsheet api_base must be one of {sorted(API_REGIONS)} or an https URL ending in /2.0")
+        return value
+
+
+class Encryption(_Strict):
+    # The reports bucket with a customer-managed KMS key of the data stack (rotating, retained)
+    # instead of S3-managed keys.  The access-log bucket stays S3-managed: S3 server access logs
+    # can only be delivered to a bucket with SSE-S3 default encryption.
+    buckets_kms: bool = False
 
 
 class Processing(_Strict):
@@ -155,15 +200,14 @@ class Processing(_Strict):
     max_receive_count: int = Field(default=5, ge=1)
 
 
-# Lambda allows 4 KB for all of a function's environment variables together.
-MAX_AUDIT_CONFIG_BYTES = 3072
 DEFAULT_AUDIT = AuditConfig(timezone="America/Chicago", retention_days=2557)
 
 
 class InfraConfig(_Strict):
     """Everything a deployment can choose.  `audit` is the product's own configuration
-    (billing_audit.config.AuditConfig: sheets, time zone, policy, roster, event retention), handed
-    to the functions as BILLING_AUDIT_CONFIG; its time zone is also the schedules' time zone."""
+    (billing_audit.config.AuditConfig: sheets, time zone, policy, roster, event retention), stored
+    in the SSM parameter the audit functions read (infra/constructs/configuration.py); its time zone
+    is also the schedules' time zone."""
 
     audit: AuditConfig = DEFAULT_AUDIT
     schedules: Schedules = Schedules()
@@ -172,16 +216,13 @@ class InfraConfig(_Strict):
     thresholds: Thresholds = Thresholds()
     api: Api = Api()
     processing: Processing = Processing()
+    smartsheet: Smartsheet = Smartsheet()
+    encryption: Encryption = Encryption()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
-    def _fits_in_lambda_environment(self) -> InfraConfig:
-        size = len(self.audit_config_json().encode())
-        if size > MAX_AUDIT_CONFIG_BYTES:
-            raise ValueError(
-                f"the audit configuration is {size} bytes as JSON; Lambda environments hold 4 KB in "
-                f"all, so keep it under {MAX_AUDIT_CONFIG_BYTES} (select sheets by workspace/folder)"
-            )
+    def _fits_in_a_parameter(self) -> InfraConfig:
+        check_size(self.audit_config_json(), "the audit configuration")
         return self
 
     @property
@@ -189,8 +230,9 @@ class InfraConfig(_Strict):
         return self.audit.timezone
 
     def audit_config_json(self) -> str:
-        """BILLING_AUDIT_CONFIG: the product configuration, compact JSON."""
-        return self.audit.model_dump_json(exclude_defaults=False)
+        """The configuration parameter's value: the product configuration, compact JSON, as
+        `billing-audit config push` writes it."""
+        return parameter_value(self.audit)
 
 
 def _as_mapping(value: Any, what: str) -> dict[str, Any]:

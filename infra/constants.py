@@ -15,7 +15,9 @@ from billing_audit.resources import (
 )
 
 __all__ = [
+    "ACCOUNT_SETUP_STACK_NAME",
     "APP_NAME",
+    "DATA_STACK_NAME",
     "FUNCTIONS",
     "METRICS_NAMESPACE",
     "SERVICE_NAME",
@@ -23,6 +25,11 @@ __all__ = [
     "output_id",
     "shared",
 ]
+
+# The stacks of the app: the application (STACK_NAME, destroyable), the data it reads (never
+# destroyed) and the optional one-time account setup (API Gateway's CloudWatch role).
+DATA_STACK_NAME = f"{STACK_NAME}Data"
+ACCOUNT_SETUP_STACK_NAME = f"{STACK_NAME}AccountSetup"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"

@@ -1,4 +1,9 @@
-"""The Billing Audit stack: composes one construct per concern and exports the runtime names."""
+"""The application stack: functions, API, queues, schedules, alarms; composes one construct per concern.
+
+It holds no data (infra/data_stack.py does), so it can be destroyed and deployed again freely; it
+reads the data stack's tables and secrets through cross-stack references, and its outputs carry the
+runtime names it owns.
+"""
 
 from __future__ import annotations
 
@@ -13,39 +18,59 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, output_id, shared
 from infra.constructs.alerting import Alerting
+from infra.constructs.configuration import Configuration
 from infra.constructs.function import AuditFunction
 from infra.constructs.ingest import STAGE_NAME, Ingest
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.processing import Processing
-from infra.constructs.reporting import Reporting
 from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
-from infra.constructs.secrets import Secrets
-from infra.constructs.storage import Storage
+from infra.constructs.secrets import grant_webhook_secrets
+from infra.data_stack import BillingAuditDataStack
 
 
 def grant_event_writes(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
-    """Read, put and update audit events; never delete them (TTL does that)."""
-    table.grant_read_data(grantee)
-    table.grant(grantee, "dynamodb:PutItem", "dynamodb:UpdateItem")
+    """Put and update audit events, as the store does (EventStore.add, claim_alerts, release_alerts).
+
+    The table itself only: no index is queried and no event is read back by a function, and an
+    event is never deleted (TTL does that).
+    """
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=["dynamodb:PutItem", "dynamodb:UpdateItem"], resource_arns=[table.table_arn]
+    )
 
 
 class BillingAuditStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        data: BillingAuditDataStack,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        self.add_stack_dependency(data, "tables, buckets and secrets live in the data stack")
         cdk.Tags.of(self).add("app", APP_NAME)
 
-        self.storage = storage = Storage(self, "Storage", config=config)
-        self.secrets = secrets = Secrets(self, "Secrets")
+        # What holds data is the data stack's; these names keep the composition below readable.
+        self.storage = storage = data.storage
+        self.secrets = secrets = data.secrets
+        self.reporting = data.reporting
         self.layers = layers = Layers(self, "Layers")
-        self.alerting = alerting = Alerting(self, "Alerting", config=config, light_layer=layers.light)
+        self.alerting = alerting = Alerting(
+            self, "Alerting", config=config, light_layer=layers.light, slack_secret=secrets.slack_webhook
+        )
 
         events = storage.table(EVENTS_TABLE.env_var)
         state = storage.table(STATE_TABLE.env_var)
         idempotency = storage.table(IDEMPOTENCY_TABLE.env_var)
-        audit_config = {shared.CONFIG_ENV: config.audit_config_json()}
+        # The product configuration: an SSM parameter the audit functions read, not an environment
+        # variable (Lambda holds 4 KB of those in all).
+        self.configuration = configuration = Configuration(self, "Configuration", config=config)
         token = {shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET}
         topic = {shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn}
         events_env = {EVENTS_TABLE.env_var: events.table_name}
@@ -57,9 +82,10 @@ class BillingAuditStack(cdk.Stack):
             config=config,
             layers=[layers.light],
             # Only what the audit reads today; the integrity key joins when the trail's seals do.
-            audit_environment={**audit_config, **events_env, **state_env, **token, **topic},
+            audit_environment={**events_env, **state_env, **token, **topic},
         )
         for auditor in (processing.process, processing.scan):
+            configuration.grant_read(auditor)
             grant_event_writes(events, auditor.role)
             state.grant_read_write_data(auditor.role)
             secrets.smartsheet_token.grant_read(auditor.role)
@@ -74,11 +100,8 @@ class BillingAuditStack(cdk.Stack):
             config=config,
             light_layer=layers.light,
             queue=processing.queue,
-            secrets=secrets,
             idempotency=idempotency,
         )
-
-        self.reporting = reporting = Reporting(self, "Reporting", config=config, access_logs=storage.access_logs)
 
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
@@ -101,7 +124,6 @@ class BillingAuditStack(cdk.Stack):
             api=ingest.api,
             webhook=ingest.webhook,
         )
-        self._acknowledge_grants()
 
         webhook_url = cdk.Fn.join(
             "",
@@ -114,45 +136,15 @@ class BillingAuditStack(cdk.Stack):
         # The scan checks the webhooks first (alert, re-enable, re-create) and then reconciles.
         processing.scan.function.add_environment(shared.WEBHOOK_URL_ENV, webhook_url)
         processing.scan.function.add_environment(shared.WEBHOOK_SECRET_PREFIX_ENV, shared.WEBHOOK_SECRET_PREFIX)
-        secrets.grant_webhook_secrets(processing.scan, processing.scan.role, upkeep=True)
+        grant_webhook_secrets(processing.scan.role, upkeep=True)
         outputs = {
-            EVENTS_TABLE.env_var: events.table_name,
-            STATE_TABLE.env_var: state.table_name,
-            IDEMPOTENCY_TABLE.env_var: idempotency.table_name,
-            shared.REPORTS_BUCKET.env_var: reporting.bucket.bucket_name,
+            shared.CONFIG_PARAMETER_ENV: configuration.parameter_name,
             shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn,
             shared.CALLBACK_QUEUE_ENV: processing.queue.queue_url,
             shared.CALLBACK_DLQ_ENV: processing.dead_letters.queue_url,
             shared.SCHEDULER_DLQ_ENV: scheduling.dead_letters.queue_url,
-            shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
-            shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.WEBHOOK_SECRET_PREFIX_ENV: shared.WEBHOOK_SECRET_PREFIX,
             shared.WEBHOOK_URL_ENV: webhook_url,
         }
-        if alerting.notifier is not None:
-            outputs[shared.SLACK_WEBHOOK_SECRET_ENV] = shared.SLACK_WEBHOOK_SECRET
         for env_var, value in outputs.items():
             cdk.CfnOutput(self, output_id(env_var), value=value, description=env_var)
-
-    def _acknowledge_grants(self) -> None:
-        """Wildcards CDK grants produce that cannot be narrowed; each names its resource."""
-        index_reason = (
-            "Query on the table's own global secondary indexes (by sheet/time, user, risk/date, "
-            "work request); the pattern covers this one table's indexes only."
-        )
-        events_index = f"AwsSolutions::AwsSolutions-IAM5[Resource::<{EVENTS_TABLE.logical_id}.Arn>/index/*]"
-        for function in self.functions:
-            acknowledgments = [cdk.Acknowledgment(id=events_index, reason=index_reason)]
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                    reason="Publishing to the KMS-encrypted alerts topic needs GenerateDataKey on that one key only.",
-                )
-            )
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
-                    reason="CDK's grant for the alerts topic key; scoped to that one key.",
-                )
-            )
-            cdk.Validations.of(function).acknowledge(*acknowledgments)

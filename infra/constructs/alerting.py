@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
@@ -13,7 +14,6 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, shared
 from infra.constructs.function import AuditFunction
-from infra.constructs.secrets import placeholder_secret
 
 
 class Alerting(Construct):
@@ -24,6 +24,7 @@ class Alerting(Construct):
         *,
         config: InfraConfig,
         light_layer: lambda_.ILayerVersion,
+        slack_secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -71,14 +72,6 @@ class Alerting(Construct):
 
         self.notifier: AuditFunction | None = None
         if config.alerts.slack:
-            self.slack_secret = placeholder_secret(
-                self,
-                "SlackWebhookUrl",
-                name=shared.SLACK_WEBHOOK_SECRET,
-                description="Slack incoming-webhook URL for alerts (put the real URL after deploy)",
-                why_not_rotated="A Slack incoming-webhook URL is issued by Slack and cannot be rotated "
-                "by a Secrets Manager rotation function; it is replaced by hand when revoked.",
-            )
             self.notifier = AuditFunction(
                 self,
                 "Notifier",
@@ -90,8 +83,16 @@ class Alerting(Construct):
                 memory_mb=128,
                 description="Posts alerts from the alerts topic to Slack",
             )
-            self.slack_secret.grant_read(self.notifier.role)
+            slack_secret.grant_read(self.notifier.role)
             self.topic.add_subscription(subscriptions.LambdaSubscription(self.notifier.function))
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:
-        self.topic.grant_publish(grantee)
+        """sns:Publish on the topic, and the two key actions an encrypted publish needs.
+
+        Spelled out rather than topic.grant_publish, whose key grant is `kms:GenerateDataKey*`:
+        SNS asks for GenerateDataKey and Decrypt only, so no wildcard needs acknowledging.
+        """
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["kms:Decrypt", "kms:GenerateDataKey"], resource_arns=[self.key.key_arn]
+        )

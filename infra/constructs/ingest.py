@@ -3,6 +3,15 @@
 The method has no API Gateway authorizer: Smartsheet cannot sign with AWS credentials.  The
 function checks the Smartsheet-Hmac-SHA256 signature over the raw body, so nothing here may
 rewrite the body: proxy integration, no request templates, no binary media types, no body models.
+
+Abuse: an unsigned or unknown-webhook request is refused by the function before any other work (a
+few milliseconds); on top of that, three options in the configuration's `api` section: `waf` (a
+rate rule per source IP, and a body-size rule), `allowed_source_cidrs` (an API resource policy that
+refuses every other source before the function runs) and `webhook_reserved_concurrency` (capacity
+set aside for the function, which also caps it).
+
+Access logs need API Gateway's account-level CloudWatch role, a region-wide setting this stack
+does not own: infra/account_stack.py sets it up once per account and region (README, Deploy).
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -19,7 +29,8 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, shared
 from infra.constructs.function import AuditFunction, retention_days
-from infra.constructs.secrets import Secrets
+from infra.constructs.secrets import grant_webhook_secrets
+from infra.nag import acknowledge
 
 STAGE_NAME = "prod"
 WAF_BODY_INSPECTION_BYTES = 8192
@@ -33,8 +44,7 @@ class Ingest(Construct):
         *,
         config: InfraConfig,
         light_layer: lambda_.ILayerVersion,
-        queue: sqs.Queue,
-        secrets: Secrets,
+        queue: sqs.IQueue,
         idempotency: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -53,17 +63,20 @@ class Ingest(Construct):
             },
             timeout=cdk.Duration.seconds(10),
             memory_mb=256,
+            reserved_concurrency=config.api.webhook_reserved_concurrency,
             description="Verifies Smartsheet webhook callbacks and queues them",
         )
         queue.grant_send_messages(self.webhook.role)
         idempotency.grant_read_write_data(self.webhook.role)
-        secrets.grant_webhook_secrets(self.webhook, self.webhook.role)
+        grant_webhook_secrets(self.webhook.role)
 
         self.access_logs = logs.LogGroup(
             self,
             "ApiAccessLogs",
             retention=retention_days(config.retention.logs_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            # Who called the webhook outlives a destroy of this stack; the group's name is generated,
+            # so a later deploy creates a new one beside it.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.api = apigateway.RestApi(
             self,
@@ -71,9 +84,9 @@ class Ingest(Construct):
             rest_api_name=f"{APP_NAME}-webhook",
             description="Smartsheet webhook callbacks for Billing Audit",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            # A fresh account has no API Gateway CloudWatch role; access logs need one.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            # The account's API Gateway logging role is a region-wide singleton: not this stack's.
+            cloud_watch_role=False,
+            policy=_source_policy(config.api.allowed_source_cidrs),
             deploy_options=apigateway.StageOptions(
                 stage_name=STAGE_NAME,
                 throttling_rate_limit=config.api.throttle_rate,
@@ -102,28 +115,27 @@ class Ingest(Construct):
             apigateway.LambdaIntegration(self.webhook.function, proxy=True),
             authorization_type=apigateway.AuthorizationType.NONE,
         )
-        cdk.Validations.of(self.api).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-APIG2",
-                reason="Validation happens in the webhook function after the HMAC check over the raw "
-                "bytes; an API Gateway body model could reject or reshape a signed body first.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-APIG4",
-                reason="Smartsheet cannot sign requests with AWS credentials; every callback is "
-                "authenticated by its Smartsheet-Hmac-SHA256 signature in the webhook function.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-COG4",
-                reason="The only caller is Smartsheet's webhook service, which has no Cognito "
-                "identity; callbacks are authenticated by HMAC signature instead.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="The account-level API Gateway logging role needs exactly this AWS-managed "
-                "policy, which AWS keeps current for log delivery; it is not used by functions.",
-            ),
+        cfn_method = self.method.node.default_child
+        assert isinstance(cfn_method, cdk.CfnResource)
+        acknowledge(
+            cfn_method,
+            "AwsSolutions-APIG4",
+            "Smartsheet cannot sign requests with AWS credentials; every callback is authenticated by "
+            "its Smartsheet-Hmac-SHA256 signature in the webhook function.",
+        )
+        acknowledge(
+            cfn_method,
+            "AwsSolutions-COG4",
+            "The only caller is Smartsheet's webhook service, which has no Cognito identity; callbacks "
+            "are authenticated by HMAC signature instead.",
+        )
+        cfn_api = self.api.node.default_child
+        assert isinstance(cfn_api, cdk.CfnResource)
+        acknowledge(
+            cfn_api,
+            "AwsSolutions-APIG2",
+            "Validation happens in the webhook function after the HMAC check over the raw bytes; an "
+            "API Gateway body model could reject or reshape a signed body first.",
         )
 
         self.web_acl: wafv2.CfnWebACL | None = None
@@ -136,12 +148,11 @@ class Ingest(Construct):
                 web_acl_arn=self.web_acl.attr_arn,
             )
         else:
-            cdk.Validations.of(self.api).acknowledge(
-                cdk.Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-APIG3",
-                    reason="WAF is optional (config api.waf); without it the stage throttles, the "
-                    "function caps the body size and rejects unsigned callbacks before any work.",
-                )
+            acknowledge(
+                self.api.deployment_stage,
+                "AwsSolutions-APIG3",
+                "WAF is optional (config api.waf); without it the stage throttles, the function caps the "
+                "body size and rejects unsigned callbacks before any work.",
             )
 
     @property
@@ -196,3 +207,22 @@ class Ingest(Construct):
             visibility_config=visibility("billing-audit-webhook"),
             rules=rules,
         )
+
+
+def _source_policy(cidrs: tuple[str, ...]) -> iam.PolicyDocument | None:
+    """The API's resource policy: with an allow-list, only those source ranges may call it."""
+    if not cidrs:
+        return None
+    anyone = iam.AnyPrincipal()
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(principals=[anyone], actions=["execute-api:Invoke"], resources=["execute-api:/*"]),
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[anyone],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions={"NotIpAddress": {"aws:SourceIp": list(cidrs)}},
+            ),
+        ]
+    )

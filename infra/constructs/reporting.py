@@ -9,6 +9,7 @@ written, which would leave the bucket with no policy at all.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
@@ -18,12 +19,21 @@ from infra.constructs.storage import secure_bucket
 
 
 class Reporting(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, access_logs: s3.IBucket) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        access_logs: s3.IBucket,
+        key: kms.IKey | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = secure_bucket(
             self,
             shared.REPORTS_BUCKET,
             access_logs=access_logs,
+            key=key,
             versioned=False,
             lifecycle_rules=[
                 s3.LifecycleRule(

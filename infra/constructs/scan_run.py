@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constructs.function import logical_id
+from infra.nag import acknowledge
 
 # How long one whole run may take before Step Functions stops it (the next schedule starts anew
 # and the open backlogs carry over).
@@ -81,22 +82,25 @@ class ScanRun(Construct):
             timeout=RUN_TIMEOUT,
             comment="One scan run: start, then drain the durable backlog until nothing remains",
         )
-        cdk.Validations.of(self.state_machine).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(scan)}.Arn>:*]",
-                reason="lambda:InvokeFunction on the scan function only, including its qualified "
-                "versions (ARN:*), as the LambdaInvoke task grants it.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SF1",
-                reason="Every state is one invocation of the scan function, which logs to its own "
-                "log group; Step Functions keeps each execution's history (states, inputs, outputs) "
-                "for 90 days. Execution logging would need the CloudWatch Logs delivery actions on "
-                "'*', which this stack grants no role.",
-            ),
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SF2",
-                reason="The scan function traces every step with active X-Ray; tracing the state "
-                "machine too would need xray sampling actions on '*' for no new span of interest.",
-            ),
+        role = self.state_machine.role
+        assert isinstance(role, Construct)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "lambda:InvokeFunction on the scan function only, including its qualified versions (ARN:*), "
+            "as the LambdaInvoke task grants it.",
+            finding=f"Resource::<{logical_id(scan)}.Arn>:*",
+        )
+        acknowledge(
+            self.state_machine,
+            "AwsSolutions-SF1",
+            "Every state is one invocation of the scan function, which logs to its own log group; Step "
+            "Functions keeps each execution's history (states, inputs, outputs) for 90 days. Execution "
+            "logging would need the CloudWatch Logs delivery actions on '*', which this stack grants no role.",
+        )
+        acknowledge(
+            self.state_machine,
+            "AwsSolutions-SF2",
+            "The scan function traces every step with active X-Ray; tracing the state machine too would "
+            "need xray sampling actions on '*' for no new span of interest.",
         )

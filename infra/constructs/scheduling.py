@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constructs.processing import secure_queue
+from infra.nag import acknowledge
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 SCHEDULER_DLQ_LOGICAL_ID = "SchedulerDeadLetterQueue"
@@ -47,12 +48,11 @@ class Scheduling(Construct):
         super().__init__(scope, construct_id)
         plan = config.schedules
         self.dead_letters = secure_queue(self, SCHEDULER_DLQ_LOGICAL_ID, retention_period=cdk.Duration.days(14))
-        cdk.Validations.of(self.dead_letters).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SQS3",
-                reason="This queue is itself the dead-letter queue of the schedules; its depth "
-                "alarms (monitoring) instead of redriving to a further queue.",
-            )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the schedules; its depth and age alarm "
+            "(monitoring) instead of redriving to a further queue.",
         )
         jobs = (Job("Scan", "scan", scan_run, "Start a scan run of the audited sheets"),)
         time_zone = cdk.TimeZone.of(config.business_time_zone)

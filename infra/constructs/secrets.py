@@ -1,7 +1,9 @@
-"""Secrets Manager: the Smartsheet token, the integrity key and (in alerting) the Slack URL.
+"""Secrets Manager: the Smartsheet token, the integrity key and the Slack URL (data stack).
 
-Per-webhook shared secrets are created at run time by `billing-audit webhooks sync` under
-WEBHOOK_SECRET_PREFIX, so only their name prefix is known here.
+They live in the stateful stack (infra/data_stack.py), which is never destroyed: their names are
+fixed (operators put values by name) and retained, so a stack that owned them could not be deployed
+again after a destroy.  Per-webhook shared secrets are created at run time by `billing-audit
+webhooks sync` under WEBHOOK_SECRET_PREFIX, so only their name prefix is known here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from infra.constants import shared
+from infra.nag import acknowledge
 
 
 def placeholder_secret(
@@ -30,9 +33,7 @@ def placeholder_secret(
         generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=64),
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
-    cdk.Validations.of(secret).acknowledge(
-        cdk.Acknowledgment(id="AwsSolutions::AwsSolutions-SMG4", reason=why_not_rotated)
-    )
+    acknowledge(secret, "AwsSolutions-SMG4", why_not_rotated)
     return secret
 
 
@@ -45,7 +46,7 @@ class Secrets(Construct):
             name=shared.SMARTSHEET_TOKEN_SECRET,
             description="Smartsheet API access token (put the real token after the first deploy)",
             why_not_rotated="The Smartsheet token is issued and revoked in Smartsheet; AWS cannot rotate "
-            "it. Rotation is the documented manual put-secret-value step (README-infra.md).",
+            "it. Rotation is the manual put-secret-value step in README.md, Deploying to AWS, Deploy.",
         )
         self.integrity_key = placeholder_secret(
             self,
@@ -55,36 +56,49 @@ class Secrets(Construct):
             why_not_rotated="Rotating the integrity key would invalidate the seals of every stored event "
             "and backup; it is rotated only by a planned re-seal, never automatically.",
         )
-
-    def webhook_secrets_arn(self) -> str:
-        """The ARN pattern of every per-webhook shared secret."""
-        return cdk.Stack.of(self).format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{shared.WEBHOOK_SECRET_PREFIX}*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        # Created whether or not the Slack notifier is on: switching Slack off and on again must not
+        # delete and re-create a retained secret of a fixed name.
+        self.slack_webhook = placeholder_secret(
+            self,
+            "SlackWebhookUrl",
+            name=shared.SLACK_WEBHOOK_SECRET,
+            description="Slack incoming-webhook URL for alerts (put the real URL after deploy)",
+            why_not_rotated="A Slack incoming-webhook URL is issued by Slack and cannot be rotated "
+            "by a Secrets Manager rotation function; it is replaced by hand when revoked.",
         )
 
-    def grant_webhook_secrets(self, scope: Construct, grantee: iam.IGrantable, *, upkeep: bool = False) -> None:
-        """Read the per-webhook shared secrets; with `upkeep`, also re-store them (the scan's health check).
 
-        Their names are known only at run time, so the grant is a prefix pattern, acknowledged here once.
-        """
-        actions = ["secretsmanager:GetSecretValue"]
-        if upkeep:
-            # CreateSecret with tags needs TagResource; a duplicate webhook's secret is deleted with it.
-            actions += [
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:CreateSecret",
-                "secretsmanager:TagResource",
-                "secretsmanager:DeleteSecret",
-            ]
-        iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[self.webhook_secrets_arn()])
-        cdk.Validations.of(scope).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-                f"<AWS::AccountId>:secret:{shared.WEBHOOK_SECRET_PREFIX}*]",
-                reason="Per-webhook shared secrets are named by webhook id after deploy (`billing-audit webhooks "
-                "sync`, or the scan re-creating a webhook), so the grant is limited to the webhook prefix.",
-            )
-        )
+def webhook_secrets_arn(scope: Construct) -> str:
+    """The ARN pattern of every per-webhook shared secret, in `scope`'s stack's account and region."""
+    return cdk.Stack.of(scope).format_arn(
+        service="secretsmanager",
+        resource="secret",
+        resource_name=f"{shared.WEBHOOK_SECRET_PREFIX}*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def grant_webhook_secrets(role: iam.Role, *, upkeep: bool = False) -> None:
+    """Read the per-webhook shared secrets; with `upkeep`, also re-store them (the scan's health check).
+
+    Their names are known only at run time, so the grant is a prefix pattern, acknowledged on the
+    role's policy for that one pattern.
+    """
+    actions = ["secretsmanager:GetSecretValue"]
+    if upkeep:
+        # CreateSecret with tags needs TagResource; a duplicate webhook's secret is deleted with it.
+        actions += [
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:DeleteSecret",
+        ]
+    iam.Grant.add_to_principal(grantee=role, actions=actions, resource_arns=[webhook_secrets_arn(role)])
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "Per-webhook shared secrets are named by webhook id after deploy (`billing-audit webhooks sync`, or "
+        "the scan re-creating a webhook), so the grant is limited to the webhook prefix.",
+        finding="Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+        f"{shared.WEBHOOK_SECRET_PREFIX}*",
+    )

@@ -1,4 +1,8 @@
-"""DynamoDB tables (from billing_audit.resources) and the bucket that receives S3 access logs."""
+"""DynamoDB tables (from billing_audit.resources) and the bucket that receives S3 access logs.
+
+Part of the data stack (infra/data_stack.py): every table is retained and deletion-protected, so
+neither a stack update nor a hand-run delete can drop audit data.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from billing_audit.resources import TABLES, BucketSpec, Key, TableSpec
 from constructs import Construct
 from infra.config import InfraConfig
+from infra.nag import acknowledge
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -24,7 +30,7 @@ def _attribute(key: Key) -> dynamodb.Attribute:
 
 
 def audit_table(scope: Construct, spec: TableSpec) -> dynamodb.Table:
-    """On demand, point-in-time recovery, KMS encryption, TTL, and the spec's keys and indexes."""
+    """On demand, point-in-time recovery, KMS encryption, TTL, deletion protection, and the spec's keys and indexes."""
     table = dynamodb.Table(
         scope,
         spec.logical_id,
@@ -36,6 +42,7 @@ def audit_table(scope: Construct, spec: TableSpec) -> dynamodb.Table:
         ),
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         time_to_live_attribute=spec.ttl_attribute,
+        deletion_protection=True,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
     for index in spec.indexes:
@@ -61,14 +68,20 @@ def secure_bucket(
     spec: BucketSpec,
     *,
     access_logs: s3.IBucket | None,
+    key: kms.IKey | None = None,
     **props: Any,
 ) -> s3.Bucket:
-    """Private, TLS-only, encrypted, logged; `props` add versioning, lock and lifecycle."""
+    """Private, TLS-only, encrypted (S3-managed, or `key`), logged; `props` add versioning, lock and lifecycle."""
+    encryption = (
+        {"encryption": s3.BucketEncryption.KMS, "encryption_key": key, "bucket_key_enabled": True}
+        if key is not None
+        else {"encryption": s3.BucketEncryption.S3_MANAGED}
+    )
     bucket = s3.Bucket(
         scope,
         spec.logical_id,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        encryption=s3.BucketEncryption.S3_MANAGED,
+        **encryption,
         enforce_ssl=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         server_access_logs_bucket=access_logs,
@@ -102,12 +115,10 @@ class Storage(Construct):
                 )
             ],
         )
-        cdk.Validations.of(self.access_logs).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-S1",
-                reason="This bucket is the server-access-log target of the reports bucket; logging "
-                "it into itself would loop.",
-            )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket is the server-access-log target of the reports bucket; logging it into itself would loop.",
         )
 
     def table(self, env_var: str) -> dynamodb.Table:

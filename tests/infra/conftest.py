@@ -35,26 +35,48 @@ RUNTIME_NAMES = frozenset(
         shared.SLACK_WEBHOOK_SECRET_ENV,
         shared.WEBHOOK_SECRET_PREFIX_ENV,
         shared.WEBHOOK_URL_ENV,
+        shared.CONFIG_PARAMETER_ENV,
     }
 )
 
 
-def synth_template(tmp: Path, context: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Synthesize the app (cdk-nag included, assets unbundled) and return the stack's template."""
+def synth_templates(tmp: Path, context: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Synthesize the app (cdk-nag included, assets unbundled); every stack's template by stack name."""
     from infra.app import build_app
-    from infra.constants import STACK_NAME
 
     # The CDK CLI sets the two metadata flags; a Python-only synth has to ask for them.
     base = {"bundling": "skip", "aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
     app = build_app({**base, **(context or {})}, outdir=str(tmp))
     assembly = app.synth()
-    template: dict[str, Any] = assembly.get_stack_by_name(STACK_NAME).template
-    return json.loads(json.dumps(template))
+    return {stack.stack_name: json.loads(json.dumps(stack.template)) for stack in assembly.stacks}
+
+
+def synth_template(tmp: Path, context: dict[str, Any] | None = None, stack: str | None = None) -> dict[str, Any]:
+    """One stack's template (default: the application stack, `BillingAudit`)."""
+    from infra.constants import STACK_NAME
+
+    return synth_templates(tmp, context)[stack or STACK_NAME]
 
 
 @pytest.fixture(scope="session")
-def template_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return synth_template(tmp_path_factory.mktemp("cdk-out"))
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return synth_templates(tmp_path_factory.mktemp("cdk-out"))
+
+
+@pytest.fixture(scope="session")
+def template_json(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The application stack: functions, API, queues, schedules, alarms."""
+    from infra.constants import STACK_NAME
+
+    return templates[STACK_NAME]
+
+
+@pytest.fixture(scope="session")
+def data_template_json(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The data stack: tables, buckets, secrets."""
+    from infra.constants import DATA_STACK_NAME
+
+    return templates[DATA_STACK_NAME]
 
 
 @pytest.fixture(scope="session")

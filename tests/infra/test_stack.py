@@ -53,8 +53,8 @@ def role_policy_text(template_json: dict[str, Any], name: str) -> str:
 
 
 @pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.logical_id)
-def test_tables_match_the_shared_definitions(template_json: dict[str, Any], spec: shared.TableSpec) -> None:
-    table = template_json["Resources"][spec.logical_id]
+def test_tables_match_the_shared_definitions(data_template_json: dict[str, Any], spec: shared.TableSpec) -> None:
+    table = data_template_json["Resources"][spec.logical_id]
     assert table["Type"] == "AWS::DynamoDB::Table"
     props = table["Properties"]
     keys = [{"AttributeName": spec.partition.name, "KeyType": "HASH"}]
@@ -75,18 +75,26 @@ def test_tables_match_the_shared_definitions(template_json: dict[str, Any], spec
             schema.append({"AttributeName": index.sort.name, "KeyType": "RANGE"})
         assert indexes[index.name]["KeySchema"] == schema
     assert table["DeletionPolicy"] == "Retain"
+    assert props["DeletionProtectionEnabled"] is True
 
 
-def test_events_table_serves_the_documented_queries(template_json: dict[str, Any]) -> None:
-    names = {i["IndexName"] for i in template_json["Resources"]["EventsTable"]["Properties"]["GlobalSecondaryIndexes"]}
+def test_events_table_serves_the_documented_queries(data_template_json: dict[str, Any]) -> None:
+    indexes = data_template_json["Resources"]["EventsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    names = {index["IndexName"] for index in indexes}
     assert names == {"by_sheet_time", "by_user", "by_risk_date", "by_work_request"}
 
 
 # --- S3 ---------------------------------------------------------------------------------------
 
 
-def _bucket_policy(template_json: dict[str, Any], bucket_id: str) -> list[dict[str, Any]]:
-    for policy in of_type(template_json, "AWS::S3::BucketPolicy").values():
+def holding(templates: dict[str, dict[str, Any]], logical_id: str) -> dict[str, Any]:
+    """The template of the stack that holds `logical_id` (buckets live in the data stack or beside their function)."""
+    [found] = [template for template in templates.values() if logical_id in template["Resources"]]
+    return found
+
+
+def _bucket_policy(data_template_json: dict[str, Any], bucket_id: str) -> list[dict[str, Any]]:
+    for policy in of_type(data_template_json, "AWS::S3::BucketPolicy").values():
         if policy["Properties"]["Bucket"] == {"Ref": bucket_id}:
             statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
             return statements
@@ -94,8 +102,9 @@ def _bucket_policy(template_json: dict[str, Any], bucket_id: str) -> list[dict[s
 
 
 @pytest.mark.parametrize("bucket_id", [spec.logical_id for spec in BUCKETS] + ["AccessLogsBucket"])
-def test_every_bucket_is_private_encrypted_and_tls_only(template_json: dict[str, Any], bucket_id: str) -> None:
-    props = template_json["Resources"][bucket_id]["Properties"]
+def test_every_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]], bucket_id: str) -> None:
+    data_template_json = holding(templates, bucket_id)
+    props = data_template_json["Resources"][bucket_id]["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -107,41 +116,41 @@ def test_every_bucket_is_private_encrypted_and_tls_only(template_json: dict[str,
     assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     deny_plain_http = [
         s
-        for s in _bucket_policy(template_json, bucket_id)
+        for s in _bucket_policy(data_template_json, bucket_id)
         if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
     ]
     assert deny_plain_http, "bucket policy must deny requests without TLS"
     # Never public: no statement of the policy allows a wildcard principal.
-    for statement in _bucket_policy(template_json, bucket_id):
+    for statement in _bucket_policy(data_template_json, bucket_id):
         if statement["Effect"] == "Allow":
             assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
 
 
 @pytest.mark.parametrize("spec", BUCKETS, ids=lambda spec: spec.logical_id)
-def test_data_buckets_write_server_access_logs(template_json: dict[str, Any], spec: shared.BucketSpec) -> None:
-    logging = template_json["Resources"][spec.logical_id]["Properties"]["LoggingConfiguration"]
-    assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+def test_data_buckets_write_server_access_logs(templates: dict[str, dict[str, Any]], spec: shared.BucketSpec) -> None:
+    logging = holding(templates, spec.logical_id)["Resources"][spec.logical_id]["Properties"]["LoggingConfiguration"]
+    assert json.dumps(logging["DestinationBucketName"]).count("AccessLogsBucket") == 1
     assert logging["LogFilePrefix"] == f"{spec.logical_id}/"
 
 
-def test_reports_expire_and_are_retained(template_json: dict[str, Any]) -> None:
-    reports = template_json["Resources"]["ReportsBucket"]
+def test_reports_expire_and_are_retained(data_template_json: dict[str, Any]) -> None:
+    reports = data_template_json["Resources"]["ReportsBucket"]
     assert reports["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
     assert "CorsConfiguration" not in reports["Properties"] and "WebsiteConfiguration" not in reports["Properties"]
     assert reports["DeletionPolicy"] == "Retain"
 
 
-def test_only_the_reports_and_access_log_buckets_exist(template_json: dict[str, Any]) -> None:
+def test_only_the_reports_and_access_log_buckets_exist(data_template_json: dict[str, Any]) -> None:
     # Backups and models get their buckets when those features are built.
-    assert set(of_type(template_json, "AWS::S3::Bucket")) == {"ReportsBucket", "AccessLogsBucket"}
+    assert set(of_type(data_template_json, "AWS::S3::Bucket")) == {"ReportsBucket", "AccessLogsBucket"}
 
 
-def test_the_reports_bucket_policy_keeps_its_logical_id(template_json: dict[str, Any]) -> None:
+def test_the_reports_bucket_policy_keeps_its_logical_id(data_template_json: dict[str, Any]) -> None:
     # A BucketPolicy under a new logical id is created, then the old one deleted: that delete
     # removes the bucket's only policy (the TLS-only deny) from a deployed stack.
     [policy_id] = [
         logical_id
-        for logical_id, policy in of_type(template_json, "AWS::S3::BucketPolicy").items()
+        for logical_id, policy in of_type(data_template_json, "AWS::S3::BucketPolicy").items()
         if policy["Properties"]["Bucket"] == {"Ref": "ReportsBucket"}
     ]
     assert policy_id == "ReportingReportsBucketPolicyEB73417F"
@@ -212,10 +221,10 @@ def test_queues_are_encrypted_tls_only_and_redrive(template_json: dict[str, Any]
     assert tls_only == set(queues)
 
 
-def test_secrets_have_the_shared_names(template_json: dict[str, Any]) -> None:
-    names = {s["Properties"]["Name"] for s in of_type(template_json, "AWS::SecretsManager::Secret").values()}
+def test_secrets_have_the_shared_names(data_template_json: dict[str, Any]) -> None:
+    names = {s["Properties"]["Name"] for s in of_type(data_template_json, "AWS::SecretsManager::Secret").values()}
     assert names == {shared.SMARTSHEET_TOKEN_SECRET, shared.INTEGRITY_KEY_SECRET, shared.SLACK_WEBHOOK_SECRET}
-    for secret in of_type(template_json, "AWS::SecretsManager::Secret").values():
+    for secret in of_type(data_template_json, "AWS::SecretsManager::Secret").values():
         assert "SecretString" not in secret["Properties"], "no secret value in the template"
 
 
@@ -325,30 +334,21 @@ def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -
     assert shared.CALLBACK_QUEUE_ENV in env("webhook")
     assert EVENTS_TABLE.env_var not in env("webhook")
     assert shared.SMARTSHEET_TOKEN_SECRET_ENV not in env("webhook")
-    assert shared.CONFIG_ENV not in env("webhook")  # the roster's emails stay where they are read
+    assert shared.CONFIG_PARAMETER_ENV not in env("webhook")  # the roster's emails stay where they are read
     assert env("notifier") >= {shared.SLACK_WEBHOOK_SECRET_ENV}
-    assert shared.CONFIG_ENV not in env("notifier") and EVENTS_TABLE.env_var not in env("notifier")
+    assert shared.CONFIG_PARAMETER_ENV not in env("notifier") and EVENTS_TABLE.env_var not in env("notifier")
     for name in ("process", "scan"):
         assert env(name) >= {
             EVENTS_TABLE.env_var,
             shared.STATE_TABLE.env_var,
             shared.SMARTSHEET_TOKEN_SECRET_ENV,
             shared.ALERTS_TOPIC_ENV,
-            shared.CONFIG_ENV,
+            shared.CONFIG_PARAMETER_ENV,
         }
+        assert shared.CONFIG_ENV not in env(name)  # the configuration is in SSM (test_configuration.py)
         assert shared.INTEGRITY_KEY_SECRET_ENV not in env(name) and shared.REPORTS_BUCKET.env_var not in env(name)
     assert shared.IDEMPOTENCY_TABLE.env_var in env("process")
     assert shared.IDEMPOTENCY_TABLE.env_var not in env("scan")
-    config = json.loads(
-        template_json["Resources"][function_id(template_json, "scan")]["Properties"]["Environment"]["Variables"][
-            shared.CONFIG_ENV
-        ]
-    )
-    from billing_audit.config import parse_config
-
-    audit = parse_config(config)  # the functions' own loader accepts what the stack hands them
-    assert audit.timezone == "America/Chicago"
-    assert audit.retention_days == 2557
 
 
 def test_process_consumes_the_callback_queue_with_partial_batch_failures(template: Any, template_json: dict) -> None:
@@ -463,9 +463,17 @@ def test_dashboard_shows_the_operating_metrics(template_json: dict[str, Any]) ->
 # --- Outputs ---------------------------------------------------------------------------------
 
 
-def test_outputs_carry_every_runtime_name(template_json: dict[str, Any]) -> None:
+def test_outputs_carry_every_runtime_name(template_json: dict[str, Any], data_template_json: dict[str, Any]) -> None:
+    # Each stack outputs the names of what it holds; the two together carry every runtime name once.
     from infra.constants import output_id
 
-    outputs = template_json["Outputs"]
+    described = [
+        output["Description"]
+        for stack in (template_json, data_template_json)
+        for output in stack["Outputs"].values()
+        if "Description" in output
+    ]
+    assert sorted(name for name in described if name in RUNTIME_NAMES) == sorted(RUNTIME_NAMES)
     for env_var in RUNTIME_NAMES:
-        assert outputs[output_id(env_var)]["Description"] == env_var
+        owner = data_template_json if output_id(env_var) in data_template_json["Outputs"] else template_json
+        assert owner["Outputs"][output_id(env_var)]["Description"] == env_var

@@ -56,7 +56,10 @@ def _zip_directory(directory: Path) -> bytes:
 
 def upload_assets(assembly: Path, deployment: Deployment) -> None:
     """Publish the file assets as `cdk deploy` would (directories zipped)."""
-    manifest = json.loads((assembly / f"{deployment.stack_name}.assets.json").read_text(encoding="utf-8"))
+    path = assembly / f"{deployment.stack_name}.assets.json"
+    if not path.exists():  # a stack with no assets of its own
+        return
+    manifest = json.loads(path.read_text(encoding="utf-8"))
     s3 = deployment.client("s3")
     for asset in manifest.get("files", {}).values():
         source = assembly / asset["source"]["path"]

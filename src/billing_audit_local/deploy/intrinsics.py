@@ -2,7 +2,8 @@
 
 moto's CloudFormation creates most of the stack; what it skips is created through the service APIs
 (`skipped.py`), and those resources' properties still hold Ref, Fn::GetAtt, Fn::Sub, Fn::Join,
-Fn::Select and Fn::Split.  `Deployment.resolve` turns them into values from what exists so far.
+Fn::Select, Fn::Split and Fn::ImportValue (an export of a stack deployed before: the data stack's
+tables and secrets).  `Deployment.resolve` turns them into values from what exists so far.
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ class Deployment:
                 return str(self.resolve(argument[1])).split(self.resolve(argument[0]))
             if name == "Fn::Sub" and isinstance(argument, str):
                 return _SUB_VARIABLE.sub(lambda m: str(self._sub(m.group(1))), argument)
+            if name == "Fn::ImportValue":
+                return self.import_value(str(self.resolve(argument)))
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def import_value(self, export_name: str) -> str:
+        """The value another stack of the account exports under `export_name`, as CloudFormation has it."""
+        paginator = self.client("cloudformation").get_paginator("list_exports")
+        for page in paginator.paginate():
+            for export in page.get("Exports", []):
+                if export["Name"] == export_name:
+                    return str(export["Value"])
+        raise DeployError(f"cannot resolve Fn::ImportValue {export_name}: no stack exports it")
 
     def _sub(self, name: str) -> Any:
         if "." in name:

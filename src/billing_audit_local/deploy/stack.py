@@ -1,15 +1,18 @@
-"""`deploy_stack`: the synthesized CDK stack created in a moto server, as `cdk deploy` would.
+"""`deploy_stack`: the synthesized CDK app's stacks created in a moto server, as `cdk deploy` would.
 
+`cdk deploy BillingAudit` deploys the application stack after the stacks it depends on (the data
+stack: tables, buckets, secrets), and so does this, in the order the cloud assembly's manifest gives.
 The steps, each in its own module of this package:
 
 1. `synth`: synthesize `infra/app.py` without bundling, cached by the hash of what it depends on;
-2. `assets`: what `cdk bootstrap` leaves (the version parameter, the asset bucket), then the
-   zipped assets uploaded (moto's Lambda reads function and layer code from S3);
+2. `assets`: what `cdk bootstrap` leaves (the version parameter, the asset bucket), then each
+   stack's zipped assets uploaded (moto's Lambda reads function and layer code from S3);
 3. `skipped`: the resources the stack references but moto skips, created first (secrets);
 4. `template`: the template rewritten into what moto's CloudFormation can create, then the stack;
 5. `completions`, `skipped`: what moto left out of the resources it created, and the resources
-   it skipped, through the service APIs (`intrinsics` resolves their Ref, Fn::GetAtt, Fn::Sub...);
-6. the stack outputs, as env var name -> physical name/ARN/URL.
+   it skipped, through the service APIs (`intrinsics` resolves their Ref, Fn::GetAtt, Fn::Sub,
+   and Fn::ImportValue from the exports of the stacks deployed before);
+6. the stacks' outputs, as env var name -> physical name/ARN/URL.
 
 Every request goes through explicit clients for the moto server (`LocalAws`): deploying reads and
 writes nothing of the process environment.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from billing_audit import resources as res
@@ -32,6 +36,7 @@ from billing_audit_local.deploy.template import moto_compatible
 from billing_audit_local.environment import REGION, LocalAws
 
 _ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_STACK_ARTIFACT = "aws:cloudformation:stack"
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
 
@@ -45,19 +50,48 @@ def _outputs(stack: dict[str, Any]) -> dict[str, str]:
     return names
 
 
-def deploy_stack(endpoint_url: str, region: str = REGION, *, smartsheet_token: str | None = None) -> dict[str, str]:
-    """Deploy the CDK stack into the moto server at endpoint_url; env var name -> physical name.
+def stack_order(assembly: Path, target: str) -> list[str]:
+    """`target` and the stacks it depends on, dependencies first, from the assembly's manifest."""
+    artifacts: dict[str, Any] = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))["artifacts"]
+    order: list[str] = []
 
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in path:
+            raise DeployError(f"stack dependency cycle: {' -> '.join((*path, name))}")
+        for dependency in artifacts[name].get("dependencies", []):
+            if artifacts.get(dependency, {}).get("type") == _STACK_ARTIFACT:
+                visit(dependency, (*path, name))
+        order.append(name)
+
+    if artifacts.get(target, {}).get("type") != _STACK_ARTIFACT:
+        raise DeployError(f"the cloud assembly has no stack {target}")
+    visit(target, ())
+    return order
+
+
+def deploy_stack(endpoint_url: str, region: str = REGION, *, smartsheet_token: str | None = None) -> dict[str, str]:
+    """Deploy the application stack and the stacks it depends on into the moto server at endpoint_url.
+
+    Returns env var name -> physical name, from the outputs of every stack deployed.
     `smartsheet_token` becomes the Smartsheet token secret's value (default: a placeholder).  A
-    second call against the same server finds the stack and only returns its names.
+    second call against the same server finds the stacks and only returns their names.
     """
     assembly = synthesize()
-    stack_name = res.STACK_NAME
-    template_text = (assembly / f"{stack_name}.template.json").read_text(encoding="utf-8")
-    deployment = Deployment(
-        LocalAws(endpoint_url, region), stack_name, json.loads(template_text), smartsheet_token=smartsheet_token
-    )
-    deployment.account = str(deployment.client("sts").get_caller_identity()["Account"])
+    aws = LocalAws(endpoint_url, region)
+    account = str(aws.client("sts").get_caller_identity()["Account"])
+    names: dict[str, str] = {}
+    for stack_name in stack_order(assembly, res.STACK_NAME):
+        template = json.loads((assembly / f"{stack_name}.template.json").read_text(encoding="utf-8"))
+        deployment = Deployment(aws, stack_name, template, smartsheet_token=smartsheet_token, account=account)
+        names.update(_deploy_one(assembly, deployment))
+    return names
+
+
+def _deploy_one(assembly: Path, deployment: Deployment) -> dict[str, str]:
+    """One stack, created unless it exists; its outputs."""
+    stack_name = deployment.stack_name
     bootstrap(deployment)
     upload_assets(assembly, deployment)
 

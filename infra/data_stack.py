@@ -1,0 +1,63 @@
+"""The data stack: everything that holds data, deployed once and never destroyed.
+
+Tables, buckets and secrets (and the integrity key, when the trail's seals are built) live here,
+apart from the functions, API, schedules and alarms of the application stack (infra/stack.py).
+Everything here is retained on delete, the tables are deletion-protected and the stack has
+termination protection, so the application stack can be destroyed and deployed again against it
+(`cdk destroy BillingAudit`, `cdk deploy BillingAudit`) without touching audit data, and without
+colliding with names that outlive a destroy (the secrets' fixed names live only here).
+
+The application stack reads these resources through CloudFormation exports that CDK adds for each
+cross-stack reference; the outputs below are the runtime names, keyed by the env var they fill.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+
+from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
+from constructs import Construct
+from infra.config import InfraConfig
+from infra.constants import APP_NAME, output_id, shared
+from infra.constructs.reporting import Reporting
+from infra.constructs.secrets import Secrets
+from infra.constructs.storage import Storage
+
+
+class BillingAuditDataStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, termination_protection=True, **kwargs)
+        self.config = config
+        cdk.Tags.of(self).add("app", APP_NAME)
+
+        self.storage = storage = Storage(self, "Storage", config=config)
+        self.secrets = Secrets(self, "Secrets")
+        self.bucket_key: kms.Key | None = None
+        if config.encryption.buckets_kms:
+            self.bucket_key = kms.Key(
+                self,
+                "BucketKey",
+                description=f"{APP_NAME}: encrypts the reports bucket",
+                enable_key_rotation=True,
+                # Objects encrypted with it outlive any stack: the key goes only by hand, after them.
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+        # The construct keeps its id ("Reporting"): the bucket policy's logical id comes from it.
+        self.reporting = Reporting(
+            self, "Reporting", config=config, access_logs=storage.access_logs, key=self.bucket_key
+        )
+
+        outputs = {
+            EVENTS_TABLE.env_var: storage.table(EVENTS_TABLE.env_var).table_name,
+            STATE_TABLE.env_var: storage.table(STATE_TABLE.env_var).table_name,
+            IDEMPOTENCY_TABLE.env_var: storage.table(IDEMPOTENCY_TABLE.env_var).table_name,
+            shared.REPORTS_BUCKET.env_var: self.reporting.bucket.bucket_name,
+            shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
+            shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
+            shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,
+        }
+        for env_var, value in outputs.items():
+            cdk.CfnOutput(self, output_id(env_var), value=value, description=env_var)
