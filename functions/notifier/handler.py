@@ -1,4 +1,4 @@
-"""Slack delivery: SNS alerts topic → one Slack message per notification."""
+"""Slack delivery: SNS alerts topic → one Slack message (Block Kit) per notification."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
-from billing_audit.notify.slack import SlackNotConfigured, post, slack_message
+from billing_audit.notify.slack import (
+    SLACK_TEXT_LIMIT,
+    SlackNotConfigured,
+    block_problems,
+    clip,
+    post,
+    slack_message,
+)
 from billing_audit.settings import NotifierSettings, load
 
 logger = Logger()
@@ -31,6 +38,11 @@ def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     sent = 0
     for record in event.records:
         payload = slack_message(record.sns.subject, record.sns.message)
+        problems = block_problems(payload)
+        if problems:
+            # Slack refuses the whole post over one bad block: the fallback text still tells the news.
+            logger.warning("Slack blocks out of limits; posting text only", extra={"problems": problems})
+            payload = {"text": clip(str(payload.get("text", "")), SLACK_TEXT_LIMIT)}
         try:
             post(url, payload)
         except SlackNotConfigured as exc:

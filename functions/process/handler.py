@@ -36,8 +36,16 @@ def _record(result: RecordResult) -> None:
         metrics.add_metric(name=res.METRIC_WEBHOOK_STATUS_ALERTS, unit=MetricUnit.Count, value=1)
     logger.info(
         "callback processed",
-        extra={"webhook_id": result.webhook_id, "nonce": result.nonce, "events": result.events},
+        extra={
+            "webhook_id": result.webhook_id,
+            "nonce": result.nonce,
+            "events": result.events,
+            "history_reads": result.history_reads,
+            "rows_deferred": result.rows_deferred,
+        },
     )
+    if result.rows_deferred:
+        metrics.add_metric(name=res.METRIC_CALLBACK_ROWS_DEFERRED, unit=MetricUnit.Count, value=result.rows_deferred)
 
 
 def _failed(record: SQSRecord, exc: Exception) -> None:

@@ -23,6 +23,7 @@ from billing_audit import resources as res
 from billing_audit.ingest.queue import SqsCallbackSink
 from billing_audit.ingest.request import IngestResult, Outcome, WebhookIngest
 from billing_audit.settings import WebhookSettings, load
+from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import SecretsManagerSecrets
 
 logger = Logger(service=res.SERVICE_NAME)
@@ -55,7 +56,12 @@ def ingest() -> WebhookIngest:
         persistence = DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb")
         )
-        _sink = SqsCallbackSink(boto3.client("sqs"), settings.callback_queue_url, persistence)
+        payloads = (
+            S3Blobs(boto3.client("s3"), settings.callback_payloads_bucket)
+            if settings.callback_payloads_bucket
+            else None
+        )
+        _sink = SqsCallbackSink(boto3.client("sqs"), settings.callback_queue_url, persistence, payloads)
         secrets = SecretsManagerSecrets(
             SecretsProvider(boto3_client=boto3.client("secretsmanager")),
             prefix=settings.secret_prefix,

@@ -46,14 +46,19 @@ class Processing(Construct):
         audit_environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
+        # FIFO, one message group per sheet (ingest/queue.py): a sheet's callbacks are processed in
+        # the order they arrived, which deriving changes from the row memory depends on.
         self.dead_letters = secure_queue(
             self,
             shared.CALLBACK_DLQ_LOGICAL_ID,
+            fifo=True,
             retention_period=cdk.Duration.days(14),
         )
         self.queue = secure_queue(
             self,
             shared.CALLBACK_QUEUE_LOGICAL_ID,
+            fifo=True,
+            content_based_deduplication=False,  # the sender sets (webhookId, nonce) as the deduplication id
             # Six times the function timeout, as Lambda recommends for SQS sources.
             visibility_timeout=cdk.Duration.seconds(PROCESS_TIMEOUT.to_seconds() * 6),
             retention_period=cdk.Duration.days(4),
@@ -76,6 +81,7 @@ class Processing(Construct):
             sources.SqsEventSource(
                 self.queue,
                 batch_size=config.processing.batch_size,
+                # Lambda keeps a FIFO group's messages in order across concurrent pollers.
                 max_concurrency=config.processing.max_concurrency,
                 report_batch_item_failures=True,
             )

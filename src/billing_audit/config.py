@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from billing_audit.domain.alerting import AlertingPolicy
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.risk import RosterEntry
 from billing_audit.errors import BadInput, first_problem
@@ -78,6 +79,7 @@ class AuditConfig(BaseModel):
     policy: AuditPolicy = AuditPolicy()
     sheets: SheetSelection = SheetSelection()
     roster: list[RosterUser] = Field(default_factory=list)
+    alerting: AlertingPolicy = AlertingPolicy()
     retention_days: int | None = Field(default=None, ge=1)
 
     @property

@@ -106,7 +106,12 @@ class BucketSpec:
 # The reports bucket: the demo keeps its outputs there.  Backups and models get their buckets when
 # those features are built (README, "Unfinished").
 REPORTS_BUCKET = BucketSpec("ReportsBucket", "REPORTS_BUCKET")
-BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET,)
+# Callbacks too large for a queue message, queued by reference (ingest/queue.py); kept as long as
+# the dead-letter queue keeps a message that names one.
+CALLBACK_PAYLOADS_BUCKET = BucketSpec("CallbackPayloadsBucket", "CALLBACK_PAYLOADS_BUCKET")
+CALLBACK_PAYLOAD_DAYS = 15
+CALLBACK_PAYLOAD_PREFIX = "callbacks/"
+BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET)
 
 ALERTS_TOPIC_LOGICAL_ID = "AlertsTopic"
 ALERTS_TOPIC_ENV = "ALERTS_TOPIC_ARN"
@@ -185,7 +190,10 @@ SCAN_MARGIN_ENV = "SCAN_MARGIN_SECONDS"  # an invocation stops draining this lon
 
 # --- Added for webhook ingest (functions/webhook, functions/process, `billing-audit webhooks`) ---
 WEBHOOK_NAME_PREFIX = "billing-audit:"  # our webhooks are named WEBHOOK_NAME_PREFIX + sheet id
-WEBHOOK_DEFAULT_MAX_BODY_BYTES = 262_144  # also SQS's largest message: a whole body always fits
+# The largest callback body accepted: what a Lambda proxy request can carry (6 MB with its envelope).
+# A body larger than one queue message goes to S3 and is queued by reference (ingest/queue.py).
+WEBHOOK_DEFAULT_MAX_BODY_BYTES = 5_242_880
+SQS_MAX_MESSAGE_BYTES = 262_144  # SQS's limit counts the body and the message attributes
 API_GATEWAY_MAX_BODY_BYTES = 10_485_760  # API Gateway's own payload limit (answers 413 above it)
 WEBHOOK_SECRET_MAX_AGE_ENV = "WEBHOOK_SECRET_MAX_AGE_SECONDS"  # noqa: S105 - Parameters cache age
 WEBHOOK_ROTATION_WAIT_ENV = "WEBHOOK_ROTATION_WAIT_SECONDS"  # how long a callback waits out a rotation
@@ -199,6 +207,7 @@ METRIC_CALLBACK_RECORDS = "WebhookCallbackRecords"  # count of SQS records each 
 METRIC_CALLBACKS_PROCESSED = "WebhookCallbacksProcessed"  # count of queued callbacks processed
 METRIC_CALLBACKS_FAILED = "WebhookCallbacksFailed"  # count of queued callbacks that failed (retried)
 METRIC_WEBHOOK_STATUS_ALERTS = "WebhookStatusAlerts"  # count of newWebhookStatus alerts raised
+METRIC_CALLBACK_ROWS_DEFERRED = "WebhookRowsDeferred"  # rows the webhook path left to the scan
 
 # --- Added for reports (functions/report, functions/report_link, `billing-audit report`) ---
 EVENTS_BY_SHEET_INDEX = "by_sheet_time"
@@ -212,3 +221,14 @@ REPORT_LINK_REDIRECT_SECONDS = 300
 REPORT_PREFIX = "reports/"  # every report's objects live under this prefix of the reports bucket
 METRIC_REPORTS_BUILT = "ReportsBuilt"  # count of reports written
 METRIC_REPORT_EVENTS = "ReportEvents"  # events a report covered
+
+# --- Added for alerts (pipeline/alerting.py, the event bus) ---
+EVENT_BUS_LOGICAL_ID = "AuditEventBus"
+EVENT_BUS_NAME = "billing-audit-events"
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
+EVENT_SOURCE = "billing-audit"  # the `source` of every event the product puts on its bus
+
+
+def event_detail_type(event_type: str) -> str:
+    """The bus's detail-type of one event type: `Billing Audit post_close_change`."""
+    return f"Billing Audit {event_type}"

@@ -49,10 +49,13 @@ class AuditSettings(SmartsheetSettings, WebhookSecretSettings):
     # A drain stops this long before the invocation's time runs out: the slowest row (its histories
     # paced at Smartsheet's limit) must fit in it.
     scan_margin_seconds: float = Field(res.SCAN_MARGIN_DEFAULT_SECONDS, ge=0, alias=res.SCAN_MARGIN_ENV)
+    # The product's event bus, which every stored violation is put on (absent: none is).
+    event_bus_name: str | None = Field(None, alias=res.EVENT_BUS_ENV)
 
 
 class ProcessSettings(AuditSettings):
     idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
+    callback_payloads_bucket: str | None = Field(None, alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
 
 
 class WebhookSettings(WebhookSecretSettings):
@@ -60,6 +63,7 @@ class WebhookSettings(WebhookSecretSettings):
 
     idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
     callback_queue_url: str = Field(alias=res.CALLBACK_QUEUE_ENV)
+    callback_payloads_bucket: str | None = Field(None, alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
     max_body_bytes: int = Field(res.WEBHOOK_DEFAULT_MAX_BODY_BYTES, gt=0, alias=res.WEBHOOK_MAX_BODY_ENV)
     rotation_wait_seconds: float = Field(DEFAULT_ROTATION_WAIT_SECONDS, ge=0, alias=res.WEBHOOK_ROTATION_WAIT_ENV)
 

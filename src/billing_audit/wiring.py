@@ -13,9 +13,13 @@ from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import AuditSettings, SmartsheetSettings, load
 from billing_audit.smartsheet.gateway import RequestBudget
+from billing_audit.smartsheet.links import app_base
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
+from billing_audit.store.alert_state import DynamoAlertCooldowns, DynamoPendingAlerts
 from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
+from billing_audit.store.eventbridge import EventBridgeBus
+from billing_audit.store.memory import MemoryEventBus
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
@@ -96,4 +100,10 @@ def aws_dependencies(
         alerts=topic,
         notifier=topic,
         clock=clock,
+        cooldowns=DynamoAlertCooldowns(dynamodb.Table(settings.state_table)),
+        pending_alerts=DynamoPendingAlerts(dynamodb.Table(settings.state_table)),
+        bus=EventBridgeBus(boto3.client("events"), settings.event_bus_name)
+        if settings.event_bus_name
+        else MemoryEventBus(),
+        smartsheet_app_url=app_base(settings.api_base),
     )

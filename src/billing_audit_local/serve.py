@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ from billing_audit.ingest.process import CallbackProcessor, ProcessFn
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import resolve_sheet_ids, run_scan
 from billing_audit.pipeline.webhook_rotation import RotationRow, rotate_secrets
-from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks, webhook_health
+from billing_audit.pipeline.webhook_sync import SyncReport, mark_live, sync_webhooks, webhook_health
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.interfaces import Notifier
+from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.environment import deployed_name
@@ -106,8 +108,10 @@ class LocalWebhookStack:
             if self.idempotent_processing
             else None
         )
+        bucket = os.environ.get(res.CALLBACK_PAYLOADS_BUCKET.env_var)
+        payloads = S3Blobs(boto3.client("s3"), bucket) if bucket else None
         self.processor = CallbackProcessor(
-            self.config, self.deps, self.notifier, process=self.process, persistence=persistence
+            self.config, self.deps, self.notifier, process=self.process, persistence=persistence, payloads=payloads
         )
         self.worker = QueueWorker(processor=self.processor)
         return url
@@ -117,16 +121,20 @@ class LocalWebhookStack:
 
     def sync(self, *, delete_stale: bool = True) -> SyncReport:
         """Make the simulator's webhooks match the configured sheets, pointed at the front."""
-        return sync_webhooks(
+        report = sync_webhooks(
             self.sheet_ids(), self.webhooks, self.secrets, callback_url=self.url, delete_stale=delete_stale
         )
+        mark_live(report, self.deps.state, self.deps.clock())
+        return report
 
     def status(self) -> SyncReport:
         return sync_webhooks(self.sheet_ids(), self.webhooks, self.secrets, callback_url=self.url, dry_run=True)
 
     def health(self) -> SyncReport:
         """What the periodic scan runs: alert on disabled webhooks, re-enable them; `.recovered` to reconcile."""
-        return webhook_health(self.sheet_ids(), self.webhooks, self.secrets, self.notifier, callback_url=self.url)
+        report = webhook_health(self.sheet_ids(), self.webhooks, self.secrets, self.notifier, callback_url=self.url)
+        mark_live(report, self.deps.state, self.deps.clock())
+        return report
 
     def rotate(self, between: Callable[[int], None] | None = None) -> list[RotationRow]:
         return rotate_secrets(self.webhooks, self.secrets, sheet_ids=self.sheet_ids(), between=between)

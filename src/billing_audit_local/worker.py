@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +30,8 @@ if TYPE_CHECKING:  # type stubs only
     from mypy_boto3_sqs.client import SQSClient
 
 _log = logging.getLogger(__name__)
-# functions/process's timeout (infra/constructs/processing.py).
-TIMEOUT_SECONDS = 120.0
+# functions/process's timeout (infra/constructs/processing.py sizes it from the same constant).
+TIMEOUT_SECONDS = float(res.PROCESS_TIMEOUT_SECONDS)
 
 
 def _queue_arn(client: SQSClient, queue_url: str) -> str:
@@ -129,6 +131,11 @@ class QueueWorker:
     ) -> None:
         self.queue_url = queue_url or deployed_name(res.CALLBACK_QUEUE_ENV)
         self.client = client or boto3.client("sqs")
+        # The invocation's deadline runs on the audit's clock: the simulator's when its waits are virtual.
+        self.clock: Callable[[], float] = time.monotonic
+        if processor is not None:
+            audit_clock = processor.deps.clock
+            self.clock = lambda: audit_clock().timestamp()
         if handler is None:
             module = load_handler("process", fresh=True)
             module.configure(processor)
@@ -185,7 +192,8 @@ class QueueWorker:
         """Message ids that failed: the partial batch response, or all of them if the handler raised."""
         every = {r["messageId"] for r in event["Records"]}
         try:
-            response = self.handler(event, LocalLambdaContext(self.function_name, timeout_seconds=TIMEOUT_SECONDS))
+            context = LocalLambdaContext(self.function_name, timeout_seconds=TIMEOUT_SECONDS, clock=self.clock)
+            response = self.handler(event, context)
         except Exception as exc:
             _log.error(
                 "process handler raised %s: the whole batch returns to the queue",
@@ -208,6 +216,9 @@ class QueueWorker:
                 ("ApproximateFirstReceiveTimestamp", "0"),
             )
         }
+        for key in ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber"):  # FIFO queues only
+            if key in message.get("Attributes", {}):
+                attributes[key] = str(message["Attributes"][key])
         message_attributes = {
             name: {
                 "stringValue": value.get("StringValue"),

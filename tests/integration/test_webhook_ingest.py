@@ -284,7 +284,12 @@ def test_sqs_redelivery_of_a_processed_callback_is_skipped(env: Env) -> None:
     data = payload(env)
     sqs = boto3.client("sqs")
     for _ in range(2):
-        sqs.send_message(QueueUrl=env.stack.worker.queue_url, MessageBody=json.dumps(data))  # type: ignore[union-attr]
+        sqs.send_message(
+            QueueUrl=env.stack.worker.queue_url,  # type: ignore[union-attr]
+            MessageBody=json.dumps(data),
+            MessageGroupId="redelivery",
+            MessageDeduplicationId=uuid.uuid4().hex,
+        )
     drained = env.stack.worker.drain()  # type: ignore[union-attr]
     assert (drained.received, drained.succeeded) == (2, 2)
     assert env.recorder.nonces() == [data["nonce"]]

@@ -156,7 +156,12 @@ def test_the_queue_redrives_to_the_dlq_and_the_dlq_has_an_alarm(env: Env) -> Non
 
 def test_a_poison_message_is_dead_lettered_too(env: Env) -> None:
     sqs = boto3.client("sqs")
-    sqs.send_message(QueueUrl=env.stack.worker.queue_url, MessageBody="not a callback")  # type: ignore[union-attr]
+    sqs.send_message(
+        QueueUrl=env.stack.worker.queue_url,  # type: ignore[union-attr]
+        MessageBody="not a callback",
+        MessageGroupId="redelivery",
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
     drained = env.stack.worker.drain()  # type: ignore[union-attr]
     assert drained.failed == 5 and drained.succeeded == 0
     dead = env.stack.worker.dead_letters(env.stack.dlq_url, delete=True)  # type: ignore[union-attr]

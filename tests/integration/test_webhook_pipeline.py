@@ -96,7 +96,12 @@ def test_duplicates_replays_and_redeliveries_add_no_events_or_alerts(played: Pla
         answer = requests.post(url, data=body, headers={"Smartsheet-Hmac-SHA256": sign(secret, body)}, timeout=15)
         assert answer.status_code == 200 and answer.json() == {"status": "accepted"}
         # ...and SQS delivering the original message again (at-least-once).
-        sqs.send_message(QueueUrl=played.stack.worker.queue_url, MessageBody=json.dumps(delivery.payload))  # type: ignore[union-attr]
+        sqs.send_message(
+            QueueUrl=played.stack.worker.queue_url,  # type: ignore[union-attr]
+            MessageBody=json.dumps(delivery.payload),
+            MessageGroupId="redelivery",
+            MessageDeduplicationId=uuid.uuid4().hex,
+        )
     drained = played.stack.worker.drain()  # type: ignore[union-attr]
     assert drained.failed == 0 and drained.received == 2 * len(played.callbacks)
 

@@ -11,6 +11,7 @@ import requests
 
 from billing_audit.cli.webhooks import render_report
 from billing_audit.config import AuditConfig
+from billing_audit.pipeline.callbacks import CallbackResult
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.smartsheet.webhooks import WebhookCallback, sign
 from billing_audit.store.memory import MemoryAlertPublisher
@@ -25,11 +26,13 @@ class Recorder:
     calls: list[WebhookCallback] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
 
-    def __call__(self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[Any]:
+    def __call__(
+        self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
+    ) -> CallbackResult:
         self.calls.append(callback)
         if callback.nonce in self.failing:
             raise RuntimeError("detection failed")
-        return []
+        return CallbackResult()
 
     def nonces(self) -> list[str | None]:
         return [c.nonce for c in self.calls]

@@ -169,7 +169,7 @@ def test_the_webhook_path_leaves_a_held_sheets_rows_to_the_scan(sheet, deps, clo
             ],
         }
     )  # fmt: skip
-    assert process_callback(callback, CONFIG, deps) == []
+    assert process_callback(callback, CONFIG, deps).events == []
     assert deps.state.recall_rows(4001, [1]) == {}  # not remembered as audited: the scan will read it
 
 

@@ -1,27 +1,25 @@
-"""Slack message shapes for everything the alerts topic carries."""
+"""Slack delivery details; the layouts of each alert kind are in test_alert_messages.py."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from billing_audit.notify.slack import SLACK_TEXT_LIMIT, SlackNotConfigured, checked_webhook_url, slack_message
+from billing_audit.notify.slack import (
+    SLACK_TEXT_LIMIT,
+    SlackNotConfigured,
+    block_problems,
+    checked_webhook_url,
+    slack_message,
+)
 
 
-def test_audit_finding_uses_its_summary_and_level():
-    body = json.dumps({"summary": "[HIGH] post_close_change ...", "event": {"risk_level": "HIGH"}})
-    assert slack_message("x", body) == {"text": ":rotating_light: [HIGH] post_close_change ..."}
-
-
-def test_cloudwatch_alarm():
-    body = json.dumps({"AlarmName": "CallbackDlqDepth", "NewStateValue": "ALARM", "NewStateReason": "1 message"})
-    assert slack_message(None, body)["text"] == ":bell: Alarm CallbackDlqDepth is ALARM: 1 message"
-
-
-def test_plain_notice_and_length_cap():
-    assert slack_message("webhook 7 is DISABLED", "re-enabling")["text"] == "*webhook 7 is DISABLED*\nre-enabling"
-    assert len(slack_message(None, "x" * 10_000)["text"]) == SLACK_TEXT_LIMIT
+def test_a_message_that_is_not_ours_is_posted_as_text_within_the_limits():
+    payload = slack_message("webhook 7 is DISABLED", "re-enabling")
+    assert payload["blocks"] == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*webhook 7 is DISABLED*\nre-enabling"}}
+    ]
+    long = slack_message(None, "x" * 10_000)
+    assert len(long["text"]) == SLACK_TEXT_LIMIT and block_problems(long) == []
 
 
 @pytest.mark.parametrize("url", ["not a url", "ftp://hooks.slack.com/x", "http://hooks.slack.com/x"])

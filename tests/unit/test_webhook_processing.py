@@ -82,13 +82,13 @@ def test_the_products_own_writes_are_ignored(deps):
         "timestamp": "2026-11-12T10:00:00Z",
         "changeAgent": CHANGE_AGENT,
     }
-    assert process_callback(_callback(own), CONFIG, deps) == []
+    assert process_callback(_callback(own), CONFIG, deps).events == []
     assert deps.events.events == {}
 
 
 def test_a_deletion_is_judged_at_its_time_with_who_from_the_user_list(deps):
     deleted = {"objectType": "row", "eventType": "deleted", "id": 5, "userId": 7, "timestamp": "2026-11-12T09:00:00Z"}
-    [event] = process_callback(_callback(deleted), CONFIG, deps)
+    [event] = process_callback(_callback(deleted), CONFIG, deps).events
     assert (event.type.value, event.changed_by, event.financial_impact) == (
         "closed_row_deleted",
         "bob@example.com",
@@ -103,7 +103,7 @@ def test_a_sheet_without_a_baseline_is_left_to_the_first_scan(deps):
         {"objectType": "row", "eventType": "deleted", "id": 5, "userId": 7, "timestamp": "2026-11-12T09:00:00Z"}
     )
     orphan = callback.model_copy(update={"scope_object_id": 9999})
-    assert process_callback(orphan, CONFIG, deps) == []
+    assert process_callback(orphan, CONFIG, deps).events == []
 
 
 def test_edits_to_columns_no_rule_reads_cost_nothing(deps):
@@ -117,4 +117,4 @@ def test_edits_to_columns_no_rule_reads_cost_nothing(deps):
     }
     row = {"objectType": "row", "eventType": "updated", "id": 5, "userId": 7, "timestamp": "2026-11-12T10:00:00Z"}
     deps.state.snapshots[3001].columns["Foreman"] = 3
-    assert process_callback(_callback(row, foreman), CONFIG, deps) == []  # NoReads fails on any row read
+    assert process_callback(_callback(row, foreman), CONFIG, deps).events == []  # NoReads fails on any row read

@@ -14,14 +14,15 @@ from typing import Any
 import boto3
 
 from billing_audit import resources as res
+from billing_audit.clock import system_clock
 from billing_audit.config import load_config
 from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_rotation import rotate_secrets
-from billing_audit.pipeline.webhook_sync import SyncReport, sync_webhooks
+from billing_audit.pipeline.webhook_sync import SyncReport, mark_live, sync_webhooks
 from billing_audit.settings import WebhookAdminSettings, load
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.secrets import WebhookSecretStore
-from billing_audit.wiring import request_budget, sdk_smartsheet
+from billing_audit.wiring import request_budget, sdk_smartsheet, state_store
 
 
 class _Admin:
@@ -63,11 +64,13 @@ def _print_report(report: SyncReport) -> int:
 def _sync(args: argparse.Namespace) -> int:
     admin = _Admin(args)
     callback_url = args.callback_url or admin.settings.webhook_url
-    return _print_report(
-        sync_webhooks(
-            admin.sheet_ids, admin.api, admin.secrets, callback_url=callback_url, delete_stale=not args.keep_stale
-        )
+    report = sync_webhooks(
+        admin.sheet_ids, admin.api, admin.secrets, callback_url=callback_url, delete_stale=not args.keep_stale
     )
+    if admin.settings.state_table:
+        # From now on these sheets' callbacks are complete: the webhook path may derive from memory.
+        mark_live(report, state_store(admin.settings.state_table), system_clock())
+    return _print_report(report)
 
 
 def _status(args: argparse.Namespace) -> int:

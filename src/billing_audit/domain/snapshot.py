@@ -11,8 +11,17 @@ from billing_audit.domain.values import CellValue
 
 
 class RowSnapshot(BaseModel):
+    """A row as the product last saw it.
+
+    `seen_at` is when it was read (None in a scan snapshot: the snapshot's `taken_at`).  `deferred`
+    marks a row whose later changes the webhook path left to the scan: its values are still the
+    right start for a replay of the full history, but not a base to derive changes from.
+    """
+
     modified_at: datetime | None = None
     values: dict[str, CellValue] = Field(default_factory=dict)
+    seen_at: datetime | None = None
+    deferred: bool = False
 
 
 class SheetSnapshot(BaseModel):

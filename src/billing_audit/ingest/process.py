@@ -1,7 +1,10 @@
-"""The queue side: SQS batches of verified callbacks, processed one record at a time.
+"""The queue side: SQS FIFO batches of verified callbacks, processed one record at a time, in order.
 
-Powertools `BatchProcessor` reports partial batch failures, so one bad callback is retried (and
-after the queue's maxReceiveCount lands in the dead-letter queue) without redoing the others.
+The queue is FIFO with one message group per sheet, so a sheet's callbacks arrive in the order they
+were queued (the webhook path derives changes from the row as last seen, which needs that order).
+Powertools `SqsFifoPartialProcessor` keeps it within a batch: after a failure, the failed record
+and every later record of the same sheet go back to the queue; other sheets' records go on.  A
+callback too large for a message arrives by reference (ingest/queue.py) and is read from S3 here.
 Each callback runs once per (webhookId, nonce) through Powertools idempotency; below that,
 `process_callback` is idempotent per cell-history entry (stable event ids), so SQS redelivery, a
 Smartsheet retry or a duplicate delivery never stores or alerts an event twice.
@@ -12,14 +15,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from billing_audit import resources as res
-from billing_audit.ingest.queue import callback_idempotency
-from billing_audit.pipeline.callbacks import process_callback
+from billing_audit.budget import HISTORY_PER_MINUTE
+from billing_audit.ingest.queue import PAYLOAD_REF_FIELD, callback_idempotency, resolve_payload
+from billing_audit.pipeline.callbacks import CallbackResult, process_callback
 from billing_audit.pipeline.webhook_alerts import webhook_status_changed
 from billing_audit.smartsheet.models import WebhookStatus
 from billing_audit.smartsheet.webhooks import WebhookCallback
@@ -30,12 +34,22 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from billing_audit.config import AuditConfig
-    from billing_audit.domain.models import AuditEvent
     from billing_audit.pipeline.deps import AuditDeps
-    from billing_audit.store.interfaces import Notifier
+    from billing_audit.store.interfaces import BlobStore, Notifier
 
-ProcessFn = Callable[["WebhookCallback", "AuditConfig", "AuditDeps"], "list[AuditEvent]"]
 PROCESSED_KEY_PREFIX = f"{res.APP_NAME}.callback-processed"
+
+
+class ProcessFn(Protocol):
+    def __call__(
+        self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
+    ) -> CallbackResult: ...
+
+
+def history_allowance(seconds_left: float) -> int:
+    """The cell-history reads that fit the time left, keeping one request at its longest in reserve."""
+    spare = seconds_left - res.SMARTSHEET_REQUEST_MAX_SECONDS
+    return max(0, int(spare * HISTORY_PER_MINUTE / 60))
 
 
 def default_process() -> ProcessFn:
@@ -48,6 +62,8 @@ class RecordResult:
     nonce: str | None
     events: int
     status_alert: bool
+    history_reads: int = 0
+    rows_deferred: int = 0
 
 
 class CallbackProcessor:
@@ -61,6 +77,7 @@ class CallbackProcessor:
         *,
         process: ProcessFn | None = None,
         persistence: BasePersistenceLayer | None = None,
+        payloads: BlobStore | None = None,
         on_record: Callable[[RecordResult], None] | None = None,
         on_failure: Callable[[SQSRecord, Exception], None] | None = None,
     ) -> None:
@@ -70,7 +87,9 @@ class CallbackProcessor:
         self._process_fn = process
         self.on_record = on_record
         self.on_failure = on_failure
-        self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self.payloads = payloads
+        self.batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+        self._context: LambdaContext | None = None
         self.idempotency = callback_idempotency()
         self._run: Callable[..., dict[str, Any]] = self._process_payload
         if persistence is not None:
@@ -89,6 +108,7 @@ class CallbackProcessor:
         return self._process_fn
 
     def handle(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        self._context = context
         if context is not None:
             self.idempotency.register_lambda_context(context)
         return dict(
@@ -99,6 +119,8 @@ class CallbackProcessor:
         """Raises to fail this record only (it is retried, then dead-lettered)."""
         try:
             payload = json.loads(record.body)
+            if isinstance(payload, dict) and PAYLOAD_REF_FIELD in payload:
+                payload = resolve_payload(payload, self.payloads)
             if not isinstance(payload, dict):
                 raise ValueError("queued callback is not a JSON object")
             result = self._run(callback=payload)
@@ -113,6 +135,8 @@ class CallbackProcessor:
                     nonce=result.get("nonce"),
                     events=int(result.get("events", 0)),
                     status_alert=bool(result.get("statusAlert")),
+                    history_reads=int(result.get("historyReads", 0)),
+                    rows_deferred=int(result.get("rowsDeferred", 0)),
                 )
             )
         return result
@@ -123,5 +147,17 @@ class CallbackProcessor:
         if parsed.new_webhook_status is not None and parsed.new_webhook_status != WebhookStatus.ENABLED:
             self.notifier.notify(*webhook_status_changed(parsed))
             alerted = True
-        events = self.process(parsed, self.audit_config, self.deps) if parsed.events else []
-        return {"webhookId": parsed.webhook_id, "nonce": parsed.nonce, "events": len(events), "statusAlert": alerted}
+        outcome = CallbackResult()
+        if parsed.events:
+            allowance = None
+            if self._context is not None:
+                allowance = history_allowance(self._context.get_remaining_time_in_millis() / 1000)
+            outcome = self.process(parsed, self.audit_config, self.deps, history_allowance=allowance)
+        return {
+            "webhookId": parsed.webhook_id,
+            "nonce": parsed.nonce,
+            "events": len(outcome.events),
+            "statusAlert": alerted,
+            "historyReads": sum(outcome.history_reads.values()),
+            "rowsDeferred": outcome.rows_deferred,
+        }

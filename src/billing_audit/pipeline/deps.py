@@ -9,8 +9,19 @@ from dataclasses import dataclass, field
 
 from billing_audit.clock import Clock, system_clock
 from billing_audit.smartsheet.gateway import SmartsheetGateway, WebhookApi
-from billing_audit.store.interfaces import AlertPublisher, EventStore, Notifier, RunStore, SecretStore, StateStore
-from billing_audit.store.memory import MemoryRunStore
+from billing_audit.store.interfaces import (
+    AlertCooldowns,
+    AlertPublisher,
+    EventBus,
+    EventStore,
+    Notifier,
+    PendingAlerts,
+    ReportLinks,
+    RunStore,
+    SecretStore,
+    StateStore,
+)
+from billing_audit.store.memory import MemoryAlertCooldowns, MemoryEventBus, MemoryPendingAlerts, MemoryRunStore
 
 
 @dataclass
@@ -26,3 +37,11 @@ class AuditDeps:
     # Where the product manages Smartsheet webhooks (deployed): the scheduled scan's upkeep uses them.
     webhooks: WebhookApi | None = None
     webhook_secrets: SecretStore | None = None
+    # Alerts: each sheet's single-alert cooldown and the violations stored but not yet alerted (the
+    # state table in AWS), the product's event bus, the latest report's link and Smartsheet's web
+    # app (for links to rows), where known.
+    cooldowns: AlertCooldowns = field(default_factory=MemoryAlertCooldowns)
+    pending_alerts: PendingAlerts = field(default_factory=MemoryPendingAlerts)
+    bus: EventBus = field(default_factory=MemoryEventBus)
+    report_links: ReportLinks | None = None
+    smartsheet_app_url: str | None = None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from billing_audit.config import AuditConfig
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.risk import risk_score
+from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.deps import AuditDeps
 
 
@@ -18,20 +19,21 @@ def score_events(events: Sequence[AuditEvent], config: AuditConfig) -> list[Audi
     ]
 
 
-def record_events(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
+def record_events(
+    events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps, *, batch: AlertBatch | None = None
+) -> list[AuditEvent]:
     """Store what is new and alert every violation not yet alerted, including ones a crashed run stored.
 
+    With `batch`, the violations wait in it for the run's end (`AlertBatch.send`), so a run's burst
+    becomes a few messages and one digest; without, they are alerted now, as a run of their own.
     Returns the events stored for the first time.
     """
     scored = score_events(events, config)
     new = deps.events.add(scored)
-    violations = {event.event_id: event for event in scored if event.violation}
-    claimed = deps.events.claim_alerts(list(violations))
-    for index, event_id in enumerate(claimed):
-        try:
-            deps.alerts.publish([violations[event_id]])
-        except Exception:
-            # What was not sent goes back unclaimed: the next run (a retry, the scan) alerts it.
-            deps.events.release_alerts(claimed[index:])
-            raise
+    if batch is not None:
+        batch.add(scored, deps)
+    else:
+        alone = AlertBatch(run="callback")
+        alone.add(scored, deps)
+        alone.send(config, deps)
     return new

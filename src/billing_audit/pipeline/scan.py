@@ -16,7 +16,8 @@ nothing remains); `run_scan` does both in one go (the CLI, a single invocation).
 
 Progress is durable per row: an invocation that dies loses at most the row in hand (whose events
 are stored idempotently anyway), and no history an earlier invocation replayed is read again.
-Events are stored and alerted before the snapshot moves on, so nothing is lost or stored twice.
+Events are stored, and their violations held for alerting, before the snapshot moves on, so nothing
+is lost or stored twice; each invocation alerts what it found at its end (pipeline/alerting.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
 from billing_audit.domain.snapshot import SheetSnapshot
 from billing_audit.domain.values import values_equal
+from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.backlog import (
     RowWork,
     RunProgress,
@@ -51,7 +53,9 @@ from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.store.interfaces import RunInProgress
 from billing_audit.store.memory import (
+    MemoryAlertCooldowns,
     MemoryAlertPublisher,
+    MemoryEventBus,
     MemoryEventStore,
     MemoryRunStore,
     OverlayStateStore,
@@ -105,6 +109,8 @@ def run_scan(
             runs=MemoryRunStore(),
             alerts=MemoryAlertPublisher(),
             notifier=MemoryAlertPublisher(),
+            bus=MemoryEventBus(),
+            cooldowns=MemoryAlertCooldowns(),
         )
     started = start_run(config, deps, new_run_id(deps.clock()), sheet_ids, accept_columns=accept_columns)
     # Every open backlog, this run's and any an earlier run left (a crash, a timed-out step).
@@ -169,7 +175,9 @@ def _start_sheet(
     ctx = _context(config, changes, now)
     deleted = _deleted_rows(snapshot, changes, deps)
     remembered = deps.state.recall_rows(sheet_id, [row.id for row in changes.rows] + deleted)
-    plan = plan_scan(snapshot, changes, ctx, now, {row_id: row.modified_at for row_id, row in remembered.items()})
+    # A deferred row was left to this scan by the webhook path: its memory audits nothing.
+    audited = {row_id: row.modified_at for row_id, row in remembered.items() if not row.deferred}
+    plan = plan_scan(snapshot, changes, ctx, now, audited)
     backlog = SheetBacklog(
         run_id=run_id,
         sheet_id=sheet_id,
@@ -302,7 +310,24 @@ def drain(
     time_left: Callable[[], float] = lambda: float("inf"),
     margin_seconds: float = 0.0,
 ) -> RunProgress:
-    """Work through the open backlogs until they are empty or `time_left()` falls to the margin."""
+    """Work through the open backlogs until they are empty or `time_left()` falls to the margin.
+
+    The violations this invocation stores are alerted together at its end (one digest per run);
+    if it dies first, they wait as pending alerts for the next run of either path.
+    """
+    alerts = AlertBatch(run="scan run")
+    progress = _drain(config, deps, alerts, time_left, margin_seconds)
+    alerts.send(config, deps)
+    return progress
+
+
+def _drain(
+    config: AuditConfig,
+    deps: AuditDeps,
+    alerts: AlertBatch,
+    time_left: Callable[[], float],
+    margin_seconds: float,
+) -> RunProgress:
     progress = RunProgress()
     sheets = _load_open(deps)
     for sheet, item in _drain_order(sheets):
@@ -325,7 +350,7 @@ def drain(
             sheet.abandoned = True
             deps.runs.end(sheet.backlog.sheet_id, sheet.backlog.run_id)
             continue
-        sheet.result.new_events += len(record_events(events, config, deps))
+        sheet.result.new_events += len(record_events(events, config, deps, batch=alerts))
         sheet.result.events.extend(events)
         deps.runs.mark_done(sheet.backlog.sheet_id, sheet.backlog.run_id, item.row_id)
         sheet.done.add(item.row_id)
@@ -334,7 +359,7 @@ def drain(
         progress.history_reads += len(item.history_columns)
     for sheet in sheets:
         if not sheet.pending and not sheet.abandoned:
-            _finish(sheet, config, deps)
+            _finish(sheet, config, deps, alerts)
         progress.sheets.append(sheet.result)
     still_open = [sheet for sheet in sheets if sheet.pending and not sheet.abandoned]
     progress.rows_left = sum(len(sheet.pending) for sheet in still_open)
@@ -363,7 +388,7 @@ def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: Aud
     return detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at)
 
 
-def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps) -> None:
+def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps, alerts: AlertBatch) -> None:
     """Judge the deletions as of the previous run's read, then move the snapshot to this run's."""
     backlog, snapshot = sheet.backlog, sheet.snapshot
     ctx = _context(config, backlog.sheet, deps.clock())
@@ -378,7 +403,7 @@ def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps) -> None:
         )
         # Noticed when this run read the sheet; judged as of the previous run's read.
         events.extend(detect_deleted_row(gone, ctx, judged_at=snapshot.taken_at, reported_at=backlog.read_at, by=None))
-    sheet.result.new_events += len(record_events(events, config, deps))
+    sheet.result.new_events += len(record_events(events, config, deps, batch=alerts))
     sheet.result.events.extend(events)
     sheet.result.rows_deleted = len(backlog.deleted)
     deps.state.save(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from billing_audit import resources as res
@@ -28,7 +29,7 @@ from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_alerts import Alert
 from billing_audit.smartsheet.gateway import SmartsheetError, WebhookApi
 from billing_audit.smartsheet.models import WebhookInfo, WebhookStatus
-from billing_audit.store.interfaces import Notifier, SecretStore
+from billing_audit.store.interfaces import Notifier, SecretStore, StateStore
 from billing_audit.store.secrets import WebhookSecret
 
 # A row's status is Smartsheet's (a `WebhookStatus`, or a value Smartsheet added since), or one of ours:
@@ -372,6 +373,26 @@ def webhook_health(
     return sync_webhooks(sheet_ids, api, secrets, callback_url=callback_url, delete_stale=False, notifier=notifier)
 
 
+_LIVE_FROM_NOW = frozenset({WebhookAction.CREATED, WebhookAction.ENABLED, WebhookAction.RE_ENABLED})
+
+
+def mark_live(report: SyncReport, state: StateStore, now: datetime) -> list[int]:
+    """Record since when each enabled webhook delivers every change; returns the sheets marked.
+
+    The webhook path derives changes from a row's memory only if it was seen after this instant:
+    what happened while a webhook was missing or disabled reaches no callback, only the scan.  A
+    webhook found enabled with no mark yet (a deployment older than the mark) is marked from now.
+    """
+    marked: list[int] = []
+    for row in report.configured():
+        if row.status != WebhookStatus.ENABLED:
+            continue
+        if _LIVE_FROM_NOW.intersection(row.actions) or state.webhook_live_since(row.sheet_id) is None:
+            state.mark_webhook_live(row.sheet_id, now)
+            marked.append(row.sheet_id)
+    return marked
+
+
 def webhook_upkeep(config: AuditConfig, deps: AuditDeps, callback_url: str | None) -> SyncReport | None:
     """Before a scheduled scan: alert on webhooks that are not ENABLED and re-enable them.
 
@@ -382,13 +403,15 @@ def webhook_upkeep(config: AuditConfig, deps: AuditDeps, callback_url: str | Non
     if not callback_url or deps.webhooks is None or deps.webhook_secrets is None:
         return None
     try:
-        return webhook_health(
+        report = webhook_health(
             resolve_sheet_ids(config, deps.smartsheet),
             deps.webhooks,
             deps.webhook_secrets,
             deps.notifier,
             callback_url=callback_url,
         )
+        mark_live(report, deps.state, deps.clock())
+        return report
     except Exception as exc:  # the scan that follows must run even when the webhook check cannot
         deps.notifier.notify(*alerts.webhook_check_failed(exc))
         return None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
 
 from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
@@ -150,11 +151,16 @@ def detected_day(moment: datetime) -> str:
 
 
 class DynamoStateStore:
-    """A head item per sheet points at the current generation of compressed snapshot chunks.
+    """A head item per sheet points at the current generation of its snapshot.
 
-    Chunks of a new generation are written first and the head switched last, so a crash at any
-    point leaves a complete snapshot (the old or the new) for the next scan to resume from.
+    The head holds the snapshot's header (columns, taken_at, hold); its rows are spread over
+    buckets by row id, each bucket compressed into one or more chunk items, so a callback that
+    touches a few rows reads the few buckets holding them, never the whole sheet.  Chunks of a new
+    generation are written first and the head switched last, so a crash at any point leaves a
+    complete snapshot (the old or the new) for the next scan to resume from.
     """
+
+    ROWS_PER_BUCKET = 500
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -163,28 +169,67 @@ class DynamoStateStore:
     def _pk(sheet_id: int) -> str:
         return f"sheet#{sheet_id}"
 
+    def _head(self, sheet_id: int) -> dict[str, Any] | None:
+        key = {"pk": self._pk(sheet_id), "sk": "head"}
+        return self.table.get_item(Key=key, ConsistentRead=True).get("Item")
+
+    def load_header(self, sheet_id: int) -> SheetSnapshot | None:
+        head = self._head(sheet_id)
+        return None if head is None else SheetSnapshot.model_validate_json(str(head["header"]))
+
     def load(self, sheet_id: int) -> SheetSnapshot | None:
         pk = self._pk(sheet_id)
         for _attempt in range(3):
-            head = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+            head = self._head(sheet_id)
             if head is None:
                 return None
-            generation, count = str(head["generation"]), int(str(head["chunks"]))
-            parts = self._chunks(pk, generation)
-            if len(parts) == count:
-                return SheetSnapshot.model_validate_json(zlib.decompress(b"".join(parts)))
+            items = _query(self.table, pk, f"chunk#{head['generation']}#")
+            if len(items) == int(str(head["chunks"])):
+                snapshot = SheetSnapshot.model_validate_json(str(head["header"]))
+                for blob in _buckets(items).values():
+                    snapshot.rows.update(_ROWS.validate_json(zlib.decompress(blob)))
+                return snapshot
             # A concurrent save switched generations between the two reads: read the new head.
         raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
 
-    def _chunks(self, pk: str, generation: str) -> list[bytes]:
-        return [bytes(item["data"].value) for item in _query(self.table, pk, f"chunk#{generation}#")]
+    def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        wanted = set(row_ids)
+        pk = self._pk(sheet_id)
+        for _attempt in range(3):
+            head = self._head(sheet_id)
+            if head is None or not wanted:
+                return {}
+            generation, buckets = str(head["generation"]), int(str(head["buckets"]))
+            found: dict[int, RowSnapshot] = {}
+            complete = True
+            for bucket in sorted({row_id % buckets for row_id in wanted}):
+                items = _query(self.table, pk, f"chunk#{generation}#{bucket:05d}#")
+                if not items:
+                    complete = False  # the generation was replaced meanwhile
+                    break
+                rows = _ROWS.validate_json(zlib.decompress(b"".join(bytes(i["data"].value) for i in items)))
+                found.update({row_id: row for row_id, row in rows.items() if row_id in wanted})
+            if complete:
+                return found
+        raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
 
     def save(self, snapshot: SheetSnapshot) -> None:
         """Chunks first, then the head, switched only if no other scan switched it meanwhile."""
         pk = self._pk(snapshot.sheet_id)
-        old = self.table.get_item(Key={"pk": pk, "sk": "head"}, ConsistentRead=True).get("Item")
+        old = self._head(snapshot.sheet_id)
         generation = uuid.uuid4().hex
-        chunks = _write_chunks(self.table, pk, f"chunk#{generation}#", snapshot.model_dump_json().encode())
+        buckets = max(1, -(-len(snapshot.rows) // self.ROWS_PER_BUCKET))
+        grouped: list[dict[int, RowSnapshot]] = [{} for _ in range(buckets)]
+        for row_id, row in snapshot.rows.items():
+            grouped[row_id % buckets][row_id] = row
+        chunks = 0
+        with self.table.batch_writer() as batch:
+            for bucket, rows in enumerate(grouped):
+                blob = zlib.compress(_ROWS.dump_json(rows, exclude_defaults=True), level=6)
+                for part, start in enumerate(range(0, max(len(blob), 1), SNAPSHOT_CHUNK_BYTES)):
+                    sk = f"chunk#{generation}#{bucket:05d}#{part:03d}"
+                    batch.put_item(Item={"pk": pk, "sk": sk, "data": blob[start : start + SNAPSHOT_CHUNK_BYTES]})
+                    chunks += 1
         condition: dict[str, Any] = (
             {"ConditionExpression": "attribute_not_exists(sk)"}
             if old is None
@@ -199,6 +244,8 @@ class DynamoStateStore:
             "sk": "head",
             "generation": generation,
             "chunks": chunks,
+            "buckets": buckets,
+            "header": snapshot.model_copy(update={"rows": {}}).model_dump_json(),
             "version": snapshot.version,
             "taken_at": snapshot.taken_at.isoformat(),
             "rows": len(snapshot.rows),
@@ -210,11 +257,18 @@ class DynamoStateStore:
                 raise
             # Another scan of this sheet finished first; its snapshot stands and ours is dropped.
             # Our events are stored already (idempotently), so the next scan loses nothing.
-            _delete_chunks(self.table, pk, f"chunk#{generation}#", chunks)
+            _delete_generation(self.table, pk, generation)
             return
         if old is not None:
-            previous = str(old["generation"])
-            _delete_chunks(self.table, pk, f"chunk#{previous}#", int(str(old["chunks"])))
+            _delete_generation(self.table, pk, str(old["generation"]))
+
+    def mark_webhook_live(self, sheet_id: int, since: datetime) -> None:
+        self.table.put_item(Item={"pk": self._pk(sheet_id), "sk": "webhook-live", "since": since.isoformat()})
+
+    def webhook_live_since(self, sheet_id: int) -> datetime | None:
+        key = {"pk": self._pk(sheet_id), "sk": "webhook-live"}
+        item = self.table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return None if item is None else datetime.fromisoformat(str(item["since"]))
 
     def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
         with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
@@ -247,6 +301,24 @@ def _query(table: Table, pk: str, prefix: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+_ROWS: TypeAdapter[dict[int, RowSnapshot]] = TypeAdapter(dict[int, RowSnapshot])
+
+
+def _buckets(items: Sequence[dict[str, Any]]) -> dict[str, bytes]:
+    """Chunk items (sort keys chunk#<generation>#<bucket>#<part>, in order) joined per bucket."""
+    joined: dict[str, bytes] = {}
+    for item in items:
+        bucket = str(item["sk"]).split("#")[2]
+        joined[bucket] = joined.get(bucket, b"") + bytes(item["data"].value)
+    return joined
+
+
+def _delete_generation(table: Table, pk: str, generation: str) -> None:
+    with table.batch_writer() as batch:
+        for item in _query(table, pk, f"chunk#{generation}#"):
+            batch.delete_item(Key={"pk": pk, "sk": item["sk"]})
 
 
 def _write_chunks(table: Table, pk: str, prefix: str, data: bytes) -> int:

@@ -8,6 +8,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from billing_audit.domain.alert_messages import AlertMessage
+from billing_audit.domain.alerting import AlertingPolicy
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.store.secrets import WebhookSecret
@@ -62,7 +64,32 @@ class StateStore(Protocol):
 
 
 class AlertPublisher(Protocol):
-    def publish(self, events: Sequence[AuditEvent]) -> None: ...
+    def publish(self, message: AlertMessage) -> None:
+        """One alert (a violation, a run's digest, an operational notice) in every subscriber's form."""
+
+
+class AlertCooldowns(Protocol):
+    """Each sheet's allowance of single alerts across runs (domain.alerting.Cooldown), kept durable."""
+
+    def take(self, sheet_id: int, wanted: int, policy: AlertingPolicy, now: datetime) -> int:
+        """Spend up to `wanted` singles of the sheet's allowance atomically; returns how many were granted."""
+
+
+class PendingAlerts(Protocol):
+    """Violations stored by a run and not yet alerted: what a run that died before alerting left."""
+
+    def hold(self, events: Sequence[AuditEvent]) -> None: ...
+
+    def held(self) -> list[AuditEvent]: ...
+
+    def clear(self, event_ids: Sequence[str]) -> None: ...
+
+
+class EventBus(Protocol):
+    """Where every stored violation is published for other systems (EventBridge in AWS)."""
+
+    def put(self, events: Sequence[AuditEvent]) -> None:
+        """Publish each event (detail-type by event type, the event as detail); raises if any is refused."""
 
 
 @runtime_checkable

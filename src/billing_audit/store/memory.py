@@ -8,6 +8,8 @@ from typing import Literal
 
 from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
+from billing_audit.domain.alert_messages import AlertMessage
+from billing_audit.domain.alerting import AlertingPolicy, Cooldown
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.store.interfaces import ReportRecord, RunInProgress, StateStore
@@ -59,6 +61,7 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self.snapshots: dict[int, SheetSnapshot] = {}
         self.latest_rows: dict[tuple[int, int], RowSnapshot] = {}
+        self.live_since: dict[int, datetime] = {}
 
     def load(self, sheet_id: int) -> SheetSnapshot | None:
         snapshot = self.snapshots.get(sheet_id)
@@ -77,14 +80,65 @@ class MemoryStateStore:
 
 class MemoryAlertPublisher:
     def __init__(self) -> None:
-        self.published: list[AuditEvent] = []
+        self.messages: list[AlertMessage] = []
+        self.published: list[AuditEvent] = []  # every event alerted, singles and digests alike
         self.notes: list[tuple[str, str]] = []
 
-    def publish(self, events: Sequence[AuditEvent]) -> None:
-        self.published.extend(events)
+    def publish(self, message: AlertMessage) -> None:
+        self.messages.append(message)
+        self.published.extend(message.events)
 
     def notify(self, subject: str, text: str) -> None:
         self.notes.append((subject, text))
+
+    def load_header(self, sheet_id: int) -> SheetSnapshot | None:
+        snapshot = self.snapshots.get(sheet_id)
+        return snapshot.model_copy(update={"rows": {}}, deep=True) if snapshot else None
+
+    def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        snapshot = self.snapshots.get(sheet_id)
+        rows = snapshot.rows if snapshot else {}
+        return {i: rows[i].model_copy(deep=True) for i in row_ids if i in rows}
+
+    def mark_webhook_live(self, sheet_id: int, since: datetime) -> None:
+        self.live_since[sheet_id] = since
+
+    def webhook_live_since(self, sheet_id: int) -> datetime | None:
+        return self.live_since.get(sheet_id)
+
+
+class MemoryAlertCooldowns:
+    def __init__(self) -> None:
+        self.state: dict[int, Cooldown] = {}
+
+    def take(self, sheet_id: int, wanted: int, policy: AlertingPolicy, now: datetime) -> int:
+        granted, self.state[sheet_id] = self.state.get(sheet_id, Cooldown()).grant(wanted, policy, now)
+        return granted
+
+
+class MemoryPendingAlerts:
+    def __init__(self) -> None:
+        self.pending: dict[str, AuditEvent] = {}
+
+    def hold(self, events: Sequence[AuditEvent]) -> None:
+        self.pending.update((event.event_id, event) for event in events)
+
+    def held(self) -> list[AuditEvent]:
+        return list(self.pending.values())
+
+    def clear(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            self.pending.pop(event_id, None)
+
+
+class MemoryEventBus:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def put(self, events: Sequence[AuditEvent]) -> None:
+        self.events.extend(events)
+
+
 
 
 class MemoryRunStore:
@@ -146,6 +200,23 @@ class OverlayStateStore:
 
     def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
         return self.base.recall_rows(sheet_id, row_ids)
+
+    def load_header(self, sheet_id: int) -> SheetSnapshot | None:
+        if sheet_id in self.saved:
+            return self.saved[sheet_id].model_copy(update={"rows": {}})
+        return self.base.load_header(sheet_id)
+
+    def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        if sheet_id in self.saved:
+            rows = self.saved[sheet_id].rows
+            return {i: rows[i] for i in row_ids if i in rows}
+        return self.base.load_rows(sheet_id, row_ids)
+
+    def mark_webhook_live(self, sheet_id: int, since: datetime) -> None:
+        """A dry run changes no webhook."""
+
+    def webhook_live_since(self, sheet_id: int) -> datetime | None:
+        return self.base.webhook_live_since(sheet_id)
 
 
 class MemoryReportLedger:

@@ -1,26 +1,34 @@
-"""Alerts through the SNS topic; email subscribers and the Slack notifier read the same message."""
+"""Alerts through the SNS topic, each subscriber in its own form (`MessageStructure=json`).
+
+Email subscribers get the plain text; every other protocol (the Slack notifier Lambda, queues,
+HTTPS endpoints, email-json) gets the structured document under `default`.  Attributes let a
+subscription filter by `kind`, `risk_level` and `sheet_id` (a String.Array).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.alert_messages import AlertMessage, operational_message
 
 if TYPE_CHECKING:
     from mypy_boto3_sns.client import SNSClient
 
 
-def alert_text(event: AuditEvent) -> str:
-    impact = "n/a" if event.financial_impact is None else f"${event.financial_impact:,.2f}"
-    where = f"{event.sheet_name} row {event.row_id}" + (f" ({event.work_request})" if event.work_request else "")
-    column = f" {event.column}" if event.column else ""
-    return (
-        f"[{event.risk_level}] {event.type.value}{column} on {where}: "
-        f"{event.old_value!r} -> {event.new_value!r} by {event.changed_by or 'unknown'} "
-        f"at {event.to_record()['changed_at']}, impact {impact}"
-    )
+def sns_message(message: AlertMessage) -> str:
+    """The per-protocol message: SNS picks the subscriber's protocol key, else `default`."""
+    return json.dumps({"default": json.dumps(message.document), "email": message.email})
+
+
+def sns_attributes(message: AlertMessage) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for name, value in message.attributes.items():
+        if isinstance(value, list):
+            attributes[name] = {"DataType": "String.Array", "StringValue": json.dumps(value)}
+        else:
+            attributes[name] = {"DataType": "String", "StringValue": value}
+    return attributes
 
 
 class SnsAlertPublisher:
@@ -28,24 +36,15 @@ class SnsAlertPublisher:
         self.client = client
         self.topic_arn = topic_arn
 
-    def publish(self, events: Sequence[AuditEvent]) -> None:
-        for event in events:
-            self.client.publish(
-                TopicArn=self.topic_arn,
-                Subject=f"Billing Audit {event.risk_level}: {event.type.value}"[:100],
-                # One JSON document for every subscriber: a readable summary plus the event itself.
-                Message=json.dumps({"summary": alert_text(event), "event": event.to_record()}),
-                MessageAttributes={
-                    "risk_level": {"DataType": "String", "StringValue": str(event.risk_level)},
-                    "type": {"DataType": "String", "StringValue": event.type.value},
-                },
-            )
+    def publish(self, message: AlertMessage) -> None:
+        self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=message.subject,
+            Message=sns_message(message),
+            MessageStructure="json",
+            MessageAttributes=sns_attributes(message),
+        )
 
     def notify(self, subject: str, text: str) -> None:
         """An operational alert, not an audit event: same topic, `kind` says which."""
-        self.client.publish(
-            TopicArn=self.topic_arn,
-            Subject=f"Billing Audit: {subject}"[:100],
-            Message=json.dumps({"summary": text, "kind": "operational"}),
-            MessageAttributes={"kind": {"DataType": "String", "StringValue": "operational"}},
-        )
+        self.publish(operational_message(subject, text))

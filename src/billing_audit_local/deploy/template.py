@@ -79,6 +79,11 @@ def moto_compatible(
     for name, output in list(patched.get("Outputs", {}).items()):
         if _references(output) & (deferred | removed):
             del patched["Outputs"][name]
+    # CloudFormation names an unnamed FIFO queue <stack>-<id>-<suffix>.fifo; moto requires the name.
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SQS::Queue" and properties.get("FifoQueue") and "QueueName" not in properties:
+            properties["QueueName"] = f"{logical_id}.fifo"
     # moto's KMS reads CloudFormation tags as TagKey/TagValue (its API spelling) and fails on
     # the CloudFormation Key/Value spelling.
     for resource in resources.values():

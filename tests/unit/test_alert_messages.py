@@ -1,0 +1,270 @@
+"""What each alert kind says by email and in Slack: a single HIGH violation, a run's digest, an
+operational notice and a CloudWatch alarm; the SNS subject's rules and Block Kit's limits."""
+
+from __future__ import annotations
+
+import json
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from billing_audit.domain.alert_messages import (
+    SUBJECT_LIMIT,
+    AlertContext,
+    AlertLinks,
+    digest_message,
+    operational_message,
+    subject_safe,
+    violation_message,
+)
+from billing_audit.domain.alerting import AlertingPolicy, plan_alerts
+from billing_audit.domain.models import AuditEvent, EventType, RiskFactor
+from billing_audit.domain.policy import AuditPolicy
+from billing_audit.notify.slack import (
+    FIELD_TEXT_LIMIT,
+    HEADER_LIMIT,
+    MAX_BLOCKS,
+    SLACK_TEXT_LIMIT,
+    block_problems,
+    slack_message,
+)
+from billing_audit.store.sns import sns_attributes, sns_message
+from tests.unit.alert_builders import high, violation
+
+CONTEXT = AlertContext(
+    zone=ZoneInfo("America/Chicago"),
+    policy=AuditPolicy(),
+    names={"ana.ortiz@example.com": "Ana Ortiz"},
+    report_link="https://reports.example.com/r/Zq3",
+)
+ROW = "https://app.smartsheet.com/sheets/4001?rowId=300101"
+SNS_SUBJECT = re.compile(r"^[A-Za-z0-9\[\]()!#$%&*+\-./:;<=>?@^_{|}~][\x20-\x7e]*$")
+
+
+def _single():
+    event = high(
+        300101,
+        week_ending="2026-11-08",
+        risk_factors=[
+            RiskFactor(code="closed_week", label="Week closed 2 days before the change", weight=0.4),
+            RiskFactor(code="outside_business_hours", label="Outside business hours (20:30 local)", weight=0.3),
+        ],
+    )
+    return event, violation_message(event, CONTEXT, AlertLinks(row=ROW, report=CONTEXT.report_link))
+
+
+def _slack(message):
+    """What the notifier posts for this message: it reads the `default` (structured) form."""
+    structured = json.loads(sns_message(message))["default"]
+    payload = slack_message(message.subject, structured)
+    assert block_problems(payload) == []
+    return payload
+
+
+def _texts(payload) -> str:
+    return json.dumps(payload["blocks"], ensure_ascii=False)
+
+
+def test_single_high_email_reads_as_the_issue_asks():
+    event, message = _single()
+    assert message.subject == "[HIGH] $49,500.00 post-close change - Subcontractor Billing - WR SUB-1003"
+    lines = message.email.splitlines()
+    assert lines[0] == "[HIGH] $49,500.00 post-close change · Subcontractor Billing · WR SUB-1003"
+    assert "Who:     Ana Ortiz <ana.ortiz@example.com>" in lines
+    # The business zone and UTC: 02:30 UTC on the 11th is 20:30 CST on the 10th.
+    assert "When:    Tue 10 Nov 2026 20:30 CST (2026-11-11 02:30:00 UTC)" in lines
+    assert "Column:  Redlined Total Price" in lines
+    assert "Change:  1,250 -> 50,750" in lines
+    assert "Impact:  +$49,500.00" in lines
+    why = lines[lines.index("Why this is a violation:") + 1]
+    assert "week" in why and "Redlined Total Price was changed after that, at Tue 10 Nov 2026 20:30 CST." in why
+    assert "  - Week closed 2 days before the change (+0.4)" in lines
+    assert "  - Outside business hours (20:30 local) (+0.3)" in lines
+    assert f"Open the row in Smartsheet: {ROW}" in lines
+    assert "Latest report: https://reports.example.com/r/Zq3" in lines
+    assert event.event_id in message.email
+    assert "{" not in message.email  # no JSON for people
+
+
+@pytest.mark.skipif("week_ending" not in AuditEvent.model_fields, reason="events do not record their Week Ending yet")
+def test_why_names_the_week_and_the_instant_it_closed():
+    _, message = _single()
+    why = message.email.splitlines()[message.email.splitlines().index("Why this is a violation:") + 1]
+    assert why == (
+        "  The row's week (Week Ending 2026-11-08) closed at Mon 09 Nov 2026 00:00 CST; "
+        "Redlined Total Price was changed after that, at Tue 10 Nov 2026 20:30 CST."
+    )
+
+
+def test_single_high_structured_form_and_attributes():
+    event, message = _single()
+    per_protocol = json.loads(sns_message(message))
+    assert set(per_protocol) == {"default", "email"}
+    assert per_protocol["email"] == message.email
+    document = json.loads(per_protocol["default"])
+    assert document["kind"] == "violation" and document["event"] == json.loads(json.dumps(event.to_record()))
+    assert document["links"] == {"row": ROW, "report": CONTEXT.report_link}
+    assert sns_attributes(message) == {
+        "kind": {"DataType": "String", "StringValue": "violation"},
+        "risk_level": {"DataType": "String", "StringValue": "HIGH"},
+        "sheet_id": {"DataType": "String.Array", "StringValue": '["4001"]'},
+        "type": {"DataType": "String", "StringValue": "post_close_change"},
+    }
+
+
+def test_single_high_in_slack():
+    _, message = _single()
+    payload = _slack(message)
+    kinds = [block["type"] for block in payload["blocks"]]
+    assert kinds == ["header", "section", "section", "section", "actions", "context"]
+    assert payload["blocks"][0]["text"]["text"].startswith(":rotating_light: [HIGH] $49,500.00 post-close change")
+    names = [field["text"].split("\n")[0] for field in payload["blocks"][1]["fields"]]
+    assert names == ["*Who*", "*When*", "*Where*", "*Column*", "*Change*", "*Impact*"]
+    assert "Ana Ortiz &lt;ana.ortiz@example.com&gt;" in payload["blocks"][1]["fields"][0]["text"]
+    assert "Week closed 2 days before the change (+0.4)" in payload["blocks"][3]["text"]["text"]
+    urls = [button["url"] for button in payload["blocks"][4]["elements"]]
+    assert urls == [ROW, CONTEXT.report_link]
+
+
+def test_a_violation_without_links_has_no_buttons_and_no_link_lines():
+    event = violation(7, impact=500.0, kind=EventType.LOCKED_ROW_CHANGE)
+    message = violation_message(event, CONTEXT.model_copy(update={"report_link": None}), AlertLinks())
+    assert "Smartsheet:" not in message.email and "report" not in message.email.lower()
+    assert "locked status (Completed, Approved, Invoiced)" in message.email
+    assert "actions" not in [block["type"] for block in _slack(message)["blocks"]]
+
+
+def _digest(count: int = 40):
+    events = [high(row, impact=2000.0 + row) for row in range(count)]
+    events += [violation(900 + row, impact=-300.0, kind=EventType.CLOSED_ROW_DELETED, column=None) for row in range(5)]
+    events += [violation(950, impact=3.0)]  # LOW: under the default alert level
+    plan = plan_alerts(events, AlertingPolicy(), grants={4001: 10})
+    assert plan.digest is not None
+    links = {event.event_id: f"https://app.smartsheet.com/sheets/4001?rowId={event.row_id}" for event in events}
+    return plan.digest, digest_message(plan.digest, CONTEXT, links, "scan run")
+
+
+def test_digest_email_counts_totals_and_the_worst():
+    digest, message = _digest()
+    assert digest.count == 35  # 30 HIGH past the ten sent alone (2,000..2,029) and 5 deletions of -300
+    assert message.subject == "[HIGH] 35 violations, $58,935.00 net - Subcontractor Billing - digest"
+    text = message.email
+    assert "This scan run found 35 violations that were not sent one by one (and 10 sent one by one)." in text
+    assert "By risk level: HIGH 30, MEDIUM 5" in text
+    assert "Net money impact: +$58,935.00" in text
+    assert "The 10 worst:" in text and "... and 25 more, all in the report." in text
+    assert "1 more below the alert level are in the report only." in text
+    assert "Latest report: https://reports.example.com/r/Zq3" in text
+    worst = [line for line in text.splitlines() if line.startswith("  - [")]
+    assert len(worst) == 10 and "+$2,029.00" in worst[0]  # the largest one not sent alone
+    assert message.attributes["kind"] == "digest" and message.attributes["risk_level"] == "HIGH"
+
+
+def test_digest_in_slack():
+    _, message = _digest()
+    payload = _slack(message)
+    kinds = [block["type"] for block in payload["blocks"]]
+    assert kinds[:2] == ["header", "section"] and kinds[-1] == "actions" and "context" in kinds
+    assert "*Net impact*\n$58,935.00" in [field["text"] for field in payload["blocks"][1]["fields"]]
+    assert "… and 25 more in the report" in _texts(payload)
+    assert payload["blocks"][-1]["elements"][0]["url"] == CONTEXT.report_link
+
+
+def test_operational_notice_by_email_and_in_slack():
+    message = operational_message("webhook of sheet 4001 not enabled", "Sheet 4001 has no webhook; creating one.")
+    assert message.subject == "Billing Audit: webhook of sheet 4001 not enabled"
+    assert message.email.startswith("Billing Audit: webhook of sheet 4001 not enabled\n\nSheet 4001 has no webhook")
+    assert message.attributes == {"kind": "operational"}
+    payload = _slack(message)
+    assert [block["type"] for block in payload["blocks"]] == ["header", "section", "context"]
+    assert payload["blocks"][0]["text"]["text"] == ":gear: Billing Audit: webhook of sheet 4001 not enabled"
+
+
+ALARM = {
+    "AlarmName": "billing-audit-callback-dlq-depth",
+    "AlarmDescription": "Callbacks failed five times and wait in the DLQ",
+    "AWSAccountId": "123456789012",
+    "NewStateValue": "ALARM",
+    "NewStateReason": "Threshold Crossed: 1 datapoint [3.0 (14/11/26 15:00:00)] was >= the threshold (1.0).",
+    "StateChangeTime": "2026-11-14T15:00:30.000+0000",
+    "OldStateValue": "OK",
+    "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:billing-audit-callback-dlq-depth",
+    "Trigger": {
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Namespace": "AWS/SQS",
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": 1.0,
+        "EvaluationPeriods": 1,
+        "Period": 60,
+    },
+}
+
+
+def test_cloudwatch_alarm_in_slack():
+    payload = slack_message("ALARM: billing-audit-callback-dlq-depth", json.dumps(ALARM))
+    assert block_problems(payload) == []
+    blocks = payload["blocks"]
+    assert [block["type"] for block in blocks] == ["header", "section", "section", "context", "actions"]
+    assert blocks[0]["text"]["text"] == ":red_circle: Alarm billing-audit-callback-dlq-depth is ALARM"
+    fields = [field["text"] for field in blocks[1]["fields"]]
+    assert fields[0] == "*State*\nOK → ALARM" and fields[1] == "*Metric*\nAWS/SQS/ApproximateNumberOfMessagesVisible"
+    assert "Threshold Crossed" in blocks[2]["text"]["text"]
+    assert blocks[4]["elements"][0]["url"].startswith("https://us-east-1.console.aws.amazon.com/cloudwatch/")
+
+
+def test_plain_text_fallback_and_escaping():
+    payload = slack_message("a <notice>", "x & y")
+    assert block_problems(payload) == []
+    assert payload["blocks"][0]["text"]["text"] == "*a &lt;notice&gt;*\nx &amp; y"
+
+
+def test_everything_long_stays_within_block_kits_limits():
+    huge = "Ω" * 10_000
+    event = high(1, sheet_name=huge, work_request=huge, changed_by=f"{huge}@example.com", new_value=huge)
+    message = violation_message(event, CONTEXT, AlertLinks(row=ROW))
+    payload = _slack(message)
+    assert len(payload["blocks"][0]["text"]["text"]) == HEADER_LIMIT
+    assert all(len(field["text"]) <= FIELD_TEXT_LIMIT for field in payload["blocks"][1]["fields"])
+    assert len(payload["text"]) <= SLACK_TEXT_LIMIT
+    notice = slack_message(None, json.dumps({"kind": "operational", "title": huge, "text": huge * 3}))
+    assert block_problems(notice) == []
+    # A digest listing long items spreads them over sections and never passes 50 blocks.
+    events = [high(row, sheet_name=huge[:2900], impact=5000.0) for row in range(20)]
+    plan = plan_alerts(events, AlertingPolicy(digest_top=20), grants={})
+    assert plan.digest is not None
+    payload = _slack(digest_message(plan.digest, CONTEXT, {}, "scan run"))
+    assert len(payload["blocks"]) <= MAX_BLOCKS
+
+
+def test_block_problems_finds_what_slack_would_refuse():
+    bad = {
+        "text": "t",
+        "blocks": [
+            {"type": "header", "text": {"type": "mrkdwn", "text": "x"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11},
+            *[{"type": "divider"}] * 48,
+        ],
+    }
+    problems = block_problems(bad)
+    assert any("51 blocks" in p for p in problems)
+    assert any("header" in p for p in problems)
+    assert any("longer than 3000" in p for p in problems)
+    assert any("11 fields" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[HIGH] $49,500.00 post-close change · Subcontractor Billing · WR SUB-1003",
+        "Über-Abrechnung — “Crew 12” → Ωmega\nsecond line\ttab" * 5,
+        "  ",
+        "·leading",
+    ],
+)
+def test_subjects_are_what_sns_accepts(text):
+    subject = subject_safe(text)
+    assert SNS_SUBJECT.match(subject) and len(subject) <= SUBJECT_LIMIT
+    if len(text) > 150:
+        assert subject.endswith("...")
