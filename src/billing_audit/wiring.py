@@ -60,6 +60,10 @@ def request_budget(state_table: str, clock: Clock = system_clock) -> DynamoReque
     return DynamoRequestBudget(boto3.resource("dynamodb").Table(state_table), clock)
 
 
+def state_store(state_table: str) -> DynamoStateStore:
+    return DynamoStateStore(boto3.resource("dynamodb").Table(state_table))
+
+
 def aws_dependencies(
     config: AuditConfig,
     settings: AuditSettings | None = None,
