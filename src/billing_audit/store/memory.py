@@ -77,20 +77,6 @@ class MemoryStateStore:
     def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
         return {i: self.latest_rows[(sheet_id, i)] for i in row_ids if (sheet_id, i) in self.latest_rows}
 
-
-class MemoryAlertPublisher:
-    def __init__(self) -> None:
-        self.messages: list[AlertMessage] = []
-        self.published: list[AuditEvent] = []  # every event alerted, singles and digests alike
-        self.notes: list[tuple[str, str]] = []
-
-    def publish(self, message: AlertMessage) -> None:
-        self.messages.append(message)
-        self.published.extend(message.events)
-
-    def notify(self, subject: str, text: str) -> None:
-        self.notes.append((subject, text))
-
     def load_header(self, sheet_id: int) -> SheetSnapshot | None:
         snapshot = self.snapshots.get(sheet_id)
         return snapshot.model_copy(update={"rows": {}}, deep=True) if snapshot else None
@@ -105,6 +91,20 @@ class MemoryAlertPublisher:
 
     def webhook_live_since(self, sheet_id: int) -> datetime | None:
         return self.live_since.get(sheet_id)
+
+
+class MemoryAlertPublisher:
+    def __init__(self) -> None:
+        self.messages: list[AlertMessage] = []
+        self.published: list[AuditEvent] = []  # every event alerted, singles and digests alike
+        self.notes: list[tuple[str, str]] = []
+
+    def publish(self, message: AlertMessage) -> None:
+        self.messages.append(message)
+        self.published.extend(message.events)
+
+    def notify(self, subject: str, text: str) -> None:
+        self.notes.append((subject, text))
 
 
 class MemoryAlertCooldowns:
@@ -137,8 +137,6 @@ class MemoryEventBus:
 
     def put(self, events: Sequence[AuditEvent]) -> None:
         self.events.extend(events)
-
-
 
 
 class MemoryRunStore:
