@@ -7,6 +7,7 @@ from typing import Any
 
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
+from billing_audit.pipeline.callbacks import CallbackResult
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.smartsheet.webhooks import WebhookCallback
 from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
@@ -25,21 +26,23 @@ def body(nonce: str, **extra: Any) -> str:
     return json.dumps(payload)
 
 
-def sqs_event(*bodies: str) -> dict[str, Any]:
+def sqs_event(*bodies: str, groups: list[str] | None = None) -> dict[str, Any]:
+    """A FIFO batch; each record in its own message group unless `groups` says otherwise."""
+    groups = groups or [f"sheet-{i}" for i in range(len(bodies))]
     return {
         "Records": [
             {
                 "messageId": f"m-{i}",
                 "receiptHandle": f"r-{i}",
                 "body": text,
-                "attributes": {"ApproximateReceiveCount": "1"},
+                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": group},
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
                 "awsRegion": "us-east-1",
             }
-            for i, text in enumerate(bodies)
+            for i, (text, group) in enumerate(zip(bodies, groups, strict=True))
         ]
     }
 
@@ -49,11 +52,13 @@ class Recorder:
         self.failing = failing or set()
         self.seen: list[str | None] = []
 
-    def __call__(self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps) -> list[Any]:
+    def __call__(
+        self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
+    ) -> CallbackResult:
         self.seen.append(callback.nonce)
         if callback.nonce in self.failing:
             raise RuntimeError("detection failed")
-        return []
+        return CallbackResult()
 
 
 def processor(recorder: Recorder, alerts: MemoryAlertPublisher) -> CallbackProcessor:
@@ -74,6 +79,16 @@ def test_one_failing_record_fails_alone() -> None:
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert recorder.seen == ["a", "b", "c"]
     assert [r.nonce for r in results] == ["a", "c"] and failures == ["m-1"]
+
+
+def test_after_a_failure_the_rest_of_that_sheets_callbacks_wait_in_order() -> None:
+    recorder = Recorder(failing={"b"})
+    proc = processor(recorder, MemoryAlertPublisher())
+    batch = sqs_event(body("a"), body("b"), body("c"), body("d"), groups=["sheet-1", "sheet-1", "sheet-1", "sheet-2"])
+    response = proc.handle(batch, None)
+    # c is not processed ahead of b: both go back to the queue; the other sheet's d goes on.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
+    assert recorder.seen == ["a", "b", "d"]
 
 
 def test_every_record_failing_is_reported_not_raised() -> None:

@@ -89,6 +89,9 @@ class CallbackProcessor:
         self.on_failure = on_failure
         self.payloads = payloads
         self.batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # A batch that failed whole is answered with every record failed, not raised: Lambda would
+        # then retry it whole anyway, but the handler's metrics and logs still go out.
+        self.batch.raise_on_entire_batch_failure = False
         self._context: LambdaContext | None = None
         self.idempotency = callback_idempotency()
         self._run: Callable[..., dict[str, Any]] = self._process_payload
