@@ -80,6 +80,24 @@ class WebhookAdminSettings(SmartsheetSettings, WebhookSecretSettings):
     state_table: str | None = Field(None, alias=res.STATE_TABLE.env_var)
 
 
+class ReportLinkSettings(_FromEnvironment):
+    """The report-link function: the links it resolves and the bucket it signs downloads from."""
+
+    state_table: str = Field(alias=res.STATE_TABLE.env_var)
+    reports_bucket: str = Field(alias=res.REPORTS_BUCKET.env_var)
+
+
+class ReportSettings(ReportLinkSettings):
+    """The report function and `billing-audit report`: the events, the state, the bucket, the links."""
+
+    events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
+    # Where short links are served (`GET /r/{token}` on the product's API); absent, links are presigned
+    # directly and live no longer than the credentials that signed them.
+    link_base_url: str | None = Field(None, alias=res.REPORT_LINK_BASE_ENV)
+    link_days: int = Field(res.REPORT_LINK_DEFAULT_DAYS, ge=1, le=366, alias=res.REPORT_LINK_DAYS_ENV)
+    api_base: str = Field("us", alias=res.SMARTSHEET_API_BASE_ENV)  # for links to rows in Smartsheet
+
+
 SettingsT = TypeVar("SettingsT", bound=_FromEnvironment)
 
 

@@ -10,8 +10,10 @@ from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.reports.build import ReportDeps
+from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
 from billing_audit.resources import MissingSetting
-from billing_audit.settings import AuditSettings, SmartsheetSettings, load
+from billing_audit.settings import AuditSettings, ReportLinkSettings, ReportSettings, SmartsheetSettings, load
 from billing_audit.smartsheet.gateway import RequestBudget
 from billing_audit.smartsheet.links import app_base
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
@@ -20,6 +22,9 @@ from billing_audit.store.alert_state import DynamoAlertCooldowns, DynamoPendingA
 from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
 from billing_audit.store.eventbridge import EventBridgeBus
 from billing_audit.store.memory import MemoryEventBus
+from billing_audit.store.metrics import CloudWatchMetrics
+from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger, LatestReportLinks
+from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
 
@@ -111,3 +116,31 @@ def aws_dependencies(
         else MemoryEventBus(),
         smartsheet_app_url=app_base(settings.api_base),
     )
+
+
+def report_dependencies(settings: ReportSettings, *, clock: Clock = system_clock) -> ReportDeps:
+    """What a report reads and writes in AWS; links are short links where a link service is deployed."""
+    dynamodb = boto3.resource("dynamodb")
+    state = dynamodb.Table(settings.state_table)
+    blobs = S3Blobs.signing(settings.reports_bucket)
+    links: LinkIssuer = (
+        ShortLinks(DynamoLinkStore(state), settings.link_base_url)
+        if settings.link_base_url
+        else PresignedLinks(blobs, clock)
+    )
+    return ReportDeps(
+        events=DynamoEventStore(dynamodb.Table(settings.events_table), clock=clock),
+        state=DynamoStateStore(state),
+        runs=DynamoRunStore(state),
+        blobs=blobs,
+        ledger=DynamoReportLedger(state),
+        links=links,
+        app_base=app_base(settings.api_base),
+        metrics=CloudWatchMetrics(boto3.client("cloudwatch")),
+        clock=clock,
+    )
+
+
+def report_links(settings: ReportLinkSettings, clock: Clock = system_clock) -> LatestReportLinks:
+    """The latest report's link, for alerts."""
+    return LatestReportLinks(DynamoReportLedger(boto3.resource("dynamodb").Table(settings.state_table)), clock)

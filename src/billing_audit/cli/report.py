@@ -1,0 +1,87 @@
+"""`billing-audit report`: a report now, of the events detected in a window, and its links."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from billing_audit.cli.exits import PROGRAM, ExitCode
+from billing_audit.config import load_config
+from billing_audit.errors import BadInput
+from billing_audit.pipeline.reports.build import ReportOutcome, ReportRequest, build_report
+from billing_audit.resources import CONFIG_ENV, REPORT_LINK_BASE_ENV
+from billing_audit.settings import ReportSettings, load
+from billing_audit.wiring import report_dependencies
+
+
+def parse_moment(text: str, zone: ZoneInfo) -> datetime:
+    """An ISO date (midnight in the business zone) or date-time (the business zone when naive)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=zone)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"--since/--until: not an ISO date or date-time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _report(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    settings = load(ReportSettings)
+    if settings.link_base_url is None:
+        print(
+            f"{PROGRAM}: {REPORT_LINK_BASE_ENV} is not set: links are presigned with your credentials and "
+            "stop working when they expire (at most 7 days)",
+            file=sys.stderr,
+        )
+    request = ReportRequest(
+        kind="on_demand",
+        since=parse_moment(args.since, config.zone) if args.since else None,
+        until=parse_moment(args.until, config.zone) if args.until else None,
+        sheet_ids=args.sheet or [],
+        force=args.force,
+        link_days=settings.link_days,
+    )
+    try:
+        outcome = build_report(
+            request, report_dependencies(settings), zone=config.zone, configured_sheets=config.sheets.sheet_ids
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    print(render(outcome))
+    return ExitCode.OK
+
+
+def render(outcome: ReportOutcome) -> str:
+    if outcome.record is None:
+        previous = outcome.previous
+        lines = ["No events detected since the last report; nothing built (--force builds one anyway)."]
+        if previous is not None:
+            lines.append(f"Last report {previous.report_id}, built {previous.built_at.isoformat()}:")
+            lines += [f"  {name}: {link}" for name, link in previous.links.items()]
+            lines.append(f"  links expire {previous.links_expire_at.isoformat()}")
+        return "\n".join(lines)
+    record = outcome.record
+    lines = [
+        f"Report {record.report_id}: {record.events} events, {record.violations} violations, "
+        f"detected {record.since.isoformat()} to {record.until.isoformat()}",
+    ]
+    for name, link in record.links.items():
+        lines.append(f"  {name}: {link}")
+        lines.append(f"    s3 key {record.keys[name]} sha256:{record.sha256[name]}")
+    lines.append(f"  links expire {record.links_expire_at.isoformat()}")
+    return "\n".join(lines)
+
+
+def register(commands: Any) -> None:
+    report = commands.add_parser("report", help="build a report of the stored events now and print its links")
+    report.add_argument("--since", help="window start: ISO date or date-time (default: 7 days before --until)")
+    report.add_argument("--until", help="window end: ISO date or date-time (default: now)")
+    report.add_argument("--sheet", type=int, action="append", help="only this sheet id (repeatable)")
+    report.add_argument("--force", action="store_true", help="build one even when nothing was detected since the last")
+    report.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
+    report.set_defaults(func=_report)
