@@ -92,12 +92,16 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
 
         sim.apply_edits_through(scenario.baseline_at)
         sim.set_time(scenario.baseline_at)
-        sim.reset_call_counts()
-        scans.run()
-        calls["baseline"] = dict(sim.call_counts)
-
-        if mode == "webhook":
-            calls["webhook"] = _replay_through_webhooks(sim, scenario, config, deps)
+        webhooks = _webhooks_before_the_baseline(sim, config, deps) if mode == "webhook" else None
+        try:
+            sim.reset_call_counts()
+            scans.run()
+            calls["baseline"] = dict(sim.call_counts)
+            if webhooks is not None:
+                calls["webhook"] = _replay_through_webhooks(sim, scenario, webhooks)
+        finally:
+            if webhooks is not None:
+                webhooks.stop()
 
         sim.apply_edits_through(scenario.now)
         sim.set_time(scenario.now)
@@ -128,30 +132,36 @@ def _archive(cloud: LocalCloud, out_dir: Path, scenario: Scenario, mode: str) ->
     return archived
 
 
-def _replay_through_webhooks(
-    sim: Simulator, scenario: Scenario, config: AuditConfig, deps: AuditDeps
-) -> dict[str, int]:
+def _webhooks_before_the_baseline(sim: Simulator, config: AuditConfig, deps: AuditDeps) -> LocalWebhookStack:
+    """The webhooks enabled before the baseline is taken, as a deployment does it: every change after
+    the baseline reaches a callback, so the webhook path may derive changes from the row memory."""
+    stack = LocalWebhookStack(sim, config, deps)
+    stack.start()
+    report = stack.sync()
+    if not report.ok:
+        stack.stop()
+        raise RuntimeError("the simulator's webhooks could not be enabled through the local front")
+    return stack
+
+
+def _replay_through_webhooks(sim: Simulator, scenario: Scenario, stack: LocalWebhookStack) -> dict[str, int]:
     """Edits after the baseline, each followed by Smartsheet's signed callbacks through the local front.
 
     Callbacks go out once no edit is due within a minute of the first undelivered one (Smartsheet
     bundles events that close together), and each is delivered twice, as a retry would.
     """
-    with LocalWebhookStack(sim, config, deps) as stack:
-        report = stack.sync()
-        if not report.ok:
-            raise RuntimeError("the simulator's webhooks could not be enabled through the local front")
-        sim.reset_call_counts()
-        pending_since: datetime | None = None
-        for edit in scenario.ordered_edits():
-            if edit.at <= scenario.baseline_at or edit.at > scenario.now:
-                continue
-            if pending_since is not None and edit.at - pending_since >= BUNDLE_WINDOW:
-                stack.pump(duplicate=True)
-                pending_since = None
-            sim.apply_edit(edit)
-            pending_since = pending_since or edit.at
-        stack.pump(duplicate=True)
-        return dict(sim.call_counts)
+    sim.reset_call_counts()
+    pending_since: datetime | None = None
+    for edit in scenario.ordered_edits():
+        if edit.at <= scenario.baseline_at or edit.at > scenario.now:
+            continue
+        if pending_since is not None and edit.at - pending_since >= BUNDLE_WINDOW:
+            stack.pump(duplicate=True)
+            pending_since = None
+        sim.apply_edit(edit)
+        pending_since = pending_since or edit.at
+    stack.pump(duplicate=True)
+    return dict(sim.call_counts)
 
 
 def write_outputs(result: DemoResult, out_dir: Path) -> None:
