@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from billing_audit.domain.alerting import AlertingPolicy
 from billing_audit.domain.policy import AuditPolicy
-from billing_audit.domain.risk import RosterEntry
+from billing_audit.domain.risk import RiskContext, RiskPolicy, RosterEntry
 from billing_audit.errors import BadInput, first_problem
 from billing_audit.resources import CONFIG_ENV
 
@@ -79,6 +79,7 @@ class AuditConfig(BaseModel):
     policy: AuditPolicy = AuditPolicy()
     sheets: SheetSelection = SheetSelection()
     roster: list[RosterUser] = Field(default_factory=list)
+    risk: RiskPolicy = RiskPolicy()
     alerting: AlertingPolicy = AlertingPolicy()
     retention_days: int | None = Field(default=None, ge=1)
 
@@ -89,10 +90,17 @@ class AuditConfig(BaseModel):
     def roster_index(self) -> dict[str, RosterEntry]:
         return {
             user.email.lower(): RosterEntry(
-                email=user.email, role=user.role, access_level=user.access_level, active=user.active
+                email=user.email,
+                role=user.role,
+                access_level=user.access_level,
+                active=user.active,
+                last_permission_review=user.last_permission_review,
             )
             for user in self.roster
         }
+
+    def risk_context(self) -> RiskContext:
+        return RiskContext(risk=self.risk, zone=self.zone, roster=self.roster_index())
 
 
 def parse_config(data: object) -> AuditConfig:

@@ -232,3 +232,12 @@ EVENT_SOURCE = "billing-audit"  # the `source` of every event the product puts o
 def event_detail_type(event_type: str) -> str:
     """The bus's detail-type of one event type: `Billing Audit post_close_change`."""
     return f"Billing Audit {event_type}"
+
+# --- Added for risk scoring (functions/retrain, the anomaly model, `billing-audit retrain`) ---
+EVENTS_BY_USER_INDEX = "by_user"  # a person's events by change time: bursts and reverts are judged on it
+MODELS_BUCKET = BucketSpec("ModelsBucket", "MODELS_BUCKET")  # anomaly models (store/models.py)
+RETRAIN_WINDOW_DAYS_ENV = "RETRAIN_WINDOW_DAYS"  # how many days of stored events a retraining reads
+RETRAIN_WINDOW_DEFAULT_DAYS = 28
+METRIC_MODEL_UNAVAILABLE = "AnomalyModelUnavailable"  # count: scoring fell back to the rules alone
+METRIC_MODEL_TRAINED = "AnomalyModelTrained"  # count of models saved by retraining
+METRIC_MODEL_TRAINING_EVENTS = "AnomalyModelTrainingEvents"  # events a retraining learned from

@@ -49,8 +49,18 @@ class AuditSettings(SmartsheetSettings, WebhookSecretSettings):
     # A drain stops this long before the invocation's time runs out: the slowest row (its histories
     # paced at Smartsheet's limit) must fit in it.
     scan_margin_seconds: float = Field(res.SCAN_MARGIN_DEFAULT_SECONDS, ge=0, alias=res.SCAN_MARGIN_ENV)
+    # Where the anomaly models are (absent: the rules alone score).
+    models_bucket: str | None = Field(None, alias=res.MODELS_BUCKET.env_var)
     # The product's event bus, which every stored violation is put on (absent: none is).
     event_bus_name: str | None = Field(None, alias=res.EVENT_BUS_ENV)
+
+
+class RetrainSettings(_FromEnvironment):
+    """The retraining function: read the events table, write the models bucket."""
+
+    events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
+    models_bucket: str = Field(alias=res.MODELS_BUCKET.env_var)
+    window_days: int = Field(res.RETRAIN_WINDOW_DEFAULT_DAYS, ge=1, alias=res.RETRAIN_WINDOW_DAYS_ENV)
 
 
 class ProcessSettings(AuditSettings):

@@ -9,17 +9,26 @@ from billing_audit import resources as res
 from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
 from billing_audit.config import AuditConfig
+from billing_audit.ml.scorer import ModelScorer
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps
 from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
 from billing_audit.resources import MissingSetting
-from billing_audit.settings import AuditSettings, ReportLinkSettings, ReportSettings, SmartsheetSettings, load
+from billing_audit.settings import (
+    AuditSettings,
+    ReportLinkSettings,
+    ReportSettings,
+    RetrainSettings,
+    SmartsheetSettings,
+    load,
+)
 from billing_audit.smartsheet.gateway import RequestBudget
 from billing_audit.smartsheet.links import app_base
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.alert_state import DynamoAlertCooldowns, DynamoPendingAlerts
 from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
+from billing_audit.store.models import S3ModelStore
 from billing_audit.store.eventbridge import EventBridgeBus
 from billing_audit.store.memory import MemoryEventBus
 from billing_audit.store.metrics import CloudWatchMetrics
@@ -69,6 +78,22 @@ def state_store(state_table: str) -> DynamoStateStore:
     return DynamoStateStore(boto3.resource("dynamodb").Table(state_table))
 
 
+def model_scorer(config: AuditConfig, models_bucket: str) -> ModelScorer:
+    """Scores with the latest model in the bucket, loaded on first use and kept for the container."""
+    return ModelScorer(S3ModelStore(boto3.client("s3"), models_bucket), config.zone, config.risk)
+
+
+def retrain_stores(config: AuditConfig, settings: RetrainSettings) -> tuple[DynamoEventStore, S3ModelStore]:
+    """What a retraining reads (the events table) and writes (the models bucket)."""
+    return event_store(config, settings.events_table), S3ModelStore(boto3.client("s3"), settings.models_bucket)
+
+
+def event_store(config: AuditConfig, events_table: str, clock: Clock = system_clock) -> DynamoEventStore:
+    return DynamoEventStore(
+        boto3.resource("dynamodb").Table(events_table), retention_days=config.retention_days, clock=clock
+    )
+
+
 def aws_dependencies(
     config: AuditConfig,
     settings: AuditSettings | None = None,
@@ -101,9 +126,7 @@ def aws_dependencies(
             if deployed
             else None
         ),
-        events=DynamoEventStore(
-            dynamodb.Table(settings.events_table), retention_days=config.retention_days, clock=clock
-        ),
+        events=event_store(config, settings.events_table, clock),
         state=DynamoStateStore(dynamodb.Table(settings.state_table)),
         runs=DynamoRunStore(dynamodb.Table(settings.state_table)),
         alerts=topic,
@@ -115,6 +138,7 @@ def aws_dependencies(
         if settings.event_bus_name
         else MemoryEventBus(),
         smartsheet_app_url=app_base(settings.api_base),
+        anomaly=model_scorer(config, settings.models_bucket) if settings.models_bucket else None,
     )
 
 

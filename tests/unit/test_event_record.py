@@ -35,7 +35,7 @@ def test_record_keeps_format_fields_and_adds_the_factors() -> None:
     factor = RiskFactor(code="outside_business_hours", label="Outside business hours (20:30 local)", weight=0.3)
     record = _event([factor]).to_record()
     assert set(record) >= FORMAT_FIELDS
-    assert set(record) - FORMAT_FIELDS == {"risk_factors"}
+    assert set(record) - FORMAT_FIELDS == {"risk_factors", "week_ending"}
     assert record["risk_factors"] == [{"code": "outside_business_hours", "label": factor.label, "weight": 0.3}]
 
 

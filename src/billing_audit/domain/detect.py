@@ -150,12 +150,14 @@ class _EventFactory:
         old: CellValue = None,
         new: CellValue = None,
         impact: Decimal | None = None,
+        week: CellValue = None,
     ) -> AuditEvent:
         violation = event_type is not EventType.CHANGE
         occurrence = self._seen[(event_type, column, at)]
         self._seen[(event_type, column, at)] += 1
         amount = cents(impact) if impact is not None else None
         work_request = state.get(self.ctx.policy.work_request_column)
+        week_ending = week if week is not None else state.get(self.ctx.policy.week_ending_column)
         return AuditEvent(
             event_id=event_id_for(self.timeline.sheet_id, self.timeline.row_id, event_type, column, at, occurrence),
             sheet_id=self.timeline.sheet_id,
@@ -171,6 +173,7 @@ class _EventFactory:
             violation=violation,
             financial_impact=amount,
             risk_level=risk_level_for(event_type, amount, self.ctx.policy) if violation else None,
+            week_ending=None if is_blank(week_ending) else week_ending,
             detected_at=self.ctx.detected_at,
             detected_via=self.ctx.detected_via,
         )
@@ -221,7 +224,7 @@ def _save_findings(factory: _EventFactory, state: dict[str, CellValue], save: Sa
     locked = ctx.locked(before)
     total_changed = policy.total_price_column in changed and policy.total_price_column in policy.tracked_columns
 
-    make = partial(factory.make, at=save.at, by=save.by, state=after)
+    make = partial(factory.make, at=save.at, by=save.by, state=after, week=before.get(policy.week_ending_column))
 
     events: list[AuditEvent] = []
     for column in policy.tracked_columns:

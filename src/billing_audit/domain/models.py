@@ -122,6 +122,8 @@ class AuditEvent(BaseModel):
     risk_score: float = Field(default=0.0, ge=0, le=1)
     anomaly_score: float = Field(default=0.0, ge=0, le=1)
     risk_factors: list[RiskFactor] = Field(default_factory=list)
+    # The row's Week Ending as it stood before the change (for the risk score's days after close).
+    week_ending: CellValue = None
     detected_at: datetime
     detected_via: DetectedVia
 

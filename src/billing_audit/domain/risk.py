@@ -1,22 +1,41 @@
-"""Risk: the level FORMAT.md defines, and a transparent 0..1 score beside it.
+"""Risk: the level FORMAT.md defines, a transparent rule score, and its blend with the anomaly score.
 
-The score adds named, documented factors so a reviewer can see why an event ranks where it does;
-`explain_score` returns them.  The learned anomaly score is a separate number (anomaly_score).
+The rule score adds named factors (`RiskFactor`: code, label, weight), each a fact an auditor can
+check, with weights from configuration (`RiskPolicy`), capped at 1.  Every event records the
+factors that fired, so alerts and reports say why it ranks where it does.
+
+The learned anomaly score (`anomaly_score`, 0..1, billing_audit.ml) is blended in by `blend`:
+risk = (1 - w) * rule + w * anomaly, w = `RiskPolicy.anomaly_weight` (default 0.5).  Without a
+usable model there is no blend: the risk is the rule score exactly and `anomaly_score` is 0.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from billing_audit.domain.models import AuditEvent, EventType, RiskLevel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from billing_audit.domain.models import AuditEvent, EventType, RiskFactor, RiskLevel
 from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.values import to_date, to_number
 
 # Findings that are at least MEDIUM whatever their money impact.
 _AT_LEAST_MEDIUM = frozenset({EventType.WEEK_ENDING_MOVED, EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
+# Findings that touch a week already closed (FORMAT.md's week close).
+CLOSED_WEEK_TYPES = frozenset(
+    {
+        EventType.POST_CLOSE_CHANGE,
+        EventType.CLOSED_ROW_DELETED,
+        EventType.BACKDATED_ROW_ADDED,
+        EventType.WEEK_ENDING_MOVED,
+    }
+)
+# Findings that move a whole row's value at once: their change relative to the row is 100 %.
+_WHOLE_ROW_TYPES = frozenset({EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
 
 
 def risk_level_for(event_type: EventType, impact: float | None, policy: AuditPolicy) -> RiskLevel:
@@ -40,50 +59,165 @@ class RosterEntry:
     role: str | None = None
     access_level: int | None = None
     active: bool = True
+    last_permission_review: date | None = None
 
 
-_LEVEL_BASE = {RiskLevel.LOW: 0.2, RiskLevel.MEDIUM: 0.45, RiskLevel.HIGH: 0.7}
-_TYPE_WEIGHT = {
-    EventType.POST_CLOSE_CHANGE: 0.1,
-    EventType.CLOSED_ROW_DELETED: 0.1,
-    EventType.BACKDATED_ROW_ADDED: 0.08,
-    EventType.WEEK_ENDING_MOVED: 0.08,
-    EventType.LOCKED_ROW_CHANGE: 0.05,
-    EventType.IMPLAUSIBLE_DATE: 0.03,
-    EventType.PRICE_MISMATCH: 0.03,
-}
-UNKNOWN_EDITOR = 0.1
-INACTIVE_EDITOR = 0.1
-OFF_HOURS = 0.05
-BUSINESS_HOURS = range(6, 20)
+class RiskWeights(BaseModel):
+    """What each rule factor adds to the score (defaults: the earlier system's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outside_business_hours: float = Field(0.3, ge=0, le=1)
+    weekend: float = Field(0.2, ge=0, le=1)
+    holiday: float = Field(0.25, ge=0, le=1)
+    low_access_level: float = Field(0.2, ge=0, le=1)
+    permission_review_overdue: float = Field(0.25, ge=0, le=1)
+    inactive_or_unknown_user: float = Field(0.4, ge=0, le=1)
+    closed_week: float = Field(0.4, ge=0, le=1)
+    large_change: float = Field(0.3, ge=0, le=1)
+    burst: float = Field(0.35, ge=0, le=1)
 
 
-def explain_score(
-    event: AuditEvent, policy: AuditPolicy, zone: ZoneInfo, roster: Mapping[str, RosterEntry]
-) -> dict[str, float]:
-    """The named factors of an event's risk score."""
-    if not event.violation or event.risk_level is None:
-        return {}
-    factors = {"level": _LEVEL_BASE[event.risk_level], "type": _TYPE_WEIGHT.get(event.type, 0.0)}
-    impact = abs(event.financial_impact or 0.0)
-    if impact > 0 and policy.high_impact > 0:
-        # Grows with the impact's size relative to the HIGH threshold, flattening beyond it.
-        factors["impact"] = round(0.1 * min(1.0, math.log1p(impact) / math.log1p(policy.high_impact * 10)), 4)
+class RiskPolicy(BaseModel):
+    """The rule score's configuration (AuditConfig `risk`): weights, business calendar, thresholds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: RiskWeights = RiskWeights()
+    # Business hours in the business time zone, [start, end), Monday to Friday.
+    business_hours_start: time = time(7, 0)
+    business_hours_end: time = time(18, 0)
+    holidays: list[date] = Field(default_factory=list)  # dates in the business time zone
+    low_access_level: int = Field(2, ge=1, le=5)  # a roster access level at or below this is low
+    permission_review_days: int = Field(180, ge=1)  # a review older than this (or none) is overdue
+    large_change_ratio: float = Field(0.5, gt=0)  # |new - old| / |old| at or above this is large
+    burst_minutes: float = Field(10, gt=0)  # saves by one person this close together ...
+    burst_saves: int = Field(3, ge=2)  # ... this many or more (counting the event's own) are a burst
+    # The anomaly score's share of a blended risk score (see `blend`).
+    anomaly_weight: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> RiskPolicy:
+        if self.business_hours_end <= self.business_hours_start:
+            raise ValueError("business_hours_end must be after business_hours_start")
+        return self
+
+
+@dataclass(frozen=True)
+class RiskContext:
+    """What the rules need besides the event: policy, business zone, roster."""
+
+    risk: RiskPolicy
+    zone: ZoneInfo
+    roster: Mapping[str, RosterEntry]
+
+
+def relative_change(event: AuditEvent) -> float | None:
+    """|new - old| / |old| for a numeric cell change; 1.0 for a row added or deleted whole; an old
+    value of 0 changed to anything else counts as infinitely large; None where not numeric."""
+    if event.type in _WHOLE_ROW_TYPES:
+        return 1.0
+    old, new = to_number(event.old_value), to_number(event.new_value)
+    if old is None or new is None or event.column is None:
+        return None
+    if old == 0:
+        return 0.0 if new == 0 else float("inf")
+    return float(abs(new - old) / abs(old))
+
+
+def save_key(event: AuditEvent) -> tuple[int, int, datetime]:
+    """The save an event belongs to: one save's cells are one change for counting bursts."""
+    return (event.sheet_id, event.row_id, event.changed_at)
+
+
+def burst_sizes(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent], minutes: float) -> dict[str, int]:
+    """For each event, how many saves its person made within `minutes` either side of it (its own
+    included), counting `events` and any stored `neighbours` (deduplicated by event id)."""
+    by_person: dict[str, set[tuple[int, int, datetime]]] = defaultdict(set)
+    seen: set[str] = set()
+    for event in [*events, *neighbours]:
+        if event.event_id in seen or not event.changed_by:
+            continue
+        seen.add(event.event_id)
+        by_person[event.changed_by.lower()].add(save_key(event))
+    span = timedelta(minutes=minutes)
+    sizes: dict[str, int] = {}
+    for event in events:
+        if not event.changed_by:
+            sizes[event.event_id] = 1
+            continue
+        saves = by_person[event.changed_by.lower()]
+        sizes[event.event_id] = sum(1 for save in saves if abs(save[2] - event.changed_at) <= span)
+    return sizes
+
+
+def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> list[RiskFactor]:
+    """The factors that fire for one event, in a fixed order."""
+    risk, weights = ctx.risk, ctx.risk.weights
+    local = event.changed_at.astimezone(ctx.zone)
+    factors: list[RiskFactor] = []
+
+    def add(code: str, label: str) -> None:
+        weight = getattr(weights, code)
+        if weight > 0:
+            factors.append(RiskFactor(code=code, label=label, weight=weight))
+
+    clock = local.time().replace(tzinfo=None)
+    if not risk.business_hours_start <= clock < risk.business_hours_end:
+        add("outside_business_hours", f"Outside business hours ({local:%H:%M} local)")
+    if local.weekday() >= 5:
+        add("weekend", f"Weekend ({local:%A})")
+    if local.date() in risk.holidays:
+        add("holiday", f"Holiday ({local.date().isoformat()})")
     editor = (event.changed_by or "").lower()
-    person = roster.get(editor)
+    person = ctx.roster.get(editor) if editor else None
     if editor and person is None:
-        factors["unknown_editor"] = UNKNOWN_EDITOR
+        add("inactive_or_unknown_user", f"Unknown user ({event.changed_by})")
     elif person is not None and not person.active:
-        factors["inactive_editor"] = INACTIVE_EDITOR
-    if _off_hours(event.changed_at, zone):
-        factors["off_hours"] = OFF_HOURS
+        add("inactive_or_unknown_user", f"Inactive user ({person.email})")
+    if person is not None and person.access_level is not None and person.access_level <= risk.low_access_level:
+        add("low_access_level", f"Low access level ({person.access_level})")
+    if person is not None:
+        reviewed = person.last_permission_review
+        if reviewed is None:
+            add("permission_review_overdue", "Permission review overdue (never reviewed)")
+        elif (local.date() - reviewed).days > risk.permission_review_days:
+            add("permission_review_overdue", f"Permission review overdue (last {reviewed.isoformat()})")
+    if event.type in CLOSED_WEEK_TYPES:
+        week = to_date(event.week_ending) if event.week_ending is not None else None
+        add("closed_week", f"Change to a closed week (week ending {week})" if week else "Change to a closed week")
+    ratio = relative_change(event)
+    if ratio is not None and ratio >= risk.large_change_ratio:
+        add("large_change", "Large change (whole row)" if event.type in _WHOLE_ROW_TYPES else _ratio_label(ratio))
+    if burst_size >= risk.burst_saves:
+        add("burst", f"{burst_size} changes within {risk.burst_minutes:g} minutes by one person")
     return factors
 
 
-def risk_score(event: AuditEvent, policy: AuditPolicy, zone: ZoneInfo, roster: Mapping[str, RosterEntry]) -> float:
-    return round(min(1.0, sum(explain_score(event, policy, zone, roster).values())), 4)
+def _ratio_label(ratio: float) -> str:
+    if ratio == float("inf"):
+        return "Large change (from zero)"
+    return f"Large change ({ratio:.0%} of the value)"
 
 
-def _off_hours(moment: datetime, zone: ZoneInfo) -> bool:
-    local = moment.astimezone(zone)
-    return local.weekday() >= 5 or local.hour not in BUSINESS_HOURS
+def rule_score(factors: Iterable[RiskFactor]) -> float:
+    return round(min(1.0, sum(factor.weight for factor in factors)), 4)
+
+
+def blend(rule: float, anomaly: float, anomaly_weight: float) -> float:
+    """risk = (1 - w) * rule + w * anomaly: both in [0, 1], so the risk is too.  The rules, capped
+    at 1, tie many events at the top; the anomaly orders them, and the roster facts the model
+    cannot see (an inactive account behaving normally) keep their weight."""
+    return round(min(1.0, max(0.0, (1.0 - anomaly_weight) * rule + anomaly_weight * anomaly)), 4)
+
+
+def score_with_rules(
+    events: Sequence[AuditEvent], ctx: RiskContext, neighbours: Iterable[AuditEvent] = ()
+) -> list[AuditEvent]:
+    """Each event with its rule factors and rule score (`risk_score`, anomaly not yet blended)."""
+    bursts = burst_sizes(events, neighbours, ctx.risk.burst_minutes)
+    scored = []
+    for event in events:
+        factors = rule_factors(event, ctx, bursts.get(event.event_id, 1))
+        scored.append(event.model_copy(update={"risk_factors": factors, "risk_score": rule_score(factors)}))
+    return scored

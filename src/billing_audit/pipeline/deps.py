@@ -5,9 +5,12 @@ Every port the pipeline uses is here, so pipeline code never asks which adapter 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from billing_audit.clock import Clock, system_clock
+from billing_audit.domain.models import AuditEvent
 from billing_audit.smartsheet.gateway import SmartsheetGateway, WebhookApi
 from billing_audit.store.interfaces import (
     AlertCooldowns,
@@ -22,6 +25,14 @@ from billing_audit.store.interfaces import (
     StateStore,
 )
 from billing_audit.store.memory import MemoryAlertCooldowns, MemoryEventBus, MemoryPendingAlerts, MemoryRunStore
+
+
+class AnomalyScorer(Protocol):
+    """The learned half of the risk score (billing_audit.ml.scorer in AWS)."""
+
+    def anomaly_scores(self, events: Sequence[AuditEvent], neighbours: Sequence[AuditEvent]) -> list[float] | None:
+        """One score in [0, 1] per event, or None when no usable model is at hand (the rules alone
+        then score; the scorer has said why).  `neighbours` are stored events near them in time."""
 
 
 @dataclass
@@ -45,3 +56,5 @@ class AuditDeps:
     bus: EventBus = field(default_factory=MemoryEventBus)
     report_links: ReportLinks | None = None
     smartsheet_app_url: str | None = None
+    # The anomaly model; None scores with the rules alone (local runs without a model, tests).
+    anomaly: AnomalyScorer | None = None

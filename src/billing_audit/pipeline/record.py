@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from billing_audit.config import AuditConfig
+from billing_audit.domain.features import REVERT_WINDOW
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.risk import risk_score
+from billing_audit.domain.risk import blend, score_with_rules
 from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.deps import AuditDeps
 
 
-def score_events(events: Sequence[AuditEvent], config: AuditConfig) -> list[AuditEvent]:
-    roster = config.roster_index()
+def neighbours_of(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
+    """Stored events by the same people around these events' times: a burst or a revert may span
+    callbacks, or rows of a scan.  One indexed query per person, never a scan of the table."""
+    timed = [event for event in events if event.changed_by]
+    if not timed:
+        return []
+    before = max(REVERT_WINDOW, timedelta(minutes=config.risk.burst_minutes))
+    start = min(event.changed_at for event in timed) - before
+    end = max(event.changed_at for event in timed) + timedelta(minutes=config.risk.burst_minutes)
+    people = dict.fromkeys((event.changed_by or "").lower() for event in timed)
+    found: list[AuditEvent] = []
+    for person in people:
+        found.extend(deps.events.changes_by(person, start, end))
+    return found
+
+
+def score_events(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
+    """Rule factors and score for every event, blended with the anomaly score when a model is at
+    hand (domain/risk.py `blend`); without one, `risk_score` is the rule score and `anomaly_score` 0."""
+    if not events:
+        return []
+    neighbours = neighbours_of(events, config, deps)
+    ruled = score_with_rules(events, config.risk_context(), neighbours)
+    anomalies = deps.anomaly.anomaly_scores(ruled, neighbours) if deps.anomaly is not None else None
+    if anomalies is None:
+        return ruled
+    weight = config.risk.anomaly_weight
     return [
-        event.model_copy(update={"risk_score": risk_score(event, config.policy, config.zone, roster)})
-        for event in events
+        event.model_copy(update={"anomaly_score": anomaly, "risk_score": blend(event.risk_score, anomaly, weight)})
+        for event, anomaly in zip(ruled, anomalies, strict=True)
     ]
 
 
@@ -28,7 +55,7 @@ def record_events(
     becomes a few messages and one digest; without, they are alerted now, as a run of their own.
     Returns the events stored for the first time.
     """
-    scored = score_events(events, config)
+    scored = score_events(events, config, deps)
     new = deps.events.add(scored)
     if batch is not None:
         batch.add(scored, deps)

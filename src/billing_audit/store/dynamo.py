@@ -18,7 +18,12 @@ from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.domain.values import utc_iso
-from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX, EVENTS_BY_SHEET_INDEX, SNAPSHOT_CHUNK_BYTES
+from billing_audit.resources import (
+    EVENTS_BY_DETECTED_DAY_INDEX,
+    EVENTS_BY_SHEET_INDEX,
+    EVENTS_BY_USER_INDEX,
+    SNAPSHOT_CHUNK_BYTES,
+)
 from billing_audit.store.interfaces import RunInProgress
 
 if TYPE_CHECKING:
@@ -88,6 +93,22 @@ class DynamoEventStore:
     def release_alerts(self, event_ids: Sequence[str]) -> None:
         for event_id in event_ids:
             self.table.update_item(Key={"event_id": event_id}, UpdateExpression="REMOVE alerted_at")
+
+    def changes_by(self, person: str, start: datetime, end: datetime) -> list[AuditEvent]:
+        condition = Key("changed_by").eq(person.lower()) & Key("changed_at").between(utc_iso(start), utc_iso(end))
+        kwargs: dict[str, Any] = {
+            "IndexName": EVENTS_BY_USER_INDEX,
+            "KeyConditionExpression": condition,
+            "ProjectionExpression": "#r",
+            "ExpressionAttributeNames": {"#r": "record"},
+        }
+        events: list[AuditEvent] = []
+        while True:
+            page = self.table.query(**kwargs)
+            events.extend(AuditEvent.model_validate_json(str(item["record"])) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return events
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def all_events(self) -> list[AuditEvent]:
         events: list[AuditEvent] = []

@@ -29,6 +29,10 @@ class EventStore(Protocol):
     def release_alerts(self, event_ids: Sequence[str]) -> None:
         """Give claims back (their alert could not be sent), so a later run alerts them."""
 
+    def changes_by(self, person: str, start: datetime, end: datetime) -> list[AuditEvent]:
+        """Stored events by this person (e-mail, any case) changed in [start, end]: what a burst or a
+        revert is judged against.  Read through the by-person index, never a scan."""
+
     def all_events(self) -> list[AuditEvent]: ...
 
     def window(

@@ -34,6 +34,13 @@ class MemoryEventStore:
     def release_alerts(self, event_ids: Sequence[str]) -> None:
         self.alerted.difference_update(event_ids)
 
+    def changes_by(self, person: str, start: datetime, end: datetime) -> list[AuditEvent]:
+        who = person.lower()
+        return sorted(
+            (e for e in self.events.values() if (e.changed_by or "").lower() == who and start <= e.changed_at <= end),
+            key=lambda e: (e.changed_at, e.event_id),
+        )
+
     def all_events(self) -> list[AuditEvent]:
         return list(self.events.values())
 

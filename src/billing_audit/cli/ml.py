@@ -1,0 +1,66 @@
+"""`billing-audit retrain` and `billing-audit ml evaluate`: the anomaly model from this machine.
+
+Added through the `billing_audit.commands` entry point group, so the CLI's other commands never
+import scikit-learn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from billing_audit.cli.exits import PROGRAM, ExitCode
+from billing_audit.resources import CONFIG_ENV, RETRAIN_WINDOW_DEFAULT_DAYS
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from billing_audit.config import load_config
+    from billing_audit.pipeline.retrain import TooFewEvents, retrain
+    from billing_audit.settings import RetrainSettings, load
+    from billing_audit.wiring import retrain_stores
+
+    config = load_config(args.config)
+    settings = load(RetrainSettings)
+    events, models = retrain_stores(config, settings)
+    try:
+        result = retrain(config, events, models, datetime.now(UTC), args.days or settings.window_days, seed=args.seed)
+    except TooFewEvents as exc:
+        print(f"{PROGRAM}: no model trained: {exc}", file=sys.stderr)
+        return ExitCode.DEPENDENCY_FAILED
+    print(json.dumps({"version": result.version, "key": result.key, "events": result.events, **result.metrics}))
+    return ExitCode.OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from billing_audit.ml.evaluation import evaluate
+
+    text = json.dumps(evaluate(seed=args.seed), indent=2, sort_keys=True) + "\n"
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    print(text, end="")
+    return ExitCode.OK
+
+
+def register_retrain(commands: Any) -> None:
+    parser = commands.add_parser("retrain", help="train the anomaly model on recent stored events")
+    parser.add_argument(
+        "--days",
+        type=int,
+        help=f"window of stored events (default $RETRAIN_WINDOW_DAYS or {RETRAIN_WINDOW_DEFAULT_DAYS})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the forest's random seed")
+    parser.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
+    parser.set_defaults(func=_retrain)
+
+
+def register_ml(commands: Any) -> None:
+    ml = commands.add_parser("ml", help="the anomaly model")
+    actions = ml.add_subparsers(dest="ml_command", required=True)
+    evaluate = actions.add_parser("evaluate", help="rules, model and blend on a labelled, simulated set")
+    evaluate.add_argument("--seed", type=int, default=7, help="the simulation's seed (same seed, same JSON)")
+    evaluate.add_argument("--out", type=Path, help="also write the JSON here")
+    evaluate.set_defaults(func=_evaluate)
