@@ -80,7 +80,7 @@ def state_store(state_table: str) -> DynamoStateStore:
 
 def model_scorer(config: AuditConfig, models_bucket: str) -> ModelScorer:
     """Scores with the latest model in the bucket, loaded on first use and kept for the container."""
-    return ModelScorer(S3ModelStore(boto3.client("s3"), models_bucket), config.zone, config.risk)
+    return ModelScorer(S3ModelStore(boto3.client("s3"), models_bucket).latest, config.zone, config.risk)
 
 
 def retrain_stores(config: AuditConfig, settings: RetrainSettings) -> tuple[DynamoEventStore, S3ModelStore]:

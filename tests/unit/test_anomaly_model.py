@@ -105,20 +105,20 @@ def test_a_model_of_other_features_or_damaged_or_pickled_is_refused(trained: tup
 
 def test_the_scorer_loads_once_and_falls_back_with_a_reason(trained: tuple[bytes, bytes]) -> None:
     store, reasons = MemoryModelStore(), []
-    scorer = ModelScorer(store, ZONE, RISK, on_unavailable=reasons.append)
+    scorer = ModelScorer(store.latest, ZONE, RISK, on_unavailable=reasons.append)
     events = _office_weeks()[:3]
     assert scorer.anomaly_scores(events, []) is None
     assert reasons == ["no model trained yet"]
     store.save("v1", *trained)
     assert scorer.anomaly_scores(events, []) is None  # loaded once per container: still none
-    fresh = ModelScorer(store, ZONE, RISK, on_unavailable=reasons.append)
+    fresh = ModelScorer(store.latest, ZONE, RISK, on_unavailable=reasons.append)
     assert len(fresh.anomaly_scores(events, []) or []) == 3
     fresh.anomaly_scores(events, [])
     assert store.reads == 2
 
     blob, meta = trained
     store.save("v2", blob[:100], meta)
-    broken = ModelScorer(store, ZONE, RISK, on_unavailable=reasons.append)
+    broken = ModelScorer(store.latest, ZONE, RISK, on_unavailable=reasons.append)
     assert broken.anomaly_scores(events, []) is None
     assert reasons[-1].startswith("model v1 unreadable")  # the metadata names the trained version
 
@@ -143,7 +143,7 @@ def test_pipeline_blends_with_a_model_and_scores_rules_alone_without(trained: tu
     assert alone.risk_score == min(1.0, sum(f.weight for f in alone.risk_factors))
     store = MemoryModelStore()
     store.save("v1", *trained)
-    [blended] = score_events([night], config, _deps(ModelScorer(store, ZONE, config.risk)))
+    [blended] = score_events([night], config, _deps(ModelScorer(store.latest, ZONE, config.risk)))
     assert blended.anomaly_score > 0
     w = config.risk.anomaly_weight
     assert blended.risk_score == round((1 - w) * alone.risk_score + w * blended.anomaly_score, 4)

@@ -18,7 +18,6 @@ from billing_audit.domain.features import feature_rows
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.risk import RiskPolicy
 from billing_audit.ml.model import AnomalyModel, ModelRejected, load
-from billing_audit.store.models import ModelStore
 
 logger = Logger(service=res.SERVICE_NAME)
 metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
@@ -32,12 +31,12 @@ def _report_unavailable(reason: str) -> None:
 class ModelScorer:
     def __init__(
         self,
-        store: ModelStore,
+        latest: Callable[[], tuple[str, bytes, bytes] | None],
         zone: ZoneInfo,
         risk: RiskPolicy,
         on_unavailable: Callable[[str], None] = _report_unavailable,
     ) -> None:
-        self.store = store
+        self.latest = latest  # the model store's `latest` (store/models.py): (version, skops, json)
         self.zone = zone
         self.risk = risk
         self.on_unavailable = on_unavailable
@@ -54,7 +53,7 @@ class ModelScorer:
 
     def _load(self) -> AnomalyModel | None:
         try:
-            found = self.store.latest()
+            found = self.latest()
             if found is None:
                 self.reason = "no model trained yet"
             else:
