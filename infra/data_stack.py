@@ -1,7 +1,8 @@
 """The data stack: everything that holds data, deployed once and never destroyed.
 
-Tables, buckets and secrets (and the integrity key, when the trail's seals are built) live here,
-apart from the functions, API, schedules and alarms of the application stack (infra/stack.py).
+Tables, buckets, secrets and the product's event bus (and the integrity key, when the trail's seals
+are built) live here, apart from the functions, API, schedules and alarms of the application stack
+(infra/stack.py).
 Everything here is retained on delete, the tables are deletion-protected and the stack has
 termination protection, so the application stack can be destroyed and deployed again against it
 (`cdk destroy BillingAudit`, `cdk deploy BillingAudit`) without touching audit data, and without
@@ -22,6 +23,7 @@ from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, output_id, shared
+from infra.constructs.event_bus import AuditEventBus
 from infra.constructs.reporting import Reporting
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
@@ -50,6 +52,9 @@ class BillingAuditDataStack(cdk.Stack):
             self, "Reporting", config=config, access_logs=storage.access_logs, key=self.bucket_key
         )
 
+        # Rules other systems add name the bus: it outlives the application stack like the data does.
+        self.event_bus = AuditEventBus(self, "EventBus")
+
         outputs = {
             EVENTS_TABLE.env_var: storage.table(EVENTS_TABLE.env_var).table_name,
             STATE_TABLE.env_var: storage.table(STATE_TABLE.env_var).table_name,
@@ -58,6 +63,7 @@ class BillingAuditDataStack(cdk.Stack):
             shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
             shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,
+            shared.EVENT_BUS_ENV: self.event_bus.bus_name,
         }
         for env_var, value in outputs.items():
             cdk.CfnOutput(self, output_id(env_var), value=value, description=env_var)

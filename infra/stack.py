@@ -90,6 +90,8 @@ class BillingAuditStack(cdk.Stack):
             state.grant_read_write_data(auditor.role)
             secrets.smartsheet_token.grant_read(auditor.role)
             alerting.grant_publish(auditor.role)
+            data.event_bus.grant_put(auditor.role)
+            auditor.function.add_environment(shared.EVENT_BUS_ENV, data.event_bus.bus_name)
         # Only the processing function deduplicates callbacks.
         processing.process.function.add_environment(IDEMPOTENCY_TABLE.env_var, idempotency.table_name)
         idempotency.grant_read_write_data(processing.process.role)
