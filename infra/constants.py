@@ -65,3 +65,8 @@ def output_id(env_var: str) -> str:
 def env_var_of_output(output_key: str) -> str:
     """The inverse of output_id: EventsTable -> EVENTS_TABLE."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", output_key).upper()
+
+
+# The callback payloads bucket's ARN, exported by the data stack under this name for the grants of
+# the application stack (a named export keeps those grants, and their acknowledgments, readable).
+CALLBACK_PAYLOADS_ARN_EXPORT = "BillingAuditData-CallbackPayloadsBucketArn"

@@ -18,15 +18,16 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
 from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
-from infra.constants import APP_NAME, output_id, shared
+from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, output_id, shared
 from infra.constructs.event_bus import AuditEventBus
 from infra.constructs.reporting import Reporting
 from infra.constructs.secrets import Secrets
-from infra.constructs.storage import Storage
+from infra.constructs.storage import Storage, secure_bucket
 
 
 class BillingAuditDataStack(cdk.Stack):
@@ -52,6 +53,30 @@ class BillingAuditDataStack(cdk.Stack):
             self, "Reporting", config=config, access_logs=storage.access_logs, key=self.bucket_key
         )
 
+        # Callbacks too large for a queue message, queued by reference (ingest/queue.py).  Kept as long
+        # as the dead-letter queue keeps a message that names one, then expired.
+        self.callback_payloads = secure_bucket(
+            Construct(self, "CallbackPayloads"),
+            shared.CALLBACK_PAYLOADS_BUCKET,
+            access_logs=storage.access_logs,
+            key=self.bucket_key,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-callback-payloads",
+                    expiration=cdk.Duration.days(shared.CALLBACK_PAYLOAD_DAYS),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+        )
+
+        cdk.CfnOutput(
+            self,
+            "CallbackPayloadsBucketArn",
+            value=self.callback_payloads.bucket_arn,
+            export_name=CALLBACK_PAYLOADS_ARN_EXPORT,
+        )
+
         # Rules other systems add name the bus: it outlives the application stack like the data does.
         self.event_bus = AuditEventBus(self, "EventBus")
 
@@ -60,6 +85,7 @@ class BillingAuditDataStack(cdk.Stack):
             STATE_TABLE.env_var: storage.table(STATE_TABLE.env_var).table_name,
             IDEMPOTENCY_TABLE.env_var: storage.table(IDEMPOTENCY_TABLE.env_var).table_name,
             shared.REPORTS_BUCKET.env_var: self.reporting.bucket.bucket_name,
+            shared.CALLBACK_PAYLOADS_BUCKET.env_var: self.callback_payloads.bucket_name,
             shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
             shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,

@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
-from infra.constants import APP_NAME, output_id, shared
+from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, output_id, shared
 from infra.constructs.alerting import Alerting
 from infra.constructs.configuration import Configuration
 from infra.constructs.function import AuditFunction
@@ -28,6 +28,7 @@ from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import grant_webhook_secrets
 from infra.data_stack import BillingAuditDataStack
+from infra.nag import acknowledge
 
 
 def grant_event_writes(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
@@ -104,6 +105,21 @@ class BillingAuditStack(cdk.Stack):
             queue=processing.queue,
             idempotency=idempotency,
         )
+
+        # Callbacks too large for a queue message: the webhook writes them, `process` reads them.
+        payloads = data.callback_payloads
+        # The ARN through a named export, so the grant (and its acknowledgment) names it plainly.
+        payload_keys = f"{cdk.Fn.import_value(CALLBACK_PAYLOADS_ARN_EXPORT)}/{shared.CALLBACK_PAYLOAD_PREFIX}*"
+        for function, action in ((ingest.webhook, "s3:PutObject"), (processing.process, "s3:GetObject")):
+            function.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[payload_keys]))
+            function.function.add_environment(shared.CALLBACK_PAYLOADS_BUCKET.env_var, payloads.bucket_name)
+            acknowledge(
+                function.role,
+                "AwsSolutions-IAM5",
+                f"{action} on the callback payloads bucket's {shared.CALLBACK_PAYLOAD_PREFIX} prefix only: "
+                "object keys are the queued callbacks' deduplication ids, unknown until one arrives.",
+                finding=f"Resource::{CALLBACK_PAYLOADS_ARN_EXPORT}/{shared.CALLBACK_PAYLOAD_PREFIX}*",
+            )
 
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(

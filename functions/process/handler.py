@@ -66,8 +66,9 @@ def _build() -> CallbackProcessor:
     # Callbacks are real-time work: the scan yields the token's budget to them.
     deps = aws_dependencies(config, settings, priority=Priority.REALTIME)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb"))
+    payloads = S3Blobs(boto3.client("s3"), settings.callback_payloads_bucket)
     return CallbackProcessor(
-        config, deps, deps.notifier, persistence=persistence, on_record=_record, on_failure=_failed
+        config, deps, deps.notifier, persistence=persistence, payloads=payloads, on_record=_record, on_failure=_failed
     )
 
 

@@ -56,11 +56,7 @@ def ingest() -> WebhookIngest:
         persistence = DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb")
         )
-        payloads = (
-            S3Blobs(boto3.client("s3"), settings.callback_payloads_bucket)
-            if settings.callback_payloads_bucket
-            else None
-        )
+        payloads = S3Blobs(boto3.client("s3"), settings.callback_payloads_bucket)
         _sink = SqsCallbackSink(boto3.client("sqs"), settings.callback_queue_url, persistence, payloads)
         secrets = SecretsManagerSecrets(
             SecretsProvider(boto3_client=boto3.client("secretsmanager")),

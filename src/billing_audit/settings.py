@@ -65,7 +65,7 @@ class RetrainSettings(_FromEnvironment):
 
 class ProcessSettings(AuditSettings):
     idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
-    callback_payloads_bucket: str | None = Field(None, alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
+    callback_payloads_bucket: str = Field(alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
 
 
 class WebhookSettings(WebhookSecretSettings):
@@ -73,7 +73,7 @@ class WebhookSettings(WebhookSecretSettings):
 
     idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
     callback_queue_url: str = Field(alias=res.CALLBACK_QUEUE_ENV)
-    callback_payloads_bucket: str | None = Field(None, alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
+    callback_payloads_bucket: str = Field(alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
     max_body_bytes: int = Field(res.WEBHOOK_DEFAULT_MAX_BODY_BYTES, gt=0, alias=res.WEBHOOK_MAX_BODY_ENV)
     rotation_wait_seconds: float = Field(DEFAULT_ROTATION_WAIT_SECONDS, ge=0, alias=res.WEBHOOK_ROTATION_WAIT_ENV)
 

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,8 +107,7 @@ class LocalWebhookStack:
             if self.idempotent_processing
             else None
         )
-        bucket = os.environ.get(res.CALLBACK_PAYLOADS_BUCKET.env_var)
-        payloads = S3Blobs(boto3.client("s3"), bucket) if bucket else None
+        payloads = S3Blobs(boto3.client("s3"), deployed_name(res.CALLBACK_PAYLOADS_BUCKET.env_var))
         self.processor = CallbackProcessor(
             self.config, self.deps, self.notifier, process=self.process, persistence=persistence, payloads=payloads
         )
