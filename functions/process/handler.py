@@ -7,6 +7,7 @@ billing_audit.pipeline.callbacks (detection); this module owns the per-container
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import boto3
@@ -18,16 +19,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing_audit import resources as res
 from billing_audit.budget import Priority
-from billing_audit.config import load_config
+from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
 from billing_audit.settings import ProcessSettings, load
-from billing_audit.wiring import aws_dependencies
+from billing_audit.wiring import audit_config, aws_dependencies
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)
 metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
 
-_processor: CallbackProcessor | None = None
+_processor: CallbackProcessor | None = None  # set by configure()
+_built: tuple[ProcessSettings, AuditConfig, CallbackProcessor] | None = None
 
 
 def _record(result: RecordResult) -> None:
@@ -60,9 +62,13 @@ def _failed(record: SQSRecord, exc: Exception) -> None:
     )
 
 
-def _build() -> CallbackProcessor:
-    settings = load(ProcessSettings)
-    config = load_config()
+@cache
+def _settings() -> ProcessSettings:
+    """Read from the environment once per container."""
+    return load(ProcessSettings)
+
+
+def _build(settings: ProcessSettings, config: AuditConfig) -> CallbackProcessor:
     # Callbacks are real-time work: the scan yields the token's budget to them.
     deps = aws_dependencies(config, settings, priority=Priority.REALTIME)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb"))
@@ -82,10 +88,17 @@ def configure(processor: CallbackProcessor | None) -> None:
 
 
 def processor() -> CallbackProcessor:
-    global _processor
-    if _processor is None:
-        _processor = _build()
-    return _processor
+    """The configured processor; else one for this container's settings and the configuration as it
+    is now (Powertools caches the parameter for its max age, so a push reaches warm containers),
+    rebuilt only when the configuration changed."""
+    global _built
+    if _processor is not None:
+        return _processor
+    settings = _settings()
+    config = audit_config(settings)
+    if _built is None or _built[0] != settings or _built[1] != config:
+        _built = (settings, config, _build(settings, config))
+    return _built[2]
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

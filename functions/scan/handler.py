@@ -14,13 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from billing_audit import resources as res
-from billing_audit.config import AuditConfig, load_config
+from billing_audit.config import AuditConfig
 from billing_audit.pipeline.backlog import RunProgress, ScanResult, SheetScanResult
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import drain, drain_estimate_seconds, new_run_id, run_scan, start_run
 from billing_audit.pipeline.webhook_sync import webhook_upkeep
 from billing_audit.settings import AuditSettings, load
-from billing_audit.wiring import aws_dependencies
+from billing_audit.wiring import audit_config, aws_dependencies
 
 logger = Logger()
 tracer = Tracer()
@@ -46,13 +46,24 @@ class ScanRequest(BaseModel):
 
 Runtime = tuple[AuditConfig, AuditSettings, AuditDeps]
 _configured: Runtime | None = None
+_built: Runtime | None = None
 
 
 @cache
+def _settings() -> AuditSettings:
+    """Read from the environment once per container."""
+    return load(AuditSettings)
+
+
 def _runtime() -> Runtime:
-    """Built from the environment once per container."""
-    config, settings = load_config(), load(AuditSettings)
-    return config, settings, aws_dependencies(config, settings)
+    """This container's settings, the configuration as it is now (Powertools caches the parameter
+    for its max age, so a push reaches warm containers), and deps rebuilt only when it changed."""
+    global _built
+    settings = _settings()
+    config = audit_config(settings)
+    if _built is None or _built[1] != settings or _built[0] != config:
+        _built = (config, settings, aws_dependencies(config, settings))
+    return _built
 
 
 def configure(runtime: Runtime | None) -> None:

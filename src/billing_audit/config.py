@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -103,12 +104,30 @@ class AuditConfig(BaseModel):
         return RiskContext(risk=self.risk, zone=self.zone, roster=self.roster_index())
 
 
-def parse_config(data: object) -> AuditConfig:
+def parse_config(data: object, source: str = "configuration") -> AuditConfig:
+    """`data` validated as the configuration; `source` names it in the one-line error."""
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:
         where, problem = first_problem(exc)
-        raise ConfigError(f"configuration field {where}: {problem}") from None
+        raise ConfigError(f"{source} field {where}: {problem}") from None
+
+
+def config_document(text: str, source: str = "configuration") -> dict[str, Any]:
+    """The JSON object `text` holds, not validated yet (it may be only overrides)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} is not a JSON object")
+    return data
+
+
+def read_document(source: str) -> dict[str, Any]:
+    """A document given as itself (it starts with "{"), or the path of a file that holds it."""
+    text = source if source.lstrip().startswith("{") else _read(Path(source))
+    return config_document(text)
 
 
 def load_config(path: str | Path | None = None) -> AuditConfig:
@@ -116,11 +135,12 @@ def load_config(path: str | Path | None = None) -> AuditConfig:
     source = str(path) if path is not None else os.environ.get(CONFIG_ENV, "")
     if not source:
         raise ConfigError(f"no configuration: pass --config or set {CONFIG_ENV}")
-    text = source if source.lstrip().startswith("{") else _read(Path(source))
-    try:
-        return parse_config(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"configuration is not JSON: {exc.msg} at line {exc.lineno}") from None
+    return parse_config(read_document(source))
+
+
+def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any], source: str) -> AuditConfig:
+    """`overrides`' top-level keys in place of `base`'s, validated as one configuration."""
+    return parse_config({**base, **overrides}, source)
 
 
 def _read(path: Path) -> str:

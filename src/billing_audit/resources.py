@@ -130,6 +130,18 @@ SLACK_WEBHOOK_SECRET = "billing-audit/slack-webhook-url"  # noqa: S105
 SMARTSHEET_API_BASE_ENV = "SMARTSHEET_API_BASE"
 SMARTSHEET_TOKEN_ENV = "SMARTSHEET_ACCESS_TOKEN"  # noqa: S105
 CONFIG_ENV = "BILLING_AUDIT_CONFIG"
+# The product configuration as deployed: one SSM parameter (infra/constructs/configuration.py
+# creates it from the deployment config, `billing-audit config push` replaces its value).  Where
+# CONFIG_ENV is set too, its top-level keys override the parameter's.
+CONFIG_PARAMETER_ENV = "BILLING_AUDIT_CONFIG_PARAMETER"
+CONFIG_PARAMETER_NAME = "/billing-audit/config"
+CONFIG_MAX_AGE_ENV = "BILLING_AUDIT_CONFIG_MAX_AGE"
+# How long a read of the parameter is cached (Powertools Parameters): a push reaches warm
+# functions within this.
+CONFIG_CACHE_SECONDS = 300
+# SSM's limits on a parameter's value: 4 KB in the standard tier, 8 KB in the advanced tier.
+CONFIG_STANDARD_TIER_BYTES = 4096
+CONFIG_MAX_BYTES = 8192
 
 SNAPSHOT_CHUNK_BYTES = 300_000  # stays well under DynamoDB's 400 KB item limit
 # How long a secret read from Secrets Manager is cached (Powertools Parameters): a rotation

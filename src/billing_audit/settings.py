@@ -38,7 +38,16 @@ class WebhookSecretSettings(_FromEnvironment):
     secret_max_age_seconds: int = Field(res.SECRET_CACHE_SECONDS, ge=0, alias=res.WEBHOOK_SECRET_MAX_AGE_ENV)
 
 
-class AuditSettings(SmartsheetSettings, WebhookSecretSettings):
+class ConfigSettings(_FromEnvironment):
+    """Where the product configuration is: the SSM parameter (deployed), JSON in the environment
+    (local runs; beside the parameter, overrides of its top-level keys), or both."""
+
+    config_parameter: str | None = Field(None, alias=res.CONFIG_PARAMETER_ENV)
+    config_overrides: str | None = Field(None, alias=res.CONFIG_ENV)  # a document, or a file's path
+    config_max_age_seconds: int = Field(res.CONFIG_CACHE_SECONDS, ge=0, alias=res.CONFIG_MAX_AGE_ENV)
+
+
+class AuditSettings(SmartsheetSettings, WebhookSecretSettings, ConfigSettings):
     """An audit run (the scan, callback processing, `billing-audit scan`): stores, topic, token."""
 
     events_table: str = Field(alias=res.EVENTS_TABLE.env_var)

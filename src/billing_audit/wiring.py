@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities import parameters
 from billing_audit import resources as res
 from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
-from billing_audit.config import AuditConfig
+from billing_audit.config import AuditConfig, ConfigError, parse_config, read_document, with_overrides
 from billing_audit.ml.scorer import ModelScorer
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps
@@ -16,6 +16,7 @@ from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, Sho
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import (
     AuditSettings,
+    ConfigSettings,
     ReportLinkSettings,
     ReportSettings,
     RetrainSettings,
@@ -28,14 +29,31 @@ from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.alert_state import DynamoAlertCooldowns, DynamoPendingAlerts
 from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
-from billing_audit.store.models import S3ModelStore
 from billing_audit.store.eventbridge import EventBridgeBus
 from billing_audit.store.memory import MemoryEventBus
 from billing_audit.store.metrics import CloudWatchMetrics
+from billing_audit.store.models import S3ModelStore
+from billing_audit.store.parameters import ConfigParameter
 from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger, LatestReportLinks
 from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
+
+
+def audit_config(settings: ConfigSettings, *, fresh: bool = False) -> AuditConfig:
+    """The product configuration: the SSM parameter (cached by Powertools for its max age; `fresh`
+    reads it now) with the environment's JSON over its top-level keys; either alone where only one
+    is set.  What cannot be used is one ConfigError line naming where it came from."""
+    overrides = read_document(settings.config_overrides) if settings.config_overrides else None
+    if settings.config_parameter is None:
+        if overrides is None:
+            raise ConfigError(f"no configuration: set {res.CONFIG_PARAMETER_ENV} or {res.CONFIG_ENV}")
+        return parse_config(overrides)
+    parameter = ConfigParameter(settings.config_parameter, max_age=settings.config_max_age_seconds)
+    document = parameter.document(fresh=fresh)
+    if overrides is None:
+        return parse_config(document, parameter.source)
+    return with_overrides(document, overrides, f"{parameter.source} with {res.CONFIG_ENV} over it")
 
 
 def smartsheet_token(settings: SmartsheetSettings, *, fresh: bool = False) -> str:

@@ -25,7 +25,7 @@ def test_scheduled_scans_take_a_baseline_then_report(cloud, lambda_env, monkeypa
         monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
         monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
         monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
-        load_handler("scan")._runtime.cache_clear()
+        load_handler("scan")._settings.cache_clear()
         sim.apply_edits_through(scenario.baseline_at)
         first = invoke("scan", {})
         assert first["sheets"][0]["baseline"] is True
@@ -45,7 +45,7 @@ def test_the_scheduled_scan_re_enables_a_disabled_webhook_and_reconciles(cloud, 
         monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
         monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
         monkeypatch.setenv("BILLING_AUDIT_CONFIG", config.model_dump_json())
-        load_handler("scan")._runtime.cache_clear()
+        load_handler("scan")._settings.cache_clear()
         sim.apply_edits_through(scenario.baseline_at)
         with LocalWebhookStack(sim, config, simulator_deps(sim, config)) as stack:
             monkeypatch.setenv("WEBHOOK_URL", stack.url)
@@ -72,7 +72,7 @@ def test_a_failing_webhook_check_does_not_stop_the_scan(cloud, lambda_env, monke
         monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
         monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
         monkeypatch.setenv("WEBHOOK_URL", "http://127.0.0.1:9/webhook")
-        load_handler("scan")._runtime.cache_clear()
+        load_handler("scan")._settings.cache_clear()
         sim.apply_edits_through(scenario.baseline_at)
         result = invoke("scan", {})
     assert result["sheets"][0]["baseline"] is True and result["webhooks_recovered"] == []

@@ -1,6 +1,6 @@
 """The `billing-audit` command: one module per command group, one exit-code table (`exits.py`).
 
-The production groups (`scan`, `webhooks`) live here.  Other installed packages add theirs through
+The production groups (`config`, `scan`, `webhooks`) live here.  Other installed packages add theirs through
 the `billing_audit.commands` entry point group (the local tooling adds `demo` and `serve`), so the
 runtime package never imports the tooling.
 """
@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from billing_audit.cli import scan, webhooks
+from billing_audit.cli import configuration, scan, webhooks
 from billing_audit.cli.exits import PROGRAM, run
 
 COMMANDS_ENTRY_POINTS = "billing_audit.commands"
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for entry in sorted(entry_points(group=COMMANDS_ENTRY_POINTS), key=lambda e: e.name):
         entry.load()(commands)
+    configuration.register(commands)
     scan.register(commands)
     webhooks.register(commands)
     return parser

@@ -91,4 +91,10 @@ def moto_compatible(
             resource["Properties"]["Tags"] = [
                 {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in resource["Properties"]["Tags"]
             ]
+    # moto hands an SSM parameter's Tags to PutParameter as they are; CloudFormation spells them as
+    # a map there, the API as a Key/Value list.
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SSM::Parameter" and isinstance(properties.get("Tags"), dict):
+            properties["Tags"] = [{"Key": key, "Value": value} for key, value in properties["Tags"].items()]
     return patched, sorted(deferred)
