@@ -17,6 +17,7 @@ from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.resources import REPORTS_BUCKET
 from billing_audit.store.s3 import S3Blobs
+from billing_audit_local.alerts import AlertTap
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scan_runs import LocalScanRuns, ScanRunReport
@@ -36,6 +37,7 @@ class DemoResult:
     events: list[AuditEvent]
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     archive: dict[str, str] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # alerts.jsonl: each as each subscriber got it
     audit_run: ScanRunReport | None = None  # the scan run at `now`
 
     @property
@@ -71,6 +73,7 @@ class DemoResult:
                     "virtual_seconds": self.audit_run.virtual_time.total_seconds(),
                 }
             ),
+            "alerts": alert_counts(self.alerts),
             "archive": self.archive,
         }
 
@@ -86,6 +89,7 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
     Simulator(scenario).apply_edits_through(scenario.now)
     with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
+        alerts = AlertTap(cloud).start()
         deps = simulator_deps(sim, config, backoff_seconds=0.05)
         scans = LocalScanRuns(cloud, sim, config, deps)  # each scan: the scan-run state machine
         calls: dict[str, dict[str, int]] = {}
@@ -110,7 +114,9 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
         calls["audit" if mode == "scan" else "reconcile"] = dict(sim.call_counts)
 
         events = sorted(deps.events.all_events(), key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
-        result = DemoResult(scenario=scenario, mode=mode, events=events, api_calls=calls, audit_run=audit)
+        result = DemoResult(
+            scenario=scenario, mode=mode, events=events, api_calls=calls, audit_run=audit, alerts=alerts.collect()
+        )
         if out_dir is not None:
             write_outputs(result, out_dir)
             result.archive = _archive(cloud, out_dir, scenario, mode)
@@ -169,7 +175,21 @@ def write_outputs(result: DemoResult, out_dir: Path) -> None:
     with (out_dir / "events.jsonl").open("w", encoding="utf-8") as handle:
         for event in result.events:
             handle.write(json.dumps(event.to_record()) + "\n")
+    with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as handle:
+        for alert in result.alerts:
+            handle.write(json.dumps(alert, ensure_ascii=False) + "\n")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def alert_counts(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """summary.json's `alerts`: notifications by kind (each reached three subscribers) and Slack's checks."""
+    slack = [alert for alert in alerts if alert["subscriber"] == "slack"]
+    return {
+        "notifications": len(slack),
+        "by_kind": dict(sorted(Counter(alert["kind"] for alert in slack).items())),
+        "slack_posted": sum(alert["payload"] is not None for alert in slack),
+        "slack_block_kit_problems": sum(len(alert["block_kit_problems"] or []) for alert in slack),
+    }
 
 
 def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
@@ -207,6 +227,9 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     lines += ["", f"Smartsheet API calls: {calls['total']} ({calls['cell_history']} cell-history reads)"]
     for endpoint, count in calls["by_endpoint"].items():
         lines.append(f"  {count:>4}  {endpoint}")
-    lines += ["", f"Wrote {out_dir / 'events.jsonl'} and {out_dir / 'summary.json'}"]
+    alerts = summary["alerts"]
+    kinds = ", ".join(f"{count} {kind}" for kind, count in alerts["by_kind"].items()) or "none"
+    lines += ["", f"Alerts: {alerts['notifications']} notifications ({kinds}), each by email, Slack and queue"]
+    lines += ["", f"Wrote {out_dir / 'events.jsonl'}, {out_dir / 'alerts.jsonl'} and {out_dir / 'summary.json'}"]
     lines += [f"Archived {location}" for location in result.archive.values()]
     return "\n".join(lines)

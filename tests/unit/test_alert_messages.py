@@ -268,3 +268,15 @@ def test_subjects_are_what_sns_accepts(text):
     assert SNS_SUBJECT.match(subject) and len(subject) <= SUBJECT_LIMIT
     if len(text) > 150:
         assert subject.endswith("...")
+
+
+def test_a_work_request_numbered_wr_is_not_prefixed_twice_and_a_short_digest_lists_all():
+    event = high(5, work_request="WR-1001")
+    message = violation_message(event, CONTEXT, AlertLinks())
+    assert message.subject == "[HIGH] $49,500.00 post-close change - Subcontractor Billing - WR-1001"
+    plan = plan_alerts([violation(1, impact=500.0), violation(2, impact=200.0)], AlertingPolicy(), grants={})
+    assert plan.digest is not None
+    digest = digest_message(plan.digest, CONTEXT, {}, "batch of callbacks")
+    assert "All 2:" in digest.email and "worst" not in digest.email and "more" not in digest.email
+    assert "This batch of callbacks found 2 violations" in digest.email
+    assert "*All 2*" in _slack(digest)["blocks"][2]["text"]["text"]

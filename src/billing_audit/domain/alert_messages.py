@@ -127,7 +127,9 @@ def subject_safe(text: str, limit: int = SUBJECT_LIMIT) -> str:
 
 
 def where(event: AuditEvent) -> str:
-    work_request = f" · WR {event.work_request}" if event.work_request else ""
+    label = event.work_request or ""
+    # "WR SUB-1003", but "WR-1001" as it is: many sheets number their work requests WR-....
+    work_request = f" · {label}" if label.upper().startswith("WR") else f" · WR {label}" if label else ""
     return f"{event.sheet_name}{work_request}"
 
 
@@ -306,7 +308,7 @@ def digest_message(
         f"Net money impact: {money(digest.total_impact, signed=True)}",
         "By sheet: " + ", ".join(f"{name} {count}" for name, count in sheets.items()),
         "",
-        f"The {len(digest.top_items)} worst:",
+        f"The {len(digest.top_items)} worst:" if more else f"All {digest.count}:",
     ]
     for event in digest.top_items:
         lines.append(f"  - {digest_line(event, context)}")

@@ -145,7 +145,8 @@ def digest_blocks(document: Mapping[str, Any]) -> dict[str, Any]:
         notes.append(f"… and {more} more in the report")
     if below:
         notes.append(f"{below} below the alert level, in the report only")
-    top_sections = _sections_of(lines, heading="*The worst*")
+    heading = f"*The {len(lines)} worst*" if more else f"*All {len(lines)}*"
+    top_sections = _sections_of(lines, heading=heading)
     return _message(
         title,
         [

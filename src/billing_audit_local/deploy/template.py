@@ -54,7 +54,13 @@ def moto_compatible(
 
     `literals`: logical id -> the value its Ref becomes; `removed`: logical ids already created.
     """
-    patched = _replace_refs(json.loads(json.dumps(template)), literals)
+    # CloudFormation's Ref of an event bus is its name; moto's is its Python object's repr.
+    bus_names = {
+        lid: r["Properties"]["Name"]
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::Events::EventBus" and isinstance(r.get("Properties", {}).get("Name"), str)
+    }
+    patched = _replace_refs(json.loads(json.dumps(template)), {**bus_names, **literals})
     resources: dict[str, Any] = patched["Resources"]
     deferred = {lid for lid, r in resources.items() if r["Type"] in SKIPPED and lid not in removed}
     changed = True
