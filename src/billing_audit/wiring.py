@@ -156,6 +156,8 @@ def aws_dependencies(
         if settings.event_bus_name
         else MemoryEventBus(),
         smartsheet_app_url=app_base(settings.api_base),
+        # Alerts link the latest report while its links live (the ledger is in the state table).
+        report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
         anomaly=model_scorer(config, settings.models_bucket) if settings.models_bucket else None,
     )
 

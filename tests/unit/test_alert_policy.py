@@ -159,3 +159,32 @@ def test_change_events_are_never_alerted():
     change = violation(5, kind=EventType.CHANGE, impact=5000.0)
     deps.events.add([change])
     assert alert_run([change], AuditConfig(), deps, run="scan run").claimed == 0
+
+
+class LatestReport:
+    def __init__(self, link: str | None) -> None:
+        self.link = link
+
+    def latest(self) -> str | None:
+        return self.link
+
+
+def test_alerts_carry_the_row_and_the_latest_report_when_there_is_one():
+    deps = deps_for()
+    deps.report_links = LatestReport("https://reports.example.com/r/Zq3")
+    events = [high(1), violation(2, impact=500.0)]
+    deps.events.add(events)
+    alert_run(events, AuditConfig(), deps, run="scan run")
+    single, digest = deps.alerts.messages  # type: ignore[attr-defined]
+    assert single.document["links"] == {
+        "row": "https://app.smartsheet.com/sheets/4001?rowId=1",
+        "report": "https://reports.example.com/r/Zq3",
+    }
+    assert digest.document["links"] == {"report": "https://reports.example.com/r/Zq3"}
+    assert digest.document["top"][0]["row_link"] == "https://app.smartsheet.com/sheets/4001?rowId=2"
+    deps.report_links = LatestReport(None)  # the latest report's links have expired
+    again = [high(3)]
+    deps.events.add(again)
+    alert_run(again, AuditConfig(), deps, run="scan run")
+    assert deps.alerts.messages[-1].document["links"]["report"] is None  # type: ignore[attr-defined]
+    assert "Latest report" not in deps.alerts.messages[-1].email  # type: ignore[attr-defined]
