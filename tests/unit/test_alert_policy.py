@@ -188,3 +188,39 @@ def test_alerts_carry_the_row_and_the_latest_report_when_there_is_one():
     alert_run(again, AuditConfig(), deps, run="scan run")
     assert deps.alerts.messages[-1].document["links"]["report"] is None  # type: ignore[attr-defined]
     assert "Latest report" not in deps.alerts.messages[-1].email  # type: ignore[attr-defined]
+
+
+def test_a_scan_run_alerts_once_at_its_end_and_a_dry_run_alerts_nothing_and_keeps_what_is_pending():
+    from billing_audit.config import SheetSelection
+    from billing_audit.pipeline.scan import run_scan
+    from tests.unit.builders import BASELINE, at, billing_row
+    from tests.unit.fake_smartsheet import FakeSheet
+
+    columns = ["Work Request #", "Week Ending", "Status", "Quantity", "Unit Price", "Redlined Total Price", "Foreman"]
+    rows = {row: billing_row(**{"Work Request #": f"WR-{row}"}) for row in range(1, 16)}
+    sheet = FakeSheet(4001, columns, rows, created=at("2026-10-20T14:00:00Z"))
+    config = AuditConfig(timezone="America/Chicago", sheets=SheetSelection(sheet_ids=[4001]))
+    now = [BASELINE]
+    deps = deps_for()
+    deps.smartsheet, deps.clock = sheet, lambda: now[0]
+    run_scan(config, deps)  # the baseline
+    for row in rows:  # a bulk edit: every closed row's total raised by $5,000
+        sheet.save(row, at("2026-11-12T10:00:00Z"), "ana@example.com", Redlined_Total_Price=6000.0)
+    now[0] = at("2026-11-12T11:00:00Z")
+
+    left_by_a_dead_run = violation(999, impact=700.0)
+    deps.events.add([left_by_a_dead_run])
+    deps.pending_alerts.hold([left_by_a_dead_run])
+    dry = run_scan(config, deps, dry_run=True)
+    assert dry.events and deps.alerts.messages == []  # type: ignore[attr-defined]
+    assert deps.pending_alerts.held() == [left_by_a_dead_run]
+
+    run_scan(config, deps)
+    kinds = [message.kind for message in deps.alerts.messages]  # type: ignore[attr-defined]
+    assert kinds == ["violation"] * 10 + ["digest"]
+    digest = deps.alerts.messages[-1]  # type: ignore[attr-defined]
+    # The five HIGH post-close changes past the limit, and the dead run's MEDIUM one; the price
+    # mismatches are LOW, under the alert level.
+    assert digest.document["count"] == 6 and digest.document["below_level"] == 15
+    assert left_by_a_dead_run.event_id in digest.document["event_ids"]
+    assert deps.pending_alerts.held() == []

@@ -57,6 +57,7 @@ from billing_audit.store.memory import (
     MemoryAlertPublisher,
     MemoryEventBus,
     MemoryEventStore,
+    MemoryPendingAlerts,
     MemoryRunStore,
     OverlayStateStore,
 )
@@ -111,6 +112,8 @@ def run_scan(
             notifier=MemoryAlertPublisher(),
             bus=MemoryEventBus(),
             cooldowns=MemoryAlertCooldowns(),
+            # Never the real pending alerts: a dry run would read them and clear what it cannot claim.
+            pending_alerts=MemoryPendingAlerts(),
         )
     started = start_run(config, deps, new_run_id(deps.clock()), sheet_ids, accept_columns=accept_columns)
     # Every open backlog, this run's and any an earlier run left (a crash, a timed-out step).
