@@ -16,6 +16,8 @@ from typing import Any
 from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.resources import CONFIG_ENV, RETRAIN_WINDOW_DEFAULT_DAYS
 
+REPLICATES = 3  # billing_audit.ml.evaluation.REPLICATES, without importing scikit-learn to build the parser
+
 
 def _retrain(args: argparse.Namespace) -> int:
     from billing_audit.config import load_config
@@ -38,7 +40,7 @@ def _retrain(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from billing_audit.ml.evaluation import evaluate
 
-    text = json.dumps(evaluate(seed=args.seed), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(evaluate(seed=args.seed, replicates=args.replicates), indent=2, sort_keys=True) + "\n"
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
     print(text, end="")
@@ -63,4 +65,5 @@ def register_ml(commands: Any) -> None:
     evaluate = actions.add_parser("evaluate", help="rules, model and blend on a labelled, simulated set")
     evaluate.add_argument("--seed", type=int, default=7, help="the simulation's seed (same seed, same JSON)")
     evaluate.add_argument("--out", type=Path, help="also write the JSON here")
+    evaluate.add_argument("--replicates", type=int, default=REPLICATES, help="simulated companies pooled")
     evaluate.set_defaults(func=_evaluate)

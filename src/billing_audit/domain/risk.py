@@ -5,12 +5,14 @@ check, with weights from configuration (`RiskPolicy`), capped at 1.  Every event
 factors that fired, so alerts and reports say why it ranks where it does.
 
 The learned anomaly score (`anomaly_score`, 0..1, billing_audit.ml) is blended in by `blend`:
-risk = (1 - w) * rule + w * anomaly, w = `RiskPolicy.anomaly_weight` (default 0.5).  Without a
+risk = (1 - w) * rule + w * anomaly, w = `RiskPolicy.anomaly_weight` (default 0.6, chosen on
+`billing-audit ml evaluate`; README, "Risk scores").  Without a
 usable model there is no blend: the risk is the rule score exactly and `anomaly_score` is 0.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,7 +96,7 @@ class RiskPolicy(BaseModel):
     burst_minutes: float = Field(10, gt=0)  # saves by one person this close together ...
     burst_saves: int = Field(3, ge=2)  # ... this many or more (counting the event's own) are a burst
     # The anomaly score's share of a blended risk score (see `blend`).
-    anomaly_weight: float = Field(0.5, ge=0, le=1)
+    anomaly_weight: float = Field(0.6, ge=0, le=1)
 
     @model_validator(mode="after")
     def _hours_in_order(self) -> RiskPolicy:
@@ -140,14 +142,16 @@ def burst_sizes(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent], 
             continue
         seen.add(event.event_id)
         by_person[event.changed_by.lower()].add(save_key(event))
+    times = {person: sorted(save[2] for save in saves) for person, saves in by_person.items()}
     span = timedelta(minutes=minutes)
     sizes: dict[str, int] = {}
     for event in events:
         if not event.changed_by:
             sizes[event.event_id] = 1
             continue
-        saves = by_person[event.changed_by.lower()]
-        sizes[event.event_id] = sum(1 for save in saves if abs(save[2] - event.changed_at) <= span)
+        moments = times[event.changed_by.lower()]
+        at = event.changed_at
+        sizes[event.event_id] = bisect_right(moments, at + span) - bisect_left(moments, at - span)
     return sizes
 
 

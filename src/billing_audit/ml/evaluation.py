@@ -23,8 +23,9 @@ kind a week (bursts by people who do not batch their entries), and every event o
 - `burst`: 5 to 8 saves on different rows within five minutes.
 
 The model is retrained each week on the 28 days before it, as the weekly schedule does, and four
-weeks are measured after a first 28 days: ROC AUC and recall over all their events, precision at
-10 within each week (an auditor's weekly look at the top of the list), averaged.  Scores that tie
+weeks are measured after a first 28 days, in each of three simulated companies (replicates drawn
+from the seed): ROC AUC and recall over all their events, precision at 10 within each week (an
+auditor's weekly look at the top of the list), averaged over the twelve weeks.  Scores that tie
 are ordered by event id (a fixed, label-blind order).  A fixed seed gives identical output.
 """
 
@@ -48,6 +49,7 @@ TRAIN_DAYS = 28
 TEST_WEEKS = 4
 LEFT_ON = FIRST_DAY + timedelta(days=14)  # the two inactive accounts' owners worked until then
 INCIDENTS_PER_WEEK = 2  # of each kind
+REPLICATES = 3  # simulated companies per evaluation: one company's four weeks are too few top-10s
 HIGH_RISK = 0.7  # a risk score at or above this is HIGH for the recall figure
 MISCONDUCT_KINDS = (
     "after_hours_closed_week_increase",
@@ -374,40 +376,47 @@ def _measure(weekly: Sequence[Sequence[float]], data: EvaluationSet) -> dict[str
     }
 
 
-def evaluate(seed: int = 7, risk: RiskPolicy | None = None) -> dict[str, object]:
-    """Rules alone, model alone and their blend on one seeded evaluation set: the model retrained
-    each week on the 28 days before it, as the weekly schedule does."""
+def evaluate(seed: int = 7, risk: RiskPolicy | None = None, replicates: int = REPLICATES) -> dict[str, object]:
+    """Rules alone, model alone and their blend on `replicates` simulated companies drawn from one
+    seed: in each, the model retrained every week on the 28 days before it, as the weekly schedule
+    does.  Figures pool every test week of every replicate."""
     risk = risk or RiskPolicy()
-    data = build_set(seed)
-    ctx = RiskContext(risk=risk, zone=ZONE, roster=data.roster)
+    weeks: list[EvaluationWeek] = []
     rules: list[list[float]] = []
     anomaly: list[list[float]] = []
-    for index, week in enumerate(data.weeks):
-        profiles = build_profiles(week.train, ZONE, risk)
-        model = train(
-            feature_rows(week.train, [], profiles, ZONE, risk),
-            profiles,
-            version=f"evaluation-week-{index + 1}",
-            trained_at=min(event.changed_at for event in week.test),
-            seed=seed,
-        )
-        rules.append([event.risk_score for event in score_with_rules(week.test, ctx)])
-        anomaly.append(model.scores(feature_rows(week.test, [], profiles, ZONE, risk)))
+    for replicate in range(replicates):
+        replicate_seed = seed * 1000 + replicate
+        data = build_set(replicate_seed)
+        ctx = RiskContext(risk=risk, zone=ZONE, roster=data.roster)
+        for index, week in enumerate(data.weeks):
+            profiles = build_profiles(week.train, ZONE, risk)
+            model = train(
+                feature_rows(week.train, [], profiles, ZONE, risk),
+                profiles,
+                version=f"evaluation-{replicate + 1}-week-{index + 1}",
+                trained_at=min(event.changed_at for event in week.test),
+                seed=replicate_seed,
+            )
+            rules.append([event.risk_score for event in score_with_rules(week.test, ctx)])
+            anomaly.append(model.scores(feature_rows(week.test, [], profiles, ZONE, risk)))
+        weeks.extend(data.weeks)
     blended = [
         [blend(r, a, risk.anomaly_weight) for r, a in zip(week_rules, week_anomaly, strict=True)]
         for week_rules, week_anomaly in zip(rules, anomaly, strict=True)
     ]
-    kinds = [kind for week in data.weeks for kind in week.kinds]
+    pooled = EvaluationSet(weeks=weeks, roster={})
+    kinds = [kind for week in weeks for kind in week.kinds]
     return {
         "seed": seed,
-        "weeks": len(data.weeks),
-        "train_events_per_week": [len(week.train) for week in data.weeks],
-        "test_events": sum(len(week.test) for week in data.weeks),
-        "misconduct_events": sum(sum(week.labels) for week in data.weeks),
+        "replicates": replicates,
+        "test_weeks": len(weeks),
+        "train_events_per_week": [len(week.train) for week in weeks],
+        "test_events": sum(len(week.test) for week in weeks),
+        "misconduct_events": sum(sum(week.labels) for week in weeks),
         "misconduct_by_kind": {kind: kinds.count(kind) for kind in MISCONDUCT_KINDS},
         "high_risk_threshold": HIGH_RISK,
         "anomaly_weight": risk.anomaly_weight,
-        "rules": _measure(rules, data),
-        "model": _measure(anomaly, data),
-        "blend": _measure(blended, data),
+        "rules": _measure(rules, pooled),
+        "model": _measure(anomaly, pooled),
+        "blend": _measure(blended, pooled),
     }
