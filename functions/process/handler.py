@@ -22,6 +22,7 @@ from billing_audit.budget import Priority
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
 from billing_audit.settings import ProcessSettings, load
+from billing_audit.store.s3 import S3Blobs
 from billing_audit.wiring import audit_config, aws_dependencies
 
 logger = Logger(service=res.SERVICE_NAME)
