@@ -64,8 +64,8 @@ class AuditSettings(SmartsheetSettings, WebhookSecretSettings, ConfigSettings):
     event_bus_name: str | None = Field(None, alias=res.EVENT_BUS_ENV)
 
 
-class RetrainSettings(_FromEnvironment):
-    """The retraining function: read the events table, write the models bucket."""
+class RetrainSettings(ConfigSettings):
+    """The retraining function: the configuration, read the events table, write the models bucket."""
 
     events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
     models_bucket: str = Field(alias=res.MODELS_BUCKET.env_var)
@@ -75,6 +75,8 @@ class RetrainSettings(_FromEnvironment):
 class ProcessSettings(AuditSettings):
     idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
     callback_payloads_bucket: str = Field(alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)
+    callback_dlq_url: str = Field(alias=res.CALLBACK_DLQ_ENV)
+    max_receive_count: int = Field(res.CALLBACK_MAX_RECEIVE_COUNT, ge=1, alias=res.CALLBACK_MAX_RECEIVE_COUNT_ENV)
 
 
 class WebhookSettings(WebhookSecretSettings):

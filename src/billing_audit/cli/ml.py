@@ -23,10 +23,10 @@ def _retrain(args: argparse.Namespace) -> int:
     from billing_audit.config import load_config
     from billing_audit.pipeline.retrain import TooFewEvents, retrain
     from billing_audit.settings import RetrainSettings, load
-    from billing_audit.wiring import retrain_stores
+    from billing_audit.wiring import audit_config, retrain_stores
 
-    config = load_config(args.config)
     settings = load(RetrainSettings)
+    config = load_config(args.config) if args.config is not None else audit_config(settings)
     events, models = retrain_stores(config, settings)
     try:
         result = retrain(config, events, models, datetime.now(UTC), args.days or settings.window_days, seed=args.seed)
@@ -55,7 +55,9 @@ def register_retrain(commands: Any) -> None:
         help=f"window of stored events (default $RETRAIN_WINDOW_DAYS or {RETRAIN_WINDOW_DEFAULT_DAYS})",
     )
     parser.add_argument("--seed", type=int, default=0, help="the forest's random seed")
-    parser.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
+    parser.add_argument(
+        "--config", type=Path, help=f"configuration file (default: the deployed parameter, ${CONFIG_ENV} over it)"
+    )
     parser.set_defaults(func=_retrain)
 
 
