@@ -18,7 +18,9 @@ from typing import Any
 import requests
 from moto.server import ThreadedMotoServer
 
-from billing_audit.resources import ALERTS_TOPIC_ENV
+from billing_audit.config import AuditConfig, parse_config
+from billing_audit.resources import ALERTS_TOPIC_ENV, CONFIG_PARAMETER_ENV
+from billing_audit.store.parameters import ConfigParameter
 from billing_audit_local.deploy import deploy_stack
 from billing_audit_local.environment import REGION, LocalAws, ProcessEnvironment, smartsheet_token
 
@@ -90,6 +92,13 @@ class LocalCloud:
         self._process.set(self.names)
         self._detach_lambda_subscribers(self.names[ALERTS_TOPIC_ENV])
         return self.names
+
+    def push_config(self, config: AuditConfig) -> AuditConfig:
+        """Put `config` in the stack's configuration parameter, as `billing-audit config push` does,
+        and return what the functions read from it (through Powertools, by the same model)."""
+        parameter = ConfigParameter(self.names[CONFIG_PARAMETER_ENV])
+        parameter.put(config, self.client("ssm"))
+        return parse_config(parameter.document(fresh=True), parameter.source)
 
     def _detach_lambda_subscribers(self, topic_arn: str) -> int:
         """Unsubscribe Lambda functions (the Slack notifier) from the alerts topic; returns how many.

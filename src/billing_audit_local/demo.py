@@ -89,6 +89,8 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
     Simulator(scenario).apply_edits_through(scenario.now)
     with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
+        # The functions' configuration is the stack's SSM parameter: the scenario's, pushed there.
+        config = cloud.push_config(config)
         alerts = AlertTap(cloud).start()
         deps = simulator_deps(sim, config, backoff_seconds=0.05)
         scans = LocalScanRuns(cloud, sim, config, deps)  # each scan: the scan-run state machine

@@ -195,6 +195,8 @@ def run_serve(
     stop = stop or threading.Event()
     with LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
+        # The functions' configuration is the stack's SSM parameter: the scenario's, pushed there.
+        config = cloud.push_config(config)
         deps = simulator_deps(sim, config, backoff_seconds=0.05)
         sim.apply_edits_through(scenario.baseline_at)
         sim.set_time(scenario.baseline_at)

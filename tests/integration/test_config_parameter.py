@@ -82,3 +82,12 @@ def test_a_bad_value_stops_the_function_with_one_line(cloud: LocalCloud, monkeyp
         f"configuration parameter {res.CONFIG_PARAMETER_NAME} field timezone: "
         "Value error, unknown IANA time zone 'Mars/Olympus'"
     )
+
+
+def test_the_demo_runs_on_the_configuration_read_back_from_the_parameter(cloud: LocalCloud) -> None:
+    config = config_for(load_scenario(bundled_example()))
+    before = int(str(_stored(cloud)["Version"]))
+    assert cloud.push_config(config) == config  # what `billing-audit demo` and `serve` hand the functions
+    stored = _stored(cloud)
+    assert int(str(stored["Version"])) == before + 1
+    assert parse_config(json.loads(str(stored["Value"]))) == config
