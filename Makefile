@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: install lock layers demo test test-unit test-integration test-infra test-e2e lint synth bench clean
+.PHONY: install lock layers renderers demo test test-unit test-integration test-infra test-e2e lint synth bench clean
 
 # uv.lock is the one lock (hash-pinned, every Python and platform): the venv is synced from it
 # exactly, and each Lambda layer's requirements are exported from it (`make layers`).  uv itself
@@ -37,13 +37,23 @@ layers: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/billing-audit demo --out $(OUT)
 
-test: $(STAMP)
+# The report tests open the workbook in LibreOffice and the dashboard in headless Chromium: Debian's
+# packages, installed here when missing (as root, or through sudo without a password).
+RENDERER_PACKAGES := chromium libreoffice-calc fonts-dejavu-core
+renderers:
+	@if command -v chromium >/dev/null && command -v soffice >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	  echo "make: the report tests need $(RENDERER_PACKAGES): install them as root" >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(RENDERER_PACKAGES)
+
+test: $(STAMP) renderers
 	$(BIN)/pytest tests -q
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) renderers
 	$(BIN)/pytest tests/integration -q
 
 test-infra: $(STAMP)
@@ -64,9 +74,11 @@ synth: $(STAMP)
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python infra/app.py
 
 BENCH_ROWS ?= 20000
+BENCH_REPORT_EVENTS ?= 100000
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_detect
 	$(BIN)/python -m bench.bench_weekly_close --rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.bench_report --events $(BENCH_REPORT_EVENTS)
 
 clean:
 	rm -rf $(VENV) cdk.out .build $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -47,7 +47,7 @@ class _Strict(BaseModel):
 
 # Keys of features that are not built, so not deployed (README, "Unfinished"): a configuration that
 # still sets one is refused with that reason rather than a bare "extra input".
-NOT_BUILT_SCHEDULES = ("backup", "report_daily", "report_weekly", "retrain", "access_review")
+NOT_BUILT_SCHEDULES = ("backup", "retrain", "access_review")
 NOT_BUILT_RETENTION = (
     "backups_lock_days",
     "backups_lock_mode",
@@ -79,6 +79,11 @@ class Schedules(_Strict):
     enabled: bool = True  # the global switch: off stops every schedule, whatever its own switch says
     scan: str = "cron(0 0/4 ? * MON-FRI *)"
     scan_enabled: bool = True
+    # Reports (functions/report): the day's at 07:00 and the week's on Monday at 07:30, business time.
+    report_daily: str = "cron(0 7 * * ? *)"
+    report_daily_enabled: bool = True
+    report_weekly: str = "cron(30 7 ? * MON *)"
+    report_weekly_enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
@@ -89,7 +94,7 @@ class Schedules(_Strict):
     def _built_only(cls, values: Any) -> Any:
         return _refuse_not_built(values, NOT_BUILT_SCHEDULES, "schedules")
 
-    @field_validator("scan")
+    @field_validator("scan", "report_daily", "report_weekly")
     @classmethod
     def _expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):
@@ -194,6 +199,12 @@ class Encryption(_Strict):
     buckets_kms: bool = False
 
 
+class Reports(_Strict):
+    link_days: int = Field(default=7, ge=1, le=366, description="how long the links a report hands out open")
+    link_throttle_rate: float = Field(default=5, gt=0, description="link clicks per second (steady)")
+    link_throttle_burst: int = Field(default=20, ge=1)
+
+
 class Processing(_Strict):
     batch_size: int = Field(default=10, ge=1, le=10)
     max_concurrency: int = Field(default=2, ge=2, le=1000, description="Smartsheet allows ~300 calls/min")
@@ -216,6 +227,7 @@ class InfraConfig(_Strict):
     thresholds: Thresholds = Thresholds()
     api: Api = Api()
     processing: Processing = Processing()
+    reports: Reports = Reports()
     smartsheet: Smartsheet = Smartsheet()
     encryption: Encryption = Encryption()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

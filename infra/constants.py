@@ -40,9 +40,9 @@ BUILD_DIR = REPO_ROOT / ".build"
 PYTHON_VERSION = "3.12"
 HANDLER = "handler.handler"
 
-# Every Lambda function, by its folder under functions/.  Only what is built is deployed: reports,
-# backups, model retraining and access reviews get a function when they are built (README, "Unfinished").
-FUNCTIONS = ("webhook", "process", "scan", "notifier")
+# Every Lambda function, by its folder under functions/.  Only what is built is deployed: backups,
+# model retraining and access reviews get a function when they are built (README, "Unfinished").
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link")
 
 # Tag on every function naming its folder under functions/.
 FUNCTION_TAG = shared.FUNCTION_TAG

@@ -24,6 +24,7 @@ from infra.constructs.ingest import STAGE_NAME, Ingest
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.processing import Processing
+from infra.constructs.reports import Reports
 from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import grant_webhook_secrets
@@ -121,12 +122,30 @@ class BillingAuditStack(cdk.Stack):
                 finding=f"Resource::{CALLBACK_PAYLOADS_ARN_EXPORT}/{shared.CALLBACK_PAYLOAD_PREFIX}*",
             )
 
+        self.reports = reports = Reports(
+            self,
+            "Reports",
+            config=config,
+            light_layer=layers.light,
+            events=events,
+            state=state,
+            bucket=self.reporting.bucket,
+            environment={shared.SMARTSHEET_API_BASE_ENV: config.smartsheet.api_base},
+        )
+        configuration.grant_read(reports.report)
+
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
-            self, "Scheduling", config=config, scan_run=self.scan_run.state_machine
+            self, "Scheduling", config=config, scan_run=self.scan_run.state_machine, report=reports.report.function
         )
 
-        self.functions: list[AuditFunction] = [ingest.webhook, processing.process, processing.scan]
+        self.functions: list[AuditFunction] = [
+            ingest.webhook,
+            processing.process,
+            processing.scan,
+            reports.report,
+            reports.link,
+        ]
         if alerting.notifier is not None:
             self.functions.append(alerting.notifier)
         self.monitoring = Monitoring(
@@ -163,6 +182,7 @@ class BillingAuditStack(cdk.Stack):
             shared.SCHEDULER_DLQ_ENV: scheduling.dead_letters.queue_url,
             shared.WEBHOOK_SECRET_PREFIX_ENV: shared.WEBHOOK_SECRET_PREFIX,
             shared.WEBHOOK_URL_ENV: webhook_url,
+            shared.REPORT_LINK_BASE_ENV: reports.link_base_url,
         }
         for env_var, value in outputs.items():
             cdk.CfnOutput(self, output_id(env_var), value=value, description=env_var)

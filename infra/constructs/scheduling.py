@@ -1,9 +1,10 @@
 """EventBridge Scheduler schedules in the business time zone, each with retries, a DLQ and its own switch.
 
 Each schedule starts its target with a JSON input: {"job": ..., "scheduled_time":
-"<aws.scheduler.scheduled-time>"}.  The one schedule today is the scan's, whose target is the
-scan-run state machine (constructs/scan_run.py); the run measures its lag (METRIC_SCAN_LAG) from
-scheduled_time.  Reports, backups, retraining and access reviews get a schedule when they are built.
+"<aws.scheduler.scheduled-time>"}.  The scan's target is the scan-run state machine
+(constructs/scan_run.py), which measures its lag (METRIC_SCAN_LAG) from scheduled_time; the daily
+and weekly reports' is the report function, whose window ends at scheduled_time.  Backups,
+retraining and access reviews get a schedule when they are built.
 
 A schedule switched off in the configuration (InfraConfig.schedules.is_enabled) is created in the
 DISABLED state rather than left out, so switching it on again changes one property.
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from infra.config import InfraConfig
+from infra.constructs.function import logical_id
 from infra.constructs.processing import secure_queue
 from infra.nag import acknowledge
 
@@ -32,7 +35,7 @@ SCHEDULER_DLQ_LOGICAL_ID = "SchedulerDeadLetterQueue"
 class Job:
     id: str
     name: str  # its keys in the configuration: schedules.<name> and schedules.<name>_enabled
-    target: sfn.StateMachine
+    target: sfn.StateMachine | lambda_.IFunction
     description: str
 
 
@@ -44,6 +47,7 @@ class Scheduling(Construct):
         *,
         config: InfraConfig,
         scan_run: sfn.StateMachine,
+        report: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         plan = config.schedules
@@ -54,7 +58,12 @@ class Scheduling(Construct):
             "This queue is itself the dead-letter queue of the schedules; its depth and age alarm "
             "(monitoring) instead of redriving to a further queue.",
         )
-        jobs = (Job("Scan", "scan", scan_run, "Start a scan run of the audited sheets"),)
+        jobs = [Job("Scan", "scan", scan_run, "Start a scan run of the audited sheets")]
+        if report is not None:
+            jobs += [
+                Job("ReportDaily", "report_daily", report, "Build the daily report"),
+                Job("ReportWeekly", "report_weekly", report, "Build the weekly report"),
+            ]
         time_zone = cdk.TimeZone.of(config.business_time_zone)
         self.schedules: dict[str, scheduler.Schedule] = {}
         for job in jobs:
@@ -68,14 +77,34 @@ class Scheduling(Construct):
                 ),
                 description=f"EventBridge Scheduler: {job.description}",
             )
-            target = targets.StepFunctionsStartExecution(
-                job.target,
-                input=scheduler.ScheduleTargetInput.from_object({"job": job.name, "scheduled_time": SCHEDULED_TIME}),
-                dead_letter_queue=self.dead_letters,
-                retry_attempts=plan.retry_attempts,
-                max_event_age=cdk.Duration.minutes(plan.max_event_age_minutes),
-                role=role,
-            )
+            input_ = scheduler.ScheduleTargetInput.from_object({"job": job.name, "scheduled_time": SCHEDULED_TIME})
+            retries, max_age = plan.retry_attempts, cdk.Duration.minutes(plan.max_event_age_minutes)
+            target: scheduler.IScheduleTarget
+            if isinstance(job.target, sfn.StateMachine):
+                target = targets.StepFunctionsStartExecution(
+                    job.target,
+                    input=input_,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=retries,
+                    max_event_age=max_age,
+                    role=role,
+                )
+            else:
+                target = targets.LambdaInvoke(
+                    job.target,
+                    input=input_,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=retries,
+                    max_event_age=max_age,
+                    role=role,
+                )
+                acknowledge(
+                    role,
+                    "AwsSolutions-IAM5",
+                    "CDK's Lambda target grants InvokeFunction on the function and its versions "
+                    "(<arn>:*); this one function only.",
+                    finding=f"Resource::<{logical_id(job.target)}.Arn>:*",
+                )
             expression = str(getattr(plan, job.name))
             self.schedules[job.id] = scheduler.Schedule(
                 self,

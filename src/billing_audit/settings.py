@@ -108,8 +108,9 @@ class ReportLinkSettings(_FromEnvironment):
     reports_bucket: str = Field(alias=res.REPORTS_BUCKET.env_var)
 
 
-class ReportSettings(ReportLinkSettings):
-    """The report function and `billing-audit report`: the events, the state, the bucket, the links."""
+class ReportSettings(ReportLinkSettings, ConfigSettings):
+    """The report function and `billing-audit report`: the configuration, the events, the state, the
+    bucket, the links."""
 
     events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
     # Where short links are served (`GET /r/{token}` on the product's API); absent, links are presigned

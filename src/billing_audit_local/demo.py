@@ -10,12 +10,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.resources import REPORTS_BUCKET
+from billing_audit.pipeline.reports.build import ReportDeps, ReportRequest, build_report
+from billing_audit.pipeline.reports.links import PresignedLinks
+from billing_audit.resources import REPORTS_BUCKET, STATE_TABLE
+from billing_audit.smartsheet.links import APP_BASES
+from billing_audit.store.reports import DynamoReportLedger
 from billing_audit.store.s3 import S3Blobs
 from billing_audit_local.alerts import AlertTap
 from billing_audit_local.cloud import LocalCloud
@@ -38,6 +44,7 @@ class DemoResult:
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     archive: dict[str, str] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # alerts.jsonl: each as each subscriber got it
+    report: dict[str, str] = field(default_factory=dict)  # the report's files here and its S3 keys
     audit_run: ScanRunReport | None = None  # the scan run at `now`
 
     @property
@@ -122,6 +129,7 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
         if out_dir is not None:
             write_outputs(result, out_dir)
             result.archive = _archive(cloud, out_dir, scenario, mode)
+            result.report = _report(cloud, deps, config, scenario, out_dir)
             write_outputs(result, out_dir)  # the summary now names where the run was archived
     return result
 
@@ -150,6 +158,36 @@ def _webhooks_before_the_baseline(sim: Simulator, config: AuditConfig, deps: Aud
         stack.stop()
         raise RuntimeError("the simulator's webhooks could not be enabled through the local front")
     return stack
+
+
+def _report(
+    cloud: LocalCloud, deps: AuditDeps, config: AuditConfig, scenario: Scenario, out_dir: Path
+) -> dict[str, str]:
+    """The report of everything the run detected, built by the real pipeline into the local bucket,
+    and its two files written beside the run's outputs (report.xlsx, dashboard.html)."""
+    blobs = S3Blobs(cloud.client("s3"), cloud.names[REPORTS_BUCKET.env_var])
+    state = boto3.resource("dynamodb").Table(cloud.names[STATE_TABLE.env_var])  # the local cloud's, as set
+    report_deps = ReportDeps(
+        events=deps.events,
+        state=deps.state,
+        runs=deps.runs,
+        blobs=blobs,
+        ledger=DynamoReportLedger(state),
+        # No link service runs locally: the links are presigned directly (moto's URLs).
+        links=PresignedLinks(blobs, deps.clock),
+        app_base=APP_BASES["us"],
+        clock=deps.clock,
+    )
+    # Every event of the run was detected at or after the baseline and by `now` (the scans' times).
+    request = ReportRequest(
+        kind="on_demand", since=scenario.baseline_at, until=scenario.now + timedelta(seconds=1), force=True
+    )
+    outcome = build_report(request, report_deps, zone=config.zone, configured_sheets=config.sheets.sheet_ids)
+    (out_dir / "report.xlsx").write_bytes(outcome.workbook)
+    (out_dir / "dashboard.html").write_bytes(outcome.dashboard)
+    record = outcome.record
+    assert record is not None  # forced: always built
+    return {name: f"s3://{blobs.bucket}/{key} sha256:{record.sha256[name]}" for name, key in record.keys.items()}
 
 
 def _replay_through_webhooks(sim: Simulator, scenario: Scenario, stack: LocalWebhookStack) -> dict[str, int]:
@@ -233,5 +271,7 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     kinds = ", ".join(f"{count} {kind}" for kind, count in alerts["by_kind"].items()) or "none"
     lines += ["", f"Alerts: {alerts['notifications']} notifications ({kinds}), each by email, Slack and queue"]
     lines += ["", f"Wrote {out_dir / 'events.jsonl'}, {out_dir / 'alerts.jsonl'} and {out_dir / 'summary.json'}"]
-    lines += [f"Archived {location}" for location in result.archive.values()]
+    if result.report:
+        lines.append(f"Wrote the report: {out_dir / 'report.xlsx'} and {out_dir / 'dashboard.html'}")
+    lines += [f"Archived {location}" for location in [*result.archive.values(), *result.report.values()]]
     return "\n".join(lines)

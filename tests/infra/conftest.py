@@ -36,6 +36,7 @@ RUNTIME_NAMES = frozenset(
         shared.WEBHOOK_SECRET_PREFIX_ENV,
         shared.WEBHOOK_URL_ENV,
         shared.CONFIG_PARAMETER_ENV,
+        shared.REPORT_LINK_BASE_ENV,
         shared.EVENT_BUS_ENV,
     }
 )

@@ -32,7 +32,8 @@ def test_defaults_are_valid_and_documented_values() -> None:
         # Keys of features that are not built are refused with that reason.
         ({"retention": {"backups_expire_days": 10}}, "backups_expire_days: that feature is not built"),
         ({"schedules": {"backup": "cron(0 2 * * ? *)"}}, "backup: that feature is not built"),
-        ({"schedules": {"report_daily": "cron(0 7 * * ? *)", "retrain": "x"}}, "report_daily, retrain: that"),
+        ({"schedules": {"access_review": "cron(0 7 * * ? *)", "retrain": "x"}}, "access_review, retrain: that"),
+        ({"schedules": {"report_weekly": "weekly"}}, "cron"),
         ({"schedules": {"scan_enabled": "sometimes"}}, "valid boolean"),
         ({"api": {"throttle_rate": 0}}, "greater than 0"),
         ({"shedules": {}}, "Extra inputs"),
@@ -105,7 +106,7 @@ def test_a_schedule_runs_when_its_own_switch_and_the_global_one_are_on(
 
 def test_every_schedule_has_its_own_switch() -> None:
     expressions = [name for name, field in Schedules.model_fields.items() if field.annotation is str]
-    assert expressions == ["scan"]
+    assert expressions == ["scan", "report_daily", "report_weekly"]
     for name in expressions:
         assert Schedules.model_fields[f"{name}_enabled"].annotation is bool
 
@@ -115,9 +116,13 @@ def test_a_switched_off_scan_schedule_is_deployed_disabled(tmp_path: Path) -> No
     # state machine, the schedule's role and its dead-letter queue stay deployed either way.
     template = synth_template(tmp_path, {"config": {"schedules": {"scan_enabled": False}}})
     resources = template["Resources"]
-    [scan] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
-    assert json.loads(scan["Target"]["Input"])["job"] == "scan"
-    assert scan["State"] == "DISABLED"
+    schedules = {
+        json.loads(r["Properties"]["Target"]["Input"])["job"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+    }
+    assert schedules["scan"]["State"] == "DISABLED"
+    assert schedules["report_daily"]["State"] == schedules["report_weekly"]["State"] == "ENABLED"
     assert [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     assert "SchedulerDeadLetterQueue" in resources
 
@@ -147,3 +152,13 @@ def test_the_example_configuration_shows_every_key() -> None:
         return gaps
 
     assert missing(InfraConfig, example, "") == []
+
+
+def test_report_schedules_switch_off_one_by_one(tmp_path: Path) -> None:
+    template = synth_template(tmp_path, {"config": {"schedules": {"report_weekly_enabled": False}}})
+    states = {
+        json.loads(r["Properties"]["Target"]["Input"])["job"]: r["Properties"]["State"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+    }
+    assert states == {"scan": "ENABLED", "report_daily": "ENABLED", "report_weekly": "DISABLED"}

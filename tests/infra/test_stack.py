@@ -12,9 +12,9 @@ from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
-# Only what is built is deployed: no report, backup, retrain or access_review function.
-FUNCTIONS = ("webhook", "process", "scan", "notifier")
-NOT_BUILT = ("report", "backup", "retrain", "access_review")
+# Only what is built is deployed: no backup, retrain or access_review function.
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link")
+NOT_BUILT = ("backup", "retrain", "access_review")
 
 
 def of_type(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -81,7 +81,7 @@ def test_tables_match_the_shared_definitions(data_template_json: dict[str, Any],
 def test_events_table_serves_the_documented_queries(data_template_json: dict[str, Any]) -> None:
     indexes = data_template_json["Resources"]["EventsTable"]["Properties"]["GlobalSecondaryIndexes"]
     names = {index["IndexName"] for index in indexes}
-    assert names == {"by_sheet_time", "by_user", "by_risk_date", "by_work_request"}
+    assert names == {"by_sheet_time", "by_user", "by_risk_date", "by_work_request", "by_detected_day"}
 
 
 # --- S3 ---------------------------------------------------------------------------------------
@@ -257,7 +257,8 @@ def test_webhook_stage_throttles_logs_and_traces(template: Any) -> None:
 
 
 def test_webhook_method_is_unauthenticated_proxy_that_keeps_the_body(template_json: dict[str, Any]) -> None:
-    [method] = of_type(template_json, "AWS::ApiGateway::Method").values()
+    ingest = {k: r for k, r in template_json["Resources"].items() if "/Ingest/" in r["Metadata"]["aws:cdk:path"]}
+    [method] = of_type({"Resources": ingest}, "AWS::ApiGateway::Method").values()
     props = method["Properties"]
     assert props["HttpMethod"] == "POST"
     assert props["AuthorizationType"] == "NONE"  # verified by HMAC in the function instead
@@ -265,10 +266,10 @@ def test_webhook_method_is_unauthenticated_proxy_that_keeps_the_body(template_js
     assert integration["Type"] == "AWS_PROXY"
     assert "RequestTemplates" not in integration and "ContentHandling" not in integration
     assert "RequestModels" not in props and "RequestValidatorId" not in props
-    [api] = of_type(template_json, "AWS::ApiGateway::RestApi").values()
+    [api] = of_type({"Resources": ingest}, "AWS::ApiGateway::RestApi").values()
     assert "BinaryMediaTypes" not in api["Properties"]
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
-    [resource] = of_type(template_json, "AWS::ApiGateway::Resource").values()
+    [resource] = of_type({"Resources": ingest}, "AWS::ApiGateway::Resource").values()
     assert resource["Properties"]["PathPart"] == "webhook"
 
 
@@ -377,10 +378,12 @@ def test_webhook_role_can_only_enqueue_and_read_webhook_secrets(template_json: d
 
 
 def test_no_function_reads_the_integrity_key_or_the_reports_bucket(template_json: dict[str, Any]) -> None:
-    # Kept for the trail's seals and the reports to come; nothing built reads them yet.
+    # The integrity key is kept for the trail's seals; only the report functions touch the reports bucket.
     for name in FUNCTIONS:
         policy = role_policy_text(template_json, name)
-        assert "IntegrityKey" not in policy and "ReportsBucket" not in policy and "s3:" not in policy, name
+        assert "IntegrityKey" not in policy, name
+        if name not in ("report", "report_link"):
+            assert "ReportsBucket" not in policy, name
 
 
 def test_no_function_can_delete_audit_events(template_json: dict[str, Any]) -> None:
@@ -405,7 +408,9 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert "*" not in actions and not any(a.endswith(":*") for a in actions)
             if statement["Resource"] == "*":
-                assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, actions
+                # Actions without resource-level permissions: tracing, and reading metrics back (reports).
+                allowed = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:GetMetricData"}
+                assert set(actions) <= allowed, actions
 
 
 # --- Scheduling ------------------------------------------------------------------------------
@@ -413,7 +418,7 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
 
 def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 1  # the scan's: no schedule for a feature that is not built
+    assert len(schedules) == 3  # the scan's and the reports': no schedule for a feature that is not built
     expressions = {}
     for schedule in schedules.values():
         props = schedule["Properties"]
@@ -426,7 +431,11 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
         payload = json.loads(target["Input"])
         assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>"
         expressions[payload["job"]] = props["ScheduleExpression"]
-    assert expressions == {"scan": "cron(0 0/4 ? * MON-FRI *)"}
+    assert expressions == {
+        "scan": "cron(0 0/4 ? * MON-FRI *)",
+        "report_daily": "cron(0 7 * * ? *)",
+        "report_weekly": "cron(30 7 ? * MON *)",
+    }
 
 
 # --- Monitoring ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from billing_audit.errors import BadInput
 from billing_audit.pipeline.reports.build import ReportOutcome, ReportRequest, build_report
 from billing_audit.resources import CONFIG_ENV, REPORT_LINK_BASE_ENV
 from billing_audit.settings import ReportSettings, load
-from billing_audit.wiring import report_dependencies
+from billing_audit.wiring import audit_config, report_dependencies
 
 
 def parse_moment(text: str, zone: ZoneInfo) -> datetime:
@@ -30,8 +30,8 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
     settings = load(ReportSettings)
+    config = load_config(args.config) if args.config is not None else audit_config(settings)
     if settings.link_base_url is None:
         print(
             f"{PROGRAM}: {REPORT_LINK_BASE_ENV} is not set: links are presigned with your credentials and "
@@ -83,5 +83,7 @@ def register(commands: Any) -> None:
     report.add_argument("--until", help="window end: ISO date or date-time (default: now)")
     report.add_argument("--sheet", type=int, action="append", help="only this sheet id (repeatable)")
     report.add_argument("--force", action="store_true", help="build one even when nothing was detected since the last")
-    report.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
+    report.add_argument(
+        "--config", type=Path, help=f"configuration file (default: the deployed parameter, ${CONFIG_ENV} over it)"
+    )
     report.set_defaults(func=_report)

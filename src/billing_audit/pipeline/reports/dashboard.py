@@ -33,7 +33,7 @@ text-align:left;vertical-align:top}th{background:#1f3864;color:#fff;cursor:point
 white-space:nowrap}th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;white-space:nowrap}.lvl{font-weight:700;border-radius:4px;padding:1px 6px;color:#fff}
 .lvl-HIGH{background:#c0392b}.lvl-MEDIUM{background:#d68910}.lvl-LOW{background:#5d8c3a}
-ul{margin:0;padding-left:20px}.note{color:#566573;font-size:.85em}
+td.factors{min-width:18em}ul{margin:0;padding-left:20px}.note{color:#566573;font-size:.85em}
 @media (max-width:600px){body{font-size:14px}main{padding:8px}.hide-sm{display:none}}
 """
 
@@ -89,7 +89,7 @@ def _bars(
         y = index * row_height + 4
         width = max(abs(value) / largest * bar_width, 1 if value else 0)
         shown = _money(value) if money else f"{value:,.0f}"
-        short = label if len(label) <= 20 else label[:19] + "\u2026"
+        short = label if len(label) <= 18 else label[:17] + "\u2026"
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end"><title>{_e(label)}</title>{_e(short)}</text>'
             f'<rect x="{label_width}" y="{y + 3}" width="{width:.1f}" height="16" rx="2" '
@@ -152,7 +152,7 @@ def _violation_row(row: ReportRow) -> str:
         + _cell(row.old_value, cls="hide-sm")
         + _cell(row.new_value, cls="hide-sm")
         + _cell(row.changed_by)
-        + _cell(row.factors, cls="hide-sm")
+        + _cell(row.factors, cls="hide-sm factors")
         + f'<td><a href="{_e(row.url)}" rel="noopener noreferrer" target="_blank">row</a></td>'
         + "</tr>"
     )
