@@ -17,7 +17,6 @@ from billing_audit.resources import MissingSetting
 from billing_audit.settings import (
     AuditSettings,
     ConfigSettings,
-    ReportLinkSettings,
     ReportSettings,
     RetrainSettings,
     SmartsheetSettings,
@@ -183,8 +182,3 @@ def report_dependencies(settings: ReportSettings, *, clock: Clock = system_clock
         metrics=CloudWatchMetrics(boto3.client("cloudwatch")),
         clock=clock,
     )
-
-
-def report_links(settings: ReportLinkSettings, clock: Clock = system_clock) -> LatestReportLinks:
-    """The latest report's link, for alerts."""
-    return LatestReportLinks(DynamoReportLedger(boto3.resource("dynamodb").Table(settings.state_table)), clock)
