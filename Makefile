@@ -78,6 +78,7 @@ BENCH_REPORT_EVENTS ?= 100000
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_detect
 	$(BIN)/python -m bench.bench_weekly_close --rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.bench_scoring
 	$(BIN)/python -m bench.bench_report --events $(BENCH_REPORT_EVENTS)
 
 clean:

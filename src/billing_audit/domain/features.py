@@ -23,16 +23,17 @@ saved beside the model, so scoring needs no history read beyond the stored neigh
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.risk import RiskPolicy, burst_sizes, relative_change, save_key
-from billing_audit.domain.values import to_number, values_equal, week_close
+from billing_audit.domain.risk import WHOLE_ROW_TYPES, RiskPolicy, burst_sizes, save_key
+from billing_audit.domain.values import CellValue, is_blank, to_number, week_close
 
 FEATURES: tuple[str, ...] = (
     "hour_sin",
@@ -98,27 +99,56 @@ def build_profiles(events: Iterable[AuditEvent], zone: ZoneInfo, risk: RiskPolic
 
 
 def revert_flags(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent]) -> dict[str, bool]:
-    """Whether each event undoes a change of the same cell within REVERT_WINDOW, or is undone by one."""
-    by_cell: dict[tuple[int, int, str], list[AuditEvent]] = defaultdict(list)
+    """Whether each event undoes a change of the same cell within REVERT_WINDOW, or is undone by one
+    (values compared as `values_equal` reads them: 12 and "12" are one quantity, blanks are equal)."""
+    by_cell: dict[tuple[int, int, str], list[tuple[datetime, str, object, object]]] = defaultdict(list)
     seen: set[str] = set()
     for event in [*events, *neighbours]:
         if event.column is None or event.event_id in seen:
             continue
         seen.add(event.event_id)
-        by_cell[(event.sheet_id, event.row_id, event.column)].append(event)
+        by_cell[(event.sheet_id, event.row_id, event.column)].append(
+            (event.changed_at, event.event_id, _comparable(event.old_value), _comparable(event.new_value))
+        )
+    times: dict[tuple[int, int, str], list[datetime]] = {}
+    for key, cell in by_cell.items():
+        if len(cell) > 1:  # a cell changed once has nothing to undo
+            cell.sort(key=lambda entry: entry[0])
+            times[key] = [entry[0] for entry in cell]
     flags: dict[str, bool] = {}
     for event in events:
-        if event.column is None:
+        key = (event.sheet_id, event.row_id, event.column or "")
+        moments = times.get(key) if event.column else None
+        if moments is None:
             flags[event.event_id] = False
             continue
+        old, new = _comparable(event.old_value), _comparable(event.new_value)
+        low = bisect_left(moments, event.changed_at - REVERT_WINDOW)
+        high = bisect_right(moments, event.changed_at + REVERT_WINDOW)
         flags[event.event_id] = any(
-            other.event_id != event.event_id
-            and abs(other.changed_at - event.changed_at) <= REVERT_WINDOW
-            and values_equal(other.old_value, event.new_value)
-            and values_equal(other.new_value, event.old_value)
-            for other in by_cell[(event.sheet_id, event.row_id, event.column)]
+            other_id != event.event_id and other_old == new and other_new == old
+            for _at, other_id, other_old, other_new in by_cell[key][low:high]
         )
     return flags
+
+
+def _comparable(value: CellValue) -> object:
+    """A cell value in a form where == is `values_equal`: its number if it has one, "" if blank."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if is_blank(value):
+        return None
+    number = to_number(value)
+    return float(number) if number is not None else value
+
+
+def _number(value: CellValue) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) else None
+    number = to_number(value)
+    return float(number) if number is not None else None
 
 
 def feature_rows(
@@ -128,60 +158,89 @@ def feature_rows(
     zone: ZoneInfo,
     risk: RiskPolicy,
 ) -> list[list[float]]:
-    """One row of FEATURES per event."""
+    """One row of FEATURES per event.  Per-person, per-sheet and per-week figures are worked out once
+    per call, not once per event: scoring a large batch costs little beyond the forest itself."""
     around = list(neighbours)
     bursts = burst_sizes(events, around, risk.burst_minutes)
     reverts = revert_flags(events, around)
     holidays = set(risk.holidays)
-    return [
-        _features(event, profiles, zone, holidays, bursts.get(event.event_id, 1), reverts[event.event_id])
-        for event in events
-    ]
+    people: dict[str, tuple[list[float], float, float]] = {}
+    sheets: dict[int, float] = {}
+    closes: dict[str, datetime | None] = {}
+    unseen_rarity = [-math.log(1 / 25)] * 24  # never seen: as rare as an hour with no save at all
+    rows = []
+    for event in events:
+        who = (event.changed_by or "").lower()
+        person = people.get(who)
+        if person is None:
+            person = people[who] = _person(profiles, who, unseen_rarity)
+        rarity, rate, usual_burst = person
+        sheet_rate = sheets.get(event.sheet_id)
+        if sheet_rate is None:
+            sheet_rate = sheets[event.sheet_id] = math.log1p(
+                profiles.sheet_saves.get(str(event.sheet_id), 0) / profiles.days
+            )
+        local = event.changed_at.astimezone(zone)
+        angle = 2 * math.pi * (local.hour + local.minute / 60) / 24
+        off_calendar = local.weekday() >= 5 or (bool(holidays) and local.date() in holidays)
+        absolute, ratio = _change(event)
+        burst = math.log(max(bursts.get(event.event_id, 1), 1))
+        rows.append(
+            [
+                math.sin(angle),
+                math.cos(angle),
+                1.0 if off_calendar else 0.0,
+                math.log1p(absolute),
+                math.log1p(min(ratio, _RATIO_CAP)) if ratio is not None else 0.0,
+                _days_after_close(event, zone, closes),
+                rarity[local.hour],
+                rate,
+                sheet_rate,
+                1.0 if reverts[event.event_id] else 0.0,
+                burst,
+                burst - usual_burst,
+            ]
+        )
+    return rows
 
 
-def _features(
-    event: AuditEvent, profiles: Profiles, zone: ZoneInfo, holidays: set[date], burst: int, revert: bool
-) -> list[float]:
-    local = event.changed_at.astimezone(zone)
-    hour = local.hour + local.minute / 60
-    angle = 2 * math.pi * hour / 24
-    off_calendar = local.weekday() >= 5 or local.date() in holidays
-    ratio = relative_change(event)
-    who = (event.changed_by or "").lower()
+def _person(profiles: Profiles, who: str, unseen: list[float]) -> tuple[list[float], float, float]:
+    """(rarity by local hour, log save rate, usual log burst) of one person."""
     counts = profiles.person_hours.get(who)
     if counts is None:
-        rarity = -math.log(1 / 25)  # never seen: as rare as an hour with no save at all
+        rarity = unseen
     else:
-        near = counts[local.hour] + counts[(local.hour - 1) % 24] + counts[(local.hour + 1) % 24]
-        rarity = -math.log((near + 1 / 8) / (sum(counts) + 3))
-    return [
-        math.sin(angle),
-        math.cos(angle),
-        1.0 if off_calendar else 0.0,
-        math.log1p(_abs_change(event)),
-        math.log1p(min(ratio, _RATIO_CAP)) if ratio is not None else 0.0,
-        _days_after_close(event, zone),
-        rarity,
-        math.log1p(profiles.person_saves.get(who, 0) / profiles.days),
-        math.log1p(profiles.sheet_saves.get(str(event.sheet_id), 0) / profiles.days),
-        1.0 if revert else 0.0,
-        math.log(max(burst, 1)),
-        math.log(max(burst, 1)) - profiles.person_burst.get(who, 0.0),
-    ]
+        total = sum(counts) + 3
+        rarity = [
+            -math.log((counts[hour] + counts[(hour - 1) % 24] + counts[(hour + 1) % 24] + 1 / 8) / total)
+            for hour in range(24)
+        ]
+    rate = math.log1p(profiles.person_saves.get(who, 0) / profiles.days)
+    return rarity, rate, profiles.person_burst.get(who, 0.0)
 
 
-def _abs_change(event: AuditEvent) -> float:
-    old, new = to_number(event.old_value), to_number(event.new_value)
-    if old is not None and new is not None:
-        return float(abs(new - old))
-    if event.column is None and event.financial_impact is not None:
-        return abs(event.financial_impact)
-    return 0.0
+def _change(event: AuditEvent) -> tuple[float, float | None]:
+    """(|new - old|, relative change as `risk.relative_change` defines it) of a numeric change; a
+    row-level finding's absolute change is its impact."""
+    old, new = _number(event.old_value), _number(event.new_value)
+    if event.type in WHOLE_ROW_TYPES:
+        return abs(event.financial_impact or 0.0), 1.0
+    if old is None or new is None or event.column is None:
+        absolute = abs(event.financial_impact) if event.column is None and event.financial_impact else 0.0
+        return absolute, None
+    if old == 0:
+        return abs(new), 0.0 if new == 0 else math.inf
+    return abs(new - old), abs(new - old) / abs(old)
 
 
-def _days_after_close(event: AuditEvent, zone: ZoneInfo) -> float:
-    closes = week_close(event.week_ending, zone) if event.week_ending is not None else None
-    if closes is None:
+def _days_after_close(event: AuditEvent, zone: ZoneInfo, closes: dict[str, datetime | None]) -> float:
+    if event.week_ending is None:
         return _DAYS_OPEN
-    days = (event.changed_at - closes).total_seconds() / 86_400
+    key = str(event.week_ending)
+    if key not in closes:
+        closes[key] = week_close(event.week_ending, zone)
+    closed = closes[key]
+    if closed is None:
+        return _DAYS_OPEN
+    days = (event.changed_at - closed).total_seconds() / 86_400
     return max(_DAYS_OPEN, min(_DAYS_CAP, days))

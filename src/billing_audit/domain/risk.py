@@ -37,7 +37,7 @@ CLOSED_WEEK_TYPES = frozenset(
     }
 )
 # Findings that move a whole row's value at once: their change relative to the row is 100 %.
-_WHOLE_ROW_TYPES = frozenset({EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
+WHOLE_ROW_TYPES = frozenset({EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
 
 
 def risk_level_for(event_type: EventType, impact: float | None, policy: AuditPolicy) -> RiskLevel:
@@ -117,7 +117,7 @@ class RiskContext:
 def relative_change(event: AuditEvent) -> float | None:
     """|new - old| / |old| for a numeric cell change; 1.0 for a row added or deleted whole; an old
     value of 0 changed to anything else counts as infinitely large; None where not numeric."""
-    if event.type in _WHOLE_ROW_TYPES:
+    if event.type in WHOLE_ROW_TYPES:
         return 1.0
     old, new = to_number(event.old_value), to_number(event.new_value)
     if old is None or new is None or event.column is None:
@@ -192,7 +192,7 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
         add("closed_week", f"Change to a closed week (week ending {week})" if week else "Change to a closed week")
     ratio = relative_change(event)
     if ratio is not None and ratio >= risk.large_change_ratio:
-        add("large_change", "Large change (whole row)" if event.type in _WHOLE_ROW_TYPES else _ratio_label(ratio))
+        add("large_change", "Large change (whole row)" if event.type in WHOLE_ROW_TYPES else _ratio_label(ratio))
     if burst_size >= risk.burst_saves:
         add("burst", f"{burst_size} changes within {risk.burst_minutes:g} minutes by one person")
     return factors

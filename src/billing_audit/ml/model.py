@@ -61,7 +61,7 @@ class AnomalyModel:
         matrix = np.asarray(rows, dtype=float)
         if matrix.size == 0:
             return []
-        return [round(calibrate(value, self.meta.calibration), 4) for value in self.raw(matrix)]
+        return calibrate_all(self.raw(matrix), self.meta.calibration).round(4).tolist()
 
 
 def calibrate(raw: float, points: Sequence[float]) -> float:
@@ -75,6 +75,14 @@ def calibrate(raw: float, points: Sequence[float]) -> float:
     low, high = points[index], points[index + 1]
     share = (raw - low) / (high - low) if high > low else 1.0
     return _MAPPED[index] + share * (_MAPPED[index + 1] - _MAPPED[index])
+
+
+def calibrate_all(raw: np.ndarray, points: Sequence[float]) -> np.ndarray:
+    """`calibrate` over an array at once."""
+    top = points[-1]
+    inside = np.interp(raw, points, _MAPPED)
+    above = np.minimum(1.0, _MAPPED[-1] + (1 - _MAPPED[-1]) * (raw - top) / max(1e-9, 1 - top))
+    return np.where(raw >= top, above, inside)
 
 
 def train(

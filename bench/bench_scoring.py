@@ -1,0 +1,98 @@
+"""Anomaly scoring throughput, as a ratio to a floor measured in the same run.
+
+The floor is the model's own `score_samples` on a prepared feature matrix of the same events: what
+any use of the forest costs.  The measured figure is what the audit does per batch: features from
+the events (neighbours included), the forest, and the calibration to [0, 1] (ml/scorer.py).  Goal:
+at most 1.5x the floor.  Run with `make bench`; results go to bench/results.json (section "scoring").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+
+from bench.results_file import record
+from billing_audit.domain.features import build_profiles, feature_rows
+from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.risk import RiskPolicy
+from billing_audit.ml.evaluation import ZONE, build_set
+from billing_audit.ml.model import dump, train
+from billing_audit.ml.scorer import ModelScorer
+from billing_audit.store.models import MemoryModelStore
+
+REPEATS = 3
+
+
+def _events(count: int) -> list[AuditEvent]:
+    """`count` events of simulated editing (ml/evaluation.py), as many companies as it takes, each
+    on sheets and by people of its own (the simulation reuses its ids and addresses)."""
+    events: list[AuditEvent] = []
+    seed = 0
+    while len(events) < count:
+        data = build_set(1000 + seed)
+        for week in data.weeks:
+            for event in week.test:
+                events.append(
+                    event.model_copy(
+                        update={
+                            "event_id": f"{seed}-{event.event_id}",
+                            "sheet_id": event.sheet_id + 10_000 * seed,
+                            "changed_by": f"c{seed}.{event.changed_by}",
+                        }
+                    )
+                )
+        seed += 1
+    return events[:count]
+
+
+def _best(func) -> float:
+    times = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    risk = RiskPolicy()
+    training = build_set(999).weeks[0].train
+    profiles = build_profiles(training, ZONE, risk)
+    model = train(
+        feature_rows(training, [], profiles, ZONE, risk), profiles, version="bench", trained_at=datetime.now(UTC)
+    )
+    store = MemoryModelStore()
+    store.save("bench", *dump(model))
+    scorer = ModelScorer(store.latest, ZONE, risk)
+    events = _events(args.events)
+    matrix = np.asarray(feature_rows(events, [], profiles, ZONE, risk), dtype=float)
+
+    floor = _best(lambda: model.estimator.score_samples(matrix))
+    features = _best(lambda: feature_rows(events, [], profiles, ZONE, risk))
+    full = _best(lambda: scorer.anomaly_scores(events, []))
+    result = {
+        "events": len(events),
+        "features": len(matrix[0]),
+        "trees": model.estimator.n_estimators,
+        "score_samples_seconds": round(floor, 3),
+        "features_seconds": round(features, 3),
+        "scoring_seconds": round(full, 3),
+        "ratio_to_score_samples": round(full / floor, 2),
+        "goal_ratio": 1.5,
+        "events_per_second": round(len(events) / full),
+    }
+    print(json.dumps(result, indent=2))
+    record("scoring", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
