@@ -182,7 +182,7 @@ def test_disabled_webhook_alerts_misses_changes_and_is_recovered_by_the_health_c
     [(subject, text)] = env.alerts.notes
     assert str(webhook_id) in subject and "DISABLED_BY_OWNER" in subject and "sheet 4002" in text
     sns_alerts = received_alerts(env)
-    assert any(a.get("kind") == "operational" and "DISABLED_BY_OWNER" in a["summary"] for a in sns_alerts)
+    assert any(a.get("kind") == "operational" and "DISABLED_BY_OWNER" in a["text"] for a in sns_alerts)
 
     edit(env, sheet_id=4002, row=21)  # happens while disabled: never delivered
     missed = env.stack.pump()
