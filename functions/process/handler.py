@@ -21,6 +21,7 @@ from billing_audit import resources as res
 from billing_audit.budget import Priority
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
+from billing_audit.ingest.queue import SqsDeadLetters
 from billing_audit.settings import ProcessSettings, load
 from billing_audit.store.s3 import S3Blobs
 from billing_audit.wiring import audit_config, aws_dependencies
@@ -75,7 +76,15 @@ def _build(settings: ProcessSettings, config: AuditConfig) -> CallbackProcessor:
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb"))
     payloads = S3Blobs(boto3.client("s3"), settings.callback_payloads_bucket)
     return CallbackProcessor(
-        config, deps, deps.notifier, persistence=persistence, payloads=payloads, on_record=_record, on_failure=_failed
+        config,
+        deps,
+        deps.notifier,
+        persistence=persistence,
+        payloads=payloads,
+        dead_letters=SqsDeadLetters(boto3.client("sqs"), settings.callback_dlq_url),
+        max_receives=settings.max_receive_count,
+        on_record=_record,
+        on_failure=_failed,
     )
 
 

@@ -77,6 +77,13 @@ class Processing(Construct):
             memory_mb=1024,
             description="Audits the rows named by queued Smartsheet webhook callbacks",
         )
+        # A callback failing its last attempt is dead-lettered by `process` itself, so the callbacks
+        # queued after it in its FIFO group do not share its fate (ingest/queue.SqsDeadLetters).
+        self.process.function.add_environment(shared.CALLBACK_DLQ_ENV, self.dead_letters.queue_url)
+        self.process.function.add_environment(
+            shared.CALLBACK_MAX_RECEIVE_COUNT_ENV, str(config.processing.max_receive_count)
+        )
+        self.dead_letters.grant_send_messages(self.process.role)
         self.process.function.add_event_source(
             sources.SqsEventSource(
                 self.queue,

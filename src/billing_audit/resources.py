@@ -209,6 +209,7 @@ SQS_MAX_MESSAGE_BYTES = 262_144  # SQS's limit counts the body and the message a
 API_GATEWAY_MAX_BODY_BYTES = 10_485_760  # API Gateway's own payload limit (answers 413 above it)
 WEBHOOK_SECRET_MAX_AGE_ENV = "WEBHOOK_SECRET_MAX_AGE_SECONDS"  # noqa: S105 - Parameters cache age
 WEBHOOK_ROTATION_WAIT_ENV = "WEBHOOK_ROTATION_WAIT_SECONDS"  # how long a callback waits out a rotation
+CALLBACK_MAX_RECEIVE_COUNT_ENV = "CALLBACK_MAX_RECEIVE_COUNT"  # the queue's maxReceiveCount, told to process
 CALLBACK_MAX_RECEIVE_COUNT = 5  # SQS receives before a callback goes to the DLQ (infra's default)
 METRIC_CALLBACKS_ACCEPTED = "WebhookCallbacksAccepted"  # count of callbacks queued
 METRIC_CALLBACKS_DUPLICATE = "WebhookCallbacksDuplicate"  # count of replayed nonces answered 200, not queued

@@ -29,6 +29,7 @@ from billing_audit import resources as res
 from billing_audit.cli.webhooks import render_report
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, ProcessFn
+from billing_audit.ingest.queue import SqsDeadLetters
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import resolve_sheet_ids, run_scan
 from billing_audit.pipeline.webhook_rotation import RotationRow, rotate_secrets
@@ -109,7 +110,13 @@ class LocalWebhookStack:
         )
         payloads = S3Blobs(boto3.client("s3"), deployed_name(res.CALLBACK_PAYLOADS_BUCKET.env_var))
         self.processor = CallbackProcessor(
-            self.config, self.deps, self.notifier, process=self.process, persistence=persistence, payloads=payloads
+            self.config,
+            self.deps,
+            self.notifier,
+            process=self.process,
+            persistence=persistence,
+            payloads=payloads,
+            dead_letters=SqsDeadLetters(boto3.client("sqs"), self.dlq_url),
         )
         self.worker = QueueWorker(processor=self.processor)
         return url

@@ -280,7 +280,11 @@ class QueueWorker:
         found: dict[str, dict[str, Any]] = {}
         for _ in range(10):
             answer = self.client.receive_message(
-                QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"]
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             )
             messages = answer.get("Messages", [])
             new = [m for m in messages if m["MessageId"] not in found]

@@ -18,6 +18,7 @@ import boto3
 import pytest
 import requests
 
+from billing_audit import resources as res
 from billing_audit.store.memory import MemoryAlertPublisher
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.scenario import config_for
@@ -238,10 +239,18 @@ def test_signed_body_that_is_not_a_callback_is_400(env: Env) -> None:
     assert env.queue_depth() == 0
 
 
-def test_oversized_body_is_400(env: Env) -> None:
-    data = {**payload(env), "padding": "x" * 300_000}
-    assert post_signed(env, data).status_code == 400
-    assert env.queue_depth() == 0
+def test_a_body_over_a_queue_message_is_accepted_and_one_over_the_limit_is_400(env: Env) -> None:
+    # Larger than one SQS message: stored and queued by reference, never refused.
+    big = {**payload(env), "padding": "x" * 300_000}
+    assert post_signed(env, big).status_code == 200
+    assert env.queue_depth() == 1
+    # Larger than a Lambda proxy request can carry: refused before anything is queued.
+    huge = {**payload(env), "padding": "x" * (res.WEBHOOK_DEFAULT_MAX_BODY_BYTES + 1)}
+    assert post_signed(env, huge).status_code == 400
+    assert env.queue_depth() == 1
+    # The big one is processed like any other, read back from the payloads bucket.
+    drained = env.stack.worker.drain()  # type: ignore[union-attr]
+    assert (drained.succeeded, drained.failed, env.queue_depth()) == (1, 0, 0)
 
 
 def test_api_gateway_limits_and_routes(env: Env) -> None:

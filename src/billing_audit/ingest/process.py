@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 PROCESSED_KEY_PREFIX = f"{res.APP_NAME}.callback-processed"
 
 
+class DeadLetters(Protocol):
+    def send(self, record: SQSRecord, error: Exception) -> None: ...
+
+
 class ProcessFn(Protocol):
     def __call__(
         self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
@@ -78,6 +82,8 @@ class CallbackProcessor:
         process: ProcessFn | None = None,
         persistence: BasePersistenceLayer | None = None,
         payloads: BlobStore | None = None,
+        dead_letters: DeadLetters | None = None,
+        max_receives: int = res.CALLBACK_MAX_RECEIVE_COUNT,
         on_record: Callable[[RecordResult], None] | None = None,
         on_failure: Callable[[SQSRecord, Exception], None] | None = None,
     ) -> None:
@@ -88,6 +94,8 @@ class CallbackProcessor:
         self.on_record = on_record
         self.on_failure = on_failure
         self.payloads = payloads
+        self.dead_letters = dead_letters
+        self.max_receives = max_receives
         self.batch = SqsFifoPartialProcessor(skip_group_on_error=True)
         # A batch that failed whole is answered with every record failed, not raised: Lambda would
         # then retry it whole anyway, but the handler's metrics and logs still go out.
@@ -130,7 +138,12 @@ class CallbackProcessor:
         except Exception as exc:
             if self.on_failure is not None:
                 self.on_failure(record, exc)
-            raise
+            receives = int(record.attributes.approximate_receive_count or 1)
+            if self.dead_letters is None or receives < self.max_receives:
+                raise
+            # Its last attempt: dead-lettered here, so the sheet's later callbacks are not held.
+            self.dead_letters.send(record, exc)
+            return {"deadLettered": True}
         if self.on_record is not None:
             self.on_record(
                 RecordResult(
@@ -150,6 +163,10 @@ class CallbackProcessor:
         if parsed.new_webhook_status is not None and parsed.new_webhook_status != WebhookStatus.ENABLED:
             self.notifier.notify(*webhook_status_changed(parsed))
             alerted = True
+        if parsed.new_webhook_status == WebhookStatus.ENABLED and parsed.scope_object_id is not None:
+            # Re-enabled by Smartsheet: what happened while it was off reached no callback, so the
+            # sheet's row memory is trusted again only once the scan has reconciled it.
+            self.deps.state.mark_webhook_live(parsed.scope_object_id, self.deps.clock())
         outcome = CallbackResult()
         if parsed.events:
             allowance = None

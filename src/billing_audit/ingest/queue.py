@@ -25,6 +25,7 @@ from billing_audit.ingest.request import CallbackInProgress
 from billing_audit.smartsheet.webhooks import WEBHOOK_ID_FIELDS, webhook_id_of
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -150,3 +151,33 @@ class SqsCallbackSink:
         key = f"{PAYLOAD_PREFIX}{name}.json"
         digest = self.payloads.put(key, data, "application/json")
         return json.dumps({PAYLOAD_REF_FIELD: {"key": key, "sha256": digest, "bytes": len(data)}})
+
+
+class SqsDeadLetters:
+    """Moves a callback that failed its last attempt to the dead-letter queue itself.
+
+    On a FIFO queue, the callbacks queued after a failing one in its group come back with it, and
+    their receive counts grow with its: left to the redrive policy, they would be dead-lettered
+    beside it, unprocessed.  Dead-lettering it here on its last attempt, and answering it as done,
+    lets the sheet's later callbacks go on in order.
+    """
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self.client = client
+        self.queue_url = queue_url
+
+    def send(self, record: SQSRecord, error: Exception) -> None:
+        attributes: dict[str, Any] = {
+            name: {"DataType": value.data_type, "StringValue": value.string_value or ""}
+            for name, value in (record.message_attributes or {}).items()
+            if value.string_value is not None
+        }
+        # The type only: an exception text may quote the callback.
+        attributes["failure"] = {"DataType": "String", "StringValue": type(error).__name__}
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=record.body,
+            MessageAttributes=attributes,
+            MessageGroupId=record.attributes.message_group_id or "dead-letters",
+            MessageDeduplicationId=hashlib.sha256(record.message_id.encode()).hexdigest(),
+        )
