@@ -29,7 +29,7 @@ from infra.constructs.function import AuditFunction, retention_days
 from infra.nag import acknowledge
 
 LINK_STAGE = "r"  # links read https://<api>/r/<token>: the stage is the path's first segment
-# A 100,000-event report takes about 75 s of CPU (bench/bench_report.py); a 1 GB function has about
+# A 100,000-event report takes about 55 s of CPU (bench/bench_report.py); a 1 GB function has about
 # 0.6 of a vCPU, so this leaves room for twice that.
 REPORT_TIMEOUT = cdk.Duration.minutes(10)
 # A 100,000-event report peaks well under this (bench/bench_report.py records it).
