@@ -111,9 +111,10 @@ def page_requests(net_log: Path) -> list[str]:
     urls = []
     for event in log["events"]:
         params = event.get("params") or {}
-        if types.get(event["type"]) == "URL_REQUEST_START_JOB" and "url" in params:
-            if params.get("initiator") != "not an origin" or "file://" in params.get("network_isolation_key", ""):
-                urls.append(params["url"])
+        started = types.get(event["type"]) == "URL_REQUEST_START_JOB" and "url" in params
+        by_page = params.get("initiator") != "not an origin" or "file://" in params.get("network_isolation_key", "")
+        if started and by_page:
+            urls.append(params["url"])
     return urls
 
 

@@ -144,7 +144,7 @@ def test_the_scheduled_report_is_stored_and_its_short_link_re_signs_until_it_exp
     assert answer["statusCode"] == 302 and answer["headers"]["Cache-Control"] == "no-store"
     location = answer["headers"]["Location"]
     assert "X-Amz-Expires=300" in location
-    with urllib.request.urlopen(location, timeout=10) as download:  # noqa: S310 - the local cloud's URL
+    with urllib.request.urlopen(location, timeout=10) as download:  # the local cloud's URL
         assert download.read() == body
 
     # Nothing new since: the next slot's report is skipped.
