@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from infra.constants import FUNCTIONS
 from moto.server import ThreadedMotoServer
 
 from billing_audit import resources as shared
@@ -148,15 +149,19 @@ def test_topic_queues_and_secrets_exist(deployed: dict[str, str], aws: Any) -> N
 
 def test_functions_api_stage_schedules_and_alarms_exist(deployed: dict[str, str], aws: Any) -> None:
     functions = aws("lambda").list_functions()["Functions"]
-    assert len(functions) == 4  # webhook, process, scan, notifier: only what is built
+    assert len(functions) == len(FUNCTIONS)  # only what is built
     assert {f["Runtime"] for f in functions} == {"python3.12"}
-    [api] = aws("apigateway").get_rest_apis()["items"]
+    apis = {api["name"]: api for api in aws("apigateway").get_rest_apis()["items"]}
+    assert set(apis) == {"billing-audit-webhook", "billing-audit-report-links"}
+    api = apis["billing-audit-webhook"]
     assert deployed[shared.WEBHOOK_URL_ENV].startswith(f"https://{api['id']}.execute-api.")
     stage = aws("apigateway").get_stage(restApiId=api["id"], stageName="prod")
     assert stage["tracingEnabled"] is True
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 20
-    [schedule] = aws("scheduler").list_schedules()["Schedules"]
-    assert schedule["State"] == "ENABLED"  # the scan's
+    schedules = aws("scheduler").list_schedules()["Schedules"]
+    assert {s["State"] for s in schedules} == {"ENABLED"}
+    for job in ("Scan", "ReportDaily", "ReportWeekly"):
+        assert any(f"Scheduling{job}" in s["Name"] for s in schedules), job
     alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
     assert alarms and all(a["AlarmActions"] == [deployed[shared.ALERTS_TOPIC_ENV]] for a in alarms)
 
