@@ -12,12 +12,13 @@ from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.config import load_config
 from billing_audit.pipeline.backlog import ScanResult
 from billing_audit.pipeline.scan import run_scan
-from billing_audit.resources import CONFIG_ENV
-from billing_audit.wiring import aws_dependencies
+from billing_audit.resources import CONFIG_ENV, CONFIG_PARAMETER_ENV
+from billing_audit.settings import ConfigSettings, load
+from billing_audit.wiring import audit_config, aws_dependencies
 
 
 def _scan(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config) if args.config is not None else audit_config(load(ConfigSettings))
     deps = aws_dependencies(config)
     # A dry run reads the state from AWS and writes nothing anywhere (run_scan keeps its writes in memory).
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run, accept_columns=args.accept_columns)
@@ -58,5 +59,9 @@ def register(commands: Any) -> None:
         action="store_true",
         help="accept the sheets' columns as they are now: ends a hold on a renamed, deleted or re-created rule column",
     )
-    scan.add_argument("--config", type=Path, help=f"configuration file (default: ${CONFIG_ENV})")
+    scan.add_argument(
+        "--config",
+        type=Path,
+        help=f"configuration file (default: the parameter ${CONFIG_PARAMETER_ENV} names, ${CONFIG_ENV} over it)",
+    )
     scan.set_defaults(func=_scan)

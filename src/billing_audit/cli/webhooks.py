@@ -19,10 +19,10 @@ from billing_audit.config import load_config
 from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.pipeline.webhook_rotation import rotate_secrets
 from billing_audit.pipeline.webhook_sync import SyncReport, mark_live, sync_webhooks
-from billing_audit.settings import WebhookAdminSettings, load
+from billing_audit.settings import ConfigSettings, WebhookAdminSettings, load
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.secrets import WebhookSecretStore
-from billing_audit.wiring import request_budget, sdk_smartsheet, state_store
+from billing_audit.wiring import audit_config, request_budget, sdk_smartsheet, state_store
 
 
 class _Admin:
@@ -30,7 +30,7 @@ class _Admin:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.settings = load(WebhookAdminSettings)
-        self.config = load_config(args.config)
+        self.config = load_config(args.config) if args.config is not None else audit_config(load(ConfigSettings))
         budget = request_budget(self.settings.state_table) if self.settings.state_table else None
         self.sdk = sdk_smartsheet(self.settings, api_base=args.api_base, budget=budget)
         self.api = SmartsheetWebhooks(self.sdk)
@@ -96,7 +96,11 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _admin_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help=f"configuration file (default: ${res.CONFIG_ENV})")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"configuration file (default: the parameter ${res.CONFIG_PARAMETER_ENV} names, ${res.CONFIG_ENV} on it)",
+    )
     parser.add_argument(
         "--api-base", help=f"Smartsheet API base: us, eu, gov or a URL (default: ${res.SMARTSHEET_API_BASE_ENV})"
     )
