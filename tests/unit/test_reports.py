@@ -178,3 +178,11 @@ def test_alerts_get_the_latest_reports_link_while_it_lives():
     latest = LatestReportLinks(deps.ledger, clock=lambda: NOW + timedelta(days=1))
     assert latest.latest() == outcome.record.links["dashboard"]
     assert LatestReportLinks(deps.ledger, clock=lambda: NOW + timedelta(days=2)).latest() is None
+
+
+def test_an_empty_window_still_makes_a_readable_report():
+    outcome, *_ = build([], kind="daily", force=True)
+    book = load_workbook(io.BytesIO(outcome.workbook))
+    assert book["Change Details"].max_row == 1 and len(book["Trends & Analytics"]._charts) == 4
+    assert outcome.figures.status == "CLEAR"
+    assert "No violations in this period." in outcome.dashboard.decode()
