@@ -148,6 +148,10 @@ class Thresholds(_Strict):
     scan_backlog_age_minutes: int = Field(
         default=360, ge=1, description="a scan backlog still open this long after its run read the sheets"
     )
+    api_5xx: int = Field(default=1, ge=1, description="webhook API 5xx answers in 5 minutes")
+    dlq_age_hours: int = Field(
+        default=24, ge=1, le=336, description="a message left this long in a dead-letter or failure queue"
+    )
 
 
 class Api(_Strict):

@@ -28,6 +28,7 @@ from infra.constructs.reports import Reports
 from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import grant_webhook_secrets
+from infra.constructs.storage import grant_bucket_key, grant_idempotency
 from infra.data_stack import BillingAuditDataStack
 from infra.nag import acknowledge
 
@@ -73,7 +74,11 @@ class BillingAuditStack(cdk.Stack):
         # The product configuration: an SSM parameter the audit functions read, not an environment
         # variable (Lambda holds 4 KB of those in all).
         self.configuration = configuration = Configuration(self, "Configuration", config=config)
-        token = {shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET}
+        # Every function that calls Smartsheet gets the token's name and the API's region.
+        token = {
+            shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
+            shared.SMARTSHEET_API_BASE_ENV: config.smartsheet.api_base,
+        }
         topic = {shared.ALERTS_TOPIC_ENV: alerting.topic.topic_arn}
         events_env = {EVENTS_TABLE.env_var: events.table_name}
         state_env = {STATE_TABLE.env_var: state.table_name}
@@ -96,7 +101,7 @@ class BillingAuditStack(cdk.Stack):
             auditor.function.add_environment(shared.EVENT_BUS_ENV, data.event_bus.bus_name)
         # Only the processing function deduplicates callbacks.
         processing.process.function.add_environment(IDEMPOTENCY_TABLE.env_var, idempotency.table_name)
-        idempotency.grant_read_write_data(processing.process.role)
+        grant_idempotency(idempotency, processing.process.role)
 
         self.ingest = ingest = Ingest(
             self,
@@ -113,6 +118,7 @@ class BillingAuditStack(cdk.Stack):
         payload_keys = f"{cdk.Fn.import_value(CALLBACK_PAYLOADS_ARN_EXPORT)}/{shared.CALLBACK_PAYLOAD_PREFIX}*"
         for function, action in ((ingest.webhook, "s3:PutObject"), (processing.process, "s3:GetObject")):
             function.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[payload_keys]))
+            grant_bucket_key(payloads, function.role, write=action == "s3:PutObject")
             function.function.add_environment(shared.CALLBACK_PAYLOADS_BUCKET.env_var, payloads.bucket_name)
             acknowledge(
                 function.role,
@@ -153,6 +159,7 @@ class BillingAuditStack(cdk.Stack):
             "Monitoring",
             config=config,
             topic=alerting.topic,
+            ops_topic=alerting.ops_topic,
             functions=self.functions,
             dead_letter_queues={
                 "Callback": processing.dead_letters,
@@ -160,6 +167,9 @@ class BillingAuditStack(cdk.Stack):
             },
             api=ingest.api,
             webhook=ingest.webhook,
+            scan_run=self.scan_run.state_machine,
+            notifier=alerting.notifier,
+            notifier_failures=alerting.notifier_failures,
         )
 
         webhook_url = cdk.Fn.join(

@@ -30,6 +30,7 @@ from infra.config import InfraConfig
 from infra.constants import APP_NAME, shared
 from infra.constructs.function import AuditFunction, retention_days
 from infra.constructs.secrets import grant_webhook_secrets
+from infra.constructs.storage import grant_idempotency
 from infra.nag import acknowledge
 
 STAGE_NAME = "prod"
@@ -67,7 +68,7 @@ class Ingest(Construct):
             description="Verifies Smartsheet webhook callbacks and queues them",
         )
         queue.grant_send_messages(self.webhook.role)
-        idempotency.grant_read_write_data(self.webhook.role)
+        grant_idempotency(idempotency, self.webhook.role)
         grant_webhook_secrets(self.webhook.role)
 
         self.access_logs = logs.LogGroup(

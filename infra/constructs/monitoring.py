@@ -1,8 +1,15 @@
-"""Alarms (to the alerts topic) and the operations dashboard."""
+"""Alarms and the operations dashboard.
+
+Every alarm fires when something is wrong and stays quiet otherwise; README.md ("Runbook") says,
+for each, what it means and what to do.  Alarms go to the alerts topic, except those about the
+Slack notifier, which reads that topic: they go to the operations topic (alerting.py).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import timedelta
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
@@ -10,14 +17,21 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, METRICS_NAMESPACE, SERVICE_NAME, shared
 from infra.constructs.function import AuditFunction
+from infra.schedule_gaps import longest_gap
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
+ONE_HOUR = cdk.Duration.hours(1)
 RISK_LEVELS = ("HIGH", "MEDIUM", "LOW")
+# CloudWatch evaluates at most 7 days of hourly periods.
+MAX_EVALUATION_HOURS = 7 * 24
+# A schedule in a time zone with daylight saving moves by an hour twice a year.
+DAYLIGHT_SAVING_SLACK = timedelta(hours=1)
 
 
 def app_metric(name: str, statistic: str = "Sum", **dimensions: str) -> cloudwatch.Metric:
@@ -31,6 +45,22 @@ def app_metric(name: str, statistic: str = "Sum", **dimensions: str) -> cloudwat
     )
 
 
+def scan_silence_hours(config: InfraConfig) -> int | None:
+    """How many hours without a finished scan run mean a run was missed; None: not derivable.
+
+    The longest wait between two slots of the scan schedule, plus the lag a run may have
+    (thresholds.scan_lag_minutes), plus an hour for daylight saving; None when the schedule cannot
+    be read or its gaps exceed what CloudWatch can evaluate.
+    """
+    try:
+        gap = longest_gap(config.schedules.scan)
+    except ValueError:
+        return None
+    window = gap + timedelta(minutes=config.thresholds.scan_lag_minutes) + DAYLIGHT_SAVING_SLACK
+    hours = math.ceil(window / timedelta(hours=1))
+    return hours if hours <= MAX_EVALUATION_HOURS else None
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -39,17 +69,27 @@ class Monitoring(Construct):
         *,
         config: InfraConfig,
         topic: sns.ITopic,
+        ops_topic: sns.ITopic,
         functions: Sequence[AuditFunction],
         dead_letter_queues: dict[str, sqs.IQueue],
         api: apigateway.RestApi,
         webhook: AuditFunction,
+        scan_run: sfn.StateMachine,
+        notifier: AuditFunction | None = None,
+        notifier_failures: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         limits = config.thresholds
-        action = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        def alarm(construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+        def alarm(
+            construct_id: str,
+            metric: cloudwatch.IMetric,
+            threshold: float,
+            description: str,
+            *,
+            to: sns.ITopic = topic,
+        ) -> cloudwatch.Alarm:
             created = cloudwatch.Alarm(
                 self,
                 construct_id,
@@ -60,30 +100,57 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=description,
             )
-            created.add_alarm_action(action)
+            created.add_alarm_action(actions.SnsAction(to))
             self.alarms.append(created)
+            return created
 
-        for name, queue in dead_letter_queues.items():
+        def queue_alarms(name: str, queue: sqs.IQueue, what: str, to: sns.ITopic) -> None:
             alarm(
                 f"{name}Depth",
                 queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
                 limits.dlq_depth,
-                f"Messages waiting in the {name} dead-letter queue",
+                f"Messages waiting in the {what}",
+                to=to,
+            )
+            alarm(
+                f"{name}Age",
+                queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                limits.dlq_age_hours * 3600,
+                f"A message has waited {limits.dlq_age_hours} h in the {what} without being handled",
+                to=to,
+            )
+
+        for name, queue in dead_letter_queues.items():
+            queue_alarms(name, queue, f"{name} dead-letter queue", topic)
+        if notifier_failures is not None:
+            queue_alarms(
+                "NotifierFailures", notifier_failures, "notifier's failure queue (alerts not in Slack)", ops_topic
             )
         for function in functions:
             title = function.name.title().replace("_", "")
+            # The notifier reads the alerts topic: its own trouble goes to the operations topic.
+            to = ops_topic if function is notifier else topic
             alarm(
                 f"{title}Errors",
                 function.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                 limits.function_errors,
                 f"The {function.name} function failed",
+                to=to,
             )
             alarm(
                 f"{title}Throttles",
                 function.function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
                 limits.function_throttles,
                 f"The {function.name} function was throttled",
+                to=to,
             )
+        alarm(
+            "Api5xx",
+            api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            limits.api_5xx,
+            "The webhook API answered 5xx: Smartsheet's callbacks are failing (the function, SQS, "
+            "DynamoDB or Secrets Manager)",
+        )
         alarm(
             "RejectedSignatures",
             app_metric(shared.METRIC_REJECTED_SIGNATURES),
@@ -95,6 +162,48 @@ class Monitoring(Construct):
             app_metric(shared.METRIC_SCAN_LAG, "Maximum"),
             limits.scan_lag_minutes * 60,
             "A scan finished long after its scheduled slot: the audit is behind",
+        )
+        silence = scan_silence_hours(config)
+        self.scan_not_run: cloudwatch.Alarm | None = None
+        if config.schedules.is_enabled("scan") and silence is not None:
+            # A finished run reports its lag once; an hour with none is missing data, which breaches.
+            # Only `silence` such hours in a row alarm: the schedule's own quiet times stay quiet.
+            self.scan_not_run = cloudwatch.Alarm(
+                self,
+                "ScanNotRun",
+                metric=cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=shared.METRIC_SCAN_LAG,
+                    dimensions_map={shared.METRIC_SERVICE_DIMENSION: SERVICE_NAME},
+                    statistic="SampleCount",
+                    period=ONE_HOUR,
+                ),
+                threshold=1,
+                evaluation_periods=silence,
+                datapoints_to_alarm=silence,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+                alarm_description=f"No scan run finished in {silence} h: longer than the longest gap of the "
+                f"schedule {config.schedules.scan} plus the lag a run may have. The audit is not running.",
+            )
+            self.scan_not_run.add_alarm_action(actions.SnsAction(topic))
+            self.alarms.append(self.scan_not_run)
+        elif config.schedules.is_enabled("scan"):
+            cdk.Annotations.of(self).add_warning_v2(
+                "billing-audit:scan-not-run",
+                f"No ScanNotRun alarm: the gaps of {config.schedules.scan} cannot be read or exceed 7 days.",
+            )
+        alarm(
+            "ScanRunFailed",
+            scan_run.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+            1,
+            "A scan run (the state machine) failed after its retries: its backlog waits for the next run",
+        )
+        alarm(
+            "ScanRunTimedOut",
+            scan_run.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
+            1,
+            "A scan run (the state machine) ran out of its 24 hours: its backlog waits for the next run",
         )
         alarm(
             "ScanSheetsFailed",

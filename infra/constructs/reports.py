@@ -26,6 +26,7 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, shared
 from infra.constructs.function import AuditFunction, retention_days
+from infra.constructs.storage import grant_bucket_key
 from infra.nag import acknowledge
 
 LINK_STAGE = "r"  # links read https://<api>/r/<token>: the stage is the path's first segment
@@ -69,8 +70,7 @@ class Reports(Construct):
         link_role = self.link.role
         iam.Grant.add_to_principal(grantee=link_role, actions=["dynamodb:GetItem"], resource_arns=[state.table_arn])
         iam.Grant.add_to_principal(grantee=link_role, actions=["s3:GetObject"], resource_arns=[objects])
-        if bucket.encryption_key is not None:
-            bucket.encryption_key.grant_decrypt(self.link.role)
+        grant_bucket_key(bucket, self.link.role, write=False)
         acknowledge(
             self.link.role,
             "AwsSolutions-IAM5",
@@ -114,8 +114,7 @@ class Reports(Construct):
             resource_arns=[state.table_arn],
         )
         iam.Grant.add_to_principal(grantee=role, actions=["s3:PutObject"], resource_arns=[objects])
-        if bucket.encryption_key is not None:
-            bucket.encryption_key.grant_encrypt(role)
+        grant_bucket_key(bucket, role, write=True)
         # GetMetricData has no resource-level permissions (System Insights reads the product's metrics).
         iam.Grant.add_to_principal(grantee=role, actions=["cloudwatch:GetMetricData"], resource_arns=["*"])
         acknowledge(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
@@ -29,6 +30,7 @@ from infra.nag import acknowledge
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 SCHEDULER_DLQ_LOGICAL_ID = "SchedulerDeadLetterQueue"
+SCHEDULED_FUNCTION_RETRY_ATTEMPTS = 1
 
 
 @dataclass(frozen=True)
@@ -113,4 +115,14 @@ class Scheduling(Construct):
                 schedule=scheduler.ScheduleExpression.expression(expression, time_zone),
                 enabled=plan.is_enabled(job.name),
                 target=target,
+            )
+        # Scheduler invokes a function asynchronously, so Lambda's own retries and what happens after
+        # them are set here: one more try (the schedule's retry policy covers delivery only), then the
+        # event goes to the schedules' dead-letter queue, whose depth and age alarm, never dropped.
+        functions = {job.target.node.path: job.target for job in jobs if not isinstance(job.target, sfn.StateMachine)}
+        for function in functions.values():
+            function.configure_async_invoke(
+                retry_attempts=SCHEDULED_FUNCTION_RETRY_ATTEMPTS,
+                max_event_age=cdk.Duration.minutes(plan.max_event_age_minutes),
+                on_failure=destinations.SqsDestination(self.dead_letters),
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
@@ -93,6 +94,28 @@ def secure_bucket(
     return bucket
 
 
+# What Powertools' DynamoDBPersistenceLayer calls on the idempotency table, and nothing more.
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+def grant_idempotency(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
+    """Read and write idempotency records (Powertools' persistence layer) on the table itself."""
+    iam.Grant.add_to_principal(grantee=grantee, actions=list(IDEMPOTENCY_ACTIONS), resource_arns=[table.table_arn])
+
+
+def grant_bucket_key(bucket: s3.IBucket, grantee: iam.IGrantable, *, write: bool) -> None:
+    """The key actions S3 asks for on a KMS-encrypted bucket (encryption.buckets_kms); none when S3-managed.
+
+    Reading an object needs kms:Decrypt; writing one kms:GenerateDataKey (and Decrypt, for multipart
+    uploads).  Spelled out rather than the bucket's or key's grant methods, whose ReEncrypt* and
+    GenerateDataKey* wildcards no S3 request uses.
+    """
+    if bucket.encryption_key is None:
+        return
+    actions = ["kms:Decrypt", "kms:GenerateDataKey"] if write else ["kms:Decrypt"]
+    iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[bucket.encryption_key.key_arn])
+
+
 ACCESS_LOGS_BUCKET = BucketSpec("AccessLogsBucket", "ACCESS_LOGS_BUCKET")
 
 
@@ -118,7 +141,8 @@ class Storage(Construct):
         acknowledge(
             self.access_logs,
             "AwsSolutions-S1",
-            "This bucket is the server-access-log target of the reports bucket; logging it into itself would loop.",
+            "This bucket is the server-access-log target of the data stack's other buckets; logging it into "
+            "itself would loop.",
         )
 
     def table(self, env_var: str) -> dynamodb.Table:

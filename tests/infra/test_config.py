@@ -70,7 +70,8 @@ def test_recipients_waf_and_schedule_settings_reach_the_template(tmp_path: Path)
         for r in resources
         if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["Protocol"] == "email"
     )
-    assert emails == ["audit@example.com", "ops@example.com"]
+    # Each address on the alerts topic and on the operations topic (the notifier's own alarms).
+    assert emails == ["audit@example.com", "audit@example.com", "ops@example.com", "ops@example.com"]
     assert not [
         r for r in resources if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["Protocol"] == "lambda"
     ]

@@ -162,8 +162,18 @@ def test_functions_api_stage_schedules_and_alarms_exist(deployed: dict[str, str]
     assert {s["State"] for s in schedules} == {"ENABLED"}
     for job in ("Scan", "ReportDaily", "ReportWeekly"):
         assert any(f"Scheduling{job}" in s["Name"] for s in schedules), job
+
+
+def test_alarms_go_to_the_alerts_topic_and_the_notifier_s_to_the_operations_topic(
+    deployed: dict[str, str], aws: Any
+) -> None:
     alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
-    assert alarms and all(a["AlarmActions"] == [deployed[shared.ALERTS_TOPIC_ENV]] for a in alarms)
+    alerts = deployed[shared.ALERTS_TOPIC_ENV]
+    topics = {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
+    [operations] = topics - {alerts}  # where the notifier's own alarms go: a topic it does not read
+    assert alarms and all(a["AlarmActions"] in ([alerts], [operations]) for a in alarms)
+    about_notifier = [a for a in alarms if a["AlarmActions"] == [operations]]
+    assert about_notifier and all("Notifier" in a["AlarmName"] for a in about_notifier)
 
 
 def test_a_second_deploy_into_the_same_server_is_a_no_op(deployed: dict[str, str], moto_endpoint: str) -> None:

@@ -140,9 +140,13 @@ def test_reports_expire_and_are_retained(data_template_json: dict[str, Any]) -> 
     assert reports["DeletionPolicy"] == "Retain"
 
 
-def test_only_the_reports_and_access_log_buckets_exist(data_template_json: dict[str, Any]) -> None:
+def test_only_the_reports_payload_and_access_log_buckets_exist(data_template_json: dict[str, Any]) -> None:
     # Backups and models get their buckets when those features are built.
-    assert set(of_type(data_template_json, "AWS::S3::Bucket")) == {"ReportsBucket", "AccessLogsBucket"}
+    assert set(of_type(data_template_json, "AWS::S3::Bucket")) == {
+        "ReportsBucket",
+        "CallbackPayloadsBucket",
+        "AccessLogsBucket",
+    }
 
 
 def test_the_reports_bucket_policy_keeps_its_logical_id(data_template_json: dict[str, Any]) -> None:
@@ -181,13 +185,16 @@ def test_cloudwatch_alarms_can_publish_to_the_encrypted_topic(template_json: dic
     [key] = of_type(template_json, "AWS::KMS::Key").values()
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
-    [policy] = of_type(template_json, "AWS::SNS::TopicPolicy").values()
-    allowed = [
-        s
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    ]
-    assert allowed and allowed[0]["Action"] == "sns:Publish"
+    # The alerts topic and the operations topic (alarms about the notifier) alike.
+    policies = of_type(template_json, "AWS::SNS::TopicPolicy").values()
+    assert len(policies) == len(of_type(template_json, "AWS::SNS::Topic")) == 2
+    for policy in policies:
+        allowed = [
+            s
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            if s["Effect"] == "Allow" and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert allowed and allowed[0]["Action"] == "sns:Publish"
 
 
 def test_slack_notifier_is_subscribed(template: Any, template_json: dict[str, Any]) -> None:
@@ -203,7 +210,12 @@ def test_slack_notifier_is_subscribed(template: Any, template_json: dict[str, An
 
 def test_queues_are_encrypted_tls_only_and_redrive(template_json: dict[str, Any]) -> None:
     queues = of_type(template_json, "AWS::SQS::Queue")
-    assert set(queues) == {"CallbackQueue", "CallbackDeadLetterQueue", "SchedulerDeadLetterQueue"}
+    assert set(queues) == {
+        "CallbackQueue",
+        "CallbackDeadLetterQueue",
+        "SchedulerDeadLetterQueue",
+        "NotifierFailureQueue",  # the notifier's on-failure destination
+    }
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     redrive = queues["CallbackQueue"]["Properties"]["RedrivePolicy"]
@@ -371,7 +383,10 @@ def test_webhook_role_can_only_enqueue_and_read_webhook_secrets(template_json: d
     policy = role_policy_text(template_json, "webhook")
     assert "EventsTable" not in policy and "StateTable" not in policy
     assert "SecretsSmartsheetToken" not in policy and "IntegrityKey" not in policy
-    assert "s3:" not in policy
+    # Its one S3 permission: storing a callback too large for a queue message, under callbacks/.
+    s3 = [s for statements in json.loads(policy) for s in statements if "s3:" in json.dumps(s["Action"])]
+    assert [s["Action"] for s in s3] == ["s3:PutObject"]
+    assert json.dumps(s3[0]["Resource"]).endswith(f'"/{shared.CALLBACK_PAYLOAD_PREFIX}*"]]}}')
     assert "IdempotencyTable" in policy  # Powertools idempotency for replayed nonces
     assert "sqs:SendMessage" in policy and "CallbackQueue" in policy
     assert f"secret:{shared.WEBHOOK_SECRET_PREFIX}*" in policy
@@ -399,7 +414,12 @@ def test_no_function_can_delete_audit_events(template_json: dict[str, Any]) -> N
 def test_notifier_reads_only_the_slack_secret(template_json: dict[str, Any]) -> None:
     policy = role_policy_text(template_json, "notifier")
     assert "SlackWebhookUrl" in policy
-    assert "dynamodb:" not in policy and "SmartsheetToken" not in policy and "sqs:" not in policy
+    assert "dynamodb:" not in policy and "SmartsheetToken" not in policy
+    # Its one queue: handing an event it could not post to its failure queue (CDK's destination grant).
+    sqs = [s for statements in json.loads(policy) for s in statements if "sqs:" in json.dumps(s["Action"])]
+    assert len(sqs) == 1 and "sqs:SendMessage" in sqs[0]["Action"]
+    assert set(sqs[0]["Action"]) <= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert sqs[0]["Resource"] == {"Fn::GetAtt": ["NotifierFailureQueue", "Arn"]}
 
 
 def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
@@ -443,10 +463,12 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
 
 def test_alarms_cover_dlqs_functions_signatures_and_scan_lag(template_json: dict[str, Any]) -> None:
     alarms = of_type(template_json, "AWS::CloudWatch::Alarm")
+    topics = [{"Ref": topic} for topic in of_type(template_json, "AWS::SNS::Topic")]  # alerts, operations
     for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+        assert alarm["Properties"]["AlarmActions"] in [[topic] for topic in topics]
     metrics = [(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms.values()]
-    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 2
+    # The callback and schedule dead-letter queues, and the notifier's failure queue.
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 3
     assert metrics.count(("AWS/Lambda", "Errors")) == len(FUNCTIONS)
     assert metrics.count(("AWS/Lambda", "Throttles")) == len(FUNCTIONS)
     assert (shared.METRICS_NAMESPACE, shared.METRIC_REJECTED_SIGNATURES) in metrics

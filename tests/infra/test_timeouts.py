@@ -65,3 +65,34 @@ def test_the_callback_queue_outlasts_six_process_timeouts(template_json: dict[st
     # Lambda's advice for SQS sources: a message is not redelivered while a run may still hold it.
     visibility = template_json["Resources"][shared.CALLBACK_QUEUE_LOGICAL_ID]["Properties"]["VisibilityTimeout"]
     assert visibility >= 6 * _timeout(template_json, "process")
+
+
+def test_the_notifier_outlasts_its_one_slack_post(template_json: dict[str, Any]) -> None:
+    from billing_audit.notify.slack import post
+
+    post_timeout = inspect.signature(post).parameters["timeout"].default
+    # One post, no retries in the function (Lambda retries the invocation), plus the secret read.
+    assert _timeout(template_json, "notifier") > post_timeout
+
+
+def test_a_scan_drain_stops_in_time_for_its_last_request(template_json: dict[str, Any]) -> None:
+    # A drain stops SCAN_MARGIN_DEFAULT_SECONDS before the invocation's end: one request at its
+    # longest must fit in the margin, and the margin must leave the invocation time to drain.
+    assert shared.SCAN_MARGIN_DEFAULT_SECONDS >= shared.SMARTSHEET_REQUEST_MAX_SECONDS
+    assert _timeout(template_json, "scan") > 2 * shared.SCAN_MARGIN_DEFAULT_SECONDS
+
+
+def test_every_queue_outlasts_six_timeouts_of_its_consumer(template_json: dict[str, Any]) -> None:
+    from tests.infra.test_stack import of_type
+
+    mappings = [
+        m["Properties"]
+        for m in of_type(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if "Fn::GetAtt" in m["Properties"]["EventSourceArn"]
+    ]
+    assert mappings
+    for mapping in mappings:
+        queue = template_json["Resources"][mapping["EventSourceArn"]["Fn::GetAtt"][0]]
+        function = template_json["Resources"][mapping["FunctionName"]["Ref"]]
+        assert queue["Type"] == "AWS::SQS::Queue"
+        assert queue["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]

@@ -200,7 +200,11 @@ SKIPPED: dict[str, Callable[[Deployment, str, dict[str, Any]], str]] = {
 # Created before the stack, because stack resources reference them (IAM policies name the secrets).
 BEFORE_STACK = ("AWS::SecretsManager::Secret",)
 # Skipped, but their Ref is known without creating them.
-KNOWN_REF: dict[str, Callable[[dict[str, Any]], str]] = {"AWS::ApiGateway::Stage": lambda props: props["StageName"]}
+# An event bus moto creates, but whose Ref it resolves to its model object rather than the bus name.
+KNOWN_REF: dict[str, Callable[[dict[str, Any]], str]] = {
+    "AWS::ApiGateway::Stage": lambda props: props["StageName"],
+    "AWS::Events::EventBus": lambda props: props["Name"],
+}
 
 
 def create_before_stack(deployment: Deployment) -> tuple[dict[str, str], set[str]]:
