@@ -67,6 +67,19 @@ def test_stack_is_complete(deployed: dict[str, str], aws: Any) -> None:
     assert stack["StackStatus"] == "CREATE_COMPLETE"
 
 
+def test_the_data_stack_is_deployed_first_and_the_application_imports_it(deployed: dict[str, str], aws: Any) -> None:
+    from infra.constants import DATA_STACK_NAME
+
+    cloudformation = aws("cloudformation")
+    [data] = cloudformation.describe_stacks(StackName=DATA_STACK_NAME)["Stacks"]
+    assert data["StackStatus"] == "CREATE_COMPLETE"
+    exports = cloudformation.list_exports()["Exports"]
+    assert exports and {e["ExportingStackId"] for e in exports} == {data["StackId"]}
+    # The application's tables and secrets are the data stack's, through those exports.
+    table_arns = [e["Value"] for e in exports if ":table/" in e["Value"]]
+    assert {arn.rsplit("/", 1)[-1] for arn in table_arns} == {deployed[spec.env_var] for spec in TABLES}
+
+
 @pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.logical_id)
 def test_tables_have_the_shared_keys_and_indexes(deployed: dict[str, str], aws: Any, spec: shared.TableSpec) -> None:
     table = aws("dynamodb").describe_table(TableName=deployed[spec.env_var])["Table"]
