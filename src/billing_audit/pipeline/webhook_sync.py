@@ -385,7 +385,7 @@ def mark_live(report: SyncReport, state: StateStore, now: datetime) -> list[int]
     """
     marked: list[int] = []
     for row in report.configured():
-        if row.status != WebhookStatus.ENABLED:
+        if row.status != WebhookStatus.ENABLED or row.sheet_id is None:
             continue
         if _LIVE_FROM_NOW.intersection(row.actions) or state.webhook_live_since(row.sheet_id) is None:
             state.mark_webhook_live(row.sheet_id, now)
