@@ -27,7 +27,13 @@ class Recorder:
     failing: set[str] = field(default_factory=set)
 
     def __call__(
-        self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
+        self,
+        callback: WebhookCallback,
+        config: AuditConfig,
+        deps: AuditDeps,
+        *,
+        history_allowance: int | None,
+        batch: Any = None,
     ) -> CallbackResult:
         self.calls.append(callback)
         if callback.nonce in self.failing:

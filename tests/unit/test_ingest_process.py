@@ -9,8 +9,10 @@ from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
 from billing_audit.pipeline.callbacks import CallbackResult
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.record import record_events
 from billing_audit.smartsheet.webhooks import WebhookCallback
 from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
+from tests.unit.alert_builders import high
 
 
 def body(nonce: str, **extra: Any) -> str:
@@ -53,7 +55,13 @@ class Recorder:
         self.seen: list[str | None] = []
 
     def __call__(
-        self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
+        self,
+        callback: WebhookCallback,
+        config: AuditConfig,
+        deps: AuditDeps,
+        *,
+        history_allowance: int | None,
+        batch: Any = None,
     ) -> CallbackResult:
         self.seen.append(callback.nonce)
         if callback.nonce in self.failing:
@@ -113,3 +121,42 @@ def test_enabled_status_is_not_an_alert() -> None:
     alerts = MemoryAlertPublisher()
     processor(Recorder(), alerts).handle(sqs_event(body("e", newWebhookStatus="ENABLED")), None)
     assert alerts.notes == []
+
+
+class Burst:
+    """Stands in for detection: each callback stores 30 HIGH violations of its sheet, as a bulk edit would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(
+        self,
+        callback: WebhookCallback,
+        config: AuditConfig,
+        deps: AuditDeps,
+        *,
+        history_allowance: int | None,
+        batch: Any = None,
+    ) -> CallbackResult:
+        self.calls += 1
+        events = [high(1000 * self.calls + n) for n in range(30)]
+        record_events(events, config, deps, batch=batch)
+        return CallbackResult(events=events)
+
+
+def test_a_batch_of_callbacks_is_one_alerting_run() -> None:
+    alerts = MemoryAlertPublisher()
+    deps = AuditDeps(
+        smartsheet=None, events=MemoryEventStore(), state=MemoryStateStore(), alerts=alerts, notifier=alerts
+    )  # type: ignore[arg-type]
+    proc = CallbackProcessor(AuditConfig(timezone="America/Chicago"), deps, alerts, process=Burst())
+    response = proc.handle(sqs_event(body("a"), body("b"), body("c"), groups=["sheet-1"] * 3), None)
+    assert response == {"batchItemFailures": []}
+    # 90 HIGH violations from three callbacks: the per-sheet allowance of single messages, then one
+    # digest for the rest of the batch, not 90 messages.
+    kinds = [message.kind for message in alerts.messages]
+    assert (
+        kinds.count("digest") == 1
+        and kinds.count("violation") == AuditConfig(timezone="UTC").alerting.max_singles_per_sheet
+    )
+    assert len(alerts.published) == 90  # every violation is alerted, once

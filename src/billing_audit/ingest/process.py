@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from billing_audit import resources as res
 from billing_audit.budget import HISTORY_PER_MINUTE
 from billing_audit.ingest.queue import PAYLOAD_REF_FIELD, callback_idempotency, resolve_payload
+from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.callbacks import CallbackResult, process_callback
 from billing_audit.pipeline.webhook_alerts import webhook_status_changed
 from billing_audit.smartsheet.models import WebhookStatus
@@ -46,7 +47,13 @@ class DeadLetters(Protocol):
 
 class ProcessFn(Protocol):
     def __call__(
-        self, callback: WebhookCallback, config: AuditConfig, deps: AuditDeps, *, history_allowance: int | None
+        self,
+        callback: WebhookCallback,
+        config: AuditConfig,
+        deps: AuditDeps,
+        *,
+        history_allowance: int | None,
+        batch: AlertBatch | None,
     ) -> CallbackResult: ...
 
 
@@ -101,6 +108,7 @@ class CallbackProcessor:
         # then retry it whole anyway, but the handler's metrics and logs still go out.
         self.batch.raise_on_entire_batch_failure = False
         self._context: LambdaContext | None = None
+        self._alerts: AlertBatch | None = None
         self.idempotency = callback_idempotency()
         self._run: Callable[..., dict[str, Any]] = self._process_payload
         if persistence is not None:
@@ -122,9 +130,15 @@ class CallbackProcessor:
         self._context = context
         if context is not None:
             self.idempotency.register_lambda_context(context)
-        return dict(
+        # The batch is one alerting run: its violations go out together when it ends (a burst is a
+        # few messages and one digest).  Each is held in the state table as it is stored, so if
+        # sending fails (and this raises, for Lambda to retry the batch), nothing is lost.
+        self._alerts = AlertBatch(run="batch of callbacks")
+        response = dict(
             process_partial_response(event=event, record_handler=self.record, processor=self.batch, context=context)
         )
+        self._alerts.send(self.audit_config, self.deps)
+        return response
 
     def record(self, record: SQSRecord) -> dict[str, Any]:
         """Raises to fail this record only (it is retried, then dead-lettered)."""
@@ -172,7 +186,9 @@ class CallbackProcessor:
             allowance = None
             if self._context is not None:
                 allowance = history_allowance(self._context.get_remaining_time_in_millis() / 1000)
-            outcome = self.process(parsed, self.audit_config, self.deps, history_allowance=allowance)
+            outcome = self.process(
+                parsed, self.audit_config, self.deps, history_allowance=allowance, batch=self._alerts
+            )
         return {
             "webhookId": parsed.webhook_id,
             "nonce": parsed.nonce,

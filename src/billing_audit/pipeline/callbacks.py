@@ -32,6 +32,7 @@ from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect
 from billing_audit.domain.models import AuditEvent, CellEntry, DetectedVia, RowCreation, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.domain.values import values_equal
+from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.holds import column_hold
 from billing_audit.pipeline.record import record_events
@@ -220,11 +221,13 @@ def process_callback(
     deps: AuditDeps,
     *,
     history_allowance: int | None = None,
+    batch: AlertBatch | None = None,
 ) -> CallbackResult:
     """Detect, score, store and alert the events of one callback.
 
     `history_allowance` is how many cell-history reads this call may make (None: no limit); rows
-    needing more are left to the scan.
+    needing more are left to the scan.  With `batch` (one per processed batch of callbacks), the
+    violations are alerted when the batch ends, together; without, at once.
     """
     result = CallbackResult()
     sheet_id = callback.scope_object_id
@@ -276,7 +279,7 @@ def process_callback(
         ctx = ctx or _context(config, frozenset(header.columns), now)
         result.events.extend(_deletions(sheet_id, header.sheet_name, touched.deleted, memory, ctx, deps))
     result.events.sort(key=lambda event: event.changed_at)
-    record_events(result.events, config, deps)
+    record_events(result.events, config, deps, batch=batch)
     if remembered:
         # Only now, with every event stored: the scan trusts this memory to skip these rows.
         deps.state.remember_rows(sheet_id, remembered)
