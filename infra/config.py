@@ -47,7 +47,7 @@ class _Strict(BaseModel):
 
 # Keys of features that are not built, so not deployed (README, "Unfinished"): a configuration that
 # still sets one is refused with that reason rather than a bare "extra input".
-NOT_BUILT_SCHEDULES = ("backup", "retrain", "access_review")
+NOT_BUILT_SCHEDULES = ("backup", "access_review")
 NOT_BUILT_RETENTION = (
     "backups_lock_days",
     "backups_lock_mode",
@@ -84,6 +84,9 @@ class Schedules(_Strict):
     report_daily_enabled: bool = True
     report_weekly: str = "cron(30 7 ? * MON *)"
     report_weekly_enabled: bool = True
+    # The anomaly model (functions/retrain): a new one from the last weeks' events, Sunday 03:00.
+    retrain: str = "cron(0 3 ? * SUN *)"
+    retrain_enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
@@ -94,7 +97,7 @@ class Schedules(_Strict):
     def _built_only(cls, values: Any) -> Any:
         return _refuse_not_built(values, NOT_BUILT_SCHEDULES, "schedules")
 
-    @field_validator("scan", "report_daily", "report_weekly")
+    @field_validator("scan", "report_daily", "report_weekly", "retrain")
     @classmethod
     def _expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):

@@ -40,14 +40,15 @@ BUILD_DIR = REPO_ROOT / ".build"
 PYTHON_VERSION = "3.12"
 HANDLER = "handler.handler"
 
-# Every Lambda function, by its folder under functions/.  Only what is built is deployed: backups,
-# model retraining and access reviews get a function when they are built (README, "Unfinished").
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link")
+# Every Lambda function, by its folder under functions/.  Only what is built is deployed: backups
+# and access reviews get a function when they are built (README, "Unfinished").
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain")
 
 # Tag on every function naming its folder under functions/.
 FUNCTION_TAG = shared.FUNCTION_TAG
 
 LIGHT_LAYER = "light"
+ML_LAYER = "ml"  # scikit-learn, skops, numpy, scipy: only for functions whose handler imports billing_audit.ml
 
 # Context keys.
 BUNDLING_CONTEXT_KEY = "bundling"  # "local" (default: pip-built layers) or "skip" (source dirs only)
@@ -70,3 +71,4 @@ def env_var_of_output(output_key: str) -> str:
 # The callback payloads bucket's ARN, exported by the data stack under this name for the grants of
 # the application stack (a named export keeps those grants, and their acknowledgments, readable).
 CALLBACK_PAYLOADS_ARN_EXPORT = "BillingAuditData-CallbackPayloadsBucketArn"
+MODELS_ARN_EXPORT = "BillingAuditData-ModelsBucketArn"  # the anomaly models' bucket, for prefix grants

@@ -23,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
-from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, output_id, shared
+from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, MODELS_ARN_EXPORT, output_id, shared
 from infra.constructs.event_bus import AuditEventBus
 from infra.constructs.reporting import Reporting
 from infra.constructs.secrets import Secrets
@@ -77,6 +77,24 @@ class BillingAuditDataStack(cdk.Stack):
             export_name=CALLBACK_PAYLOADS_ARN_EXPORT,
         )
 
+        # Anomaly models (store/models.py): versioned keys, each version beside its metrics; a
+        # replaced LATEST pointer's old versions expire, the models themselves stay as trained.
+        self.models = secure_bucket(
+            Construct(self, "Models"),
+            shared.MODELS_BUCKET,
+            access_logs=storage.access_logs,
+            key=self.bucket_key,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-replaced-pointers",
+                    noncurrent_version_expiration=cdk.Duration.days(90),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+        )
+        cdk.CfnOutput(self, "ModelsBucketArn", value=self.models.bucket_arn, export_name=MODELS_ARN_EXPORT)
+
         # Rules other systems add name the bus: it outlives the application stack like the data does.
         self.event_bus = AuditEventBus(self, "EventBus")
 
@@ -86,6 +104,7 @@ class BillingAuditDataStack(cdk.Stack):
             IDEMPOTENCY_TABLE.env_var: storage.table(IDEMPOTENCY_TABLE.env_var).table_name,
             shared.REPORTS_BUCKET.env_var: self.reporting.bucket.bucket_name,
             shared.CALLBACK_PAYLOADS_BUCKET.env_var: self.callback_payloads.bucket_name,
+            shared.MODELS_BUCKET.env_var: self.models.bucket_name,
             shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
             shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,

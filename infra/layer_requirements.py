@@ -21,14 +21,17 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from infra.constants import LAYERS_DIR, LIGHT_LAYER, PYTHON_VERSION, REPO_ROOT
+from infra.constants import LAYERS_DIR, LIGHT_LAYER, ML_LAYER, PYTHON_VERSION, REPO_ROOT
 
 LOCK_FILE = REPO_ROOT / "uv.lock"
 # Packages the Lambda Python runtime already provides: no layer ships them.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 # The project's extras each layer ships beyond its runtime dependencies (none: the light layer is
-# `[project.dependencies]` alone).  An ML layer would be ("ml",), less what the light layer has.
-LAYER_EXTRAS: dict[str, tuple[str, ...]] = {LIGHT_LAYER: ()}
+# `[project.dependencies]` alone; the ML layer is the `ml` extra).
+LAYER_EXTRAS: dict[str, tuple[str, ...]] = {LIGHT_LAYER: (), ML_LAYER: ("ml",)}
+# A layer that is only ever attached on top of another leaves out what that one ships: a function
+# with both gets one copy of each package, at the light layer's version.
+LAYER_BASE: dict[str, str] = {ML_LAYER: LIGHT_LAYER}
 # Marker values of Lambda's python3.12 x86_64 runtime.
 LAMBDA_MARKERS = {
     "python_version": PYTHON_VERSION,
@@ -114,7 +117,12 @@ def requirements_file(layer: str) -> Path:
 
 def expected(layer: str) -> str:
     """What layers/<layer>/requirements.txt must hold for the current lock."""
-    return render(layer_pins(_exported(LAYER_EXTRAS[layer])))
+    pins = layer_pins(_exported(LAYER_EXTRAS[layer]))
+    base = LAYER_BASE.get(layer)
+    if base is not None:
+        shipped = {pin.name.lower() for pin in layer_pins(_exported(LAYER_EXTRAS[base]))}
+        pins = [pin for pin in pins if pin.name.lower() not in shipped]
+    return render(pins)
 
 
 def pinned_versions(text: str) -> dict[str, str]:

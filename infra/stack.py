@@ -21,10 +21,11 @@ from infra.constructs.alerting import Alerting
 from infra.constructs.configuration import Configuration
 from infra.constructs.function import AuditFunction
 from infra.constructs.ingest import STAGE_NAME, Ingest
-from infra.constructs.layers import Layers
+from infra.constructs.layers import Layers, needs_ml
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.processing import Processing
 from infra.constructs.reports import Reports
+from infra.constructs.retraining import Retraining
 from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import grant_webhook_secrets
@@ -36,8 +37,8 @@ from infra.nag import acknowledge
 def grant_event_writes(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
     """Put and update audit events, as the store does (EventStore.add, claim_alerts, release_alerts).
 
-    The table itself only: no index is queried and no event is read back by a function, and an
-    event is never deleted (TTL does that).
+    The table itself only (scoring's by-person queries are granted by Retraining.grant_scoring), and
+    an event is never deleted (TTL does that).
     """
     iam.Grant.add_to_principal(
         grantee=grantee, actions=["dynamodb:PutItem", "dynamodb:UpdateItem"], resource_arns=[table.table_arn]
@@ -140,9 +141,30 @@ class BillingAuditStack(cdk.Stack):
         )
         configuration.grant_read(reports.report)
 
+        # The anomaly model: the functions that score read the latest one (and carry the ML layer,
+        # as their handlers import it); `retrain` writes a new one each week.
+        self.retraining = retraining = Retraining(
+            self,
+            "Retraining",
+            config=config,
+            layers=layers.for_function("retrain"),
+            events=events,
+            models=data.models,
+            configuration=configuration,
+        )
+        for scorer in (processing.process, processing.scan):
+            if needs_ml(scorer.name):
+                scorer.function.add_layers(layers.ml)
+            retraining.grant_scoring(scorer)
+
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
-            self, "Scheduling", config=config, scan_run=self.scan_run.state_machine, report=reports.report.function
+            self,
+            "Scheduling",
+            config=config,
+            scan_run=self.scan_run.state_machine,
+            report=reports.report.function,
+            retrain=retraining.retrain.function,
         )
 
         self.functions: list[AuditFunction] = [
@@ -151,6 +173,7 @@ class BillingAuditStack(cdk.Stack):
             processing.scan,
             reports.report,
             reports.link,
+            retraining.retrain,
         ]
         if alerting.notifier is not None:
             self.functions.append(alerting.notifier)

@@ -22,9 +22,10 @@ from billing_audit.budget import Priority
 from billing_audit.config import AuditConfig
 from billing_audit.ingest.process import CallbackProcessor, RecordResult
 from billing_audit.ingest.queue import SqsDeadLetters
+from billing_audit.model_wiring import scored_dependencies
 from billing_audit.settings import ProcessSettings, load
 from billing_audit.store.s3 import S3Blobs
-from billing_audit.wiring import audit_config, aws_dependencies
+from billing_audit.wiring import audit_config
 
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)
@@ -72,7 +73,7 @@ def _settings() -> ProcessSettings:
 
 def _build(settings: ProcessSettings, config: AuditConfig) -> CallbackProcessor:
     # Callbacks are real-time work: the scan yields the token's budget to them.
-    deps = aws_dependencies(config, settings, priority=Priority.REALTIME)
+    deps = scored_dependencies(config, settings, priority=Priority.REALTIME)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb"))
     payloads = S3Blobs(boto3.client("s3"), settings.callback_payloads_bucket)
     return CallbackProcessor(

@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict
 
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig
+from billing_audit.model_wiring import scored_dependencies
 from billing_audit.pipeline.backlog import RunProgress, ScanResult, SheetScanResult
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import drain, drain_estimate_seconds, new_run_id, run_scan, start_run
 from billing_audit.pipeline.webhook_sync import webhook_upkeep
 from billing_audit.settings import AuditSettings, load
-from billing_audit.wiring import audit_config, aws_dependencies
+from billing_audit.wiring import audit_config
 
 logger = Logger()
 tracer = Tracer()
@@ -62,7 +63,7 @@ def _runtime() -> Runtime:
     settings = _settings()
     config = audit_config(settings)
     if _built is None or _built[1] != settings or _built[0] != config:
-        _built = (config, settings, aws_dependencies(config, settings))
+        _built = (config, settings, scored_dependencies(config, settings))
     return _built
 
 

@@ -3,8 +3,8 @@
 Each schedule starts its target with a JSON input: {"job": ..., "scheduled_time":
 "<aws.scheduler.scheduled-time>"}.  The scan's target is the scan-run state machine
 (constructs/scan_run.py), which measures its lag (METRIC_SCAN_LAG) from scheduled_time; the daily
-and weekly reports' is the report function, whose window ends at scheduled_time.  Backups,
-retraining and access reviews get a schedule when they are built.
+and weekly reports' is the report function, whose window ends at scheduled_time; the weekly
+retraining's is the retrain function.  Backups and access reviews get a schedule when they are built.
 
 A schedule switched off in the configuration (InfraConfig.schedules.is_enabled) is created in the
 DISABLED state rather than left out, so switching it on again changes one property.
@@ -50,6 +50,7 @@ class Scheduling(Construct):
         config: InfraConfig,
         scan_run: sfn.StateMachine,
         report: lambda_.IFunction | None = None,
+        retrain: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         plan = config.schedules
@@ -66,6 +67,8 @@ class Scheduling(Construct):
                 Job("ReportDaily", "report_daily", report, "Build the daily report"),
                 Job("ReportWeekly", "report_weekly", report, "Build the weekly report"),
             ]
+        if retrain is not None:
+            jobs.append(Job("Retrain", "retrain", retrain, "Retrain the anomaly model"))
         time_zone = cdk.TimeZone.of(config.business_time_zone)
         self.schedules: dict[str, scheduler.Schedule] = {}
         for job in jobs:

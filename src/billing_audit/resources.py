@@ -103,15 +103,17 @@ class BucketSpec:
     env_var: str
 
 
-# The reports bucket: the demo keeps its outputs there.  Backups and models get their buckets when
-# those features are built (README, "Unfinished").
+# The reports bucket: the demo keeps its outputs there.  Backups get their bucket when
+# that feature is built (README, "Unfinished").
 REPORTS_BUCKET = BucketSpec("ReportsBucket", "REPORTS_BUCKET")
 # Callbacks too large for a queue message, queued by reference (ingest/queue.py); kept as long as
 # the dead-letter queue keeps a message that names one.
 CALLBACK_PAYLOADS_BUCKET = BucketSpec("CallbackPayloadsBucket", "CALLBACK_PAYLOADS_BUCKET")
 CALLBACK_PAYLOAD_DAYS = 15
 CALLBACK_PAYLOAD_PREFIX = "callbacks/"
-BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET)
+# Anomaly models (store/models.py): versioned keys under models/anomaly/, written by `retrain`.
+MODELS_BUCKET = BucketSpec("ModelsBucket", "MODELS_BUCKET")
+BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET, MODELS_BUCKET)
 
 ALERTS_TOPIC_LOGICAL_ID = "AlertsTopic"
 ALERTS_TOPIC_ENV = "ALERTS_TOPIC_ARN"
@@ -246,9 +248,9 @@ def event_detail_type(event_type: str) -> str:
     """The bus's detail-type of one event type: `Billing Audit post_close_change`."""
     return f"Billing Audit {event_type}"
 
+
 # --- Added for risk scoring (functions/retrain, the anomaly model, `billing-audit retrain`) ---
 EVENTS_BY_USER_INDEX = "by_user"  # a person's events by change time: bursts and reverts are judged on it
-MODELS_BUCKET = BucketSpec("ModelsBucket", "MODELS_BUCKET")  # anomaly models (store/models.py)
 RETRAIN_WINDOW_DAYS_ENV = "RETRAIN_WINDOW_DAYS"  # how many days of stored events a retraining reads
 RETRAIN_WINDOW_DEFAULT_DAYS = 28
 METRIC_MODEL_UNAVAILABLE = "AnomalyModelUnavailable"  # count: scoring fell back to the rules alone

@@ -9,7 +9,6 @@ from billing_audit import resources as res
 from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
 from billing_audit.config import AuditConfig, ConfigError, parse_config, read_document, with_overrides
-from billing_audit.ml.scorer import ModelScorer
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps
 from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
@@ -18,7 +17,6 @@ from billing_audit.settings import (
     AuditSettings,
     ConfigSettings,
     ReportSettings,
-    RetrainSettings,
     SmartsheetSettings,
     load,
 )
@@ -31,7 +29,6 @@ from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, Dy
 from billing_audit.store.eventbridge import EventBridgeBus
 from billing_audit.store.memory import MemoryEventBus
 from billing_audit.store.metrics import CloudWatchMetrics
-from billing_audit.store.models import S3ModelStore
 from billing_audit.store.parameters import ConfigParameter
 from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger, LatestReportLinks
 from billing_audit.store.s3 import S3Blobs
@@ -95,16 +92,6 @@ def state_store(state_table: str) -> DynamoStateStore:
     return DynamoStateStore(boto3.resource("dynamodb").Table(state_table))
 
 
-def model_scorer(config: AuditConfig, models_bucket: str) -> ModelScorer:
-    """Scores with the latest model in the bucket, loaded on first use and kept for the container."""
-    return ModelScorer(S3ModelStore(boto3.client("s3"), models_bucket).latest, config.zone, config.risk)
-
-
-def retrain_stores(config: AuditConfig, settings: RetrainSettings) -> tuple[DynamoEventStore, S3ModelStore]:
-    """What a retraining reads (the events table) and writes (the models bucket)."""
-    return event_store(config, settings.events_table), S3ModelStore(boto3.client("s3"), settings.models_bucket)
-
-
 def event_store(config: AuditConfig, events_table: str, clock: Clock = system_clock) -> DynamoEventStore:
     return DynamoEventStore(
         boto3.resource("dynamodb").Table(events_table), retention_days=config.retention_days, clock=clock
@@ -157,7 +144,6 @@ def aws_dependencies(
         smartsheet_app_url=app_base(settings.api_base),
         # Alerts link the latest report while its links live (the ledger is in the state table).
         report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
-        anomaly=model_scorer(config, settings.models_bucket) if settings.models_bucket else None,
     )
 
 

@@ -70,19 +70,28 @@ def test_every_function_with_its_layers_fits_in_lambda(bundled: tuple[Path, dict
     assert webhook["total_mb"] * MB < WEBHOOK_TOTAL_LIMIT, webhook
 
 
-def test_the_layer_is_built_for_lambda_and_pruned(bundled: tuple[Path, dict[str, Any]]) -> None:
+def test_the_layers_are_built_for_lambda_and_pruned(bundled: tuple[Path, dict[str, Any]]) -> None:
     outdir, template = bundled
-    # One layer: no function imports scikit-learn, numpy or scipy, so there is no ML layer.
-    [light] = [
-        _asset_dir(outdir, resource) / "python"
+    # Two layers: the light one on every function, the ML one where the handler imports the model.
+    layers = {
+        resource["Properties"]["Description"].split(":")[0]: _asset_dir(outdir, resource) / "python"
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::Lambda::LayerVersion"
-    ]
-    assert not list(light.rglob("__pycache__"))
+    }
+    [light] = [path for description, path in layers.items() if description.startswith("powertools")]
+    [ml] = [path for description, path in layers.items() if description.startswith("scikit-learn")]
+    for layer in (light, ml):
+        assert not list(layer.rglob("__pycache__"))
+        # The runtime's boto3/botocore are used; a copy in the layer would only add weight.
+        assert not (layer / "botocore").exists() and not (layer / "boto3").exists()
     for package in ("aws_lambda_powertools", "pydantic", "pydantic_core", "smartsheet", "openpyxl", "tzdata"):
         assert (light / package).is_dir(), package
-    # The runtime's boto3/botocore are used; a copy in the layer would only add weight.
-    assert not (light / "botocore").exists() and not (light / "boto3").exists()
+    for package in ("sklearn", "skops", "numpy", "scipy", "joblib"):
+        assert (ml / package).is_dir(), package
+    # The ML layer sits on top of the light one: no package twice.
+    shared_dirs = {path.name for path in ml.iterdir() if path.is_dir()} & {path.name for path in light.iterdir()}
+    assert shared_dirs <= {"bin"}, shared_dirs  # console scripts only
     # Built for the Lambda platform, not for this machine.
     [core] = list(light.glob("pydantic_core/_pydantic_core*.so"))
     assert "cpython-312-x86_64-linux-gnu" in core.name
+    assert list(ml.glob("numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so"))

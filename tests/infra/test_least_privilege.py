@@ -60,8 +60,9 @@ def test_audit_events_are_put_and_updated_as_the_event_store_does(template_json:
     source = ROOT / "src" / "billing_audit" / "store" / "dynamo.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     [store] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DynamoEventStore"]
-    # What the functions call: add, claim_alerts and release_alerts (all_events is the CLI's).
-    used = {"add", "claim_alerts", "release_alerts"}
+    # What the functions call: add, claim_alerts, release_alerts, and changes_by for scoring (bursts
+    # and reverts across batches); all_events is the CLI's, window the report's and retraining's.
+    used = {"add", "claim_alerts", "release_alerts", "changes_by"}
     methods = [n for n in store.body if isinstance(n, ast.FunctionDef) and n.name in used]
     calls = set()
     for method in methods:
@@ -70,12 +71,16 @@ def test_audit_events_are_put_and_updated_as_the_event_store_does(template_json:
                 owner = node.func.value
                 if isinstance(owner, ast.Attribute) and owner.attr == "table":
                     calls.add(_dynamodb_action(node.func.attr))
-    assert calls == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert calls == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     assert _actions_on(template_json, name, shared.EVENTS_TABLE.logical_id) == calls
-    # On the table itself: no index pattern, since no function queries one.
+    # Queries on the by-person index only; puts and updates on the table itself.
     for statement in _statements(template_json, name):
-        if shared.EVENTS_TABLE.logical_id in json.dumps(statement["Resource"]):
-            assert "/index/" not in json.dumps(statement["Resource"]), statement
+        resource = json.dumps(statement["Resource"])
+        if shared.EVENTS_TABLE.logical_id in resource:
+            if statement["Action"] == "dynamodb:Query":
+                assert f"/index/{shared.EVENTS_BY_USER_INDEX}" in resource, statement
+            else:
+                assert "/index/" not in resource, statement
 
 
 @pytest.mark.parametrize("name", ["webhook", "process"])

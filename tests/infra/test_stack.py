@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from infra.constructs.layers import needs_ml
 
 from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
-# Only what is built is deployed: no backup, retrain or access_review function.
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link")
-NOT_BUILT = ("backup", "retrain", "access_review")
+# Only what is built is deployed: no backup or access_review function.
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain")
+NOT_BUILT = ("backup", "access_review")
 
 
 def of_type(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -140,11 +141,12 @@ def test_reports_expire_and_are_retained(data_template_json: dict[str, Any]) -> 
     assert reports["DeletionPolicy"] == "Retain"
 
 
-def test_only_the_reports_payload_and_access_log_buckets_exist(data_template_json: dict[str, Any]) -> None:
-    # Backups and models get their buckets when those features are built.
+def test_only_the_reports_payload_models_and_access_log_buckets_exist(data_template_json: dict[str, Any]) -> None:
+    # Backups get their bucket when that feature is built.
     assert set(of_type(data_template_json, "AWS::S3::Bucket")) == {
         "ReportsBucket",
         "CallbackPayloadsBucket",
+        "ModelsBucket",
         "AccessLogsBucket",
     }
 
@@ -331,12 +333,15 @@ def test_nothing_of_the_unbuilt_features_is_deployed(template_json: dict[str, An
         assert f"/{title}/" not in paths and f"{title}Role" not in paths, name
 
 
-def test_every_function_gets_the_light_layer_only(template_json: dict[str, Any]) -> None:
-    # No function imports scikit-learn, numpy or scipy, so there is no ML layer to attach.
-    [light] = of_type(template_json, "AWS::Lambda::LayerVersion")
+def test_every_function_gets_the_light_layer_and_the_ml_layer_only_if_it_imports_the_model(
+    template_json: dict[str, Any],
+) -> None:
+    layers = of_type(template_json, "AWS::Lambda::LayerVersion")
+    [light] = [lid for lid, layer in layers.items() if layer["Properties"]["Description"].startswith("powertools")]
+    [ml] = [lid for lid, layer in layers.items() if layer["Properties"]["Description"].startswith("scikit-learn")]
     for name in FUNCTIONS:
         attached = template_json["Resources"][function_id(template_json, name)]["Properties"]["Layers"]
-        assert attached == [{"Ref": light}], name
+        assert attached == ([{"Ref": light}, {"Ref": ml}] if needs_ml(name) else [{"Ref": light}]), name
 
 
 def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -> None:
@@ -438,7 +443,7 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
 
 def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 3  # the scan's and the reports': no schedule for a feature that is not built
+    assert len(schedules) == 4  # the scan's, the reports' and retraining's: none for a feature not built
     expressions = {}
     for schedule in schedules.values():
         props = schedule["Properties"]
@@ -455,6 +460,7 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
         "scan": "cron(0 0/4 ? * MON-FRI *)",
         "report_daily": "cron(0 7 * * ? *)",
         "report_weekly": "cron(30 7 ? * MON *)",
+        "retrain": "cron(0 3 ? * SUN *)",
     }
 
 

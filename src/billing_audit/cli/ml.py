@@ -21,9 +21,10 @@ REPLICATES = 3  # billing_audit.ml.evaluation.REPLICATES, without importing scik
 
 def _retrain(args: argparse.Namespace) -> int:
     from billing_audit.config import load_config
+    from billing_audit.model_wiring import retrain_stores
     from billing_audit.pipeline.retrain import TooFewEvents, retrain
     from billing_audit.settings import RetrainSettings, load
-    from billing_audit.wiring import audit_config, retrain_stores
+    from billing_audit.wiring import audit_config
 
     settings = load(RetrainSettings)
     config = load_config(args.config) if args.config is not None else audit_config(settings)
