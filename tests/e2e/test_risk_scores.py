@@ -1,0 +1,32 @@
+"""Risk scores through `billing-audit demo`: every event scored with its factors, and the example's
+after-hours change to a closed week ranked above every ordinary change."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from billing_audit.cli import main
+
+
+@pytest.mark.parametrize("mode", ["scan", "webhook"])
+def test_example_ranks_the_after_hours_closed_week_change_above_every_change(mode, tmp_path):
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--mode", mode]) == 0
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert all("risk_factors" in e and 0 <= e["risk_score"] <= 1 for e in events)
+    assert all({"code", "label", "weight"} == set(f) and f["weight"] > 0 for e in events for f in e["risk_factors"])
+    [late] = [
+        e
+        for e in events
+        if e["type"] == "post_close_change" and e["row_id"] == 300101 and e["column"] == "Redlined Total Price"
+    ]
+    changes = [e for e in events if e["type"] == "change"]
+    assert changes, "the example has ordinary changes"
+    assert late["risk_score"] > max(e["risk_score"] for e in changes)
+    codes = {f["code"] for f in late["risk_factors"]}
+    assert {"outside_business_hours", "closed_week", "large_change"} <= codes
+    # Every event's score is at least what its rule factors say, blended or not (no model in the demo).
+    for event in events:
+        assert event["risk_score"] == pytest.approx(min(1.0, sum(f["weight"] for f in event["risk_factors"])))
