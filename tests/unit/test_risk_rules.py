@@ -111,6 +111,14 @@ def test_permission_review_overdue_or_never_done() -> None:
     assert _codes(_event(by="carl@example.com"), _ctx(RiskPolicy(permission_review_days=365), carl=old)) == []
 
 
+def test_a_deletion_the_scan_found_has_no_time_factors() -> None:
+    saturday_night = datetime(2026, 11, 15, 4, tzinfo=UTC)
+    deleted = _event(at=saturday_night, by=None, kind=EventType.CLOSED_ROW_DELETED, column=None, old=300.0, new=None)
+    assert _codes(deleted) == ["closed_week", "large_change"]
+    seen_live = deleted.model_copy(update={"detected_via": DetectedVia.WEBHOOK})
+    assert _codes(seen_live)[:2] == ["outside_business_hours", "weekend"]
+
+
 def test_closed_week_findings() -> None:
     for kind in (EventType.POST_CLOSE_CHANGE, EventType.WEEK_ENDING_MOVED):
         assert "closed_week" in _codes(_event(kind=kind))

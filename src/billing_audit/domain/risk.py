@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from billing_audit.domain.models import AuditEvent, EventType, RiskFactor, RiskLevel
+from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor, RiskLevel
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.values import to_date, to_number
 
@@ -166,13 +166,14 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
         if weight > 0:
             factors.append(RiskFactor(code=code, label=label, weight=weight))
 
-    clock = local.time().replace(tzinfo=None)
-    if not risk.business_hours_start <= clock < risk.business_hours_end:
-        add("outside_business_hours", f"Outside business hours ({local:%H:%M} local)")
-    if local.weekday() >= 5:
-        add("weekend", f"Weekend ({local:%A})")
-    if local.date() in risk.holidays:
-        add("holiday", f"Holiday ({local.date().isoformat()})")
+    if _time_is_the_changes(event):
+        clock = local.time().replace(tzinfo=None)
+        if not risk.business_hours_start <= clock < risk.business_hours_end:
+            add("outside_business_hours", f"Outside business hours ({local:%H:%M} local)")
+        if local.weekday() >= 5:
+            add("weekend", f"Weekend ({local:%A})")
+        if local.date() in risk.holidays:
+            add("holiday", f"Holiday ({local.date().isoformat()})")
     editor = (event.changed_by or "").lower()
     person = ctx.roster.get(editor) if editor else None
     if editor and person is None:
@@ -196,6 +197,12 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
     if burst_size >= risk.burst_saves:
         add("burst", f"{burst_size} changes within {risk.burst_minutes:g} minutes by one person")
     return factors
+
+
+def _time_is_the_changes(event: AuditEvent) -> bool:
+    """A deletion the scan found carries the time the scan noticed it (FORMAT.md, "Scan mode"), not
+    the deletion's: the clock and calendar say nothing about it."""
+    return not (event.type is EventType.CLOSED_ROW_DELETED and event.detected_via is DetectedVia.SCAN)
 
 
 def _ratio_label(ratio: float) -> str:
