@@ -115,3 +115,27 @@ def test_retrain_with_too_few_events_keeps_what_there_is(cloud):
         summary = invoke("retrain", {})
     assert summary["trained"] is False and "0 events" in summary["reason"]
     assert "Contents" not in cloud.client("s3").list_objects_v2(Bucket="models")
+
+
+def test_the_retrain_command_trains_from_this_machine(cloud, capsys):
+    from billing_audit.cli import main
+
+    DynamoEventStore(boto3.resource("dynamodb").Table("events")).add(_office_events(datetime.now(UTC), 90))
+    assert main(["retrain", "--days", "28", "--seed", "3"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["events"] == 90
+    latest = cloud.client("s3").get_object(Bucket="models", Key=f"{MODELS_PREFIX}LATEST")["Body"].read().decode()
+    assert latest == printed["version"]
+    meta = json.loads(
+        cloud.client("s3").get_object(Bucket="models", Key=f"{MODELS_PREFIX}{latest}/model.json")["Body"].read()
+    )
+    assert meta["params"]["seed"] == 3
+
+
+def test_the_retrain_command_with_nothing_stored_exits_1_in_one_line(cloud, capsys):
+    from billing_audit.cli import main
+
+    assert main(["retrain"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "billing-audit: no model trained: 0 events stored in the last 28 days; need 50"
+    )
