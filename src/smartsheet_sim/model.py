@@ -63,6 +63,13 @@ class Column:
     type: str
     primary: bool
     options: list[str] | None = None
+    symbol: str | None = None
+    width: int = 150
+    description: str | None = None
+    hidden: bool = False
+    locked: bool = False
+    validation: bool = False
+    system_column_type: str | None = None  # AUTO_NUMBER, CREATED_BY, ...: Smartsheet fills the values
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Row:
     version: int
     cells: dict[int, CellValue] = field(default_factory=dict)
     history: dict[int, list[HistoryEntry]] = field(default_factory=dict)
+    parent_id: int | None = None  # an indented row's parent; `Sheet.rows` keeps the flat display order
 
 
 @dataclass
@@ -98,6 +106,23 @@ class Attachment:
     created_by: str | None
     group: int  # id of the first version; later versions share it
     current: bool = True
+
+
+@dataclass
+class Comment:
+    text: str
+    created_at: datetime
+    created_by: str | None
+
+
+@dataclass
+class Discussion:
+    id: int
+    sheet_id: int
+    parent_type: str  # SHEET or ROW
+    parent_id: int
+    title: str
+    comments: list[Comment] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +150,16 @@ class Sheet:
             if column.id == column_id:
                 return column
         return None
+
+    def subtree_end(self, row_id: int) -> int:
+        """The flat position just past a row and every row indented below it."""
+        start = next(index for index, row in enumerate(self.rows) if row.id == row_id)
+        inside = {row_id}
+        end = start + 1
+        while end < len(self.rows) and self.rows[end].parent_id in inside:
+            inside.add(self.rows[end].id)
+            end += 1
+        return end
 
     def column_by_title(self, title: str) -> Column | None:
         for column in self.columns:

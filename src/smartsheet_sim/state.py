@@ -19,6 +19,8 @@ from smartsheet_sim.model import (
     CellValue,
     ChangeEvent,
     Column,
+    Comment,
+    Discussion,
     HistoryEntry,
     Row,
     Sheet,
@@ -65,6 +67,7 @@ class SimulatorState:
         self._next_edit = 0
         self._elapsed = timedelta(0)
         self._attachments: dict[int, Attachment] = {}
+        self._discussions: dict[int, Discussion] = {}
         self._users: dict[str, ScenarioUser] = {u.email.lower(): u for u in scenario.users}
         self._users_by_id: dict[int, ScenarioUser] = {u.id: u for u in scenario.users}
         starts = [scenario.baseline_at, *(edit.at for edit in scenario.edits)]
@@ -259,6 +262,9 @@ class SimulatorState:
     def attachments(self) -> dict[int, Attachment]:
         return self._attachments
 
+    def discussions(self) -> dict[int, Discussion]:
+        return self._discussions
+
     def attachment_bytes(self, attachment_id: int) -> bytes:
         with self._lock:
             attachment = self._attachments.get(attachment_id)
@@ -388,14 +394,25 @@ class SimulatorState:
             change.rows.append(row)
         return row
 
-    def add_row(self, change: Change, cells: dict[int, CellValue], to_top: bool) -> Row:
-        """Add a row with a fresh id (the API's way; scenario rows bring their own ids)."""
+    def add_row(
+        self, change: Change, cells: dict[int, CellValue], *, index: int | None = None, parent_id: int | None = None
+    ) -> Row:
+        """Add a row with a fresh id (the API's way; scenario rows bring their own ids) at flat
+        position `index` (the end when None), indented under `parent_id` when given."""
         row_id = self.new_id("row")
         while change.sheet.row(row_id) is not None:
             row_id = self.new_id("row")
-        return self._add_row(change, row_id, cells, to_top)
+        return self._add_row(change, row_id, cells, index=index, parent_id=parent_id)
 
-    def _add_row(self, change: Change, row_id: int, cells: dict[int, CellValue], to_top: bool = False) -> Row:
+    def _add_row(
+        self,
+        change: Change,
+        row_id: int,
+        cells: dict[int, CellValue],
+        *,
+        index: int | None = None,
+        parent_id: int | None = None,
+    ) -> Row:
         row = Row(
             id=row_id,
             created_at=change.at,
@@ -403,11 +420,12 @@ class SimulatorState:
             modified_at=change.at,
             modified_by=change.by,
             version=change.sheet.version,
+            parent_id=parent_id,
         )
-        if to_top:
-            change.sheet.rows.insert(0, row)
-        else:
+        if index is None:
             change.sheet.rows.append(row)
+        else:
+            change.sheet.rows.insert(index, row)
         self._event(change, "row", "created", object_id=row.id)
         for column_id, value in cells.items():
             stored = normalize(value)
@@ -420,8 +438,41 @@ class SimulatorState:
         return row
 
     def delete_row(self, change: Change, row_id: int) -> None:
-        change.sheet.rows = [r for r in change.sheet.rows if r.id != row_id]
-        self._event(change, "row", "deleted", object_id=row_id)
+        """Delete a row and, as Smartsheet does, every row indented below it."""
+        sheet = change.sheet
+        if sheet.row(row_id) is None:
+            return
+        start = next(index for index, row in enumerate(sheet.rows) if row.id == row_id)
+        gone = sheet.rows[start : sheet.subtree_end(row_id)]
+        del sheet.rows[start : start + len(gone)]
+        for row in gone:
+            self._event(change, "row", "deleted", object_id=row.id)
+
+    def create_sheet(self, name: str, columns: list[Column]) -> Sheet:
+        """A new, empty sheet in the token owner's home (columns get their ids here)."""
+        with self._lock:
+            sheet_id = self.new_id("sheet")
+            while sheet_id in self._sheets:
+                sheet_id = self.new_id("sheet")
+            for index, column in enumerate(columns):
+                column.index = index
+                column.id = self._column_id(sheet_id, index)
+            sheet = Sheet(id=sheet_id, name=name, columns=columns, rows=[], created_at=self._now, modified_at=self._now)
+            self._sheets[sheet_id] = sheet
+            return sheet
+
+    def add_discussion(self, change: Change, parent_type: str, parent_id: int, text: str) -> Discussion:
+        discussion = Discussion(
+            id=self.new_id("discussion"),
+            sheet_id=change.sheet.id,
+            parent_type=parent_type,
+            parent_id=parent_id,
+            title=text,
+            comments=[Comment(text, change.at, change.by)],
+        )
+        self._discussions[discussion.id] = discussion
+        self._event(change, "discussion", "created", object_id=discussion.id)
+        return discussion
 
     def record_attachment(self, change: Change, attachment: Attachment, event_type: str = "created") -> None:
         self._attachments[attachment.id] = attachment

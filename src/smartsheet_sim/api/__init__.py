@@ -1,8 +1,8 @@
 """The simulated Smartsheet API 2.0: every endpoint, by method and OpenAPI path template.
 
 One module per resource family holds the endpoints (`sheets`, `rows`, `cell_history`,
-`attachments`, `shares`, `users`, `workspaces_folders`, `webhooks`); `common` holds what they share
-and `routing` what an endpoint takes and returns. Answers have the shapes of the OpenAPI file, or,
+`attachments`, `discussions`, `shares`, `users`, `workspaces_folders`, `webhooks`); `common` holds
+what they share and `routing` what an endpoint takes and returns. Answers have the shapes of the OpenAPI file, or,
 for what Smartsheet documented after it (container metadata and children, sheet paths, cursor
 paging), the shapes smartsheet-python-sdk 4.4.0 reads.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from smartsheet_sim.api import (
     attachments,
     cell_history,
+    discussions,
     rows,
     shares,
     sheets,
@@ -23,6 +24,7 @@ from smartsheet_sim.api.routing import Route, match, route
 
 ROUTES: tuple[Route, ...] = (
     route("GET", "/sheets", sheets.list_sheets),
+    route("POST", "/sheets", sheets.create_sheet),
     route("GET", "/sheets/{sheetId}", sheets.read_sheet),
     route("GET", "/sheets/{sheetId}/version", sheets.sheet_version),
     route("GET", "/sheets/{sheetId}/columns", sheets.list_columns),
@@ -43,8 +45,12 @@ ROUTES: tuple[Route, ...] = (
     route("POST", "/sheets/{sheetId}/attachments/{attachmentId}/versions", attachments.attach_version),
     route("GET", "/sheets/{sheetId}/rows/{rowId}/attachments", attachments.list_row_attachments),
     route("POST", "/sheets/{sheetId}/rows/{rowId}/attachments", attachments.attach_to_row),
+    route("GET", "/sheets/{sheetId}/discussions", discussions.list_discussions),
+    route("POST", "/sheets/{sheetId}/discussions", discussions.start_on_sheet),
+    route("POST", "/sheets/{sheetId}/rows/{rowId}/discussions", discussions.start_on_row),
     route("GET", "/sheets/{sheetId}/shares", shares.list_shares),
     route("GET", "/shares", shares.list_asset_shares),
+    route("GET", "/groups/{groupId}", shares.get_group),
     route("GET", "/users", users.list_users),
     route("GET", "/users/me", users.current_user),
     route("GET", "/users/{userId}", users.get_user),

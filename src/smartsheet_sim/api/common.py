@@ -196,11 +196,19 @@ def render_column(column: Column) -> dict[str, Any]:
         "title": column.title,
         "type": column.type,
         "primary": column.primary,
-        "validation": False,
-        "width": 150,
+        "validation": column.validation,
+        "width": column.width,
     }
     if column.options is not None:
         out["options"] = list(column.options)
+    optional = {
+        "symbol": column.symbol,
+        "description": column.description,
+        "systemColumnType": column.system_column_type,
+        "hidden": column.hidden or None,
+        "locked": column.locked or None,
+    }
+    out.update({name: value for name, value in optional.items() if value is not None})
     return out
 
 
@@ -221,6 +229,7 @@ def render_row(
         "sheetId": sheet.id,
         "rowNumber": number,
         "version": row.version,
+        **({"parentId": row.parent_id} if row.parent_id is not None else {}),
         "expanded": True,
         "accessLevel": "OWNER",
         "createdAt": iso(row.created_at),

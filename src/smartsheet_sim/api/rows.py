@@ -77,13 +77,61 @@ def _row_result(state: SimulatorState, sheet: Sheet, row: Row) -> dict[str, Any]
     return render_row(state, sheet, row, number, [c for c in sheet.columns if c.id in row.cells])
 
 
+_LOCATION_FIELDS = ("toTop", "toBottom", "parentId", "siblingId", "above")
+
+
+def _location(sheet: Sheet, rows: list[dict[str, Any]]) -> tuple[int | None, int | None]:
+    """Where rows added in one request go: (flat index of the first, the parent they are indented under).
+
+    Smartsheet takes one location for a whole request: every row must name the same location
+    fields.  `toTop`/`toBottom` alone: the sheet's top or bottom; with `parentId`: the parent's first
+    or last children; `siblingId`: just below the sibling (and its children), or just above it with
+    `above`.
+    """
+    spec = {name: rows[0].get(name) for name in _LOCATION_FIELDS}
+    if any({name: row.get(name) for name in _LOCATION_FIELDS} != spec for row in rows[1:]):
+        raise bad_request("Invalid row location: every row of a request must have the same location.", 1062)
+    to_top, above = bool(spec["toTop"]), bool(spec["above"])
+    parent_id, sibling_id = spec["parentId"], spec["siblingId"]
+    if sum(1 for flag in (to_top, bool(spec["toBottom"]), sibling_id is not None) if flag) > 1:
+        raise bad_request("Invalid row location: toTop, toBottom and siblingId exclude each other.", 1062)
+    if sibling_id is not None:
+        sibling = sheet.row(_row_id(sibling_id))
+        if sibling is None:
+            raise bad_request(f"Invalid siblingId: {sibling_id}.", 1062)
+        if parent_id is not None and _row_id(parent_id) != sibling.parent_id:
+            raise bad_request("Invalid row location: siblingId is not a child of parentId.", 1062)
+        start = next(index for index, row in enumerate(sheet.rows) if row.id == sibling.id)
+        return (start if above else sheet.subtree_end(sibling.id)), sibling.parent_id
+    if above:
+        raise bad_request("Invalid row location: above needs siblingId.", 1062)
+    if parent_id is not None:
+        parent = sheet.row(_row_id(parent_id))
+        if parent is None:
+            raise bad_request(f"Invalid parentId: {parent_id}.", 1062)
+        first_child = next(index for index, row in enumerate(sheet.rows) if row.id == parent.id) + 1
+        return (first_child if to_top else sheet.subtree_end(parent.id)), parent.id
+    return (0 if to_top else None), None
+
+
+def _row_id(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise bad_request(f"Invalid row id {raw!r}.") from None
+
+
 def add_rows(backend: Backend, req: Request) -> Any:
     state = backend.state
     sheet = get_sheet(state, req)
     rows = _rows_body(req)
-    parsed = [(_row_cells(sheet, r), bool(r.get("toTop"))) for r in rows]
+    parsed = [_row_cells(sheet, r) for r in rows]
+    index, parent_id = _location(sheet, rows)
     change = state.begin_api_change(sheet, req.headers.get("Smartsheet-Change-Agent"))
-    added = [state.add_row(change, cells, to_top) for cells, to_top in parsed]
+    added = [
+        state.add_row(change, cells, index=None if index is None else index + offset, parent_id=parent_id)
+        for offset, cells in enumerate(parsed)
+    ]
     state.commit(change)
     return success([_row_result(state, sheet, r) for r in added], sheet.version)
 

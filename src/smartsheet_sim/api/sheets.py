@@ -1,4 +1,4 @@
-"""Sheets: the list, one sheet (with its rows, filters and includes), its version, its columns."""
+"""Sheets: the list, one sheet (with its rows, filters and includes), its version, its columns, a new sheet."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from smartsheet_sim.api.common import (
     render_row,
     sheet_permalink,
     sheet_summary,
+    success,
     workspace_id,
 )
 from smartsheet_sim.api.routing import Request
 from smartsheet_sim.backend import Backend
 from smartsheet_sim.errors import bad_request
-from smartsheet_sim.model import iso
+from smartsheet_sim.model import Column, iso
 
 
 def list_sheets(backend: Backend, req: Request) -> Any:
@@ -115,3 +116,83 @@ def sheet_version(backend: Backend, req: Request) -> Any:
 def list_columns(backend: Backend, req: Request) -> Any:
     sheet = get_sheet(backend.state, req)
     return paged(backend.state, req, [render_column(c) for c in sheet.columns])
+
+
+COLUMN_TYPES = frozenset(
+    {
+        "ABSTRACT_DATETIME",
+        "CHECKBOX",
+        "CONTACT_LIST",
+        "DATE",
+        "DATETIME",
+        "DURATION",
+        "MULTI_CONTACT_LIST",
+        "MULTI_PICKLIST",
+        "PICKLIST",
+        "PREDECESSOR",
+        "TEXT_NUMBER",
+    }
+)
+SYSTEM_COLUMN_TYPES = frozenset({"AUTO_NUMBER", "CREATED_BY", "CREATED_DATE", "MODIFIED_BY", "MODIFIED_DATE"})
+
+
+def _new_column(spec: Any) -> Column:
+    if not isinstance(spec, dict) or not isinstance(spec.get("title"), str) or not spec["title"].strip():
+        raise bad_request("Required object attribute(s) are missing from your request: column.title.", 1012)
+    kind = spec.get("type", "TEXT_NUMBER")
+    if kind not in COLUMN_TYPES:
+        raise bad_request(f"Invalid column type {kind!r}.", 1018)
+    system = spec.get("systemColumnType")
+    if system is not None and system not in SYSTEM_COLUMN_TYPES:
+        raise bad_request(f"Invalid systemColumnType {system!r}.", 1018)
+    options = spec.get("options")
+    if options is not None and (not isinstance(options, list) or not all(isinstance(o, str) for o in options)):
+        raise bad_request("options must be an array of strings.")
+    width = spec.get("width", 150)
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise bad_request("width must be a positive integer.")
+    return Column(
+        id=0,
+        index=0,
+        title=spec["title"],
+        type=kind,
+        primary=bool(spec.get("primary")),
+        options=list(options) if options is not None else None,
+        symbol=spec.get("symbol"),
+        width=width,
+        description=spec.get("description"),
+        hidden=bool(spec.get("hidden")),
+        locked=bool(spec.get("locked")),
+        validation=bool(spec.get("validation")),
+        system_column_type=system,
+    )
+
+
+def create_sheet(backend: Backend, req: Request) -> Any:
+    """`POST /sheets`: a sheet from scratch in the token owner's home (templates are not simulated)."""
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise bad_request("Required object attribute(s) are missing from your request: sheet.name.", 1012)
+    if "fromId" in body:
+        raise bad_request("Creating a sheet from a template is not simulated.")
+    specs = body.get("columns")
+    if not isinstance(specs, list) or not specs:
+        raise bad_request("Required object attribute(s) are missing from your request: sheet.columns.", 1012)
+    columns = [_new_column(spec) for spec in specs]
+    if sum(1 for c in columns if c.primary) != 1:
+        raise bad_request("A sheet needs exactly one primary column.", 1073)
+    primary = next(c for c in columns if c.primary)
+    if primary.type != "TEXT_NUMBER" or primary.system_column_type is not None:
+        raise bad_request("The primary column must be of type TEXT_NUMBER.", 1073)
+    titles = [c.title for c in columns]
+    if len(set(titles)) != len(titles):
+        raise bad_request("Column titles must be unique.", 1073)
+    sheet = backend.state.create_sheet(body["name"], columns)
+    created = {
+        "id": sheet.id,
+        "name": sheet.name,
+        "accessLevel": "OWNER",
+        "permalink": sheet_permalink(sheet),
+        "columns": [render_column(c) for c in sheet.columns],
+    }
+    return success(created)
