@@ -2,8 +2,8 @@
 
 One module per resource family holds the endpoints (`sheets`, `rows`, `cell_history`,
 `attachments`, `discussions`, `shares`, `users`, `workspaces_folders`, `webhooks`); `common` holds
-what they share and `routing` what an endpoint takes and returns. Answers have the shapes of the OpenAPI file, or,
-for what Smartsheet documented after it (container metadata and children, sheet paths, cursor
+what they share and `routing` what an endpoint takes and returns. Answers have the shapes of the
+OpenAPI file, or, for what Smartsheet documented after it (container metadata and children, sheet paths, cursor
 paging), the shapes smartsheet-python-sdk 4.4.0 reads.
 """
 
@@ -50,7 +50,6 @@ ROUTES: tuple[Route, ...] = (
     route("POST", "/sheets/{sheetId}/rows/{rowId}/discussions", discussions.start_on_row),
     route("GET", "/sheets/{sheetId}/shares", shares.list_shares),
     route("GET", "/shares", shares.list_asset_shares),
-    route("GET", "/groups/{groupId}", shares.get_group),
     route("GET", "/users", users.list_users),
     route("GET", "/users/me", users.current_user),
     route("GET", "/users/{userId}", users.get_user),
