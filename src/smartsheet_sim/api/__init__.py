@@ -3,8 +3,8 @@
 One module per resource family holds the endpoints (`sheets`, `rows`, `cell_history`,
 `attachments`, `discussions`, `shares`, `users`, `workspaces_folders`, `webhooks`); `common` holds
 what they share and `routing` what an endpoint takes and returns. Answers have the shapes of the
-OpenAPI file, or, for what Smartsheet documented after it (container metadata and children, sheet paths, cursor
-paging), the shapes smartsheet-python-sdk 4.4.0 reads.
+OpenAPI file, or, for what Smartsheet documented after it (container metadata and children, sheet
+paths, cursor paging), the shapes smartsheet-python-sdk 4.4.0 reads.
 """
 
 from __future__ import annotations
