@@ -137,6 +137,7 @@ class Sheet:
     workspace: str | None = None
     folder_path: tuple[str, ...] = ()  # folder names, outermost first
     shares: list[tuple[str, str]] = field(default_factory=list)  # (email, accessLevel)
+    group_shares: list[tuple[str, str]] = field(default_factory=list)  # (group name, accessLevel)
     history_from: datetime | None = None  # copied or imported then: no cell history served before it
 
     def row(self, row_id: int) -> Row | None:

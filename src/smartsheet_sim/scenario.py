@@ -83,10 +83,39 @@ class ScenarioColumn(BaseModel):
 
 
 class ScenarioShare(BaseModel):
+    """A share with one person (`email`, FORMAT.md) or, beyond FORMAT.md, with a group (`group`:
+    the name of one of the scenario's `groups`)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    email: str
+    email: str | None = None
+    group: str | None = None
     access_level: str
+
+    @model_validator(mode="after")
+    def _one_grantee(self) -> ScenarioShare:
+        if (self.email is None) == (self.group is None):
+            raise ValueError("a share names exactly one of 'email' or 'group'")
+        return self
+
+
+class ScenarioGroup(BaseModel):
+    """Beyond FORMAT.md: a Smartsheet group, shared with by name, served by `GET /groups/{id}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1)
+    members: list[str] = Field(default_factory=list)
+
+
+class ScenarioWorkspace(BaseModel):
+    """Beyond FORMAT.md: shares of a workspace (by the name sheets give as `workspace`), which
+    every sheet in it inherits (served as scope WORKSPACE with `include=workspaceShares`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1)
+    shares: list[ScenarioShare] = Field(default_factory=list)
 
 
 class ScenarioRow(BaseModel):
@@ -187,6 +216,8 @@ class Scenario(BaseModel):
     # validated by that product (errors through `scenario_field_error(exc, "policy")`).
     policy: dict[str, Any] = Field(default_factory=dict)
     users: list[ScenarioUser] = Field(default_factory=list)
+    groups: list[ScenarioGroup] = Field(default_factory=list)
+    workspaces: list[ScenarioWorkspace] = Field(default_factory=list)
     sheets: list[ScenarioSheet] = Field(min_length=1)
     edits: list[ScenarioEdit] = Field(default_factory=list)
 
@@ -197,6 +228,20 @@ class Scenario(BaseModel):
         sheets = {s.id: s for s in self.sheets}
         if len(sheets) != len(self.sheets):
             raise ValueError("two sheets share an id")
+        groups = {group.name for group in self.groups}
+        shared = [
+            (("sheets", i, "shares", j), share)
+            for i, sheet in enumerate(self.sheets)
+            for j, share in enumerate(sheet.shares)
+        ]
+        shared += [
+            (("workspaces", i, "shares", j), share)
+            for i, ws in enumerate(self.workspaces)
+            for j, share in enumerate(ws.shares)
+        ]
+        for location, share in shared:
+            if share.group is not None and share.group not in groups:
+                raise FieldError((*location, "group"), f"names unknown group {share.group!r}")
         for index, sheet in enumerate(self.sheets):
             if sheet.history_from is not None and sheet.history_from > self.baseline_at:
                 raise FieldError(

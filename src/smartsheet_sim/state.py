@@ -132,7 +132,8 @@ class SimulatorState:
             modified_at=modified,
             workspace=spec.workspace,
             folder_path=spec.folder_path,
-            shares=[(share.email, share.access_level) for share in spec.shares],
+            shares=[(share.email, share.access_level) for share in spec.shares if share.email is not None],
+            group_shares=[(share.group, share.access_level) for share in spec.shares if share.group is not None],
             history_from=None if spec.history_from is None else spec.history_from.astimezone(UTC),
         )
 

@@ -50,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     route("POST", "/sheets/{sheetId}/rows/{rowId}/discussions", discussions.start_on_row),
     route("GET", "/sheets/{sheetId}/shares", shares.list_shares),
     route("GET", "/shares", shares.list_asset_shares),
+    route("GET", "/groups/{groupId}", shares.get_group),
     route("GET", "/users", users.list_users),
     route("GET", "/users/me", users.current_user),
     route("GET", "/users/{userId}", users.get_user),
