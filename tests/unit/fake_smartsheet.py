@@ -8,7 +8,7 @@ that very second (the strictest reading of the API).  Columns can be renamed, de
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from billing_audit.domain.models import CellEntry, ColumnMap
@@ -91,7 +91,12 @@ class FakeSheet:
         )
 
     def sheet_changes(
-        self, sheet_id: int, *, after_version: int | None, modified_since: datetime | None
+        self,
+        sheet_id: int,
+        *,
+        after_version: int | None,
+        modified_since: datetime | None,
+        columns: Collection[str] | None = None,
     ) -> SheetData | None:
         self.calls["GET /sheets/{sheetId}"] += 1
         if after_version is not None and after_version >= self.version:
@@ -101,7 +106,15 @@ class FakeSheet:
             for row_id, row in self.meta.items()
             if modified_since is None or (row.modified_at is not None and row.modified_at > modified_since)
         ]
-        return self._data(modified)
+        data = self._data(modified)
+        if columns is None:
+            return data
+        # As Smartsheet's `columnIds`: every column listed, only the wanted ones' cells.
+        rows = [
+            row.model_copy(update={"values": {t: v for t, v in row.values.items() if t in columns}})
+            for row in data.rows
+        ]
+        return data.model_copy(update={"rows": rows})
 
     def row_ids(self, sheet_id: int, primary_column_id: int | None) -> set[int]:
         self.calls["GET /sheets/{sheetId}"] += 1

@@ -202,9 +202,10 @@ def _start_sheet(
 
 def _take_baseline(sheet_id: int, config: AuditConfig, deps: AuditDeps, now: datetime) -> SheetScanResult:
     """The first scan of a sheet reports nothing: it records what the sheet looks like."""
-    sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None)
+    columns = config.policy.snapshot_columns  # all it remembers: the rest of a row is not read
+    sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None, columns=columns)
     assert sheet is not None  # without a version to compare, the adapter always returns the sheet
-    deps.state.save(_next_snapshot(None, sheet, [], config.policy.snapshot_columns, now))
+    deps.state.save(_next_snapshot(None, sheet, [], columns, now))
     return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,9 +25,17 @@ class SmartsheetError(DependencyFailed):
 
 class SmartsheetGateway(Protocol):
     def sheet_changes(
-        self, sheet_id: int, *, after_version: int | None, modified_since: datetime | None
+        self,
+        sheet_id: int,
+        *,
+        after_version: int | None,
+        modified_since: datetime | None,
+        columns: Collection[str] | None = None,
     ) -> SheetData | None:
-        """Rows modified since `modified_since` (all rows when None); None when the version has not moved."""
+        """Rows modified since `modified_since` (all rows when None); None when the version has not moved.
+
+        With `columns` (titles), the rows carry only those columns' values; the read's `columns`
+        still lists every column of the sheet."""
 
     def row_ids(self, sheet_id: int, primary_column_id: int | None) -> set[int]:
         """Every row id of the sheet, as cheaply as the API allows."""

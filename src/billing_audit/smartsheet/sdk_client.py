@@ -2,13 +2,16 @@
 
 One cohesive thing, kept whole on purpose: every request the product makes goes through
 `SdkSmartsheet.call` (paced by the shared budget, counted, its failures turned into one-line
-errors, a refused token renewed), and the readers beside it turn the SDK's models into ours.
+errors, a refused token renewed), and the readers beside it turn the SDK's answers into ours.
+Sheet rows and cell histories, the reads whose size grows with the sheet, are parsed from the
+JSON body straight into our models (`sdk_seam.get_json`: the SDK's session, headers, retries and
+errors, without its model classes); the rest use the SDK's models.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -16,11 +19,12 @@ from typing import Any
 
 import requests
 import smartsheet
+from pydantic import TypeAdapter
 from smartsheet.exceptions import ApiError, HttpError, SmartsheetException, UnexpectedRequestError
 
 from billing_audit.budget import Priority, cost_of
 from billing_audit.clock import Sleeper, system_sleep
-from billing_audit.domain.models import CellEntry, ColumnMap
+from billing_audit.domain.models import CellEntry
 from billing_audit.domain.values import CellValue
 from billing_audit.resources import (
     CHANGE_AGENT,
@@ -29,8 +33,14 @@ from billing_audit.resources import (
     SMARTSHEET_RETRY_BUDGET_SECONDS,
 )
 from billing_audit.smartsheet.gateway import RequestBudget, SmartsheetError
-from billing_audit.smartsheet.models import RowData, SheetData, SheetRef, UserData
-from billing_audit.smartsheet.sdk_seam import quiet_handled_error_responses, replace_token, set_request_timeout
+from billing_audit.smartsheet.models import SheetData, SheetRef, UserData
+from billing_audit.smartsheet.sdk_seam import (
+    get_json,
+    lazy_response_log,
+    quiet_handled_error_responses,
+    replace_token,
+    set_request_timeout,
+)
 
 API_BASES = {
     "us": "https://api.smartsheet.com/2.0",
@@ -46,6 +56,7 @@ LIST_PAGE_SIZE = 1000
 # common 8 KB web-server limit (the simulator's), under the 4 KB some proxies allow, whatever else
 # the URL carries. Each chunk is one request against the token's budget: 2,000 rows cost 20.
 ROW_IDS_PER_REQUEST = 100
+_CELL_ENTRIES = TypeAdapter(list[CellEntry])
 RETRYABLE_CODES = frozenset({4001, 4002, 4003, 4004})
 RATE_LIMITED = 4003
 
@@ -206,6 +217,7 @@ class SdkSmartsheet:
         self.client.errors_as_exceptions(True)
         self.client.with_change_agent(CHANGE_AGENT)
         set_request_timeout(self.client, timeout_seconds)
+        lazy_response_log(self.client)
         quiet_handled_error_responses()
         self._calls: Counter[str] = Counter()
 
@@ -258,24 +270,53 @@ class SdkSmartsheet:
         return dict(self._calls)
 
     # -- reads ------------------------------------------------------------------------------------
+    def _get(self, endpoint: str, path: str, query: dict[str, Any]) -> Any:
+        """One GET whose JSON body we parse ourselves (see the module's docstring)."""
+        return self.call(endpoint, get_json, self.client, path, query)
+
+    def _get_sheet(self, sheet_id: int, **query: Any) -> dict[str, Any]:
+        body = self._get("GET /sheets/{sheetId}", f"/sheets/{int(sheet_id)}", query)
+        if not isinstance(body, dict):
+            raise SmartsheetError(f"Smartsheet GET /sheets/{{sheetId}} failed: not a sheet ({self.api_base})")
+        return body
+
     def sheet_changes(
-        self, sheet_id: int, *, after_version: int | None, modified_since: datetime | None
+        self,
+        sheet_id: int,
+        *,
+        after_version: int | None,
+        modified_since: datetime | None,
+        columns: Collection[str] | None = None,
     ) -> SheetData | None:
-        kwargs: dict[str, Any] = {"include": "writerInfo"}
+        query: dict[str, Any] = {"include": "writerInfo"}
         if after_version is not None:
-            kwargs["if_version_after"] = after_version
+            query["ifVersionAfter"] = after_version
         if modified_since is not None:
-            # An ISO string: the SDK would send a datetime with a space instead of "T".
-            kwargs["rows_modified_since"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        sheet = self.call("GET /sheets/{sheetId}", self.client.Sheets.get_sheet, sheet_id, **kwargs)
-        if after_version is not None and not sheet.columns and sheet.id is None:
+            # An ISO string with a "T": a datetime would be sent with a space instead.
+            query["rowsModifiedSince"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        every_column: list[dict[str, Any]] | None = None
+        if columns is not None and after_version is None and modified_since is None:
+            # A whole-sheet read: its size is rows x columns, so ask only the wanted columns' cells
+            # (`columnIds`, which also narrows the response's column list) after listing every
+            # column, which a column hold compares.  A read of changed rows only is small: it
+            # stays one request, its cells filtered here.
+            every_column = self._columns(sheet_id)
+            wanted = set(columns)
+            query["columnIds"] = sorted({int(c["id"]) for c in every_column if c.get("title") in wanted})
+        body = self._get_sheet(sheet_id, **query)
+        if after_version is not None and "id" not in body:
             return None  # only {"version": N}: nothing moved
-        return _sheet_data(sheet)
+        return _sheet_from_json(body, columns, every_column)
+
+    def _columns(self, sheet_id: int) -> list[dict[str, Any]]:
+        """Every column of the sheet (JSON), every page of them."""
+        listed = self.list_all("GET /sheets/{sheetId}/columns", f"/sheets/{int(sheet_id)}/columns")
+        return [item for item in listed if "id" in item and "title" in item]
 
     def row_ids(self, sheet_id: int, primary_column_id: int | None) -> set[int]:
         column_ids = [primary_column_id] if primary_column_id is not None else None
-        sheet = self.call("GET /sheets/{sheetId}", self.client.Sheets.get_sheet, sheet_id, column_ids=column_ids)
-        return {int(row.id) for row in sheet.rows}
+        body = self._get_sheet(sheet_id, columnIds=column_ids)
+        return {int(row["id"]) for row in body.get("rows") or []}
 
     def rows(self, sheet_id: int, row_ids: Sequence[int]) -> SheetData:
         """The given rows, read `ROW_IDS_PER_REQUEST` ids a request and merged into one SheetData.
@@ -287,16 +328,7 @@ class SdkSmartsheet:
         ids = list(dict.fromkeys(int(row_id) for row_id in row_ids))
         chunks = [ids[start : start + ROW_IDS_PER_REQUEST] for start in range(0, len(ids), ROW_IDS_PER_REQUEST)]
         reads = [
-            _sheet_data(
-                self.call(
-                    "GET /sheets/{sheetId}",
-                    self.client.Sheets.get_sheet,
-                    sheet_id,
-                    include="writerInfo",
-                    row_ids=chunk,
-                )
-            )
-            for chunk in chunks or [ids]
+            _sheet_from_json(self._get_sheet(sheet_id, include="writerInfo", rowIds=chunk)) for chunk in chunks or [ids]
         ]
         if len(reads) == 1:
             return reads[0]
@@ -305,27 +337,31 @@ class SdkSmartsheet:
         return first.model_copy(update={"version": min(read.version for read in reads), "rows": list(rows.values())})
 
     def cell_history(self, sheet_id: int, row_id: int, column_id: int, column_title: str) -> list[CellEntry]:
-        entries: list[CellEntry] = []
+        entries: list[dict[str, Any]] = []
         page = 1
         while True:
-            result = self.call(
+            body = self._get(
                 "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history",
-                self.client.Cells.get_cell_history,
-                sheet_id,
-                row_id,
-                column_id,
-                page_size=HISTORY_PAGE_SIZE,
-                page=page,
+                f"/sheets/{int(sheet_id)}/rows/{int(row_id)}/columns/{int(column_id)}/history",
+                {"pageSize": HISTORY_PAGE_SIZE, "page": page},
             )
-            for item in result.data:
-                by = item.modified_by.email if item.modified_by is not None else None
-                entries.append(CellEntry(column=column_title, value=_value(item.value), at=item.modified_at, by=by))
-            if page >= (result.total_pages or 1):
+            body = body if isinstance(body, dict) else {}
+            for item in body.get("data") or []:
+                by = item.get("modifiedBy")
+                entries.append(
+                    {
+                        "column": column_title,
+                        "value": _value(item.get("value")),
+                        "at": item.get("modifiedAt"),
+                        "by": by.get("email") if isinstance(by, dict) else None,
+                    }
+                )
+            if page >= (_count(body.get("totalPages")) or 1):
                 break
             page += 1
         # Smartsheet lists newest first; the replay wants oldest first, equal times in save order.
         entries.reverse()
-        return entries
+        return _CELL_ENTRIES.validate_python(entries)
 
     def workspace_sheets(self, workspace_id: int) -> list[SheetRef]:
         return self._sheets_below(self._workspace_children, workspace_id)
@@ -414,32 +450,47 @@ def _value(value: Any) -> CellValue:
     return None
 
 
-def _sheet_data(sheet: Any) -> SheetData:
-    titles = {int(column.id): str(column.title) for column in sheet.columns}
-    primary = next((int(c.id) for c in sheet.columns if c.primary), None)
+def _email(user: Any) -> str | None:
+    return user.get("email") if isinstance(user, dict) else None
+
+
+def _sheet_from_json(
+    body: dict[str, Any], keep: Collection[str] | None = None, every_column: list[dict[str, Any]] | None = None
+) -> SheetData:
+    """A sheet read's JSON as our SheetData, validated once (pydantic parses the timestamps).
+
+    `keep`: the titles whose cells the rows carry (all when None).  `every_column`: the sheet's
+    columns (listed apart) when the read asked for only some of them.
+    """
+    columns = every_column if every_column is not None else body.get("columns") or []
+    titles = {int(column["id"]): str(column["title"]) for column in columns}
+    primary = next((int(column["id"]) for column in columns if column.get("primary")), None)
+    wanted = titles if keep is None else {cid: title for cid, title in titles.items() if title in keep}
     rows = []
-    for row in sheet.rows:
+    for row in body.get("rows") or []:
         values: dict[str, CellValue] = {}
-        for cell in row.cells:
-            title = titles.get(int(cell.column_id))
+        for cell in row.get("cells") or ():
+            title = wanted.get(cell.get("columnId"))
             if title is not None:
-                values[title] = _value(cell.value)
+                values[title] = _value(cell.get("value"))
         rows.append(
-            RowData(
-                id=row.id,
-                created_at=row.created_at,
-                created_by=row.created_by.email if row.created_by is not None else None,
-                modified_at=row.modified_at,
-                modified_by=row.modified_by.email if row.modified_by is not None else None,
-                values=values,
-            )
+            {
+                "id": row["id"],
+                "created_at": row.get("createdAt"),
+                "created_by": _email(row.get("createdBy")),
+                "modified_at": row.get("modifiedAt"),
+                "modified_by": _email(row.get("modifiedBy")),
+                "values": values,
+            }
         )
-    return SheetData(
-        id=sheet.id,
-        name=sheet.name,
-        version=sheet.version,
-        total_row_count=sheet.total_row_count or len(rows),
-        columns=ColumnMap(ids_by_title={title: column_id for column_id, title in titles.items()}),
-        primary_column_id=primary,
-        rows=rows,
+    return SheetData.model_validate(
+        {
+            "id": body["id"],
+            "name": body.get("name") or "",
+            "version": body.get("version") or 0,
+            "total_row_count": body.get("totalRowCount") or len(rows),
+            "columns": {"ids_by_title": {title: column_id for column_id, title in titles.items()}},
+            "primary_column_id": primary,
+            "rows": rows,
+        }
     )
