@@ -1,0 +1,360 @@
+"""The trail's log: one append-only log of every stored event, in the state table.
+
+Layout (partition `trail`): `entry#<position, 12 digits>` per leaf (position, event id, leaf hash,
+the previous leaf's hash and event id, the event's detection day and expiry) and `head` (size, last
+leaf, the Merkle frontier: domain.trail.Frontier).  A marker `trail-event#<event id>` says an event
+is logged and where, so no event is logged twice.  One append is one transaction: the head moved
+from the size it was read at, the new entries and their markers, all or nothing; a writer that lost
+the race to another reads the head again.  The entries never expire: they keep an expired event's
+leaf hash.  Entries are one partition: appends are serialised on the head anyway, and reading the
+log in order is one query.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from billing_audit.domain.trail import Frontier, leaf_hash, leaf_line
+from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+Record = Mapping[str, Any]
+# At most 100 items per transaction: the head, and an entry and a marker per event.
+APPEND_BATCH = 40
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    position: int
+    event_id: str
+    leaf_hash: bytes
+    prev: bytes | None
+    prev_event_id: str | None
+    detected_day: str | None = None
+    expires_at: int | None = None  # epoch seconds: the event's TTL, after which its record may be gone
+
+    def line_for(self, record: Record) -> bytes:
+        return leaf_line(record, self.position, self.prev, self.prev_event_id)
+
+
+@dataclass(frozen=True)
+class TrailHead:
+    size: int
+    last_leaf: bytes | None
+    last_event_id: str | None
+    frontier: Frontier
+
+
+class TrailContention(RuntimeError):
+    """The head kept moving under every attempt to append: too many writers at once."""
+
+
+class TrailLog(Protocol):
+    def append(self, records: Sequence[tuple[str, Record]]) -> list[TrailEntry]:
+        """Log these stored events (event id, the record exactly as stored) that are not logged yet;
+        returns the entries written."""
+
+    def unlogged(self, event_ids: Sequence[str]) -> list[str]:
+        """Those of these events that have no entry."""
+
+    def head(self) -> TrailHead: ...
+
+    def entries(self) -> Iterator[TrailEntry]:
+        """Every entry, in position order."""
+
+    def entry_of(self, event_id: str) -> TrailEntry | None: ...
+
+    def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The records of these events as the events table holds them now (absent ids are missing)."""
+
+    def stored_ids(self, day: str) -> Iterator[str]:
+        """Ids of the events the table holds that were detected on this UTC day (through its index)."""
+
+
+def _expiry(record: Record, retention_days: int | None) -> int | None:
+    if not retention_days:
+        return None
+    changed = datetime.fromisoformat(str(record["changed_at"]).replace("Z", "+00:00"))
+    return int(changed.timestamp()) + retention_days * 86_400
+
+
+def _plan(
+    head: TrailHead, records: Sequence[tuple[str, Record]], retention_days: int | None
+) -> tuple[list[TrailEntry], TrailHead]:
+    frontier = Frontier(head.frontier.size, list(head.frontier.peaks))
+    prev, prev_id = head.last_leaf, head.last_event_id
+    entries: list[TrailEntry] = []
+    for event_id, record in records:
+        position = frontier.size
+        leaf = leaf_hash(leaf_line(record, position, prev, prev_id))
+        frontier.append(leaf)
+        detected = str(record.get("detected_at") or "")[:10] or None
+        entries.append(TrailEntry(position, event_id, leaf, prev, prev_id, detected, _expiry(record, retention_days)))
+        prev, prev_id = leaf, event_id
+    return entries, TrailHead(frontier.size, prev, prev_id, frontier)
+
+
+class DynamoTrail:
+    PK = "trail"
+    HEAD_KEY: Mapping[str, str] = {"pk": "trail", "sk": "head"}
+    ATTEMPTS = 60
+
+    def __init__(
+        self,
+        state: Table,
+        events: Table,
+        retention_days: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state = state
+        self.events = events
+        self.retention_days = retention_days
+        self.sleep = sleep
+
+    @staticmethod
+    def _marker(event_id: str) -> dict[str, str]:
+        return {"pk": f"trail-event#{event_id}", "sk": "logged"}
+
+    @staticmethod
+    def _entry_sk(position: int) -> str:
+        return f"entry#{position:012d}"
+
+    def head(self) -> TrailHead:
+        item = self.state.get_item(Key=dict(self.HEAD_KEY), ConsistentRead=True).get("Item")
+        return _head_from(item)
+
+    def unlogged(self, event_ids: Sequence[str]) -> list[str]:
+        wanted = list(dict.fromkeys(event_ids))
+        logged: set[str] = set()
+        client = self.state.meta.client
+        for start in range(0, len(wanted), 100):
+            keys = [self._marker(event_id) for event_id in wanted[start : start + 100]]
+            request: Any = {self.state.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.state.name, []):
+                    logged.add(str(item["pk"]).removeprefix("trail-event#"))
+                request = answer.get("UnprocessedKeys")
+        return [event_id for event_id in wanted if event_id not in logged]
+
+    def append(self, records: Sequence[tuple[str, Record]]) -> list[TrailEntry]:
+        unique = list({event_id: (event_id, record) for event_id, record in records}.values())
+        todo = set(self.unlogged([event_id for event_id, _ in unique]))
+        pending = [pair for pair in unique if pair[0] in todo]
+        written: list[TrailEntry] = []
+        for start in range(0, len(pending), APPEND_BATCH):
+            written.extend(self._append_batch(pending[start : start + APPEND_BATCH]))
+        return written
+
+    def _append_batch(self, batch: list[tuple[str, Record]]) -> list[TrailEntry]:
+        client = self.state.meta.client
+        for attempt in range(self.ATTEMPTS):
+            if not batch:
+                return []
+            item = self.state.get_item(Key=dict(self.HEAD_KEY), ConsistentRead=True).get("Item")
+            head = _head_from(item)
+            entries, after = _plan(head, batch, self.retention_days)
+            head_put: dict[str, Any] = {
+                "TableName": self.state.name,
+                "Item": {
+                    **self.HEAD_KEY,
+                    "size": after.size,
+                    "last_leaf": after.last_leaf.hex() if after.last_leaf else None,
+                    "last_event_id": after.last_event_id,
+                    "frontier": after.frontier.to_hex(),
+                },
+            }
+            if item is None:
+                head_put["ConditionExpression"] = "attribute_not_exists(sk)"
+            else:
+                head_put["ConditionExpression"] = "#s = :seen"
+                head_put["ExpressionAttributeNames"] = {"#s": "size"}
+                head_put["ExpressionAttributeValues"] = {":seen": head.size}
+            actions: list[Any] = [{"Put": head_put}]
+            for entry in entries:
+                actions.append(
+                    {
+                        "Put": {
+                            "TableName": self.state.name,
+                            "Item": self._entry_item(entry),
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    }
+                )
+                actions.append(
+                    {
+                        "Put": {
+                            "TableName": self.state.name,
+                            "Item": {**self._marker(entry.event_id), "position": entry.position},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                )
+            try:
+                client.transact_write_items(TransactItems=actions)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in (
+                    "TransactionCanceledException",
+                    "TransactionConflictException",
+                ):
+                    raise
+                # Another writer moved the head (or logged one of these events): read again.
+                still = set(self.unlogged([event_id for event_id, _ in batch]))
+                batch = [pair for pair in batch if pair[0] in still]
+                self.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))
+                continue
+            return entries
+        raise TrailContention(f"the trail's head moved under {self.ATTEMPTS} attempts to append")
+
+    def _entry_item(self, entry: TrailEntry) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": self.PK,
+            "sk": self._entry_sk(entry.position),
+            "position": entry.position,
+            "event_id": entry.event_id,
+            "leaf_hash": entry.leaf_hash.hex(),
+        }
+        if entry.prev is not None:
+            item["prev"] = entry.prev.hex()
+        if entry.prev_event_id is not None:
+            item["prev_event_id"] = entry.prev_event_id
+        if entry.detected_day:
+            item["detected_day"] = entry.detected_day
+        if entry.expires_at is not None:
+            item["expires_at"] = entry.expires_at
+        return item
+
+    def entries(self) -> Iterator[TrailEntry]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(self.PK) & Key("sk").begins_with("entry#"),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.state.query(**kwargs)
+            for item in page["Items"]:
+                yield _entry_from(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def entry_of(self, event_id: str) -> TrailEntry | None:
+        marker = self.state.get_item(Key=self._marker(event_id), ConsistentRead=True).get("Item")
+        if marker is None:
+            return None
+        key = {"pk": self.PK, "sk": self._entry_sk(int(str(marker["position"])))}
+        item = self.state.get_item(Key=key, ConsistentRead=True).get("Item")
+        return None if item is None else _entry_from(item)
+
+    def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        client = self.events.meta.client
+        wanted = list(dict.fromkeys(event_ids))
+        for start in range(0, len(wanted), 100):
+            keys = [{"event_id": event_id} for event_id in wanted[start : start + 100]]
+            request: Any = {
+                self.events.name: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "event_id, #r",
+                    "ExpressionAttributeNames": {"#r": "record"},
+                }
+            }
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.events.name, []):
+                    found[str(item["event_id"])] = json.loads(str(item["record"]))
+                request = answer.get("UnprocessedKeys")
+        return found
+
+    def stored_ids(self, day: str) -> Iterator[str]:
+        kwargs: dict[str, Any] = {
+            "IndexName": EVENTS_BY_DETECTED_DAY_INDEX,
+            "KeyConditionExpression": Key("detected_day").eq(day),
+            "ProjectionExpression": "event_id",
+        }
+        while True:
+            page = self.events.query(**kwargs)
+            for item in page["Items"]:
+                yield str(item["event_id"])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _head_from(item: Mapping[str, Any] | None) -> TrailHead:
+    if item is None:
+        return TrailHead(0, None, None, Frontier())
+    size = int(str(item["size"]))
+    last = item.get("last_leaf")
+    return TrailHead(
+        size,
+        bytes.fromhex(str(last)) if last else None,
+        str(item["last_event_id"]) if item.get("last_event_id") else None,
+        Frontier.from_hex(size, [str(peak) for peak in item.get("frontier", [])]),
+    )
+
+
+def _entry_from(item: Mapping[str, Any]) -> TrailEntry:
+    prev = item.get("prev")
+    return TrailEntry(
+        position=int(str(item["position"])),
+        event_id=str(item["event_id"]),
+        leaf_hash=bytes.fromhex(str(item["leaf_hash"])),
+        prev=bytes.fromhex(str(prev)) if prev else None,
+        prev_event_id=str(item["prev_event_id"]) if item.get("prev_event_id") else None,
+        detected_day=str(item["detected_day"]) if item.get("detected_day") else None,
+        expires_at=int(str(item["expires_at"])) if item.get("expires_at") is not None else None,
+    )
+
+
+class MemoryTrail:
+    """The log in this process (unit tests, dry runs), over a dict of stored records."""
+
+    def __init__(self, records: Callable[[], Mapping[str, Record]], retention_days: int | None = None) -> None:
+        self._records = records
+        self.retention_days = retention_days
+        self.log: list[TrailEntry] = []
+        self._head = TrailHead(0, None, None, Frontier())
+        self._lock = threading.Lock()
+
+    def append(self, records: Sequence[tuple[str, Record]]) -> list[TrailEntry]:
+        with self._lock:
+            logged = {entry.event_id for entry in self.log}
+            fresh = list({i: (i, r) for i, r in records if i not in logged}.values())
+            entries, self._head = _plan(self._head, fresh, self.retention_days)
+            self.log.extend(entries)
+            return entries
+
+    def unlogged(self, event_ids: Sequence[str]) -> list[str]:
+        logged = {entry.event_id for entry in self.log}
+        return [event_id for event_id in dict.fromkeys(event_ids) if event_id not in logged]
+
+    def head(self) -> TrailHead:
+        return self._head
+
+    def entries(self) -> Iterator[TrailEntry]:
+        yield from list(self.log)
+
+    def entry_of(self, event_id: str) -> TrailEntry | None:
+        return next((entry for entry in self.log if entry.event_id == event_id), None)
+
+    def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        held = self._records()
+        return {event_id: dict(held[event_id]) for event_id in event_ids if event_id in held}
+
+    def stored_ids(self, day: str) -> Iterator[str]:
+        for event_id, record in self._records().items():
+            if str(record.get("detected_at", ""))[:10] == day:
+                yield event_id
