@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from billing_audit.domain.access import AccessReviewPolicy
 from billing_audit.domain.alerting import AlertingPolicy
 from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.provenance import EventReportingPolicy
 from billing_audit.domain.risk import RiskContext, RiskPolicy, RosterEntry
 from billing_audit.errors import BadInput, first_problem
 from billing_audit.resources import CONFIG_ENV
@@ -83,6 +85,8 @@ class AuditConfig(BaseModel):
     risk: RiskPolicy = RiskPolicy()
     alerting: AlertingPolicy = AlertingPolicy()
     retention_days: int | None = Field(default=None, ge=1)
+    access_review: AccessReviewPolicy = AccessReviewPolicy()
+    event_reporting: EventReportingPolicy = EventReportingPolicy()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -72,6 +72,15 @@ class RetrainSettings(ConfigSettings):
     window_days: int = Field(res.RETRAIN_WINDOW_DEFAULT_DAYS, ge=1, alias=res.RETRAIN_WINDOW_DAYS_ENV)
 
 
+class AccessReviewSettings(SmartsheetSettings, ConfigSettings):
+    """functions/access_review and `billing-audit access-review`: reads shares, users, approvals and
+    events; stores the result in the state table; alerts one digest."""
+
+    events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
+    state_table: str = Field(alias=res.STATE_TABLE.env_var)
+    alerts_topic_arn: str = Field(alias=res.ALERTS_TOPIC_ENV)
+
+
 class ProcessSettings(AuditSettings):
     idempotency_table: str = Field(alias=res.IDEMPOTENCY_TABLE.env_var)
     callback_payloads_bucket: str = Field(alias=res.CALLBACK_PAYLOADS_BUCKET.env_var)

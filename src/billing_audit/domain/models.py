@@ -102,6 +102,9 @@ class RiskFactor(BaseModel):
         return f"{self.label} (+{self.weight:g})"
 
 
+_PROVENANCE = ("source", "ip_address")
+
+
 class AuditEvent(BaseModel):
     """One line of events.jsonl (FORMAT.md, "What a run writes"), plus the product's `risk_factors`."""
 
@@ -126,10 +129,14 @@ class AuditEvent(BaseModel):
     week_ending: CellValue = None
     detected_at: datetime
     detected_via: DetectedVia
+    # Where the save came from, as Smartsheet's Event Reporting tells it (domain/provenance.py):
+    # only where it is configured and the plan has it; absent from the record otherwise.
+    source: str | None = None
+    ip_address: str | None = None
 
     def to_record(self) -> dict[str, object]:
         """The JSON object written to events.jsonl and stored, times as UTC `Z` strings."""
-        record = self.model_dump(mode="json")
+        record = self.model_dump(mode="json", exclude={name for name in _PROVENANCE if getattr(self, name) is None})
         record["changed_at"] = utc_iso(self.changed_at)
         record["detected_at"] = utc_iso(self.detected_at)
         return record

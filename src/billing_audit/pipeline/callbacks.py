@@ -35,7 +35,7 @@ from billing_audit.domain.values import values_equal
 from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.holds import column_hold
-from billing_audit.pipeline.record import record_events
+from billing_audit.pipeline.record import record_approvals, record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, newest_seen
 from billing_audit.resources import CHANGE_AGENT
 from billing_audit.smartsheet.models import RowData, SheetData
@@ -267,7 +267,7 @@ def process_callback(
                 continue
             if allowance is not None:
                 allowance -= plan.reads
-            result.events.extend(_audit_row(sheet, row, plan, touched.rows[row.id], header, ctx, deps))
+            result.events.extend(_audit_row(sheet, row, plan, touched.rows[row.id], header, ctx, config, deps))
             result.history_reads.update(plan.history.values())
             result.rows_derived += not plan.history
             remembered[row.id] = RowSnapshot(
@@ -313,6 +313,7 @@ def _audit_row(
     seen: _RowEvents,
     header: SheetSnapshot,
     ctx: AuditContext,
+    config: AuditConfig,
     deps: AuditDeps,
 ) -> list[AuditEvent]:
     entries = list(plan.derived)
@@ -344,6 +345,7 @@ def _audit_row(
     )
     # A row the memory does not know was added since it was taken, whatever the clocks say.
     since = (start.modified_at or header.taken_at) if start is not None else ADDED_SINCE_ANY_TIME
+    record_approvals(timeline, since, config, deps)
     return detect_row(timeline, ctx, since=since)
 
 

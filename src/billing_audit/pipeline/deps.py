@@ -12,6 +12,7 @@ from typing import Protocol
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.smartsheet.gateway import SmartsheetGateway, WebhookApi
+from billing_audit.store.access import ApprovalStore, MemoryApprovalStore
 from billing_audit.store.interfaces import (
     AlertCooldowns,
     AlertPublisher,
@@ -58,3 +59,6 @@ class AuditDeps:
     smartsheet_app_url: str | None = None
     # The anomaly model; None scores with the rules alone (local runs without a model, tests).
     anomaly: AnomalyScorer | None = None
+    # Moves of rows into an approving status, found in the Status histories the replay reads (the
+    # state table in AWS): the access review's segregation of duties reads them.
+    approvals: ApprovalStore = field(default_factory=MemoryApprovalStore)

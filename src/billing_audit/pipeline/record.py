@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from billing_audit.config import AuditConfig
+from billing_audit.domain.access import approvals_in
 from billing_audit.domain.features import REVERT_WINDOW
-from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.models import AuditEvent, RowTimeline
 from billing_audit.domain.risk import blend, score_with_rules
 from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.deps import AuditDeps
@@ -27,6 +28,21 @@ def neighbours_of(events: Sequence[AuditEvent], config: AuditConfig, deps: Audit
     for person in people:
         found.extend(deps.events.changes_by(person, start, end))
     return found
+
+
+def record_approvals(timeline: RowTimeline, since: datetime, config: AuditConfig, deps: AuditDeps) -> None:
+    """Keep the row's moves into an approving status after `since` (its Status history, where the
+    replay read it): the access review weighs them against who changed the row's billed values."""
+    policy = config.policy
+    found = approvals_in(
+        timeline,
+        policy.status_column,
+        config.access_review.approving_statuses,
+        since,
+        work_request_column=policy.work_request_column,
+    )
+    if found:
+        deps.approvals.add(found)
 
 
 def score_events(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:

@@ -47,7 +47,7 @@ from billing_audit.pipeline.backlog import (
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.holds import column_hold, hold, release
 from billing_audit.pipeline.planner import ScanPlan, plan_scan, rows_modified_since
-from billing_audit.pipeline.record import record_events
+from billing_audit.pipeline.record import record_approvals, record_events
 from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
@@ -386,10 +386,13 @@ def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: Aud
     ctx = _context(config, backlog.sheet, deps.clock())
     if item.added:
         timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=None)
-        return detect_row(timeline, ctx, since=ADDED_SINCE_ANY_TIME)
-    known = snapshot.rows[row.id]
-    timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=known)
-    return detect_row(timeline, ctx, since=known.modified_at or snapshot.taken_at)
+        since = ADDED_SINCE_ANY_TIME
+    else:
+        known = snapshot.rows[row.id]
+        timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=known)
+        since = known.modified_at or snapshot.taken_at
+    record_approvals(timeline, since, config, deps)
+    return detect_row(timeline, ctx, since=since)
 
 
 def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps, alerts: AlertBatch) -> None:
