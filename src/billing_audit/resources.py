@@ -103,8 +103,7 @@ class BucketSpec:
     env_var: str
 
 
-# The reports bucket: the demo keeps its outputs there.  Backups get their bucket when
-# that feature is built (README, "Unfinished").
+# The reports bucket: the demo keeps its outputs there.
 REPORTS_BUCKET = BucketSpec("ReportsBucket", "REPORTS_BUCKET")
 # Callbacks too large for a queue message, queued by reference (ingest/queue.py); kept as long as
 # the dead-letter queue keeps a message that names one.
@@ -113,6 +112,17 @@ CALLBACK_PAYLOAD_DAYS = 15
 CALLBACK_PAYLOAD_PREFIX = "callbacks/"
 # Anomaly models (store/models.py): versioned keys under models/anomaly/, written by `retrain`.
 MODELS_BUCKET = BucketSpec("ModelsBucket", "MODELS_BUCKET")
+# Sheet backups (store/backups.py): Object Lock, versioned, kept by tier (lifecycle rules on the `tier`
+# tag); the weekly export of the events table goes under exports/.
+BACKUPS_BUCKET = BucketSpec("BackupsBucket", "BACKUPS_BUCKET")
+EVENTS_EXPORT_PREFIX = "exports/events/"
+BACKUP_LOCK_MODE_ENV = "BACKUP_LOCK_MODE"  # GOVERNANCE or COMPLIANCE: the Object Lock mode of each object
+BACKUP_DAILY_DAYS_ENV = "BACKUP_DAILY_DAYS"  # how long a daily backup is locked and kept
+BACKUP_MONTHLY_MONTHS_ENV = "BACKUP_MONTHLY_MONTHS"  # how long a month's first backup is locked and kept
+BACKUP_MARGIN_ENV = "BACKUP_MARGIN_SECONDS"  # an invocation stops before a sheet when less time is left
+BACKUP_MARGIN_DEFAULT_SECONDS = 300.0  # a 20,000-row sheet's read, workbook and upload, with room
+METRIC_BACKUP_SHEETS = "BackupSheets"  # count of sheets backed up by an invocation
+METRIC_BACKUP_SHEETS_FAILED = "BackupSheetsFailed"  # count of sheets Smartsheet could not serve
 BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET, MODELS_BUCKET)
 
 ALERTS_TOPIC_LOGICAL_ID = "AlertsTopic"

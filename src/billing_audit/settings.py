@@ -8,7 +8,7 @@ names it in one line (`MissingSetting`), and never prints a value (tokens are `S
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -79,6 +79,18 @@ class AccessReviewSettings(SmartsheetSettings, ConfigSettings):
     events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
     state_table: str = Field(alias=res.STATE_TABLE.env_var)
     alerts_topic_arn: str = Field(alias=res.ALERTS_TOPIC_ENV)
+
+
+class BackupSettings(SmartsheetSettings, ConfigSettings):
+    """functions/backup and `billing-audit backup|restore`: the token, the state table (the token's
+    budget and the run's progress), the backup bucket and how long backups are kept."""
+
+    state_table: str = Field(alias=res.STATE_TABLE.env_var)
+    backups_bucket: str = Field(alias=res.BACKUPS_BUCKET.env_var)
+    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field("GOVERNANCE", alias=res.BACKUP_LOCK_MODE_ENV)
+    daily_days: int = Field(30, ge=1, alias=res.BACKUP_DAILY_DAYS_ENV)
+    monthly_months: int = Field(12, ge=0, alias=res.BACKUP_MONTHLY_MONTHS_ENV)
+    margin_seconds: float = Field(res.BACKUP_MARGIN_DEFAULT_SECONDS, ge=0, alias=res.BACKUP_MARGIN_ENV)
 
 
 class ProcessSettings(AuditSettings):

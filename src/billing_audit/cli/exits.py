@@ -5,6 +5,7 @@
 | 0    | done |
 | 1    | a dependency failed: Smartsheet or AWS unreachable, throttled or denying; a missing setting |
 | 2    | bad input: a file or field that cannot be used, named in the message |
+| 3    | a check failed: `backup verify` found a backup object missing or not matching its manifest |
 | 70   | an unexpected error (a bug): one line on stderr, the traceback in a log file |
 
 Commands do not catch errors to choose a code: `run` classifies whatever escapes them.
@@ -32,6 +33,7 @@ class ExitCode(IntEnum):
     OK = 0
     DEPENDENCY_FAILED = 1
     BAD_INPUT = 2
+    CHECK_FAILED = 3
     UNEXPECTED = 70  # sysexits.h EX_SOFTWARE
     INTERRUPTED = 130
 

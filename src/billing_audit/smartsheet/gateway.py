@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from billing_audit.budget import Cost, Priority
+from billing_audit.domain.backup import BackupColumn, NewRow, SheetContent
 from billing_audit.domain.models import CellEntry
 from billing_audit.errors import DependencyFailed
 from billing_audit.smartsheet.models import SheetData, SheetRef, UserData, WebhookInfo
@@ -54,6 +55,23 @@ class SmartsheetGateway(Protocol):
 
     def call_counts(self) -> dict[str, int]:
         """Calls this gateway made, by endpoint."""
+
+
+class SheetArchive(Protocol):
+    """What backups read and restores write: a whole sheet at one version, and a new sheet built
+    row by row.  Never writes to an existing sheet's rows."""
+
+    def sheet_content(self, sheet_id: int) -> SheetContent:
+        """Columns (types, options), rows in display order with their parents, cell values, and
+        the attachment and discussion lists."""
+
+    def create_sheet(self, name: str, columns: Sequence[BackupColumn]) -> tuple[int, list[int]]:
+        """A new sheet with these columns; its id and its columns' ids in order."""
+
+    def add_rows(self, sheet_id: int, rows: Sequence[NewRow], parent_id: int | None) -> list[int]:
+        """Rows added in order at the bottom (of the sheet, or of `parent_id`'s children); their ids."""
+
+    def call_counts(self) -> dict[str, int]: ...
 
 
 class WebhookApi(Protocol):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.alert_messages import AlertMessage
 from billing_audit.domain.alerting import AlertingPolicy, Cooldown
+from billing_audit.domain.backup import BACKUP_PREFIX, SheetEntry, Tier
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.store.backups import BackupRun
 from billing_audit.store.interfaces import ReportRecord, RunInProgress, StateStore
 
 
@@ -253,3 +256,51 @@ class MemoryMetrics:
 
     def sums(self, names: Sequence[str], start: datetime, end: datetime) -> dict[str, float]:
         return {name: self.totals.get(name, 0.0) for name in names}
+
+
+class MemoryBackupStore:
+    """The backup bucket in memory: objects with their tier and retention date."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.tiers: dict[str, str] = {}
+        self.retain_until: dict[str, datetime] = {}
+
+    def put(self, key: str, data: bytes, content_type: str, *, tier: Tier, retain_until: datetime) -> str:
+        self.objects[key] = data
+        self.tiers[key] = tier.value
+        self.retain_until[key] = retain_until
+        return hashlib.sha256(data).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def days(self) -> list[date]:
+        found = set()
+        for key in self.objects:
+            try:
+                found.add(date.fromisoformat(key.removeprefix(BACKUP_PREFIX).split("/", 1)[0]))
+            except ValueError:
+                continue
+        return sorted(found)
+
+
+class MemoryBackupProgress:
+    def __init__(self) -> None:
+        self.runs: dict[date, BackupRun] = {}
+        self.entries: dict[date, dict[int, SheetEntry]] = {}
+        self.monthly: dict[str, date] = {}
+
+    def begin(self, day: date, now: datetime) -> BackupRun:
+        self.monthly.setdefault(f"{day:%Y-%m}", day)
+        tier = Tier.MONTHLY if self.monthly[f"{day:%Y-%m}"] == day else Tier.DAILY
+        return self.runs.setdefault(day, BackupRun(day=day, started_at=now, tier=tier))
+
+    def done(self, day: date) -> dict[int, SheetEntry]:
+        return dict(self.entries.get(day, {}))
+
+    def mark_done(self, day: date, entry: SheetEntry) -> None:
+        self.entries.setdefault(day, {})[entry.sheet_id] = entry
+
+    def finish(self, day: date, now: datetime) -> None:
+        self.runs[day] = self.runs[day].model_copy(update={"finished_at": now})
