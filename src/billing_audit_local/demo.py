@@ -14,8 +14,10 @@ import boto3
 
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
+from billing_audit.domain.access import AccessReviewResult
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
+from billing_audit.pipeline.access_review import run_access_review
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps, ReportRequest, build_report
 from billing_audit.pipeline.reports.links import PresignedLinks
@@ -29,7 +31,7 @@ from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scan_runs import LocalScanRuns, ScanRunReport
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
-from billing_audit_local.wiring import simulator_deps
+from billing_audit_local.wiring import simulator_access_review_deps, simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
 
@@ -46,6 +48,7 @@ class DemoResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # alerts.jsonl: each as each subscriber got it
     report: dict[str, str] = field(default_factory=dict)  # the report's files here and its S3 keys
     audit_run: ScanRunReport | None = None  # the scan run at `now`
+    access_review: AccessReviewResult | None = None  # the review after the audit (access_review.json)
 
     @property
     def violations(self) -> list[AuditEvent]:
@@ -81,6 +84,7 @@ class DemoResult:
                 }
             ),
             "alerts": alert_counts(self.alerts),
+            "access_review": None if self.access_review is None else self.access_review.counts(),
             "archive": self.archive,
         }
 
@@ -121,10 +125,21 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
         sim.reset_call_counts()
         audit = scans.run()  # in webhook mode: the reconciliation
         calls["audit" if mode == "scan" else "reconcile"] = dict(sim.call_counts)
+        # The access review, as its monthly schedule runs it: after the audit, so the approvals the
+        # audit found in Status histories are there to weigh.
+        sim.reset_call_counts()
+        review = run_access_review(config, simulator_access_review_deps(sim, config, backoff_seconds=0.05))
+        calls["access_review"] = dict(sim.call_counts)
 
         events = sorted(deps.events.all_events(), key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
         result = DemoResult(
-            scenario=scenario, mode=mode, events=events, api_calls=calls, audit_run=audit, alerts=alerts.collect()
+            scenario=scenario,
+            mode=mode,
+            events=events,
+            api_calls=calls,
+            audit_run=audit,
+            alerts=alerts.collect(),
+            access_review=review,
         )
         if out_dir is not None:
             write_outputs(result, out_dir)
@@ -219,6 +234,9 @@ def write_outputs(result: DemoResult, out_dir: Path) -> None:
         for alert in result.alerts:
             handle.write(json.dumps(alert, ensure_ascii=False) + "\n")
     (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+    if result.access_review is not None:
+        review = json.dumps(result.access_review.to_record(), indent=2, ensure_ascii=False)
+        (out_dir / "access_review.json").write_text(review + "\n", encoding="utf-8")
 
 
 def alert_counts(alerts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -256,6 +274,9 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
             f"{event.work_request or ''} {event.column or '(row)'}: {event.old_value!r} -> {event.new_value!r} "
             f"by {event.changed_by or 'unknown'} at {event.to_record()['changed_at']} {impact}".rstrip()
         )
+        if event.risk_factors:
+            why = ", ".join(factor.render() for factor in event.risk_factors)
+            lines.append(f"         risk {event.risk_score:.2f}: {why}")
     calls = summary["api_calls"]
     if result.audit_run is not None:
         run = result.audit_run
@@ -270,7 +291,15 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     alerts = summary["alerts"]
     kinds = ", ".join(f"{count} {kind}" for kind, count in alerts["by_kind"].items()) or "none"
     lines += ["", f"Alerts: {alerts['notifications']} notifications ({kinds}), each by email, Slack and queue"]
+    review = result.access_review
+    if review is not None:
+        counts = ", ".join(f"{count} {reason}" for reason, count in review.counts().items()) or "nothing found"
+        lines += ["", f"Access review: {review.people} people with access to {len(review.sheets)} sheet(s): {counts}"]
+        for finding in review.findings[:top]:
+            lines.append(f"  {finding.person} on {finding.sheet_name}: {finding.detail}")
     lines += ["", f"Wrote {out_dir / 'events.jsonl'}, {out_dir / 'alerts.jsonl'} and {out_dir / 'summary.json'}"]
+    if review is not None:
+        lines.append(f"Wrote the access review: {out_dir / 'access_review.json'}")
     if result.report:
         lines.append(f"Wrote the report: {out_dir / 'report.xlsx'} and {out_dir / 'dashboard.html'}")
     lines += [f"Archived {location}" for location in [*result.archive.values(), *result.report.values()]]

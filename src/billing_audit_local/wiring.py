@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from billing_audit.budget import Priority
 from billing_audit.config import AuditConfig
+from billing_audit.pipeline.access_review import AccessReviewDeps
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.settings import AuditSettings, load
+from billing_audit.settings import AccessReviewSettings, AuditSettings, load
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit.wiring import aws_dependencies, request_budget
+from billing_audit.wiring import access_review_dependencies, aws_dependencies, request_budget
 from smartsheet_sim import Simulator
 
 
@@ -31,3 +32,19 @@ def simulator_deps(
         sleep=sim.sleep,
     )
     return aws_dependencies(config, settings, smartsheet=gateway, clock=clock, sleep=sim.sleep, priority=priority)
+
+
+def simulator_access_review_deps(
+    sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0
+) -> AccessReviewDeps:
+    """The access review's dependencies (the local cloud) reading Smartsheet from `sim`, on its clock."""
+    settings = load(AccessReviewSettings)
+    clock = lambda: sim.now  # noqa: E731 - the simulator's clock, as the deps' own
+    gateway = SdkSmartsheet(
+        token=sim.token,
+        api_base=sim.api_base or sim.start(),
+        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
+        budget=request_budget(settings.state_table, clock),
+        sleep=sim.sleep,
+    )
+    return access_review_dependencies(config, settings, smartsheet=gateway, clock=clock, sleep=sim.sleep)

@@ -127,6 +127,23 @@ def test_scenario(name, path, expected, mode, tmp_path, capsys):
         deletions = [e for e in events if e["type"] == "closed_row_deleted"]
         assert all(e["changed_by"] for e in deletions), "the webhook path knows who deleted a row"
     assert "Top findings" in capsys.readouterr().out
+    if "access_review" in expected:
+        assert_access_review(out, expected["access_review"])
+
+
+def assert_access_review(out, expected):
+    """The review flags exactly the people, sheets and reasons the roster, users list and shares
+    imply, and nobody else; every finding carries its evidence."""
+    review = json.loads((out / "access_review.json").read_text())
+    got = sorted((f["person"], f["sheet_id"], f["reason"]) for f in review["findings"])
+    assert got == sorted((e["person"], e["sheet"], e["reason"]) for e in expected)
+    for finding in review["findings"]:
+        assert finding["sheet_name"] and finding["detail"] and finding["evidence"]
+    sod = [f for f in review["findings"] if f["reason"] == "segregation_of_duties"]
+    for finding in sod:
+        # From real approvals in the Status history: who approved, when, and the changes they made.
+        for row in finding["evidence"]["rows"]:
+            assert row["approved"]["status"] and row["changes"]
 
 
 def test_example_cell_history_reads_are_no_more_than_the_rules_require(tmp_path):
