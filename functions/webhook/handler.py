@@ -2,7 +2,10 @@
 
 The request logic lives in billing_audit.ingest.request; this module parses the event, shapes the
 response, and owns the per-container clients (built lazily on first use).  Its import graph stays
-light: no Smartsheet SDK, no scan pipeline, no openpyxl/scikit-learn/pandas.
+light: no Smartsheet SDK, no scan pipeline, no openpyxl/scikit-learn/pandas, and no Powertools
+event handler: one route (API Gateway sends only POST /webhook here) needs no router, and the
+router's package (every resolver, asyncio) doubled this function's cold import.  The event is read
+through Powertools' API Gateway data class.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,7 +32,6 @@ from billing_audit.store.secrets import SecretsManagerSecrets
 logger = Logger(service=res.SERVICE_NAME)
 tracer = Tracer(service=res.SERVICE_NAME)
 metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
-app = APIGatewayRestResolver()
 
 _ingest: WebhookIngest | None = None
 _sink: SqsCallbackSink | None = None
@@ -93,33 +95,34 @@ def _record(result: IngestResult) -> None:
         logger.info("webhook request handled", extra=fields)
 
 
-@app.post("/webhook")
+def _response(status_code: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway proxy response with a JSON body."""
+    return {
+        "statusCode": status_code,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
 @tracer.capture_method(capture_response=False)
-def webhook() -> Response[str]:
-    event = app.current_event
+def webhook(event: APIGatewayProxyEvent, context: LambdaContext | None) -> dict[str, Any]:
     runtime = ingest()
-    if _sink is not None and app.lambda_context is not None:
-        _sink.register_lambda_context(app.lambda_context)
+    if _sink is not None and context is not None:
+        _sink.register_lambda_context(context)
     result = runtime.handle(event.body, bool(event.is_base64_encoded), dict(event.headers or {}))
     _record(result)
-    return Response(
-        status_code=result.status_code,
-        content_type="application/json",
-        body=json.dumps(result.body),
-        headers=result.headers,
-    )
-
-
-@app.exception_handler(Exception)
-def _unexpected(exc: Exception) -> Response[str]:
-    # Never the body or the exception text (it could quote the body); Smartsheet retries a 500.
-    metrics.add_metric(name=res.METRIC_WEBHOOK_FAILED, unit=MetricUnit.Count, value=1)
-    logger.error("webhook request crashed", extra={"error": type(exc).__name__})
-    return Response(status_code=500, content_type="application/json", body=json.dumps({"message": "Try again"}))
+    return _response(result.status_code, result.body, result.headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        return webhook(APIGatewayProxyEvent(event), context)
+    except Exception as exc:
+        # Never the body or the exception text (it could quote the body); Smartsheet retries a 500.
+        metrics.add_metric(name=res.METRIC_WEBHOOK_FAILED, unit=MetricUnit.Count, value=1)
+        logger.error("webhook request crashed", extra={"error": type(exc).__name__})
+        return _response(500, {"message": "Try again"})

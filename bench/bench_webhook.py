@@ -1,0 +1,269 @@
+"""The webhook function: its latency in a warm container and its cold import, each against a floor.
+
+- Latency: `--callbacks` (default 10,000) signed callbacks, each a new nonce, handed to the
+  webhook handler in process as API Gateway proxy events, its clients warm, on the moto server of
+  the local cloud.  The floor is its own AWS calls made bare on the same server with the same
+  kind of clients: one conditional idempotency write and one FIFO queue send per callback (goal:
+  the handler's p99 at most 1.5x the floor's).  Powertools' idempotency also marks the record
+  completed after the send, a second write the floor leaves out, so the ratio errs against us.
+- Cold import: a fresh interpreter importing functions/webhook/handler.py, against one importing
+  boto3 and Powertools' Logger, Metrics and Tracer alone (the issue's floor), and against one that
+  also builds the three as any handler using them does (a Tracer loads the X-Ray SDK and patches
+  boto3 when built: no traced function escapes it); the median of `--imports` (default 7) runs
+  each, interleaved (goal at most 1.3x).
+
+    .venv/bin/python -m bench.bench_webhook [--callbacks 10000]   (section "webhook" of bench/results.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.results_file import RESULTS, record
+
+P99_GOAL = 1.5
+IMPORT_GOAL = 1.3
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _event(body: str, headers: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the local front builds one."""
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": "/webhook",
+        "path": "/webhook",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/webhook",
+            "httpMethod": "POST",
+            "path": "/prod/webhook",
+            "stage": "prod",
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "Smartsheet"},
+            "apiId": "bench",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def _payload(webhook_id: int, sheet_id: int, n: int) -> dict[str, Any]:
+    at = "2026-11-12T10:00:00.000+00:00"
+    return {
+        "nonce": str(uuid.uuid4()),
+        "timestamp": at,
+        "webhookId": webhook_id,
+        "scope": "sheet",
+        "scopeObjectId": sheet_id,
+        "events": [
+            {"objectType": "sheet", "eventType": "updated", "id": sheet_id, "userId": 5002, "timestamp": at},
+            {
+                "objectType": "cell",
+                "eventType": "updated",
+                "rowId": 1 + n % 5,
+                "columnId": 11,
+                "userId": 5002,
+                "timestamp": at,
+            },
+        ],
+    }
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50": ordered[len(ordered) // 2] * 1000,
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+def latency(callbacks: int) -> dict[str, Any]:
+    import boto3
+
+    from billing_audit import resources as res
+    from billing_audit.smartsheet.webhooks import sign
+    from billing_audit_local.cloud import LocalCloud
+    from billing_audit_local.environment import deployed_name
+    from billing_audit_local.lambdas import LocalLambdaContext, local_lambda_environment
+    from billing_audit_local.scenario import config_for
+    from billing_audit_local.serve import LocalWebhookStack
+    from billing_audit_local.wiring import simulator_deps
+    from smartsheet_sim import Simulator
+    from smartsheet_sim.scenario import parse_scenario
+    from smartsheet_sim.testing import small_scenario
+
+    scenario = parse_scenario(small_scenario())
+    config = config_for(scenario)
+    with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
+        cloud.provision()
+        stack = LocalWebhookStack(sim, config, simulator_deps(sim, config))
+        stack.start()
+        try:
+            report = stack.sync()
+            sheet_id, webhook_id = next((row.sheet_id, row.webhook_id) for row in report.rows if row.webhook_id)
+            assert sheet_id is not None and webhook_id is not None
+            secret = sim.webhooks.get(webhook_id).shared_secret
+            handler = stack.front.handler  # type: ignore[union-attr]
+            context = LocalLambdaContext("webhook", timeout_seconds=10, memory_limit_in_mb=256)
+            bodies = [json.dumps(_payload(webhook_id, sheet_id, n)) for n in range(callbacks + 20)]
+            events = [
+                _event(
+                    body, {"Content-Type": "application/json", "Smartsheet-Hmac-SHA256": sign(secret, body.encode())}
+                )
+                for body in bodies
+            ]
+            handler_seconds: list[float] = []
+            statuses: dict[int, int] = {}
+            with contextlib.redirect_stdout(io.StringIO()):  # the metrics' EMF lines
+                for event in events[:20]:  # warm: the clients, the secret's cache, the connections
+                    handler(event, context)
+                for event in events[20:]:
+                    started = time.perf_counter()
+                    response = handler(event, context)
+                    handler_seconds.append(time.perf_counter() - started)
+                    statuses[response["statusCode"]] = statuses.get(response["statusCode"], 0) + 1
+            # The floor: the same two calls, bare, on the same server.
+            dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+            table = deployed_name(res.IDEMPOTENCY_TABLE.env_var)
+            queue_url = cloud.names[res.CALLBACK_QUEUE_ENV]
+            floor_seconds: list[float] = []
+            for n, body in enumerate(bodies):
+                started = time.perf_counter()
+                dynamodb.put_item(
+                    TableName=table,
+                    Item={
+                        "id": {"S": f"floor#{uuid.uuid4()}"},
+                        "status": {"S": "INPROGRESS"},
+                        "expiration": {"N": "1"},
+                    },
+                    ConditionExpression="attribute_not_exists(id)",
+                )
+                sqs.send_message(
+                    QueueUrl=queue_url,
+                    MessageBody=body,
+                    MessageGroupId=str(sheet_id),
+                    MessageDeduplicationId=uuid.uuid4().hex,
+                )
+                if n >= 20:
+                    floor_seconds.append(time.perf_counter() - started)
+        finally:
+            stack.stop()
+    ours, floor = _percentiles(handler_seconds), _percentiles(floor_seconds)
+    return {
+        "callbacks": callbacks,
+        "accepted": statuses.get(200, 0),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "handler_p50_ms": round(ours["p50"], 2),
+        "handler_p99_ms": round(ours["p99"], 2),
+        "floor_p50_ms": round(floor["p50"], 2),
+        "floor_p99_ms": round(floor["p99"], 2),
+        "p99_ratio": round(ours["p99"] / floor["p99"], 2),
+        "p99_goal": P99_GOAL,
+    }
+
+
+_IMPORT_HANDLER = """
+import importlib.util, sys, time
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules["handler"] = module
+spec.loader.exec_module(module)
+print(time.perf_counter() - started)
+"""
+_IMPORT_FLOOR = """
+import time
+started = time.perf_counter()
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+print(time.perf_counter() - started)
+"""
+_IMPORT_FLOOR_BUILT = """
+import time
+started = time.perf_counter()
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+service = "billing-audit"
+Logger(service=service), Metrics(namespace="BillingAudit", service=service), Tracer(service=service)
+print(time.perf_counter() - started)
+"""
+
+
+def cold_import(runs: int) -> dict[str, Any]:
+    handler = REPO / "functions" / "webhook" / "handler.py"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "POWERTOOLS_SERVICE_NAME": "billing-audit",
+    }
+    ours: list[float] = []
+    floor: list[float] = []
+    built: list[float] = []
+    scripts: list[tuple[str, list[float], list[str]]] = [
+        (_IMPORT_HANDLER, ours, [str(handler)]),
+        (_IMPORT_FLOOR, floor, []),
+        (_IMPORT_FLOOR_BUILT, built, []),
+    ]
+        (_IMPORT_HANDLER, ours, [str(handler)]),
+        (_IMPORT_FLOOR, floor, []),
+        (_IMPORT_FLOOR_BUILT, built, []),
+    )
+    for _ in range(runs):
+        for script, samples, args in scripts:
+            done = subprocess.run(
+                [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, check=True
+            )
+            samples.append(float(done.stdout.strip().splitlines()[-1]))
+    handler_median, floor_median, built_median = (statistics.median(s) for s in (ours, floor, built))
+    return {
+        "import_runs": runs,
+        "handler_import_s": round(handler_median, 3),
+        "floor_import_s": round(floor_median, 3),
+        "import_ratio": round(handler_median / floor_median, 2),
+        "floor_built_s": round(built_median, 3),
+        "import_ratio_built": round(handler_median / built_median, 2),
+        "import_goal": IMPORT_GOAL,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--callbacks", type=int, default=10_000, help="signed callbacks timed (default 10,000)")
+    parser.add_argument("--imports", type=int, default=7, help="cold imports timed, each (default 7)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: bench/results.json)")
+    args = parser.parse_args(argv)
+    result = {
+        **cold_import(args.imports),
+        **latency(args.callbacks),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    record("webhook", result, args.out)
+    width = max(len(key) for key in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    return 0 if result["accepted"] == args.callbacks else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
