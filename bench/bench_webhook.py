@@ -223,10 +223,6 @@ def cold_import(runs: int) -> dict[str, Any]:
         (_IMPORT_FLOOR, floor, []),
         (_IMPORT_FLOOR_BUILT, built, []),
     ]
-        (_IMPORT_HANDLER, ours, [str(handler)]),
-        (_IMPORT_FLOOR, floor, []),
-        (_IMPORT_FLOOR_BUILT, built, []),
-    )
     for _ in range(runs):
         for script, samples, args in scripts:
             done = subprocess.run(
