@@ -73,13 +73,15 @@ lint: $(STAMP)
 synth: $(STAMP)
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python infra/app.py
 
+# Every bench/bench_*.py, each in its own process, then one table (bench/run_all.py);
+# BENCH_ONLY=scan,webhook runs some of them.
 BENCH_ROWS ?= 20000
 BENCH_REPORT_EVENTS ?= 100000
+BENCH_CALLBACKS ?= 2000
+BENCH_ONLY ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench.bench_detect
-	$(BIN)/python -m bench.bench_weekly_close --rows $(BENCH_ROWS)
-	$(BIN)/python -m bench.bench_scoring
-	$(BIN)/python -m bench.bench_report --events $(BENCH_REPORT_EVENTS)
+	$(BIN)/python -m bench.run_all --rows $(BENCH_ROWS) --report-events $(BENCH_REPORT_EVENTS) \
+		--callbacks $(BENCH_CALLBACKS) --only "$(BENCH_ONLY)"
 
 clean:
 	rm -rf $(VENV) cdk.out .build $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

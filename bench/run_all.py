@@ -1,0 +1,135 @@
+"""`make bench`: every bench/bench_*.py in its own process, then one table of bench/results.json.
+
+Each benchmark records its own section of bench/results.json; this runner passes each the sizes
+`make bench` was given, notes how long each took (section "runs"), and prints the headline figures
+of every section with its floor or goal.  A benchmark that fails does not stop the others; the
+runner then exits non-zero, naming it.
+
+    .venv/bin/python -m bench.run_all [--rows 20000] [--report-events 100000] [--callbacks 2000] [--only scan,webhook]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.results_file import RESULTS, record
+
+BENCH = Path(__file__).parent
+# The order they run in: the quick ones first, so a broken one shows early.
+FIRST = ("detect", "scoring", "event_store", "webhook", "scan", "webhook_burst", "weekly_close", "report")
+
+# The headline figures of each section: (label, key, floor or goal as text, or a key holding it).
+HEADLINES: dict[str, list[tuple[str, str, str]]] = {
+    "scan": [
+        ("baseline scan / floor", "baseline_ratio", "goal <= 1.5x"),
+        ("incremental scan / floor", "incremental_ratio", "goal <= 1.5x"),
+        ("scan peak memory (MB)", "scan_peak_rss_mb", "goal < 1024"),
+        ("baseline bytes / full-sheet read", "bytes_ratio", "only the rule columns"),
+        ("one sheet through SDK models / JSON", "sdk_models_ratio", "what the scan no longer does"),
+    ],
+    "webhook": [
+        ("handler p99 / AWS calls' p99", "p99_ratio", "goal <= 1.5x"),
+        ("handler p50 (ms)", "handler_p50_ms", "floor p50: floor_p50_ms"),
+        ("cold import / boto3+Powertools", "import_ratio", "goal <= 1.3x"),
+        ("cold import / with Logger+Metrics+Tracer built", "import_ratio_built", "goal <= 1.3x"),
+    ],
+    "event_store": [
+        ("events/s through the adapter", "adapter_events_per_s", "floor: floor_events_per_s"),
+        ("raw batch-write floor / adapter", "floor_ratio", ""),
+    ],
+    "webhook_burst": [
+        ("history reads by cause", "history_reads_by_cause", "goal: none for single edits"),
+        ("edit to stored event p99 (virtual s)", "edit_to_event_virtual_seconds_p99", "bundling 60 s + pacing"),
+        ("processing p99 (ms a callback)", "processing_wall_ms_per_callback_p99", ""),
+        ("dead letters", "dead_letters", "goal 0"),
+        ("every finding", "every_finding", "goal True"),
+    ],
+    "weekly_close": [
+        ("drain virtual time / token floor", "drain_ratio", "goal <= 1.1x"),
+        ("cell-history reads / minimum", "history_reads_ratio", "goal 1.0x"),
+        ("wall seconds", "wall_seconds", ""),
+        ("violations exact", "violations_exact", "goal True"),
+    ],
+    "report": [
+        ("peak RSS (MB)", "peak_rss_mb", "goal < lambda_memory_mb"),
+        ("seconds", "seconds", ""),
+    ],
+    "scoring": [("audit scoring / score_samples", "ratio_to_score_samples", "goal <= 1.5x")],
+    "detect": [("replay / sort floor", "ratio_to_floor", "")],
+}
+
+
+def modules() -> list[str]:
+    found = sorted(path.stem.removeprefix("bench_") for path in BENCH.glob("bench_*.py"))
+    return sorted(found, key=lambda name: FIRST.index(name) if name in FIRST else len(FIRST))
+
+
+def arguments(name: str, args: argparse.Namespace) -> list[str]:
+    sized = {
+        "weekly_close": ["--rows", str(args.rows)],
+        "scan": ["--rows", str(args.rows)],
+        "webhook_burst": ["--rows", str(args.rows)],
+        "report": ["--events", str(args.report_events)],
+        "webhook": ["--callbacks", str(args.callbacks)],
+    }
+    return sized.get(name, [])
+
+
+def _value(section: dict[str, Any], text: str) -> str:
+    """A floor or goal: literal text, with any word naming a key of the section replaced by its value."""
+    return " ".join(str(section[word]) if word in section else word for word in text.split())
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [("section", "figure", "measured", "floor or goal")]
+    for name, section in results.items():
+        if name == "runs" or not isinstance(section, dict):
+            continue
+        headlines = HEADLINES.get(name) or [(key, key, "") for key in section if "ratio" in key]
+        for label, key, goal in headlines:
+            if key in section:
+                rows.append((name, label, str(section[key]), _value(section, goal)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000, help="rows per sheet (weekly_close, scan, webhook_burst)")
+    parser.add_argument("--report-events", type=int, default=100_000, help="events in the report benchmark")
+    parser.add_argument("--callbacks", type=int, default=2_000, help="signed callbacks timed by the webhook one")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names (default: all)")
+    args = parser.parse_args(argv)
+    wanted = [name for name in args.only.split(",") if name]
+    failed: list[str] = []
+    runs: dict[str, Any] = {}
+    for name in modules():
+        if wanted and name not in wanted:
+            continue
+        command = [sys.executable, "-m", f"bench.bench_{name}", *arguments(name, args)]
+        print(f"== {name}: {' '.join(command[1:])}", flush=True)
+        started = time.monotonic()
+        done = subprocess.run(command, check=False)
+        runs[name] = {"seconds": round(time.monotonic() - started, 1), "exit": done.returncode}
+        if done.returncode != 0:
+            failed.append(name)
+    record("runs", runs)
+    print()
+    print(table(json.loads(RESULTS.read_text())))
+    print(f"\nbench/results.json; {sum(run['seconds'] for run in runs.values()):.0f} s in all")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
