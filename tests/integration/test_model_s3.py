@@ -139,3 +139,18 @@ def test_the_retrain_command_with_nothing_stored_exits_1_in_one_line(cloud, caps
     assert capsys.readouterr().err.strip() == (
         "billing-audit: no model trained: 0 events stored in the last 28 days; need 50"
     )
+
+
+def test_a_persons_recent_events_are_queried_through_the_by_person_index(cloud):
+    from tests.integration.test_reports_aws import NoScanTable
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = _office_events(now, 30)  # p0, p1, p2 in turn, a day apart
+    DynamoEventStore(boto3.resource("dynamodb").Table("events")).add(events)
+    table = NoScanTable(boto3.resource("dynamodb").Table("events"))
+    store = DynamoEventStore(table)
+    start, end = events[3].changed_at, events[12].changed_at
+    got = store.changes_by("P1@Example.com", start, end)
+    expected = {e.event_id for e in events if e.changed_by == "p1@example.com" and start <= e.changed_at <= end}
+    assert {e.event_id for e in got} == expected and expected
+    assert table.queries == 1
