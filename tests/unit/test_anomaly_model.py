@@ -148,3 +148,18 @@ def test_pipeline_blends_with_a_model_and_scores_rules_alone_without(trained: tu
     w = config.risk.anomaly_weight
     assert blended.risk_score == round((1 - w) * alone.risk_score + w * blended.anomaly_score, 4)
     assert blended.risk_factors == alone.risk_factors
+
+
+def test_without_a_model_the_scorer_warns_and_counts_it(caplog: pytest.LogCaptureFixture) -> None:
+    from billing_audit import resources as res
+    from billing_audit.ml import scorer as scorer_module
+
+    scorer_module.metrics.clear_metrics()
+    scorer = ModelScorer(MemoryModelStore().latest, ZONE, RISK)  # the default: log and count
+    with caplog.at_level("WARNING"):
+        assert scorer.anomaly_scores(_office_weeks()[:2], []) is None
+        assert scorer.anomaly_scores(_office_weeks()[:2], []) is None  # said once per container
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned.count("anomaly model unavailable: scoring with the rules alone") == 1
+    assert scorer_module.metrics.metric_set[res.METRIC_MODEL_UNAVAILABLE]["Value"] == [1.0]
+    scorer_module.metrics.clear_metrics()
