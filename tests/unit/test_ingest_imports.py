@@ -44,10 +44,12 @@ with mock_aws():
     boto3.client("dynamodb").create_table(
         TableName="idem", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-    queue = boto3.client("sqs").create_queue(QueueName="callbacks")["QueueUrl"]
+    queue = boto3.client("sqs").create_queue(
+        QueueName="callbacks.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    boto3.client("s3").create_bucket(Bucket="payloads")
     boto3.client("secretsmanager").create_secret(Name="billing-audit/webhook/7", SecretString="s3cret")
     import os
-    os.environ.update({"IDEMPOTENCY_TABLE": "idem", "CALLBACK_QUEUE_URL": queue})
+    os.environ.update({"IDEMPOTENCY_TABLE": "idem", "CALLBACK_QUEUE_URL": queue, "CALLBACK_PAYLOADS_BUCKET": "payloads"})
 
     class Context:
         function_name = "webhook"; memory_limit_in_mb = 256; aws_request_id = "r"; function_version = "1"
