@@ -19,6 +19,16 @@ class DependencyFailed(RuntimeError):
 
 
 def first_problem(exc: ValidationError) -> tuple[str, str]:
-    """Where the first invalid field is (dotted, "(top level)" for the whole document) and what is wrong."""
+    """Where the first invalid field is (dotted, "(top level)" for the whole document) and what is wrong.
+
+    Both stay on one line whatever the document holds: a key that is not a plain name (a newline,
+    a dot, a space in it) is quoted, and whitespace in the message is collapsed."""
     first = exc.errors()[0]
-    return ".".join(str(part) for part in first["loc"]) or "(top level)", first["msg"]
+    where = ".".join(_part(part) for part in first["loc"]) or "(top level)"
+    return where, " ".join(str(first["msg"]).split())
+
+
+def _part(part: object) -> str:
+    text = str(part)
+    plain = text and text.isprintable() and not any(c in text for c in ". ")
+    return text if plain else repr(text)

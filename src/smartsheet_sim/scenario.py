@@ -205,6 +205,12 @@ class ScenarioSheet(BaseModel):
         return self
 
 
+# Top-level keys a scenario file may carry that the simulator does not read: the violations a
+# judged scenario expects (tests/e2e).  Any other unknown key is a mistake (a misspelled `policy`
+# would otherwise run silently on the default policy), named in the error.
+JUDGED_KEYS = frozenset({"expected"})
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -220,6 +226,16 @@ class Scenario(BaseModel):
     workspaces: list[ScenarioWorkspace] = Field(default_factory=list)
     sheets: list[ScenarioSheet] = Field(min_length=1)
     edits: list[ScenarioEdit] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields) | JUDGED_KEYS
+            unknown = sorted(str(key) for key in data if key not in known)
+            if unknown:
+                raise FieldError((unknown[0],), f"unknown key (known: {', '.join(sorted(known))})")
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -276,8 +292,10 @@ def scenario_field_error(exc: ValidationError, *within: str | int) -> ScenarioEr
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
         loc, message = (*loc, *cause.location), cause.message
-    location = ".".join(str(part) for part in (*within, *loc)) or "(top level)"
-    return ScenarioError(f"scenario field {location}: {message}")
+    # One line whatever the file holds: a key that is not a plain name is quoted.
+    parts = [str(part) for part in (*within, *loc)]
+    location = ".".join(p if p and p.isprintable() and not any(c in p for c in ". ") else repr(p) for p in parts)
+    return ScenarioError(f"scenario field {location or '(top level)'}: {' '.join(str(message).split())}")
 
 
 def parse_scenario(data: Any) -> Scenario:
