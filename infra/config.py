@@ -47,7 +47,7 @@ class _Strict(BaseModel):
 
 # Keys of features that are not built, so not deployed (README, "Unfinished"): a configuration that
 # still sets one is refused with that reason rather than a bare "extra input".
-NOT_BUILT_SCHEDULES = ("backup", "access_review")
+NOT_BUILT_SCHEDULES: tuple[str, ...] = ("backup",)
 NOT_BUILT_RETENTION = (
     "backups_lock_days",
     "backups_lock_mode",
@@ -87,6 +87,9 @@ class Schedules(_Strict):
     # The anomaly model (functions/retrain): a new one from the last weeks' events, Sunday 03:00.
     retrain: str = "cron(0 3 ? * SUN *)"
     retrain_enabled: bool = True
+    # The access review (functions/access_review): monthly, on the 1st at 06:00 business time.
+    access_review: str = "cron(0 6 1 * ? *)"
+    access_review_enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
@@ -97,7 +100,7 @@ class Schedules(_Strict):
     def _built_only(cls, values: Any) -> Any:
         return _refuse_not_built(values, NOT_BUILT_SCHEDULES, "schedules")
 
-    @field_validator("scan", "report_daily", "report_weekly", "retrain")
+    @field_validator("scan", "report_daily", "report_weekly", "retrain", "access_review")
     @classmethod
     def _expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):

@@ -41,8 +41,8 @@ PYTHON_VERSION = "3.12"
 HANDLER = "handler.handler"
 
 # Every Lambda function, by its folder under functions/.  Only what is built is deployed: backups
-# and access reviews get a function when they are built (README, "Unfinished").
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain")
+# get a function when they are built (README, "Unfinished").
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "access_review")
 
 # Tag on every function naming its folder under functions/.
 FUNCTION_TAG = shared.FUNCTION_TAG

@@ -17,6 +17,7 @@ from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, output_id, shared
+from infra.constructs.access_review import AccessReviews
 from infra.constructs.alerting import Alerting
 from infra.constructs.configuration import Configuration
 from infra.constructs.function import AuditFunction
@@ -157,6 +158,20 @@ class BillingAuditStack(cdk.Stack):
                 scorer.function.add_layers(layers.ml)
             retraining.grant_scoring(scorer)
 
+        # The monthly access review: shares, groups and users (the token), approvals and changes.
+        self.access_reviews = access_reviews = AccessReviews(
+            self,
+            "AccessReviews",
+            config=config,
+            layers=layers.for_function("access_review"),
+            events=events,
+            state=state,
+            configuration=configuration,
+            environment={**token, **topic},
+        )
+        secrets.smartsheet_token.grant_read(access_reviews.review.role)
+        alerting.grant_publish(access_reviews.review.role)
+
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
             self,
@@ -165,6 +180,7 @@ class BillingAuditStack(cdk.Stack):
             scan_run=self.scan_run.state_machine,
             report=reports.report.function,
             retrain=retraining.retrain.function,
+            access_review=access_reviews.review.function,
         )
 
         self.functions: list[AuditFunction] = [
@@ -174,6 +190,7 @@ class BillingAuditStack(cdk.Stack):
             reports.report,
             reports.link,
             retraining.retrain,
+            access_reviews.review,
         ]
         if alerting.notifier is not None:
             self.functions.append(alerting.notifier)

@@ -32,7 +32,8 @@ def test_defaults_are_valid_and_documented_values() -> None:
         # Keys of features that are not built are refused with that reason.
         ({"retention": {"backups_expire_days": 10}}, "backups_expire_days: that feature is not built"),
         ({"schedules": {"backup": "cron(0 2 * * ? *)"}}, "backup: that feature is not built"),
-        ({"schedules": {"access_review": "cron(0 7 * * ? *)", "backup": "x"}}, "access_review, backup: that"),
+        ({"schedules": {"backup": "x"}}, "backup: that"),
+        ({"schedules": {"access_review": "monthly"}}, "cron"),
         ({"schedules": {"retrain": "weekly"}}, "cron"),
         ({"schedules": {"report_weekly": "weekly"}}, "cron"),
         ({"schedules": {"scan_enabled": "sometimes"}}, "valid boolean"),
@@ -108,7 +109,7 @@ def test_a_schedule_runs_when_its_own_switch_and_the_global_one_are_on(
 
 def test_every_schedule_has_its_own_switch() -> None:
     expressions = [name for name, field in Schedules.model_fields.items() if field.annotation is str]
-    assert expressions == ["scan", "report_daily", "report_weekly", "retrain"]
+    assert expressions == ["scan", "report_daily", "report_weekly", "retrain", "access_review"]
     for name in expressions:
         assert Schedules.model_fields[f"{name}_enabled"].annotation is bool
 
@@ -163,4 +164,10 @@ def test_report_schedules_switch_off_one_by_one(tmp_path: Path) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Scheduler::Schedule"
     }
-    assert states == {"scan": "ENABLED", "report_daily": "ENABLED", "report_weekly": "DISABLED", "retrain": "ENABLED"}
+    assert states == {
+        "scan": "ENABLED",
+        "report_daily": "ENABLED",
+        "report_weekly": "DISABLED",
+        "retrain": "ENABLED",
+        "access_review": "ENABLED",
+    }

@@ -13,9 +13,9 @@ from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
-# Only what is built is deployed: no backup or access_review function.
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain")
-NOT_BUILT = ("backup", "access_review")
+# Only what is built is deployed: no backup function.
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "access_review")
+NOT_BUILT: tuple[str, ...] = ("backup",)
 
 
 def of_type(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -443,7 +443,7 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
 
 def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 4  # the scan's, the reports' and retraining's: none for a feature not built
+    assert len(schedules) == 5  # the scan's, the reports', retraining's and the access review's
     expressions = {}
     for schedule in schedules.values():
         props = schedule["Properties"]
@@ -461,6 +461,7 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
         "report_daily": "cron(0 7 * * ? *)",
         "report_weekly": "cron(30 7 ? * MON *)",
         "retrain": "cron(0 3 ? * SUN *)",
+        "access_review": "cron(0 6 1 * ? *)",
     }
 
 
