@@ -34,7 +34,11 @@ class SimulatorOptions(BaseModel):
     timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     timeout_seconds: float = Field(default=1.0, gt=0)
 
-    # Restrict injected errors and timeouts to these endpoint keys ("GET /sheets/{sheetId}"); None = all.
+    # Injected connection resets: the request is read, then the connection is dropped with a TCP
+    # reset and no answer, as a load balancer or a dying server does.
+    reset_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Restrict injected errors, timeouts and resets to these endpoint keys ("GET /sheets/{sheetId}"); None = all.
     fault_endpoints: set[str] | None = None
 
     # The longest request target (path and query string, percent-encoded, as sent) the API's front

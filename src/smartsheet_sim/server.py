@@ -8,8 +8,11 @@ Quiet by design: nothing is logged (no tokens, no bodies).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
+import socket
+import struct
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +96,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset (SO_LINGER 0), answering nothing."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
     def _send_json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json;charset=UTF-8")
 
@@ -161,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if options.timeout_rate and server.roll() < options.timeout_rate:
                 time.sleep(options.timeout_seconds + 0.5)
+            if options.reset_rate and server.roll() < options.reset_rate:
+                self._reset()
+                return
 
         if route is None:
             if path_exists:

@@ -174,6 +174,13 @@ class Simulator:
         there); `status_callback=True` sends one Smartsheet would not, False none."""
         self._backend.webhooks.disable(webhook_id, status, status_callback=status_callback)
 
+    def revoke_token(self, replacement: str) -> None:
+        """The token is revoked (or rotated away): requests bearing it are answered 401 (errorCode
+        1002), as Smartsheet answers a revoked token; `replacement` is the token that works now."""
+        self.token = replacement
+        if self._server is not None:
+            self._server.token = replacement
+
     def make_scope_inaccessible(self, sheet_id: int) -> list[int]:
         """The sheet is deleted or shared away from the token's owner: the API answers 404 for it and
         leaves it out of lists, its ENABLED webhooks become DISABLED_SCOPE_INACCESSIBLE, each with a
