@@ -47,8 +47,9 @@ class _Strict(BaseModel):
 
 # Keys of features that are not built, so not deployed (README, "Unfinished"): a configuration that
 # still sets one is refused with that reason rather than a bare "extra input".
-NOT_BUILT_SCHEDULES: tuple[str, ...] = ("backup",)
-NOT_BUILT_RETENTION = (
+NOT_BUILT_SCHEDULES = ("access_review",)
+# Keys of an earlier backups design: backups are configured under `backups` now.
+MOVED_RETENTION = (
     "backups_lock_days",
     "backups_lock_mode",
     "backups_infrequent_access_days",
@@ -87,9 +88,13 @@ class Schedules(_Strict):
     # The anomaly model (functions/retrain): a new one from the last weeks' events, Sunday 03:00.
     retrain: str = "cron(0 3 ? * SUN *)"
     retrain_enabled: bool = True
-    # The access review (functions/access_review): monthly, on the 1st at 06:00 business time.
-    access_review: str = "cron(0 6 1 * ? *)"
-    access_review_enabled: bool = True
+    # Sheet backups (functions/backup): hourly from 01:00 to 04:00; the first goes through the
+    # sheets, the later ones finish what it could not (or find the day done and stop).
+    backup: str = "cron(0 1-4 * * ? *)"
+    backup_enabled: bool = True
+    # The events table's weekly export to the backup bucket (DynamoDB's own export), Sunday 02:00.
+    events_export: str = "cron(0 2 ? * SUN *)"
+    events_export_enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
@@ -100,7 +105,7 @@ class Schedules(_Strict):
     def _built_only(cls, values: Any) -> Any:
         return _refuse_not_built(values, NOT_BUILT_SCHEDULES, "schedules")
 
-    @field_validator("scan", "report_daily", "report_weekly", "retrain", "access_review")
+    @field_validator("scan", "report_daily", "report_weekly", "retrain", "backup", "events_export")
     @classmethod
     def _expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):
@@ -134,8 +139,11 @@ class Retention(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _built_only(cls, values: Any) -> Any:
-        return _refuse_not_built(values, NOT_BUILT_RETENTION, "retention")
+    def _moved(cls, values: Any) -> Any:
+        named = sorted(set(values) & set(MOVED_RETENTION)) if isinstance(values, dict) else []
+        if named:
+            raise ValueError(f"retention: {', '.join(named)}: backups are configured under `backups` now")
+        return values
 
     @field_validator("logs_days")
     @classmethod
@@ -143,6 +151,27 @@ class Retention(_Strict):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
         return value
+
+
+class Backups(_Strict):
+    """How long sheet backups and the events table's exports are kept (the backup bucket).
+
+    Every backup object is locked (S3 Object Lock, `lock_mode`) for as long as it is kept: a day's
+    backup `daily_days`, the first backup of each month `monthly_months` months (of 31 days).
+    GOVERNANCE lets a holder of s3:BypassGovernanceRetention delete early; COMPLIANCE lets no one.
+    """
+
+    daily_days: int = Field(default=30, ge=1, le=3650, description="days a daily backup is locked and kept")
+    monthly_months: int = Field(default=12, ge=0, le=120, description="months a monthly backup is kept")
+    lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    events_export_days: int = Field(default=90, ge=1, description="days an events-table export is kept")
+
+
+class Trail(_Strict):
+    """The trail's digests (infra/constructs/trail.py): locked in compliance mode for this long, as
+    long as the events they cover may be kept (the audit's retention_days), not the backups' tiers."""
+
+    digest_retention_days: int = Field(default=2557, ge=1, le=36500, description="days a digest is locked and kept")
 
 
 class Thresholds(_Strict):
@@ -234,6 +263,7 @@ class InfraConfig(_Strict):
     schedules: Schedules = Schedules()
     alerts: Alerts = Alerts()
     retention: Retention = Retention()
+    backups: Backups = Backups()
     thresholds: Thresholds = Thresholds()
     api: Api = Api()
     processing: Processing = Processing()

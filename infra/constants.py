@@ -40,9 +40,9 @@ BUILD_DIR = REPO_ROOT / ".build"
 PYTHON_VERSION = "3.12"
 HANDLER = "handler.handler"
 
-# Every Lambda function, by its folder under functions/.  Only what is built is deployed: backups
-# get a function when they are built (README, "Unfinished").
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "access_review")
+# Every Lambda function, by its folder under functions/.  Only what is built is deployed: access
+# reviews get a function when they are built (README, "Unfinished").
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "backup")
 
 # Tag on every function naming its folder under functions/.
 FUNCTION_TAG = shared.FUNCTION_TAG
@@ -72,3 +72,4 @@ def env_var_of_output(output_key: str) -> str:
 # the application stack (a named export keeps those grants, and their acknowledgments, readable).
 CALLBACK_PAYLOADS_ARN_EXPORT = "BillingAuditData-CallbackPayloadsBucketArn"
 MODELS_ARN_EXPORT = "BillingAuditData-ModelsBucketArn"  # the anomaly models' bucket, for prefix grants
+BACKUPS_ARN_EXPORT = "BillingAuditData-BackupsBucketArn"  # the backup bucket, for prefix grants

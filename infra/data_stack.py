@@ -23,7 +23,15 @@ from aws_cdk import aws_s3 as s3
 from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
-from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, MODELS_ARN_EXPORT, output_id, shared
+from infra.constants import (
+    APP_NAME,
+    BACKUPS_ARN_EXPORT,
+    CALLBACK_PAYLOADS_ARN_EXPORT,
+    MODELS_ARN_EXPORT,
+    output_id,
+    shared,
+)
+from infra.constructs.backups import backups_bucket
 from infra.constructs.event_bus import AuditEventBus
 from infra.constructs.reporting import Reporting
 from infra.constructs.secrets import Secrets
@@ -95,6 +103,12 @@ class BillingAuditDataStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "ModelsBucketArn", value=self.models.bucket_arn, export_name=MODELS_ARN_EXPORT)
 
+        # Sheet backups and the events table's weekly exports: Object Lock, kept by tier.
+        self.backups = backups_bucket(
+            Construct(self, "Backups"), config=config, access_logs=storage.access_logs, key=self.bucket_key
+        )
+        cdk.CfnOutput(self, "BackupsBucketArn", value=self.backups.bucket_arn, export_name=BACKUPS_ARN_EXPORT)
+
         # Rules other systems add name the bus: it outlives the application stack like the data does.
         self.event_bus = AuditEventBus(self, "EventBus")
 
@@ -105,6 +119,7 @@ class BillingAuditDataStack(cdk.Stack):
             shared.REPORTS_BUCKET.env_var: self.reporting.bucket.bucket_name,
             shared.CALLBACK_PAYLOADS_BUCKET.env_var: self.callback_payloads.bucket_name,
             shared.MODELS_BUCKET.env_var: self.models.bucket_name,
+            shared.BACKUPS_BUCKET.env_var: self.backups.bucket_name,
             shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
             shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,

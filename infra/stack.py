@@ -17,8 +17,8 @@ from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, output_id, shared
-from infra.constructs.access_review import AccessReviews
 from infra.constructs.alerting import Alerting
+from infra.constructs.backups import Backups
 from infra.constructs.configuration import Configuration
 from infra.constructs.function import AuditFunction
 from infra.constructs.ingest import STAGE_NAME, Ingest
@@ -158,19 +158,18 @@ class BillingAuditStack(cdk.Stack):
                 scorer.function.add_layers(layers.ml)
             retraining.grant_scoring(scorer)
 
-        # The monthly access review: shares, groups and users (the token), approvals and changes.
-        self.access_reviews = access_reviews = AccessReviews(
+        # Nightly sheet backups: the token (paced by its budget in the state table), the backup bucket.
+        self.backups = backups = Backups(
             self,
-            "AccessReviews",
+            "Backups",
             config=config,
-            layers=layers.for_function("access_review"),
-            events=events,
+            layers=layers.for_function("backup"),
             state=state,
+            bucket=data.backups,
             configuration=configuration,
-            environment={**token, **topic},
+            environment=token,
         )
-        secrets.smartsheet_token.grant_read(access_reviews.review.role)
-        alerting.grant_publish(access_reviews.review.role)
+        secrets.smartsheet_token.grant_read(backups.backup.role)
 
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
@@ -180,7 +179,8 @@ class BillingAuditStack(cdk.Stack):
             scan_run=self.scan_run.state_machine,
             report=reports.report.function,
             retrain=retraining.retrain.function,
-            access_review=access_reviews.review.function,
+            backup=backups.backup.function,
+            events_export=(events, data.backups),
         )
 
         self.functions: list[AuditFunction] = [
@@ -190,7 +190,7 @@ class BillingAuditStack(cdk.Stack):
             reports.report,
             reports.link,
             retraining.retrain,
-            access_reviews.review,
+            backups.backup,
         ]
         if alerting.notifier is not None:
             self.functions.append(alerting.notifier)

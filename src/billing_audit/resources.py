@@ -123,7 +123,7 @@ BACKUP_MARGIN_ENV = "BACKUP_MARGIN_SECONDS"  # an invocation stops before a shee
 BACKUP_MARGIN_DEFAULT_SECONDS = 300.0  # a 20,000-row sheet's read, workbook and upload, with room
 METRIC_BACKUP_SHEETS = "BackupSheets"  # count of sheets backed up by an invocation
 METRIC_BACKUP_SHEETS_FAILED = "BackupSheetsFailed"  # count of sheets Smartsheet could not serve
-BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET, MODELS_BUCKET)
+BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET, MODELS_BUCKET, BACKUPS_BUCKET)
 
 ALERTS_TOPIC_LOGICAL_ID = "AlertsTopic"
 ALERTS_TOPIC_ENV = "ALERTS_TOPIC_ARN"
@@ -266,6 +266,3 @@ RETRAIN_WINDOW_DEFAULT_DAYS = 28
 METRIC_MODEL_UNAVAILABLE = "AnomalyModelUnavailable"  # count: scoring fell back to the rules alone
 METRIC_MODEL_TRAINED = "AnomalyModelTrained"  # count of models saved by retraining
 METRIC_MODEL_TRAINING_EVENTS = "AnomalyModelTrainingEvents"  # events a retraining learned from
-
-# --- Added for the access review (functions/access_review, `billing-audit access-review`) ---
-METRIC_ACCESS_FINDINGS = "AccessReviewFindings"  # count of findings of one review

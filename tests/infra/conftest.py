@@ -86,3 +86,10 @@ def template(template_json: dict[str, Any]) -> Any:
     from aws_cdk.assertions import Template
 
     return Template.from_json(template_json)
+
+
+def job_of(schedule: dict[str, Any]) -> str | None:
+    """The job a schedule starts (its JSON input's `job`); None for the events export, whose input is
+    DynamoDB's request itself (with the table's and bucket's names in it, so not a plain string)."""
+    raw = schedule["Properties"]["Target"]["Input"]
+    return json.loads(raw).get("job") if isinstance(raw, str) else None

@@ -11,7 +11,7 @@ from infra.constructs.layers import needs_ml
 
 from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX, EVENTS_BY_USER_INDEX, MODELS_BUCKET
 from billing_audit.store.models import MODELS_PREFIX
-from tests.infra.conftest import synth_template
+from tests.infra.conftest import job_of, synth_template
 from tests.infra.test_stack import function_id, of_type, role_policy_text
 
 
@@ -63,15 +63,12 @@ def test_scorers_read_models_and_query_a_persons_events(template_json: dict[str,
 
 def test_retraining_is_scheduled_weekly_with_its_own_switch(template_json: dict[str, Any], tmp_path) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    retrain = [s for s in schedules.values() if json.loads(s["Properties"]["Target"]["Input"])["job"] == "retrain"]
+    retrain = [s for s in schedules.values() if job_of(s) == "retrain"]
     [schedule] = retrain
     assert schedule["Properties"]["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
     assert schedule["Properties"]["State"] == "ENABLED"
     off = synth_template(tmp_path, {"config": json.dumps({"schedules": {"retrain_enabled": False}})})
-    states = {
-        json.loads(s["Properties"]["Target"]["Input"])["job"]: s["Properties"]["State"]
-        for s in of_type(off, "AWS::Scheduler::Schedule").values()
-    }
+    states = {job_of(s): s["Properties"]["State"] for s in of_type(off, "AWS::Scheduler::Schedule").values()}
     assert states["retrain"] == "DISABLED" and states["scan"] == "ENABLED"
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from billing_audit import resources as shared
+from tests.infra.conftest import job_of
 from tests.infra.test_stack import function_id, of_type
 
 
@@ -40,7 +41,7 @@ def test_the_scan_schedule_starts_the_state_machine(template_json: dict[str, Any
     machine_id, _ = _definition(template_json)
     [scan] = [
         s for s in of_type(template_json, "AWS::Scheduler::Schedule").values()
-        if json.loads(s["Properties"]["Target"]["Input"])["job"] == "scan"
+        if job_of(s) == "scan"
     ]  # fmt: skip
     assert scan["Properties"]["Target"]["Arn"] == {"Ref": machine_id}
     role = scan["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
