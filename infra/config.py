@@ -47,7 +47,7 @@ class _Strict(BaseModel):
 
 # Keys of features that are not built, so not deployed (README, "Unfinished"): a configuration that
 # still sets one is refused with that reason rather than a bare "extra input".
-NOT_BUILT_SCHEDULES = ("access_review",)
+NOT_BUILT_SCHEDULES: tuple[str, ...] = ()
 # Keys of an earlier backups design: backups are configured under `backups` now.
 MOVED_RETENTION = (
     "backups_lock_days",
@@ -88,6 +88,9 @@ class Schedules(_Strict):
     # The anomaly model (functions/retrain): a new one from the last weeks' events, Sunday 03:00.
     retrain: str = "cron(0 3 ? * SUN *)"
     retrain_enabled: bool = True
+    # The access review (functions/access_review): monthly, on the 1st at 06:00 business time.
+    access_review: str = "cron(0 6 1 * ? *)"
+    access_review_enabled: bool = True
     # Sheet backups (functions/backup): hourly from 01:00 to 04:00; the first goes through the
     # sheets, the later ones finish what it could not (or find the day done and stop).
     backup: str = "cron(0 1-4 * * ? *)"
@@ -105,7 +108,7 @@ class Schedules(_Strict):
     def _built_only(cls, values: Any) -> Any:
         return _refuse_not_built(values, NOT_BUILT_SCHEDULES, "schedules")
 
-    @field_validator("scan", "report_daily", "report_weekly", "retrain", "backup", "events_export")
+    @field_validator("scan", "report_daily", "report_weekly", "retrain", "access_review", "backup", "events_export")
     @classmethod
     def _expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):

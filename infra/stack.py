@@ -17,6 +17,7 @@ from billing_audit.resources import EVENTS_TABLE, IDEMPOTENCY_TABLE, STATE_TABLE
 from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import APP_NAME, CALLBACK_PAYLOADS_ARN_EXPORT, output_id, shared
+from infra.constructs.access_review import AccessReviews
 from infra.constructs.alerting import Alerting
 from infra.constructs.backups import Backups
 from infra.constructs.configuration import Configuration
@@ -158,6 +159,20 @@ class BillingAuditStack(cdk.Stack):
                 scorer.function.add_layers(layers.ml)
             retraining.grant_scoring(scorer)
 
+        # The monthly access review: shares, groups and users (the token), approvals and changes.
+        self.access_reviews = access_reviews = AccessReviews(
+            self,
+            "AccessReviews",
+            config=config,
+            layers=layers.for_function("access_review"),
+            events=events,
+            state=state,
+            configuration=configuration,
+            environment={**token, **topic},
+        )
+        secrets.smartsheet_token.grant_read(access_reviews.review.role)
+        alerting.grant_publish(access_reviews.review.role)
+
         # Nightly sheet backups: the token (paced by its budget in the state table), the backup bucket.
         self.backups = backups = Backups(
             self,
@@ -179,6 +194,7 @@ class BillingAuditStack(cdk.Stack):
             scan_run=self.scan_run.state_machine,
             report=reports.report.function,
             retrain=retraining.retrain.function,
+            access_review=access_reviews.review.function,
             backup=backups.backup.function,
             events_export=(events, data.backups),
         )
@@ -190,6 +206,7 @@ class BillingAuditStack(cdk.Stack):
             reports.report,
             reports.link,
             retraining.retrain,
+            access_reviews.review,
             backups.backup,
         ]
         if alerting.notifier is not None:

@@ -266,3 +266,6 @@ RETRAIN_WINDOW_DEFAULT_DAYS = 28
 METRIC_MODEL_UNAVAILABLE = "AnomalyModelUnavailable"  # count: scoring fell back to the rules alone
 METRIC_MODEL_TRAINED = "AnomalyModelTrained"  # count of models saved by retraining
 METRIC_MODEL_TRAINING_EVENTS = "AnomalyModelTrainingEvents"  # events a retraining learned from
+
+# --- Added for the access review (functions/access_review, `billing-audit access-review`) ---
+METRIC_ACCESS_FINDINGS = "AccessReviewFindings"  # count of findings of one review

@@ -30,13 +30,13 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ({"alerts": {"emails": ["not-an-address"]}}, "e-mail"),
         ({"retention": {"logs_days": 42}}, "retention"),
         # Keys of features that are not built are refused with that reason.
-        ({"schedules": {"access_review": "cron(0 7 * * ? *)"}}, "access_review: that feature is not built"),
         # Keys of an earlier backups design point to where backups are configured now.
         ({"retention": {"backups_expire_days": 10}}, "backups_expire_days: backups are configured under"),
         ({"schedules": {"backup": "nightly"}}, "cron"),
         ({"schedules": {"events_export": "weekly"}}, "cron"),
         ({"backups": {"lock_mode": "LEGAL_HOLD"}}, "GOVERNANCE"),
         ({"backups": {"daily_days": 0}}, "greater than or equal to 1"),
+        ({"schedules": {"access_review": "monthly"}}, "cron"),
         ({"schedules": {"retrain": "weekly"}}, "cron"),
         ({"schedules": {"report_weekly": "weekly"}}, "cron"),
         ({"schedules": {"scan_enabled": "sometimes"}}, "valid boolean"),
@@ -112,7 +112,15 @@ def test_a_schedule_runs_when_its_own_switch_and_the_global_one_are_on(
 
 def test_every_schedule_has_its_own_switch() -> None:
     expressions = [name for name, field in Schedules.model_fields.items() if field.annotation is str]
-    assert expressions == ["scan", "report_daily", "report_weekly", "retrain", "backup", "events_export"]
+    assert expressions == [
+        "scan",
+        "report_daily",
+        "report_weekly",
+        "retrain",
+        "access_review",
+        "backup",
+        "events_export",
+    ]
     for name in expressions:
         assert Schedules.model_fields[f"{name}_enabled"].annotation is bool
 
@@ -126,7 +134,7 @@ def test_a_switched_off_scan_schedule_is_deployed_disabled(tmp_path: Path) -> No
         json.loads(r["Properties"]["Target"]["Input"])["job"]: r["Properties"]
         for r in resources.values()
         if r["Type"] == "AWS::Scheduler::Schedule" and isinstance(r["Properties"]["Target"]["Input"], str)
-    }  # the events export's input is DynamoDB's request itself (a token inside): no job name
+    }
     assert schedules["scan"]["State"] == "DISABLED"
     assert schedules["report_daily"]["State"] == schedules["report_weekly"]["State"] == "ENABLED"
     assert [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
@@ -172,5 +180,6 @@ def test_report_schedules_switch_off_one_by_one(tmp_path: Path) -> None:
         "report_daily": "ENABLED",
         "report_weekly": "DISABLED",
         "retrain": "ENABLED",
+        "access_review": "ENABLED",
         "backup": "ENABLED",
     }

@@ -13,9 +13,9 @@ from billing_audit import resources as shared
 from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
-# Only what is built is deployed: no access_review function.
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "backup")
-NOT_BUILT = ("access_review",)
+# Only what is built is deployed: every function of a built feature, nothing of an unbuilt one.
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "access_review", "backup")
+NOT_BUILT: tuple[str, ...] = ()
 
 
 def of_type(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -443,8 +443,8 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
 
 def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    # The scan's, the reports', retraining's, the backup's and the events export's: none for a feature not built.
-    assert len(schedules) == 6
+    # The scan's, the reports', retraining's, the access review's, the backup's and the events export's.
+    assert len(schedules) == 7
     expressions = {}
     for schedule in schedules.values():
         props = schedule["Properties"]
@@ -464,6 +464,7 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
         "report_daily": "cron(0 7 * * ? *)",
         "report_weekly": "cron(30 7 ? * MON *)",
         "retrain": "cron(0 3 ? * SUN *)",
+        "access_review": "cron(0 6 1 * ? *)",
         "backup": "cron(0 1-4 * * ? *)",
     }
 
