@@ -159,6 +159,19 @@ class BillingAuditStack(cdk.Stack):
                 scorer.function.add_layers(layers.ml)
             retraining.grant_scoring(scorer)
 
+        # Nightly sheet backups: the token (paced by its budget in the state table), the backup bucket.
+        self.backups = backups = Backups(
+            self,
+            "Backups",
+            config=config,
+            layers=layers.for_function("backup"),
+            state=state,
+            bucket=data.backups,
+            configuration=configuration,
+            environment=token,
+        )
+        secrets.smartsheet_token.grant_read(backups.backup.role)
+
         # The monthly access review: shares, groups and users (the token), approvals and changes.
         self.access_reviews = access_reviews = AccessReviews(
             self,
@@ -172,19 +185,6 @@ class BillingAuditStack(cdk.Stack):
         )
         secrets.smartsheet_token.grant_read(access_reviews.review.role)
         alerting.grant_publish(access_reviews.review.role)
-
-        # Nightly sheet backups: the token (paced by its budget in the state table), the backup bucket.
-        self.backups = backups = Backups(
-            self,
-            "Backups",
-            config=config,
-            layers=layers.for_function("backup"),
-            state=state,
-            bucket=data.backups,
-            configuration=configuration,
-            environment=token,
-        )
-        secrets.smartsheet_token.grant_read(backups.backup.role)
 
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(

@@ -4,11 +4,11 @@ Each schedule starts its target with a JSON input: {"job": ..., "scheduled_time"
 "<aws.scheduler.scheduled-time>"}.  The scan's target is the scan-run state machine
 (constructs/scan_run.py), which measures its lag (METRIC_SCAN_LAG) from scheduled_time; the daily
 and weekly reports' is the report function, whose window ends at scheduled_time; the weekly
-retraining's is the retrain function.  The monthly access review's is the
-access_review function; the nightly backup's is the backup function.  The events table's weekly
-export has no function: its schedule calls DynamoDB's ExportTableToPointInTime itself (a universal
-target), with a role that may export that one table into the backup bucket's `exports/events/`
-prefix only.
+retraining's is the retrain function; the nightly backup's is the backup function.  The events
+table's weekly export has no function: its schedule calls DynamoDB's ExportTableToPointInTime itself
+(a universal target), with a role that may export that one table into the backup bucket's
+`exports/events/` prefix only.  The monthly access review's is
+the access_review function.
 
 A schedule switched off in the configuration (InfraConfig.schedules.is_enabled) is created in the
 DISABLED state rather than left out, so switching it on again changes one property.
@@ -81,10 +81,10 @@ class Scheduling(Construct):
             ]
         if retrain is not None:
             jobs.append(Job("Retrain", "retrain", retrain, "Retrain the anomaly model"))
-        if backup is not None:
-            jobs.append(Job("Backup", "backup", backup, "Back up the audited sheets"))
         if access_review is not None:
             jobs.append(Job("AccessReview", "access_review", access_review, "Review access to the audited sheets"))
+        if backup is not None:
+            jobs.append(Job("Backup", "backup", backup, "Back up the audited sheets"))
         time_zone = cdk.TimeZone.of(config.business_time_zone)
         self.schedules: dict[str, scheduler.Schedule] = {}
         for job in jobs:

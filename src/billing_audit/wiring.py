@@ -10,12 +10,14 @@ from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
 from billing_audit.config import AuditConfig, ConfigError, parse_config, read_document, with_overrides
 from billing_audit.domain.backup import Retention
+from billing_audit.pipeline.access_review import AccessReviewDeps
 from billing_audit.pipeline.backup import BackupDeps
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps
 from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import (
+    AccessReviewSettings,
     AuditSettings,
     BackupSettings,
     ConfigSettings,
@@ -26,8 +28,10 @@ from billing_audit.settings import (
 from billing_audit.smartsheet.archive import SdkSheetArchive
 from billing_audit.smartsheet.gateway import RequestBudget
 from billing_audit.smartsheet.links import app_base
+from billing_audit.smartsheet.sdk_access import SdkAccess
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
+from billing_audit.store.access import DynamoAccessReviewStore, DynamoApprovalStore
 from billing_audit.store.alert_state import DynamoAlertCooldowns, DynamoPendingAlerts
 from billing_audit.store.backups import DynamoBackupProgress, S3BackupStore
 from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
@@ -149,6 +153,39 @@ def aws_dependencies(
         smartsheet_app_url=app_base(settings.api_base),
         # Alerts link the latest report while its links live (the ledger is in the state table).
         report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
+        approvals=DynamoApprovalStore(dynamodb.Table(settings.state_table)),
+    )
+
+
+def access_review_dependencies(
+    config: AuditConfig,
+    settings: AccessReviewSettings,
+    *,
+    smartsheet: SdkSmartsheet | None = None,
+    clock: Clock = system_clock,
+    sleep: Sleeper = system_sleep,
+) -> AccessReviewDeps:
+    """What an access review reads and writes in AWS; Event Reporting only where configured."""
+    dynamodb = boto3.resource("dynamodb")
+    state = dynamodb.Table(settings.state_table)
+    sdk = (
+        smartsheet
+        if smartsheet is not None
+        else sdk_smartsheet(
+            settings, budget=request_budget(settings.state_table, clock), priority=Priority.SCAN, sleep=sleep
+        )
+    )
+    access = SdkAccess(sdk)
+    return AccessReviewDeps(
+        smartsheet=sdk,
+        sharing=access,
+        events=event_store(config, settings.events_table, clock),
+        approvals=DynamoApprovalStore(state),
+        state=DynamoStateStore(state),
+        notifier=SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn),
+        reviews=DynamoAccessReviewStore(state),
+        clock=clock,
+        event_reporting=access if config.event_reporting.enabled else None,
     )
 
 
@@ -172,6 +209,7 @@ def report_dependencies(settings: ReportSettings, *, clock: Clock = system_clock
         app_base=app_base(settings.api_base),
         metrics=CloudWatchMetrics(boto3.client("cloudwatch")),
         clock=clock,
+        access_reviews=DynamoAccessReviewStore(state),
     )
 
 

@@ -23,6 +23,7 @@ from billing_audit.pipeline.reports.build import ReportDeps, ReportRequest, buil
 from billing_audit.pipeline.reports.links import PresignedLinks
 from billing_audit.resources import REPORTS_BUCKET, STATE_TABLE
 from billing_audit.smartsheet.links import APP_BASES
+from billing_audit.store.access import DynamoAccessReviewStore
 from billing_audit.store.reports import DynamoReportLedger
 from billing_audit.store.s3 import S3Blobs
 from billing_audit_local.alerts import AlertTap
@@ -192,6 +193,8 @@ def _report(
         links=PresignedLinks(blobs, deps.clock),
         app_base=APP_BASES["us"],
         clock=deps.clock,
+        # The review the demo ran after the audit: the workbook's Access Review sheet.
+        access_reviews=DynamoAccessReviewStore(state),
     )
     # Every event of the run was detected at or after the baseline and by `now` (the scans' times).
     request = ReportRequest(

@@ -14,7 +14,7 @@ from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
 # Only what is built is deployed: every function of a built feature, nothing of an unbuilt one.
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "access_review", "backup")
+FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "backup", "access_review")
 NOT_BUILT: tuple[str, ...] = ()
 
 

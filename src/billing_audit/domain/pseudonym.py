@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from billing_audit.domain.access import AccessReviewResult
+from billing_audit.domain.models import AuditEvent
+
 PREFIX = "person-"
 # 16 hex digits (64 bits): unique among any plausible number of people, short enough to read.
 DIGEST_CHARS = 16
@@ -69,3 +72,20 @@ class Pseudonymizer:
 
 def is_pseudonym(value: object) -> bool:
     return isinstance(value, str) and PSEUDONYM.match(value) is not None
+
+
+def pseudonymize_event(event: AuditEvent, pseudonyms: Pseudonymizer) -> AuditEvent:
+    """The event as a report or export shows it: its editor and the emails in its risk factors replaced."""
+    factors = [factor.model_copy(update={"label": pseudonyms.text(factor.label)}) for factor in event.risk_factors]
+    return event.model_copy(update={"changed_by": pseudonyms.maybe(event.changed_by), "risk_factors": factors})
+
+
+def pseudonymize_review(result: AccessReviewResult, pseudonyms: Pseudonymizer) -> AccessReviewResult:
+    """An access review with every finding's person (and any email in its detail) replaced."""
+    findings = [
+        finding.model_copy(
+            update={"person": pseudonyms.email(finding.person), "detail": pseudonyms.text(finding.detail)}
+        )
+        for finding in result.findings
+    ]
+    return result.model_copy(update={"findings": findings})

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing_audit.clock import Clock, system_clock
+from billing_audit.domain.pseudonym import Pseudonymizer, pseudonymize_event, pseudonymize_review
 from billing_audit.pipeline.reports.dashboard import render_dashboard
 from billing_audit.pipeline.reports.figures import ReportFigures, compute, recommend
 from billing_audit.pipeline.reports.links import LinkIssuer
@@ -21,6 +22,7 @@ from billing_audit.pipeline.reports.system import per_sheet, system_facts
 from billing_audit.pipeline.reports.workbook import render_workbook
 from billing_audit.resources import REPORT_LINK_DEFAULT_DAYS, REPORT_PREFIX
 from billing_audit.smartsheet.links import row_url
+from billing_audit.store.access import AccessReviewStore
 from billing_audit.store.interfaces import (
     BlobStore,
     EventStore,
@@ -51,6 +53,10 @@ class ReportDeps:
     app_base: str  # Smartsheet's web app, for row links
     metrics: MetricsReader | None = None
     clock: Clock = field(default=system_clock)
+    # The latest access review is shown on its own sheet (None: the sheet says none is stored).
+    access_reviews: AccessReviewStore | None = None
+    # People's emails replaced by keyed pseudonyms in what the report shows (the trail keeps them).
+    pseudonyms: Pseudonymizer | None = None
 
 
 @dataclass
@@ -96,8 +102,12 @@ def build_report(
     if not request.force and previous is not None and not _anything_new(deps.events, previous, now, sheets):
         return ReportOutcome(record=None, previous=previous)
 
+    events = deps.events.window(since, until, by="detected", sheet_ids=sheets)
+    if deps.pseudonyms is not None:
+        pseudonyms = deps.pseudonyms
+        events = (pseudonymize_event(event, pseudonyms) for event in events)
     figures = compute(
-        deps.events.window(since, until, by="detected", sheet_ids=sheets),
+        events,
         zone=zone,
         since=since,
         until=until,
@@ -119,6 +129,10 @@ def build_report(
         zone=zone,
     )
     figures.recommendations = recommend(figures)
+    review = deps.access_reviews.latest() if deps.access_reviews is not None else None
+    if review is not None and deps.pseudonyms is not None:
+        review = pseudonymize_review(review, deps.pseudonyms)
+    figures.access_review = review
     workbook = render_workbook(figures)
     dashboard = render_dashboard(figures).encode()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from zoneinfo import ZoneInfo
 
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow
 
@@ -158,6 +159,39 @@ def _violation_row(row: ReportRow) -> str:
     )
 
 
+def _access_review_section(figures: ReportFigures) -> str:
+    """The latest access review: when, its counts and its findings (evidence: the workbook)."""
+    review = figures.access_review
+    if review is None:
+        return '<section class="panel"><h2>Access review</h2><p class="note">No access review stored yet.</p></section>'
+    when = review.reviewed_at.astimezone(ZoneInfo(figures.zone))
+    counts = ", ".join(f"{_e(reason)} {count}" for reason, count in review.counts().items()) or "no findings"
+    rows = "".join(
+        "<tr>"
+        + _cell(finding.person)
+        + _cell(finding.sheet_name)
+        + _cell(finding.reason.value)
+        + _cell(finding.detail, cls="hide-sm")
+        + "</tr>"
+        for finding in review.findings
+    )
+    head = "".join(
+        f'<th data-type="text"{" class=" + chr(34) + "hide-sm" + chr(34) if title == "Detail" else ""}>{title}</th>'
+        for title in ("Person", "Sheet", "Reason", "Detail")
+    )
+    table = (
+        f'<div class="wrap"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+        if rows
+        else ""
+    )
+    return (
+        '<section class="panel"><h2>Access review</h2>'
+        f'<p class="note">Reviewed {when:%Y-%m-%d %H:%M} ({_e(figures.zone)}): {len(review.sheets)} sheet(s), '
+        f"{review.people} people with access, {review.approvals} approvals weighed; {counts}.</p>"
+        f"{table}</section>"
+    )
+
+
 def render_dashboard(figures: ReportFigures) -> str:
     total = figures.total
     status_class = figures.status.split()[0]
@@ -227,7 +261,9 @@ def render_dashboard(figures: ReportFigures) -> str:
             "".join(_violation_row(row) for row in shown),
             "</tbody></table></div>",
             "" if shown else '<p class="note">No violations in this period.</p>',
-            "</section></main>",
+            "</section>",
+            _access_review_section(figures),
+            "</main>",
             f"<script>{SCRIPT}</script></body></html>\n",
         ]
     )

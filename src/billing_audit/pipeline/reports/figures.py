@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from billing_audit.domain.access import AccessReviewResult
 from billing_audit.domain.models import AuditEvent, DetectedVia, RiskLevel
 from billing_audit.domain.values import CellValue
 
@@ -107,6 +108,8 @@ class ReportFigures:
     action_items: list[ReportRow]
     system: SystemFacts
     recommendations: list[str] = field(default_factory=list)
+    # The latest access review (stored by functions/access_review), shown as it is: not windowed.
+    access_review: AccessReviewResult | None = None
 
     @property
     def violations(self) -> list[ReportRow]:

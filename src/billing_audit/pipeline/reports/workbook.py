@@ -1,4 +1,5 @@
-"""The Excel workbook: Executive Dashboard, Change Details, System Insights, Trends & Analytics.
+"""The Excel workbook: Executive Dashboard, Change Details, System Insights, Trends & Analytics,
+Access Review.
 
 Written in openpyxl's write-only mode, row by row into a stream, so a 100,000-event report costs its
 rows once and not a cell object each.  In that mode a sheet's view (frozen panes) and column widths
@@ -9,10 +10,12 @@ its last, which is the order the functions below keep.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -22,9 +25,9 @@ from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow, Tally
+from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow, Tally, local
 
-SHEETS = ("Executive Dashboard", "Change Details", "System Insights", "Trends & Analytics")
+SHEETS = ("Executive Dashboard", "Change Details", "System Insights", "Trends & Analytics", "Access Review")
 CURRENCY = '"$"#,##0.00;[Red]-"$"#,##0.00'
 DATE_TIME = "yyyy-mm-dd hh:mm"
 DATE = "yyyy-mm-dd"
@@ -142,6 +145,7 @@ def render_workbook(figures: ReportFigures) -> bytes:
     _details(book, figures)
     _insights(book, figures)
     _trends(book, figures)
+    _access_review(book, figures)
     book.properties.title = figures.title
     book.properties.creator = "Billing Audit"
     out = io.BytesIO()
@@ -364,3 +368,51 @@ def _trends(book: Workbook, figures: ReportFigures) -> None:
     pie.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
     pie.height, pie.width = 8, 12
     ws.add_chart(pie, "F58")
+
+
+ACCESS_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("Person", 30),
+    ("Sheet", 24),
+    ("Sheet id", 18),
+    ("Reason", 28),
+    ("Detail", 60),
+    ("Evidence", 80),
+)
+
+
+def _access_review(book: Workbook, figures: ReportFigures) -> None:
+    """The latest access review: when, what it looked at, its counts and every finding with its evidence."""
+    review = figures.access_review
+    sheet = _Sheet(book, SHEETS[4], [width for _, width in ACCESS_COLUMNS])
+    sheet.append([sheet.cell("Access Review", "ba_title")])
+    if review is None:
+        sheet.append(["No access review stored yet (billing-audit access-review, or its monthly schedule)."])
+        return
+    sheet.append(["Reviewed", sheet.cell(local(review.reviewed_at, ZoneInfo(figures.zone)), "ba_datetime")])
+    sheet.append(["Sheets reviewed", len(review.sheets)])
+    sheet.append(["People with access", review.people])
+    sheet.append(["Approvals weighed", review.approvals])
+    sheet.append(["Last logins from", sheet.cell(review.last_login_source)])
+    sheet.blank()
+    sheet.section("Findings by reason")
+    sheet.header(["Reason", "Findings"])
+    for reason, count in review.counts().items():
+        sheet.append([reason, count])
+    if not review.findings:
+        sheet.append(["(none)", 0])
+    sheet.blank()
+    sheet.section("Findings")
+    first = sheet.header([title for title, _ in ACCESS_COLUMNS])
+    for finding in review.findings:
+        sheet.append(
+            [
+                sheet.cell(finding.person),
+                sheet.cell(finding.sheet_name),
+                finding.sheet_id,
+                finding.reason.value,
+                sheet.cell(finding.detail, "ba_wrap"),
+                sheet.cell(json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False), "ba_wrap"),
+            ]
+        )
+    if review.findings:
+        sheet.ws.auto_filter.ref = f"A{first}:{get_column_letter(len(ACCESS_COLUMNS))}{sheet.row}"
