@@ -71,6 +71,8 @@ class ScenarioUser(BaseModel):
     last_permission_review: date | None = None
     last_login: AwareDatetime | None = None
     active: bool = True
+    # Beyond FORMAT.md: logins Event Reporting reports (besides `last_login`, which it reports too).
+    logins: list[AwareDatetime] = Field(default_factory=list)
 
 
 class ScenarioColumn(BaseModel):
@@ -146,6 +148,10 @@ class ScenarioEdit(BaseModel):
     set_: dict[str, CellValue] | None = Field(default=None, alias="set")
     delete: bool = False
     add: AddedRow | None = None
+    # Beyond FORMAT.md: where the save came from, as Event Reporting tells it (the scenario's
+    # `event_reporting` defaults otherwise).
+    source: str | None = None
+    ip: str | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> ScenarioEdit:
@@ -211,6 +217,18 @@ class ScenarioSheet(BaseModel):
 JUDGED_KEYS = frozenset({"expected"})
 
 
+class ScenarioEventReporting(BaseModel):
+    """Beyond FORMAT.md: the account has Smartsheet's Event Reporting add-on (`GET /2.0/events`).
+    Without it the endpoint answers 403, as for a plan without the add-on.  `source` and `ip` are
+    what a save reports unless its edit says otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    source: str = "WEB_APP"
+    ip: str = "198.51.100.10"
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -224,6 +242,7 @@ class Scenario(BaseModel):
     users: list[ScenarioUser] = Field(default_factory=list)
     groups: list[ScenarioGroup] = Field(default_factory=list)
     workspaces: list[ScenarioWorkspace] = Field(default_factory=list)
+    event_reporting: ScenarioEventReporting | None = None
     sheets: list[ScenarioSheet] = Field(min_length=1)
     edits: list[ScenarioEdit] = Field(default_factory=list)
 

@@ -46,6 +46,34 @@ class Change:
     source: str
     events: list[ChangeEvent] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    # Where Event Reporting says the save came from (a scenario edit's `source`/`ip`, or its defaults).
+    reported_source: str | None = None
+    reported_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Save:
+    """One committed save, as Event Reporting reports it."""
+
+    seq: int
+    sheet_id: int
+    at: datetime
+    by: str | None
+    origin: str  # scenario or api
+    source: str | None
+    ip: str | None
+
+
+def change_save(change: Change, seq: int) -> Save:
+    return Save(
+        seq=seq,
+        sheet_id=change.sheet.id,
+        at=change.at,
+        by=change.by,
+        origin=change.source,
+        source=change.reported_source,
+        ip=change.reported_ip,
+    )
 
 
 class SimulatorState:
@@ -58,6 +86,7 @@ class SimulatorState:
         self._seq = 0
         self._id_counter = 0
         self._log: list[ChangeEvent] = []
+        self._saves: list[Save] = []  # every committed save, for Event Reporting
         self._listeners: list[CommitListener] = []
         # The scenario's edits in time order (stable), those applied (by position), and how far the
         # clock has applied them all: every edit before `_next_edit` is applied.
@@ -273,6 +302,11 @@ class SimulatorState:
                 raise KeyError(f"no attachment {attachment_id}")
             return attachment.data
 
+    def saves(self) -> list[Save]:
+        """Every committed save so far, in commit order."""
+        with self._lock:
+            return list(self._saves)
+
     @property
     def change_log(self) -> list[ChangeEvent]:
         """Everything that happened since the sheets were loaded, in order (a copy)."""
@@ -310,7 +344,7 @@ class SimulatorState:
                     )
                 cells = self._cells_by_title(sheet, edit.set_ or {}, edit)
             self._advance_to(at)
-            change = Change(sheet, at, edit.by, None, "scenario")
+            change = Change(sheet, at, edit.by, None, "scenario", reported_source=edit.source, reported_ip=edit.ip)
             if edit.kind == "add":
                 assert edit.add is not None
                 self._add_row(change, edit.add.id, cells)
@@ -503,5 +537,6 @@ class SimulatorState:
         )
         events = [sheet_event, *change.events]
         self._log.extend(events)
+        self._saves.append(change_save(change, sheet_event.seq))
         for listener in self._listeners:
             listener(sheet.id, events)
