@@ -98,6 +98,9 @@ class Schedules(_Strict):
     # The events table's weekly export to the backup bucket (DynamoDB's own export), Sunday 02:00.
     events_export: str = "cron(0 2 ? * SUN *)"
     events_export_enabled: bool = True
+    # The trail's digests (functions/digest): a signed digest of the log every hour.
+    digest: str = "rate(1 hour)"
+    digest_enabled: bool = True
     retry_attempts: int = Field(default=3, ge=0, le=185)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     # Between two drains of a scan run's backlog: Smartsheet's limits are per minute.
@@ -111,6 +114,13 @@ class Schedules(_Strict):
     @field_validator("scan", "report_daily", "report_weekly", "retrain", "access_review", "backup", "events_export")
     @classmethod
     def _expression(cls, value: str) -> str:
+        if not _SCHEDULE_EXPRESSION.match(value):
+            raise ValueError(f"not an EventBridge Scheduler cron(...) or rate(...) expression: {value!r}")
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_expression(cls, value: str) -> str:
         if not _SCHEDULE_EXPRESSION.match(value):
             raise ValueError(f"not an EventBridge Scheduler cron(...) or rate(...) expression: {value!r}")
         return value
@@ -267,6 +277,7 @@ class InfraConfig(_Strict):
     alerts: Alerts = Alerts()
     retention: Retention = Retention()
     backups: Backups = Backups()
+    trail: Trail = Trail()
     thresholds: Thresholds = Thresholds()
     api: Api = Api()
     processing: Processing = Processing()

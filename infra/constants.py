@@ -41,7 +41,18 @@ PYTHON_VERSION = "3.12"
 HANDLER = "handler.handler"
 
 # Every Lambda function, by its folder under functions/.  Only what is built is deployed.
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "backup", "access_review")
+FUNCTIONS = (
+    "webhook",
+    "process",
+    "scan",
+    "notifier",
+    "report",
+    "report_link",
+    "retrain",
+    "digest",
+    "backup",
+    "access_review",
+)
 
 # Tag on every function naming its folder under functions/.
 FUNCTION_TAG = shared.FUNCTION_TAG

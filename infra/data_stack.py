@@ -36,6 +36,7 @@ from infra.constructs.event_bus import AuditEventBus
 from infra.constructs.reporting import Reporting
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage, secure_bucket
+from infra.constructs.trail import TrailSeal
 
 
 class BillingAuditDataStack(cdk.Stack):
@@ -109,6 +110,9 @@ class BillingAuditDataStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "BackupsBucketArn", value=self.backups.bucket_arn, export_name=BACKUPS_ARN_EXPORT)
 
+        # The trail's seal: the key that signs digests and the Object Lock bucket that keeps them.
+        self.trail = TrailSeal(self, "Trail", config=config, access_logs=storage.access_logs)
+
         # Rules other systems add name the bus: it outlives the application stack like the data does.
         self.event_bus = AuditEventBus(self, "EventBus")
 
@@ -123,6 +127,9 @@ class BillingAuditDataStack(cdk.Stack):
             shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
             shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,
+            shared.TRAIL_DIGESTS_BUCKET.env_var: self.trail.bucket.bucket_name,
+            shared.TRAIL_SIGNING_KEY_ENV: self.trail.key.key_arn,
+            shared.PSEUDONYM_KEY_SECRET_ENV: shared.PSEUDONYM_KEY_SECRET,
             shared.EVENT_BUS_ENV: self.event_bus.bus_name,
         }
         for env_var, value in outputs.items():

@@ -32,6 +32,7 @@ from infra.constructs.scan_run import ScanRun
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.secrets import grant_webhook_secrets
 from infra.constructs.storage import grant_bucket_key, grant_idempotency
+from infra.constructs.trail import TrailDigests
 from infra.data_stack import BillingAuditDataStack
 from infra.nag import acknowledge
 
@@ -186,6 +187,19 @@ class BillingAuditStack(cdk.Stack):
         secrets.smartsheet_token.grant_read(access_reviews.review.role)
         alerting.grant_publish(access_reviews.review.role)
 
+        # The trail's digests: signed hourly from the log's head (the auditors append to the log).
+        self.trail = trail = TrailDigests(
+            self,
+            "Trail",
+            config=config,
+            layers=layers.for_function("digest"),
+            state=state,
+            events=events,
+            bucket=data.trail.bucket,
+        )
+        for auditor in (processing.process, processing.scan):
+            trail.grant_logging(auditor)
+
         self.scan_run = ScanRun(self, "ScanRun", config=config, scan=processing.scan.function)
         self.scheduling = scheduling = Scheduling(
             self,
@@ -194,6 +208,7 @@ class BillingAuditStack(cdk.Stack):
             scan_run=self.scan_run.state_machine,
             report=reports.report.function,
             retrain=retraining.retrain.function,
+            digest=trail.digest.function,
             access_review=access_reviews.review.function,
             backup=backups.backup.function,
             events_export=(events, data.backups),
@@ -206,6 +221,7 @@ class BillingAuditStack(cdk.Stack):
             reports.report,
             reports.link,
             retraining.retrain,
+            trail.digest,
             access_reviews.review,
             backups.backup,
         ]

@@ -60,6 +60,7 @@ class Scheduling(Construct):
         scan_run: sfn.StateMachine,
         report: lambda_.IFunction | None = None,
         retrain: lambda_.IFunction | None = None,
+        digest: lambda_.IFunction | None = None,
         access_review: lambda_.IFunction | None = None,
         backup: lambda_.IFunction | None = None,
         events_export: tuple[dynamodb.ITable, s3.IBucket] | None = None,
@@ -81,6 +82,8 @@ class Scheduling(Construct):
             ]
         if retrain is not None:
             jobs.append(Job("Retrain", "retrain", retrain, "Retrain the anomaly model"))
+        if digest is not None:
+            jobs.append(Job("Digest", "digest", digest, "Sign a digest of the trail"))
         if access_review is not None:
             jobs.append(Job("AccessReview", "access_review", access_review, "Review access to the audited sheets"))
         if backup is not None:

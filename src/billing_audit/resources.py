@@ -123,7 +123,16 @@ BACKUP_MARGIN_ENV = "BACKUP_MARGIN_SECONDS"  # an invocation stops before a shee
 BACKUP_MARGIN_DEFAULT_SECONDS = 300.0  # a 20,000-row sheet's read, workbook and upload, with room
 METRIC_BACKUP_SHEETS = "BackupSheets"  # count of sheets backed up by an invocation
 METRIC_BACKUP_SHEETS_FAILED = "BackupSheetsFailed"  # count of sheets Smartsheet could not serve
-BUCKETS: tuple[BucketSpec, ...] = (REPORTS_BUCKET, CALLBACK_PAYLOADS_BUCKET, MODELS_BUCKET, BACKUPS_BUCKET)
+# Signed digests of the trail (store/digests.py): Object Lock in compliance mode, kept as long as the
+# events they cover (infra config `trail.digest_retention_days`), never shortened by anyone.
+TRAIL_DIGESTS_BUCKET = BucketSpec("TrailDigestsBucket", "TRAIL_DIGESTS_BUCKET")
+BUCKETS: tuple[BucketSpec, ...] = (
+    REPORTS_BUCKET,
+    CALLBACK_PAYLOADS_BUCKET,
+    MODELS_BUCKET,
+    BACKUPS_BUCKET,
+    TRAIL_DIGESTS_BUCKET,
+)
 
 ALERTS_TOPIC_LOGICAL_ID = "AlertsTopic"
 ALERTS_TOPIC_ENV = "ALERTS_TOPIC_ARN"
@@ -266,6 +275,16 @@ RETRAIN_WINDOW_DEFAULT_DAYS = 28
 METRIC_MODEL_UNAVAILABLE = "AnomalyModelUnavailable"  # count: scoring fell back to the rules alone
 METRIC_MODEL_TRAINED = "AnomalyModelTrained"  # count of models saved by retraining
 METRIC_MODEL_TRAINING_EVENTS = "AnomalyModelTrainingEvents"  # events a retraining learned from
+
+# --- Added for the trail (domain/trail.py, store/trail.py, functions/digest, `billing-audit verify`) ---
+TRAIL_SIGNING_KEY_ENV = "TRAIL_SIGNING_KEY_ID"  # the KMS asymmetric key (ECC_NIST_P256) that signs digests
+TRAIL_SIGNING_KEY_ALIAS = "alias/billing-audit-trail"
+TRAIL_DIGEST_RETENTION_DEFAULT_DAYS = 2557  # 7 years: as long as the events may be kept
+# The pseudonymisation key (domain/pseudonym.py) for exports and reports that leave the product.
+PSEUDONYM_KEY_SECRET = "billing-audit/pseudonym-key"  # noqa: S105 - a name, not a secret
+PSEUDONYM_KEY_SECRET_ENV = "PSEUDONYM_KEY_SECRET"  # noqa: S105
+METRIC_TRAIL_SIZE = "TrailSize"  # leaves in the log when a digest is written
+METRIC_TRAIL_DIGESTS = "TrailDigestsWritten"  # count of digests signed and kept
 
 # --- Added for the access review (functions/access_review, `billing-audit access-review`) ---
 METRIC_ACCESS_FINDINGS = "AccessReviewFindings"  # count of findings of one review

@@ -141,6 +141,17 @@ class ReportSettings(ReportLinkSettings, ConfigSettings):
     api_base: str = Field("us", alias=res.SMARTSHEET_API_BASE_ENV)  # for links to rows in Smartsheet
 
 
+class TrailSettings(_FromEnvironment):
+    """The digest function and the trail commands (`verify`, `prove`, `events`, `stats`): the log, the
+    events it covers, the digests' bucket and the signing key."""
+
+    events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
+    state_table: str = Field(alias=res.STATE_TABLE.env_var)
+    digests_bucket: str = Field(alias=res.TRAIL_DIGESTS_BUCKET.env_var)
+    signing_key_id: str = Field(alias=res.TRAIL_SIGNING_KEY_ENV)
+    pseudonym_key_secret: str = Field(res.PSEUDONYM_KEY_SECRET, alias=res.PSEUDONYM_KEY_SECRET_ENV)
+
+
 SettingsT = TypeVar("SettingsT", bound=_FromEnvironment)
 
 

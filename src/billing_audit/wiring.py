@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
@@ -15,6 +17,7 @@ from billing_audit.pipeline.backup import BackupDeps
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps
 from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
+from billing_audit.pipeline.trail import TrailDeps
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import (
     AccessReviewSettings,
@@ -23,6 +26,7 @@ from billing_audit.settings import (
     ConfigSettings,
     ReportSettings,
     SmartsheetSettings,
+    TrailSettings,
     load,
 )
 from billing_audit.smartsheet.archive import SdkSheetArchive
@@ -34,7 +38,9 @@ from billing_audit.smartsheet.webhook_api import SmartsheetWebhooks
 from billing_audit.store.access import DynamoAccessReviewStore, DynamoApprovalStore
 from billing_audit.store.alert_state import DynamoAlertCooldowns, DynamoPendingAlerts
 from billing_audit.store.backups import DynamoBackupProgress, S3BackupStore
+from billing_audit.store.digests import KmsSigner, S3DigestStore
 from billing_audit.store.dynamo import DynamoEventStore, DynamoRequestBudget, DynamoRunStore, DynamoStateStore
+from billing_audit.store.event_query import DynamoEventQuery
 from billing_audit.store.eventbridge import EventBridgeBus
 from billing_audit.store.memory import MemoryEventBus
 from billing_audit.store.metrics import CloudWatchMetrics
@@ -43,6 +49,7 @@ from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger, Lat
 from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
+from billing_audit.store.trail import DynamoTrail
 
 
 def audit_config(settings: ConfigSettings, *, fresh: bool = False) -> AuditConfig:
@@ -107,6 +114,12 @@ def event_store(config: AuditConfig, events_table: str, clock: Clock = system_cl
     )
 
 
+def trail_log(config: AuditConfig, state_table: str, events_table: str) -> DynamoTrail:
+    """The trail's log in the state table, over the events it covers."""
+    dynamodb = boto3.resource("dynamodb")
+    return DynamoTrail(dynamodb.Table(state_table), dynamodb.Table(events_table), config.retention_days)
+
+
 def aws_dependencies(
     config: AuditConfig,
     settings: AuditSettings | None = None,
@@ -153,6 +166,7 @@ def aws_dependencies(
         smartsheet_app_url=app_base(settings.api_base),
         # Alerts link the latest report while its links live (the ledger is in the state table).
         report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
+        trail=trail_log(config, settings.state_table, settings.events_table),
         approvals=DynamoApprovalStore(dynamodb.Table(settings.state_table)),
     )
 
@@ -187,6 +201,37 @@ def access_review_dependencies(
         clock=clock,
         event_reporting=access if config.event_reporting.enabled else None,
     )
+
+
+def trail_dependencies(settings: TrailSettings, *, clock: Clock = system_clock) -> TrailDeps:
+    """The trail in AWS: the log and events (DynamoDB), digests (S3), the signing key (KMS), and the
+    pseudonymisation key (Secrets Manager), read only when an export asks for it."""
+    dynamodb = boto3.resource("dynamodb")
+    state, events = dynamodb.Table(settings.state_table), dynamodb.Table(settings.events_table)
+
+    def pseudonym_key() -> bytes:
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.pseudonym_key_secret)
+        return str(secret["SecretString"]).encode()
+
+    return TrailDeps(
+        trail=DynamoTrail(state, events),
+        digests=S3DigestStore(boto3.client("s3"), settings.digests_bucket, state),
+        signer=KmsSigner(boto3.client("kms"), settings.signing_key_id),
+        query=DynamoEventQuery(events),
+        clock=clock,
+        pseudonym_key=pseudonym_key,
+    )
+
+
+def scan_run_metrics(since: datetime, until: datetime) -> dict[str, list[float]]:
+    """Per scan run: its duration, Smartsheet calls and backlog, from the product's CloudWatch metrics."""
+    names = {
+        res.METRIC_SCAN_DURATION: "duration_seconds",
+        res.METRIC_SMARTSHEET_API_CALLS: "api_calls",
+        res.METRIC_SCAN_BACKLOG_ROWS: "backlog_rows",
+    }
+    series = CloudWatchMetrics(boto3.client("cloudwatch")).per_minute(list(names), since, until)
+    return {label: series[name] for name, label in names.items()}
 
 
 def report_dependencies(settings: ReportSettings, *, clock: Clock = system_clock) -> ReportDeps:

@@ -38,6 +38,8 @@ RUNTIME_NAMES = frozenset(
         shared.CONFIG_PARAMETER_ENV,
         shared.REPORT_LINK_BASE_ENV,
         shared.EVENT_BUS_ENV,
+        shared.TRAIL_SIGNING_KEY_ENV,
+        shared.PSEUDONYM_KEY_SECRET_ENV,
     }
 )
 

@@ -38,6 +38,8 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ({"backups": {"lock_mode": "LEGAL_HOLD"}}, "GOVERNANCE"),
         ({"backups": {"daily_days": 0}}, "greater than or equal to 1"),
         ({"schedules": {"retrain": "weekly"}}, "cron"),
+        ({"schedules": {"digest": "hourly"}}, "rate"),
+        ({"trail": {"digest_retention_days": 0}}, "greater than or equal to 1"),
         ({"schedules": {"report_weekly": "weekly"}}, "cron"),
         ({"schedules": {"scan_enabled": "sometimes"}}, "valid boolean"),
         ({"api": {"throttle_rate": 0}}, "greater than 0"),
@@ -120,6 +122,7 @@ def test_every_schedule_has_its_own_switch() -> None:
         "access_review",
         "backup",
         "events_export",
+        "digest",
     ]
     for name in expressions:
         assert Schedules.model_fields[f"{name}_enabled"].annotation is bool
@@ -182,4 +185,5 @@ def test_report_schedules_switch_off_one_by_one(tmp_path: Path) -> None:
         "retrain": "ENABLED",
         "access_review": "ENABLED",
         "backup": "ENABLED",
+        "digest": "ENABLED",
     }

@@ -122,14 +122,17 @@ def _encryption(bucket: dict[str, Any]) -> dict[str, Any]:
 def test_buckets_are_s3_managed_by_default(data_template_json: dict[str, Any]) -> None:
     for logical_id, bucket in of_type(data_template_json, "AWS::S3::Bucket").items():
         assert _encryption(bucket)["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}, logical_id
-    assert not of_type(data_template_json, "AWS::KMS::Key")
+    # The one key by default is the trail's signing key (asymmetric, never an encryption key).
+    keys = of_type(data_template_json, "AWS::KMS::Key").values()
+    assert [key["Properties"].get("KeyUsage") for key in keys] == ["SIGN_VERIFY"]
 
 
 def test_the_kms_option_encrypts_the_reports_bucket_with_a_retained_rotating_key(tmp_path: Path) -> None:
     from infra.constants import DATA_STACK_NAME
 
     template = synth_templates(tmp_path, {"config": {"encryption": {"buckets_kms": True}}})[DATA_STACK_NAME]
-    [(key_id, key)] = of_type(template, "AWS::KMS::Key").items()
+    keys = of_type(template, "AWS::KMS::Key").items()
+    [(key_id, key)] = [(i, k) for i, k in keys if k["Properties"].get("KeyUsage") != "SIGN_VERIFY"]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
     reports = _encryption(template["Resources"][shared.REPORTS_BUCKET.logical_id])

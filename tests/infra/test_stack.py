@@ -14,7 +14,18 @@ from billing_audit.resources import BUCKETS, EVENTS_TABLE, TABLES
 from tests.infra.conftest import RUNTIME_NAMES
 
 # Only what is built is deployed: every function of a built feature, nothing of an unbuilt one.
-FUNCTIONS = ("webhook", "process", "scan", "notifier", "report", "report_link", "retrain", "backup", "access_review")
+FUNCTIONS = (
+    "webhook",
+    "process",
+    "scan",
+    "notifier",
+    "report",
+    "report_link",
+    "retrain",
+    "digest",
+    "backup",
+    "access_review",
+)
 NOT_BUILT: tuple[str, ...] = ()
 
 
@@ -147,6 +158,7 @@ def test_only_the_reports_payload_models_and_access_log_buckets_exist(data_templ
         "ReportsBucket",
         "CallbackPayloadsBucket",
         "ModelsBucket",
+        "TrailDigestsBucket",
         "AccessLogsBucket",
     }
 
@@ -237,7 +249,12 @@ def test_queues_are_encrypted_tls_only_and_redrive(template_json: dict[str, Any]
 
 def test_secrets_have_the_shared_names(data_template_json: dict[str, Any]) -> None:
     names = {s["Properties"]["Name"] for s in of_type(data_template_json, "AWS::SecretsManager::Secret").values()}
-    assert names == {shared.SMARTSHEET_TOKEN_SECRET, shared.INTEGRITY_KEY_SECRET, shared.SLACK_WEBHOOK_SECRET}
+    assert names == {
+        shared.SMARTSHEET_TOKEN_SECRET,
+        shared.INTEGRITY_KEY_SECRET,
+        shared.SLACK_WEBHOOK_SECRET,
+        shared.PSEUDONYM_KEY_SECRET,
+    }
     for secret in of_type(data_template_json, "AWS::SecretsManager::Secret").values():
         assert "SecretString" not in secret["Properties"], "no secret value in the template"
 
@@ -443,8 +460,9 @@ def test_no_statement_allows_all_actions(template_json: dict[str, Any]) -> None:
 
 def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: dict[str, Any]) -> None:
     schedules = of_type(template_json, "AWS::Scheduler::Schedule")
-    # The scan's, the reports', retraining's, the access review's, the backup's and the events export's.
-    assert len(schedules) == 7
+    # The scan's, the reports', retraining's, the access review's, the backup's, the events export's
+    # and the trail's digest.
+    assert len(schedules) == 8
     expressions = {}
     for schedule in schedules.values():
         props = schedule["Properties"]
@@ -466,6 +484,7 @@ def test_schedules_run_in_business_time_with_retries_and_a_dlq(template_json: di
         "retrain": "cron(0 3 ? * SUN *)",
         "access_review": "cron(0 6 1 * ? *)",
         "backup": "cron(0 1-4 * * ? *)",
+        "digest": "rate(1 hour)",
     }
 
 

@@ -20,12 +20,15 @@ are the RFC's own (MTH, PATH, SUBPROOF and their verification procedures), check
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from billing_audit.domain.pseudonym import Pseudonymizer
 
 TRAIL_KEY = "trail"
 LEAF_PREFIX = b"\x00"
@@ -254,14 +257,17 @@ def is_header(line: bytes) -> bool:
     return line.startswith(b'{"' + EXPORT_HEADER_KEY.encode() + b'"')
 
 
-def parse_leaf(line: bytes) -> Leaf | None:
+def parse_leaf(line: bytes, seal_key: bytes | None = None) -> Leaf | None:
     """What a line claims (None when it is not a trail line at all).
 
     A line is either a leaf (its hash is computed here) or, for an expired event, a stand-in
     `{"expired": true, "leaf_hash": ..., "event_id": ..., "trail": {...}}` that carries the hash
-    the log kept."""
+    the log kept.  A pseudonymised line (see `pseudonymize_leaf`) counts only when its seal holds
+    under `seal_key`."""
     try:
         value = json.loads(line)
+        if "seal" in value:
+            return _open_sealed(value, seal_key)
         link = value[TRAIL_KEY]
         position = link["position"]
         prev = bytes.fromhex(link["prev"]) if link.get("prev") else None
@@ -279,6 +285,52 @@ def parse_leaf(line: bytes) -> Leaf | None:
         return Leaf(leaf_hash(line), position, value.get("event_id"), prev, link.get("prev_event_id"))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+# --- Pseudonymised exports --------------------------------------------------------------------
+
+SEAL_CONTEXT = b"billing-audit/pseudonymised-leaf/1"
+
+
+def _seal_key(key: bytes) -> bytes:
+    """The key that seals pseudonymised lines: derived from the pseudonymisation key, never it."""
+    return hmac.new(key, SEAL_CONTEXT, hashlib.sha256).digest()
+
+
+def _pseudonymize(value: Any, pseudo: Pseudonymizer) -> Any:
+    if isinstance(value, str):
+        return pseudo.text(value)
+    if isinstance(value, list):
+        return [_pseudonymize(item, pseudo) for item in value]
+    if isinstance(value, dict):
+        return {k: (v if k == TRAIL_KEY else _pseudonymize(v, pseudo)) for k, v in value.items()}
+    return value
+
+
+def pseudonymize_leaf(line: bytes, key: bytes) -> bytes:
+    """A leaf with every email in it replaced by its keyed pseudonym (domain.pseudonym), carrying
+    the original leaf's hash and a seal: an HMAC, under a key derived from the pseudonymisation
+    key, over the pseudonymised line and that hash.  The hash places it in the signed tree; the
+    seal says the key's holder derived this line from that leaf.  Without the key neither the
+    emails nor the seal can be checked, so such an export verifies only with the key."""
+    value = _pseudonymize(json.loads(line), Pseudonymizer(key))
+    value["leaf_hash"] = leaf_hash(line).hex()
+    value["seal"] = hmac.new(_seal_key(key), canonical(value), hashlib.sha256).hexdigest()
+    return canonical(value)
+
+
+def _open_sealed(value: dict[str, Any], seal_key: bytes | None) -> Leaf | None:
+    if seal_key is None:
+        return None
+    seal = value.pop("seal")
+    expected = hmac.new(_seal_key(seal_key), canonical(value), hashlib.sha256).hexdigest()
+    if not isinstance(seal, str) or not hmac.compare_digest(seal, expected):
+        return None
+    link = value[TRAIL_KEY]
+    prev = bytes.fromhex(link["prev"]) if link.get("prev") else None
+    return Leaf(
+        bytes.fromhex(value["leaf_hash"]), int(link["position"]), value.get("event_id"), prev, link.get("prev_event_id")
+    )
 
 
 def expired_stand_in(event_id: str, position: int, leaf: bytes, prev: bytes | None, prev_event_id: str | None) -> bytes:
@@ -426,6 +478,7 @@ def check_export(
     root: bytes,
     last_leaf: bytes | None,
     last_event_id: str | None,
+    seal_key: bytes | None = None,
 ) -> Verdict:
     """Check an export (its lines, header allowed) against a sealed tree.  First the fast path:
     the lines in order are the leaves and their root is the sealed root; only when it is not are
@@ -433,7 +486,7 @@ def check_export(
     count, computed = fast_root(open_lines())
     if count == tree_size and computed == root:
         return Verdict(tree_size=tree_size, root_hash=root.hex(), lines=count, verified=count)
-    leaves = (parse_leaf(line) for line in open_lines() if not is_header(line))
+    leaves = (parse_leaf(line, seal_key) for line in open_lines() if not is_header(line))
     return check_leaves(leaves, tree_size=tree_size, root=root, last_leaf=last_leaf, last_event_id=last_event_id)
 
 

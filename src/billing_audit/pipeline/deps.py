@@ -26,6 +26,7 @@ from billing_audit.store.interfaces import (
     StateStore,
 )
 from billing_audit.store.memory import MemoryAlertCooldowns, MemoryEventBus, MemoryPendingAlerts, MemoryRunStore
+from billing_audit.store.trail import TrailLog
 
 
 class AnomalyScorer(Protocol):
@@ -59,6 +60,9 @@ class AuditDeps:
     smartsheet_app_url: str | None = None
     # The anomaly model; None scores with the rules alone (local runs without a model, tests).
     anomaly: AnomalyScorer | None = None
+    # The tamper-evident log every stored event is appended to (the state table in AWS); None logs
+    # nothing (dry runs, tests of other things).
+    trail: TrailLog | None = None
     # Moves of rows into an approving status, found in the Status histories the replay reads (the
     # state table in AWS): the access review's segregation of duties reads them.
     approvals: ApprovalStore = field(default_factory=MemoryApprovalStore)

@@ -12,6 +12,7 @@ from billing_audit.domain.models import AuditEvent, RowTimeline
 from billing_audit.domain.risk import blend, score_with_rules
 from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.trail import log_events
 
 
 def neighbours_of(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
@@ -73,6 +74,9 @@ def record_events(
     """
     scored = score_events(events, config, deps)
     new = deps.events.add(scored)
+    if deps.trail is not None:
+        # Logged before alerting: an alerted event is always in the trail.
+        log_events(new, scored, deps.trail)
     if batch is not None:
         batch.add(scored, deps)
     else:

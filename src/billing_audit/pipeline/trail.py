@@ -4,10 +4,11 @@ against them, prove one event, and stream the trail in leaf order for exports.""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing_audit.clock import Clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.signatures import signature_problem
 from billing_audit.domain.trail import (
@@ -22,9 +23,23 @@ from billing_audit.domain.trail import (
 )
 from billing_audit.domain.values import utc_iso
 from billing_audit.store.digests import DigestStore, Signer
+from billing_audit.store.event_query import EventQuery
 from billing_audit.store.trail import TrailEntry, TrailLog
 
 READ_BATCH = 100
+
+
+@dataclass
+class TrailDeps:
+    """What the digest function and the trail commands use."""
+
+    trail: TrailLog
+    digests: DigestStore
+    signer: Signer
+    query: EventQuery
+    clock: Clock
+    # Read only when a pseudonymised export is asked for (Secrets Manager in AWS).
+    pseudonym_key: Callable[[], bytes] | None = None
 
 
 def log_events(new: Sequence[AuditEvent], seen: Sequence[AuditEvent], trail: TrailLog) -> int:

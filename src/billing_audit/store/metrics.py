@@ -47,3 +47,32 @@ class CloudWatchMetrics:
             if not answer.get("NextToken"):
                 return totals
             kwargs["NextToken"] = answer["NextToken"]
+
+    def per_minute(self, names: Sequence[str], start: datetime, end: datetime) -> dict[str, list[float]]:
+        """Each metric's sums minute by minute over [start, end), the minutes with data only: a scan
+        run reports its duration, calls and backlog once each, so one value is one run's."""
+        queries = [
+            {
+                "Id": f"m{index}",
+                "Label": name,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": METRICS_NAMESPACE,
+                        "MetricName": name,
+                        "Dimensions": [{"Name": METRIC_SERVICE_DIMENSION, "Value": SERVICE_NAME}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+            for index, name in enumerate(names)
+        ]
+        series: dict[str, list[float]] = {name: [] for name in names}
+        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
+        while True:
+            answer = self.client.get_metric_data(**kwargs)
+            for result in answer["MetricDataResults"]:
+                series[str(result["Label"])].extend(float(value) for value in result.get("Values", []))
+            if not answer.get("NextToken"):
+                return series
+            kwargs["NextToken"] = answer["NextToken"]

@@ -3,11 +3,13 @@
 Layout (partition `trail`): `entry#<position, 12 digits>` per leaf (position, event id, leaf hash,
 the previous leaf's hash and event id, the event's detection day and expiry) and `head` (size, last
 leaf, the Merkle frontier: domain.trail.Frontier).  A marker `trail-event#<event id>` says an event
-is logged and where, so no event is logged twice.  One append is one transaction: the head moved
-from the size it was read at, the new entries and their markers, all or nothing; a writer that lost
-the race to another reads the head again.  The entries never expire: they keep an expired event's
-leaf hash.  Entries are one partition: appends are serialised on the head anyway, and reading the
-log in order is one query.
+is logged and where, so no event is logged twice.  An append moves the head from the size it was
+read at by one conditional write that carries the batch's entries, which are then written with
+their markers; a writer that lost the race reads the head again, and any writer first finishes the
+batch the head carries, so a writer that died halfway leaves no hole.  (Not a DynamoDB transaction:
+moto's, which the local cloud and tests run on, are not safe under concurrent writers.)  The
+entries never expire: they keep an expired event's leaf hash.  Entries are one partition: appends
+are serialised on the head anyway, and reading the log in order is one query.
 """
 
 from __future__ import annotations
@@ -151,72 +153,63 @@ class DynamoTrail:
 
     def append(self, records: Sequence[tuple[str, Record]]) -> list[TrailEntry]:
         unique = list({event_id: (event_id, record) for event_id, record in records}.values())
-        todo = set(self.unlogged([event_id for event_id, _ in unique]))
-        pending = [pair for pair in unique if pair[0] in todo]
         written: list[TrailEntry] = []
-        for start in range(0, len(pending), APPEND_BATCH):
-            written.extend(self._append_batch(pending[start : start + APPEND_BATCH]))
+        for start in range(0, len(unique), APPEND_BATCH):
+            written.extend(self._append_batch(unique[start : start + APPEND_BATCH]))
         return written
 
     def _append_batch(self, batch: list[tuple[str, Record]]) -> list[TrailEntry]:
-        client = self.state.meta.client
+        """Move the head by one conditional write that also carries the batch's entries; then
+        write the entries and their markers.  Every writer first finishes the batch the head
+        carries (idempotent puts) and only then decides what is unlogged, so a writer that died
+        after moving the head leaves no hole, and no event is logged twice."""
         for attempt in range(self.ATTEMPTS):
+            item = self.state.get_item(Key=dict(self.HEAD_KEY), ConsistentRead=True).get("Item")
+            self._finish(item)
+            still = set(self.unlogged([event_id for event_id, _ in batch]))
+            batch = [pair for pair in batch if pair[0] in still]
             if not batch:
                 return []
-            item = self.state.get_item(Key=dict(self.HEAD_KEY), ConsistentRead=True).get("Item")
             head = _head_from(item)
             entries, after = _plan(head, batch, self.retention_days)
-            head_put: dict[str, Any] = {
-                "TableName": self.state.name,
-                "Item": {
-                    **self.HEAD_KEY,
-                    "size": after.size,
-                    "last_leaf": after.last_leaf.hex() if after.last_leaf else None,
-                    "last_event_id": after.last_event_id,
-                    "frontier": after.frontier.to_hex(),
-                },
+            condition: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(sk)"}
+                if item is None
+                else {
+                    "ConditionExpression": "#s = :seen",
+                    "ExpressionAttributeNames": {"#s": "size"},
+                    "ExpressionAttributeValues": {":seen": head.size},
+                }
+            )
+            new_head = {
+                **self.HEAD_KEY,
+                "size": after.size,
+                "last_leaf": after.last_leaf.hex() if after.last_leaf else None,
+                "last_event_id": after.last_event_id,
+                "frontier": after.frontier.to_hex(),
+                "pending": [self._entry_item(entry) for entry in entries],
             }
-            if item is None:
-                head_put["ConditionExpression"] = "attribute_not_exists(sk)"
-            else:
-                head_put["ConditionExpression"] = "#s = :seen"
-                head_put["ExpressionAttributeNames"] = {"#s": "size"}
-                head_put["ExpressionAttributeValues"] = {":seen": head.size}
-            actions: list[Any] = [{"Put": head_put}]
-            for entry in entries:
-                actions.append(
-                    {
-                        "Put": {
-                            "TableName": self.state.name,
-                            "Item": self._entry_item(entry),
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    }
-                )
-                actions.append(
-                    {
-                        "Put": {
-                            "TableName": self.state.name,
-                            "Item": {**self._marker(entry.event_id), "position": entry.position},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    }
-                )
             try:
-                client.transact_write_items(TransactItems=actions)
+                self.state.put_item(Item=new_head, **condition)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] not in (
-                    "TransactionCanceledException",
-                    "TransactionConflictException",
-                ):
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
-                # Another writer moved the head (or logged one of these events): read again.
-                still = set(self.unlogged([event_id for event_id, _ in batch]))
-                batch = [pair for pair in batch if pair[0] in still]
+                # Another writer moved the head first: read it again, after a short random wait.
                 self.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))
                 continue
+            self._finish(new_head)
             return entries
         raise TrailContention(f"the trail's head moved under {self.ATTEMPTS} attempts to append")
+
+    def _finish(self, head: Mapping[str, Any] | None) -> None:
+        """Write the entries (and markers) of the batch the head carries; harmless when done already."""
+        pending = list(head.get("pending", [])) if head else []
+        if not pending:
+            return
+        with self.state.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as writer:
+            for entry in pending:
+                writer.put_item(Item=dict(entry))
+                writer.put_item(Item={**self._marker(str(entry["event_id"])), "position": entry["position"]})
 
     def _entry_item(self, entry: TrailEntry) -> dict[str, Any]:
         item: dict[str, Any] = {

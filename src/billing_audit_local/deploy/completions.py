@@ -1,13 +1,15 @@
 """What moto 5's CloudFormation leaves out of resources it does create, applied afterwards.
 
 moto applies only BucketEncryption and Tags from an AWS::S3::Bucket, and ignores a table's
-TimeToLiveSpecification and PointInTimeRecoverySpecification: `complete_created` applies the rest
+TimeToLiveSpecification and PointInTimeRecoverySpecification, and makes every KMS key symmetric:
+`complete_created` applies the rest
 through the service APIs, `COMPLETE` right after the stack, `COMPLETE_LAST` once the skipped
 resources (bucket policies) exist.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -90,8 +92,35 @@ def _complete_table(deployment: Deployment, table: str, props: dict[str, Any]) -
         )
 
 
+def _complete_key(deployment: Deployment, key_id: str, props: dict[str, Any]) -> None:
+    """moto 5's CloudFormation makes every AWS::KMS::Key symmetric, whatever its KeySpec and
+    KeyUsage; an asymmetric one (the trail's signing key) is given its spec and a key pair of that
+    spec in moto's own model, which lives in this process (ThreadedMotoServer)."""
+    spec = props.get("KeySpec", "SYMMETRIC_DEFAULT")
+    if spec == "SYMMETRIC_DEFAULT":
+        return
+    from moto.kms.models import kms_backends
+    from moto.kms.utils import generate_private_key
+
+    for regions in kms_backends.values():
+        for backend in regions.values():
+            key = backend.keys.get(key_id)
+            if key is not None:
+                key.key_spec = spec
+                key.key_usage = props.get("KeyUsage", "SIGN_VERIFY")
+                key.private_key = generate_private_key(spec)
+                # moto keeps the template's policy as a dict, and its policy check reads a string.
+                if not isinstance(key.policy, str):
+                    key.policy = json.dumps(key.policy)
+                return
+
+
 Completion = dict[str, Callable[[Deployment, str, dict[str, Any]], None]]
-COMPLETE: Completion = {"AWS::S3::Bucket": _complete_bucket, "AWS::DynamoDB::Table": _complete_table}
+COMPLETE: Completion = {
+    "AWS::S3::Bucket": _complete_bucket,
+    "AWS::DynamoDB::Table": _complete_table,
+    "AWS::KMS::Key": _complete_key,
+}
 COMPLETE_LAST: Completion = {"AWS::S3::Bucket": _complete_bucket_logging}
 
 
