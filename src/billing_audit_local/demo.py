@@ -15,9 +15,11 @@ import boto3
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.access import AccessReviewResult
+from billing_audit.domain.backup import BACKUP_PREFIX, manifest_key
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
 from billing_audit.pipeline.access_review import run_access_review
+from billing_audit.pipeline.backup import BackupOutcome, run_backup, verify_backup
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.reports.build import ReportDeps, ReportRequest, build_report
 from billing_audit.pipeline.reports.links import PresignedLinks
@@ -32,8 +34,7 @@ from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scan_runs import LocalScanRuns, ScanRunReport
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
-from billing_audit_local.trail_outputs import check_run, seal_run
-from billing_audit_local.wiring import simulator_access_review_deps, simulator_deps
+from billing_audit_local.wiring import simulator_access_review_deps, simulator_backup_deps, simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
 
@@ -51,9 +52,7 @@ class DemoResult:
     report: dict[str, str] = field(default_factory=dict)  # the report's files here and its S3 keys
     audit_run: ScanRunReport | None = None  # the scan run at `now`
     access_review: AccessReviewResult | None = None  # the review after the audit (access_review.json)
-    # Each event's leaf in the trail (its record, position and link): its line in events.jsonl.
-    leaves: dict[str, str] = field(default_factory=dict)
-    verified: dict[str, Any] = field(default_factory=dict)  # verify.json
+    backup: dict[str, Any] | None = None  # the day's backup: its manifest and objects (DIR/backup/)
 
     @property
     def violations(self) -> list[AuditEvent]:
@@ -90,6 +89,7 @@ class DemoResult:
             ),
             "alerts": alert_counts(self.alerts),
             "access_review": None if self.access_review is None else self.access_review.counts(),
+            "backup": self.backup,
             "archive": self.archive,
         }
 
@@ -147,13 +147,10 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
             access_review=review,
         )
         if out_dir is not None:
-            # The trail sealed as the run ends: digest.json and public-key.pem; events.jsonl's lines
-            # are the tree's leaves, checked offline against them into verify.json.
-            result.leaves = seal_run(out_dir, deps.clock)
             write_outputs(result, out_dir)
-            result.verified = check_run(out_dir, deps.clock)
             result.archive = _archive(cloud, out_dir, scenario, mode)
             result.report = _report(cloud, deps, config, scenario, out_dir)
+            result.backup = _backup(sim, config, scenario, out_dir)
             write_outputs(result, out_dir)  # the summary now names where the run was archived
     return result
 
@@ -170,6 +167,43 @@ def _archive(cloud: LocalCloud, out_dir: Path, scenario: Scenario, mode: str) ->
             raise RuntimeError(f"archived {name} does not match its checksum")
         archived[name] = f"s3://{blobs.bucket}/{prefix}/{name} sha256:{digest}"
     return archived
+
+
+def _backup(sim: Simulator, config: AuditConfig, scenario: Scenario, out_dir: Path) -> dict[str, Any]:
+    """The nightly backup as the backup function takes it, after the audit: every audited sheet to the
+    local backup bucket, then verified (every object re-read against the manifest) and copied, with
+    its manifest, to DIR/backup/."""
+    deps = simulator_backup_deps(sim, backoff_seconds=0.05)
+    sim.reset_call_counts()
+    outcome: BackupOutcome = run_backup(config, deps, scenario.now.astimezone(config.zone).date())
+    calls = dict(sim.call_counts)
+    manifest = outcome.manifest
+    if manifest is None or outcome.failed:
+        raise RuntimeError(f"the demo's backup did not complete: {[f.error for f in outcome.failed]}")
+    verification = verify_backup(deps.store, manifest.day)
+    if not verification.ok:
+        raise RuntimeError(
+            "the demo's backup failed verification: " + "; ".join(p.line() for p in verification.problems)
+        )
+    target = out_dir / "backup"
+    keys = [manifest_key(manifest.day), *(stored.key for _entry, stored in manifest.objects())]
+    for key in keys:
+        data = deps.store.get(key)
+        assert data is not None  # just verified
+        path = target / key.removeprefix(BACKUP_PREFIX)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return {
+        "day": manifest.day.isoformat(),
+        "tier": manifest.tier.value,
+        "manifest": str(target / manifest_key(manifest.day).removeprefix(BACKUP_PREFIX)),
+        "sheets": len(manifest.sheets),
+        "rows": sum(entry.row_count for entry in manifest.sheets),
+        "objects": verification.checked,
+        "bytes": verification.bytes,
+        "verified": verification.ok,
+        "api_calls": sum(calls.values()),
+    }
 
 
 def _webhooks_before_the_baseline(sim: Simulator, config: AuditConfig, deps: AuditDeps) -> LocalWebhookStack:
@@ -240,8 +274,7 @@ def write_outputs(result: DemoResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "events.jsonl").open("w", encoding="utf-8") as handle:
         for event in result.events:
-            leaf = result.leaves.get(event.event_id)
-            handle.write((leaf if leaf is not None else json.dumps(event.to_record())) + "\n")
+            handle.write(json.dumps(event.to_record()) + "\n")
     with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as handle:
         for alert in result.alerts:
             handle.write(json.dumps(alert, ensure_ascii=False) + "\n")
@@ -312,14 +345,14 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     lines += ["", f"Wrote {out_dir / 'events.jsonl'}, {out_dir / 'alerts.jsonl'} and {out_dir / 'summary.json'}"]
     if review is not None:
         lines.append(f"Wrote the access review: {out_dir / 'access_review.json'}")
-    if result.verified:
-        outcome = "verified" if result.verified["ok"] else "FAILED verification"
-        size = result.verified["digest"]["tree_size"]
-        lines.append(
-            f"Trail: {size} leaves sealed in {out_dir / 'digest.json'} (key {out_dir / 'public-key.pem'}); "
-            f"events.jsonl {outcome} ({out_dir / 'verify.json'})"
-        )
     if result.report:
         lines.append(f"Wrote the report: {out_dir / 'report.xlsx'} and {out_dir / 'dashboard.html'}")
+    if result.backup is not None:
+        backup = result.backup
+        lines.append(
+            f"Wrote the backup of {backup['day']}: {backup['manifest']} and the {backup['objects']} objects it names "
+            f"({backup['sheets']} sheets, {backup['rows']} rows, every SHA-256 verified, "
+            f"{backup['api_calls']} Smartsheet calls)"
+        )
     lines += [f"Archived {location}" for location in [*result.archive.values(), *result.report.values()]]
     return "\n".join(lines)

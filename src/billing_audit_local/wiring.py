@@ -9,10 +9,11 @@ from __future__ import annotations
 from billing_audit.budget import Priority
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.access_review import AccessReviewDeps
+from billing_audit.pipeline.backup import BackupDeps
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.settings import AccessReviewSettings, AuditSettings, load
+from billing_audit.settings import AccessReviewSettings, AuditSettings, BackupSettings, load
 from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartsheet
-from billing_audit.wiring import access_review_dependencies, aws_dependencies, request_budget
+from billing_audit.wiring import access_review_dependencies, aws_dependencies, backup_dependencies, request_budget
 from smartsheet_sim import Simulator
 
 
@@ -48,3 +49,18 @@ def simulator_access_review_deps(
         sleep=sim.sleep,
     )
     return access_review_dependencies(config, settings, smartsheet=gateway, clock=clock, sleep=sim.sleep)
+
+
+def simulator_backup_deps(sim: Simulator, *, backoff_seconds: float = 0.0) -> BackupDeps:
+    """Backups' dependencies (the local cloud's bucket and state table) reading Smartsheet from `sim`,
+    on its clock, paced by the token's shared budget like the scan."""
+    settings = load(BackupSettings)
+    clock = lambda: sim.now  # noqa: E731 - the simulator's clock, as the deps' own
+    gateway = SdkSmartsheet(
+        token=sim.token,
+        api_base=sim.api_base or sim.start(),
+        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
+        budget=request_budget(settings.state_table, clock),
+        sleep=sim.sleep,
+    )
+    return backup_dependencies(settings, smartsheet=gateway, clock=clock, sleep=sim.sleep)
