@@ -56,6 +56,13 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("wall seconds", "wall_seconds", ""),
         ("violations exact", "violations_exact", "goal True"),
     ],
+    "backup": [
+        ("Smartsheet calls / floor (3 a sheet)", "api_calls_ratio", "goal 1.0x"),
+        ("virtual seconds waited at the limits", "virtual_seconds", "goal 0"),
+        ("delay to a concurrent scan drain (s)", "scan_drain_delay_seconds", "calls / 300 a minute"),
+        ("every object verified", "verified", "goal True"),
+        ("wall seconds", "wall_seconds", ""),
+    ],
     "report": [
         ("peak RSS (MB)", "peak_rss_mb", "goal < lambda_memory_mb"),
         ("seconds", "seconds", ""),
@@ -75,6 +82,7 @@ def arguments(name: str, args: argparse.Namespace) -> list[str]:
         "weekly_close": ["--rows", str(args.rows)],
         "scan": ["--rows", str(args.rows)],
         "webhook_burst": ["--rows", str(args.rows)],
+        "backup": ["--rows", str(args.rows)],
         "report": ["--events", str(args.report_events)],
         "webhook": ["--callbacks", str(args.callbacks)],
     }
