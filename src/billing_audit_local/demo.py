@@ -34,6 +34,7 @@ from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scan_runs import LocalScanRuns, ScanRunReport
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
+from billing_audit_local.trail_outputs import check_run, seal_run
 from billing_audit_local.wiring import simulator_access_review_deps, simulator_backup_deps, simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
@@ -53,6 +54,9 @@ class DemoResult:
     audit_run: ScanRunReport | None = None  # the scan run at `now`
     access_review: AccessReviewResult | None = None  # the review after the audit (access_review.json)
     backup: dict[str, Any] | None = None  # the day's backup: its manifest and objects (DIR/backup/)
+    # Each event's leaf in the trail (its record, position and link): its line in events.jsonl.
+    leaves: dict[str, str] = field(default_factory=dict)
+    verified: dict[str, Any] = field(default_factory=dict)  # verify.json
 
     @property
     def violations(self) -> list[AuditEvent]:
@@ -147,7 +151,11 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
             access_review=review,
         )
         if out_dir is not None:
+            # The trail sealed as the run ends: digest.json and public-key.pem; events.jsonl's lines
+            # are the tree's leaves, checked offline against them into verify.json.
+            result.leaves = seal_run(out_dir, deps.clock)
             write_outputs(result, out_dir)
+            result.verified = check_run(out_dir, deps.clock)
             result.archive = _archive(cloud, out_dir, scenario, mode)
             result.report = _report(cloud, deps, config, scenario, out_dir)
             result.backup = _backup(sim, config, scenario, out_dir)
@@ -274,7 +282,8 @@ def write_outputs(result: DemoResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "events.jsonl").open("w", encoding="utf-8") as handle:
         for event in result.events:
-            handle.write(json.dumps(event.to_record()) + "\n")
+            leaf = result.leaves.get(event.event_id)
+            handle.write((leaf if leaf is not None else json.dumps(event.to_record())) + "\n")
     with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as handle:
         for alert in result.alerts:
             handle.write(json.dumps(alert, ensure_ascii=False) + "\n")
@@ -345,6 +354,13 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     lines += ["", f"Wrote {out_dir / 'events.jsonl'}, {out_dir / 'alerts.jsonl'} and {out_dir / 'summary.json'}"]
     if review is not None:
         lines.append(f"Wrote the access review: {out_dir / 'access_review.json'}")
+    if result.verified:
+        outcome = "verified" if result.verified["ok"] else "FAILED verification"
+        size = result.verified["digest"]["tree_size"]
+        lines.append(
+            f"Trail: {size} leaves sealed in {out_dir / 'digest.json'} (key {out_dir / 'public-key.pem'}); "
+            f"events.jsonl {outcome} ({out_dir / 'verify.json'})"
+        )
     if result.report:
         lines.append(f"Wrote the report: {out_dir / 'report.xlsx'} and {out_dir / 'dashboard.html'}")
     if result.backup is not None:
