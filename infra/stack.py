@@ -48,6 +48,26 @@ def grant_event_writes(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
     )
 
 
+def grant_state_access(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
+    """What the scan and the webhook path do with the state table (store/dynamo.py, alert_state.py):
+    items read, written and deleted by key, partitions queried, conditional writes.  No Scan: nothing
+    in the audit reads the whole table."""
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:ConditionCheckItem",
+        ],
+        resource_arns=[table.table_arn],
+    )
+
+
 class BillingAuditStack(cdk.Stack):
     def __init__(
         self,
@@ -98,7 +118,7 @@ class BillingAuditStack(cdk.Stack):
         for auditor in (processing.process, processing.scan):
             configuration.grant_read(auditor)
             grant_event_writes(events, auditor.role)
-            state.grant_read_write_data(auditor.role)
+            grant_state_access(state, auditor.role)
             secrets.smartsheet_token.grant_read(auditor.role)
             alerting.grant_publish(auditor.role)
             data.event_bus.grant_put(auditor.role)

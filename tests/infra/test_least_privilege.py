@@ -153,3 +153,19 @@ def test_every_layer_is_attached_only_where_imported(template_json: dict[str, An
         for ref in function["Properties"].get("Layers", []):
             layer = layers[ref["Ref"]]
             assert imported & _layer_modules(layer), f"{name} imports nothing of the {layer} layer"
+
+
+@pytest.mark.parametrize("name", ["process", "scan"])
+def test_the_state_table_is_used_by_key_and_partition_never_scanned(template_json: dict[str, Any], name: str) -> None:
+    granted = _actions_on(template_json, name, shared.STATE_TABLE.logical_id)
+    assert "dynamodb:Scan" not in granted and not any("*" in action for action in granted)
+    # Every table call the state-table adapters make is granted (batch_writer and its client calls
+    # are BatchWriteItem; batch_get_item is BatchGetItem).
+    store = ROOT / "src" / "billing_audit" / "store"
+    calls = {
+        _dynamodb_action(m) for path in (store / "dynamo.py", store / "alert_state.py") for m in _calls(path, "table")
+    }
+    calls = {call for call in calls if call not in {"dynamodb:BatchWriter", "dynamodb:Scan"}} | {
+        "dynamodb:BatchWriteItem"
+    }
+    assert calls - {"dynamodb:Scan"} <= granted, calls - granted
