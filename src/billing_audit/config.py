@@ -105,7 +105,8 @@ class AuditConfig(BaseModel):
         }
 
     def risk_context(self) -> RiskContext:
-        return RiskContext(risk=self.risk, zone=self.zone, roster=self.roster_index())
+        sources = self.event_reporting if self.event_reporting.enabled else None
+        return RiskContext(risk=self.risk, zone=self.zone, roster=self.roster_index(), sources=sources)
 
 
 def parse_config(data: object, source: str = "configuration") -> AuditConfig:

@@ -15,6 +15,7 @@ from billing_audit.domain.backup import Retention
 from billing_audit.pipeline.access_review import AccessReviewDeps
 from billing_audit.pipeline.backup import BackupDeps
 from billing_audit.pipeline.deps import AuditDeps
+from billing_audit.pipeline.provenance import SaveSources
 from billing_audit.pipeline.reports.build import ReportDeps
 from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
 from billing_audit.pipeline.trail import TrailDeps
@@ -168,6 +169,10 @@ def aws_dependencies(
         report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
         trail=trail_log(config, settings.state_table, settings.events_table),
         approvals=DynamoApprovalStore(dynamodb.Table(settings.state_table)),
+        # Source and IP of each change from Event Reporting, only where it is configured.
+        sources=SaveSources(SdkAccess(sdk), sdk.users, config.event_reporting, clock)
+        if config.event_reporting.enabled
+        else None,
     )
 
 

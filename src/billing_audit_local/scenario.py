@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.provenance import EventReportingPolicy
 from smartsheet_sim.scenario import Scenario, scenario_field_error
 
 
@@ -18,7 +19,8 @@ def bundled_example() -> Path:
 
 
 def config_for(scenario: Scenario) -> AuditConfig:
-    """The product configuration a scenario implies: its sheets, zone, policy and roster.
+    """The product configuration a scenario implies: its sheets, zone, policy, roster and, where the
+    account has Event Reporting, the product's use of it.
 
     A policy the product cannot use raises `ScenarioError` naming the field ("scenario field
     policy.high_impact: ...").
@@ -27,9 +29,22 @@ def config_for(scenario: Scenario) -> AuditConfig:
         policy = AuditPolicy.model_validate(scenario.policy)
     except ValidationError as exc:
         raise scenario_field_error(exc, "policy") from None
+    reporting = scenario.event_reporting
+    try:
+        # An account with Event Reporting: the product reads it, with the scenario's allow-lists.
+        sources = (
+            EventReportingPolicy(
+                enabled=True, allowed_sources=reporting.allowed_sources, allowed_cidrs=reporting.allowed_cidrs
+            )
+            if reporting is not None and reporting.enabled
+            else EventReportingPolicy()
+        )
+    except ValidationError as exc:
+        raise scenario_field_error(exc, "event_reporting") from None
     return AuditConfig(
         timezone=scenario.timezone,
         policy=policy,
         sheets=SheetSelection(sheet_ids=[sheet.id for sheet in scenario.sheets]),
         roster=[RosterUser.model_validate(user.model_dump()) for user in scenario.users],
+        event_reporting=sources,
     )

@@ -227,6 +227,10 @@ class ScenarioEventReporting(BaseModel):
     enabled: bool = True
     source: str = "WEB_APP"
     ip: str = "198.51.100.10"
+    # The product's allow-lists for this account (read by the product as its configuration, as
+    # `policy` is; the simulator serves nothing from them).
+    allowed_sources: list[str] = Field(default_factory=list)
+    allowed_cidrs: list[str] = Field(default_factory=list)
 
 
 class Scenario(BaseModel):

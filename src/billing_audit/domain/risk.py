@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor, RiskLevel
 from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.provenance import EventReportingPolicy
 from billing_audit.domain.values import to_date, to_number
 
 # Findings that are at least MEDIUM whatever their money impact.
@@ -78,6 +79,8 @@ class RiskWeights(BaseModel):
     closed_week: float = Field(0.4, ge=0, le=1)
     large_change: float = Field(0.3, ge=0, le=1)
     burst: float = Field(0.35, ge=0, le=1)
+    # A save from a source or IP outside the Event Reporting allow-lists (only where it is configured).
+    outside_allowed_source: float = Field(0.3, ge=0, le=1)
 
 
 class RiskPolicy(BaseModel):
@@ -112,6 +115,8 @@ class RiskContext:
     risk: RiskPolicy
     zone: ZoneInfo
     roster: Mapping[str, RosterEntry]
+    # Event Reporting's allow-lists, where it is configured (domain/provenance.py).
+    sources: EventReportingPolicy | None = None
 
 
 def relative_change(event: AuditEvent) -> float | None:
@@ -196,6 +201,10 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
         add("large_change", "Large change (whole row)" if event.type in WHOLE_ROW_TYPES else _ratio_label(ratio))
     if burst_size >= risk.burst_saves:
         add("burst", f"{burst_size} changes within {risk.burst_minutes:g} minutes by one person")
+    if ctx.sources is not None:
+        outside = ctx.sources.outside(event.source, event.ip_address)
+        if outside:
+            add("outside_allowed_source", f"Saved from outside the allow-list ({', '.join(outside)})")
     return factors
 
 

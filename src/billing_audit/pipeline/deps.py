@@ -11,6 +11,7 @@ from typing import Protocol
 
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
+from billing_audit.pipeline.provenance import SaveSources
 from billing_audit.smartsheet.gateway import SmartsheetGateway, WebhookApi
 from billing_audit.store.access import ApprovalStore, MemoryApprovalStore
 from billing_audit.store.interfaces import (
@@ -66,3 +67,5 @@ class AuditDeps:
     # Moves of rows into an approving status, found in the Status histories the replay reads (the
     # state table in AWS): the access review's segregation of duties reads them.
     approvals: ApprovalStore = field(default_factory=MemoryApprovalStore)
+    # Source and IP from Smartsheet's Event Reporting (only where configured and the plan has it).
+    sources: SaveSources | None = None

@@ -51,6 +51,9 @@ def score_events(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditD
     hand (domain/risk.py `blend`); without one, `risk_score` is the rule score and `anomaly_score` 0."""
     if not events:
         return []
+    if deps.sources is not None:
+        # Before scoring: a save from outside the allow-lists is a risk factor.
+        events = deps.sources.attach(events)
     neighbours = neighbours_of(events, config, deps)
     ruled = score_with_rules(events, config.risk_context(), neighbours)
     anomalies = deps.anomaly.anomaly_scores(ruled, neighbours) if deps.anomaly is not None else None
