@@ -22,7 +22,7 @@ from billing_audit.resources import EVENTS_TABLE, PSEUDONYM_KEY_SECRET, STATE_TA
 from billing_audit.store.dynamo import DynamoEventStore
 from billing_audit.store.trail import DynamoTrail
 from billing_audit_local.cloud import LocalCloud
-from tests.unit.report_builders import NOW, week_of_events
+from tests.unit.report_builders import week_of_events
 
 EVENTS = week_of_events(60)
 
@@ -32,7 +32,10 @@ def trail_cloud() -> Iterator[LocalCloud]:
     with LocalCloud() as local:
         local.provision()
         dynamodb = boto3.resource("dynamodb")
-        events, state = dynamodb.Table(os.environ[EVENTS_TABLE.env_var]), dynamodb.Table(os.environ[STATE_TABLE.env_var])
+        events, state = (
+            dynamodb.Table(os.environ[EVENTS_TABLE.env_var]),
+            dynamodb.Table(os.environ[STATE_TABLE.env_var]),
+        )
         store, trail = DynamoEventStore(events, retention_days=3650), DynamoTrail(state, events, 3650)
         for start in range(0, len(EVENTS), 9):
             batch = EVENTS[start : start + 9]
