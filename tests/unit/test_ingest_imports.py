@@ -49,7 +49,8 @@ with mock_aws():
     boto3.client("s3").create_bucket(Bucket="payloads")
     boto3.client("secretsmanager").create_secret(Name="billing-audit/webhook/7", SecretString="s3cret")
     import os
-    os.environ.update({"IDEMPOTENCY_TABLE": "idem", "CALLBACK_QUEUE_URL": queue, "CALLBACK_PAYLOADS_BUCKET": "payloads"})
+    os.environ.update(
+        {"IDEMPOTENCY_TABLE": "idem", "CALLBACK_QUEUE_URL": queue, "CALLBACK_PAYLOADS_BUCKET": "payloads"})
 
     class Context:
         function_name = "webhook"; memory_limit_in_mb = 256; aws_request_id = "r"; function_version = "1"
