@@ -255,6 +255,9 @@ class Reports(_Strict):
     link_days: int = Field(default=7, ge=1, le=366, description="how long the links a report hands out open")
     link_throttle_rate: float = Field(default=5, gt=0, description="link clicks per second (steady)")
     link_throttle_burst: int = Field(default=20, ge=1)
+    # Reports show keyed pseudonyms instead of people's emails (the key: the data stack's
+    # billing-audit/pseudonym-key secret); the stored trail keeps the emails.
+    pseudonymize: bool = False
 
 
 class Processing(_Strict):

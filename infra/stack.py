@@ -163,6 +163,10 @@ class BillingAuditStack(cdk.Stack):
             environment={shared.SMARTSHEET_API_BASE_ENV: config.smartsheet.api_base},
         )
         configuration.grant_read(reports.report)
+        if config.reports.pseudonymize:
+            # People's emails become keyed pseudonyms in what reports show (domain/pseudonym.py).
+            reports.report.function.add_environment(shared.PSEUDONYM_KEY_SECRET_ENV, shared.PSEUDONYM_KEY_SECRET)
+            data.trail.pseudonym_key.grant_read(reports.report.role)
 
         # The anomaly model: the functions that score read the latest one (and carry the ML layer,
         # as their handlers import it); `retrain` writes a new one each week.

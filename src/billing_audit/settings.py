@@ -139,6 +139,8 @@ class ReportSettings(ReportLinkSettings, ConfigSettings):
     link_base_url: str | None = Field(None, alias=res.REPORT_LINK_BASE_ENV)
     link_days: int = Field(res.REPORT_LINK_DEFAULT_DAYS, ge=1, le=366, alias=res.REPORT_LINK_DAYS_ENV)
     api_base: str = Field("us", alias=res.SMARTSHEET_API_BASE_ENV)  # for links to rows in Smartsheet
+    # Where set, reports show keyed pseudonyms instead of people's emails (the key: this secret).
+    pseudonym_key_secret: str | None = Field(None, alias=res.PSEUDONYM_KEY_SECRET_ENV)
 
 
 class TrailSettings(_FromEnvironment):

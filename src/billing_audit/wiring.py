@@ -12,6 +12,7 @@ from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
 from billing_audit.config import AuditConfig, ConfigError, parse_config, read_document, with_overrides
 from billing_audit.domain.backup import Retention
+from billing_audit.domain.pseudonym import Pseudonymizer
 from billing_audit.pipeline.access_review import AccessReviewDeps
 from billing_audit.pipeline.backup import BackupDeps
 from billing_audit.pipeline.deps import AuditDeps
@@ -239,6 +240,11 @@ def scan_run_metrics(since: datetime, until: datetime) -> dict[str, list[float]]
     return {label: series[name] for name, label in names.items()}
 
 
+def pseudonymizer(secret_name: str) -> Pseudonymizer:
+    """The keyed pseudonymizer whose key is this Secrets Manager secret (cached by Powertools)."""
+    return Pseudonymizer(str(parameters.get_secret(secret_name, max_age=res.SECRET_CACHE_SECONDS)))
+
+
 def report_dependencies(settings: ReportSettings, *, clock: Clock = system_clock) -> ReportDeps:
     """What a report reads and writes in AWS; links are short links where a link service is deployed."""
     dynamodb = boto3.resource("dynamodb")
@@ -260,6 +266,7 @@ def report_dependencies(settings: ReportSettings, *, clock: Clock = system_clock
         metrics=CloudWatchMetrics(boto3.client("cloudwatch")),
         clock=clock,
         access_reviews=DynamoAccessReviewStore(state),
+        pseudonyms=pseudonymizer(settings.pseudonym_key_secret) if settings.pseudonym_key_secret else None,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from billing_audit import resources as shared
+from tests.infra.conftest import synth_template
 from tests.infra.test_stack import function_id, of_type, role_policy_text
 
 
@@ -99,3 +101,32 @@ def test_report_schedules_invoke_the_report_function_with_their_slot(template_js
         ]
         granted = {a for group in policies for s in group for a in actions_of(s)}
         assert granted == {"lambda:InvokeFunction", "sqs:SendMessage"}  # the target, and the schedules' DLQ
+
+
+def test_pseudonymous_reports_read_the_key_only_when_configured(tmp_path: Path) -> None:
+    def report_function(template: dict) -> tuple[dict, list[dict]]:
+        resources = template["Resources"]
+        [function] = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Function"
+            and {"Key": "billing-audit:function", "Value": "report"} in r["Properties"]["Tags"]
+        ]
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = [
+            statement
+            for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+            for statement in r["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        return function["Properties"]["Environment"]["Variables"], statements
+
+    def reads_secrets(statements: list[dict]) -> bool:
+        return any("secretsmanager:GetSecretValue" in str(statement["Action"]) for statement in statements)
+
+    plain_env, plain = report_function(synth_template(tmp_path / "plain", {}))
+    assert "PSEUDONYM_KEY_SECRET" not in plain_env and not reads_secrets(plain)
+    env, statements = report_function(
+        synth_template(tmp_path / "pseudo", {"config": {"reports": {"pseudonymize": True}}})
+    )
+    assert env["PSEUDONYM_KEY_SECRET"] == "billing-audit/pseudonym-key" and reads_secrets(statements)
