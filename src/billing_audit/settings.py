@@ -143,6 +143,15 @@ class ReportSettings(ReportLinkSettings, ConfigSettings):
     pseudonym_key_secret: str | None = Field(None, alias=res.PSEUDONYM_KEY_SECRET_ENV)
 
 
+class ComplianceSettings(ConfigSettings):
+    """`billing-audit compliance-report`: the events and the state table (approvals, access reviews);
+    the trail and backup checks read their own settings where they are set."""
+
+    events_table: str = Field(alias=res.EVENTS_TABLE.env_var)
+    state_table: str = Field(alias=res.STATE_TABLE.env_var)
+    pseudonym_key_secret: str = Field(res.PSEUDONYM_KEY_SECRET, alias=res.PSEUDONYM_KEY_SECRET_ENV)
+
+
 class TrailSettings(_FromEnvironment):
     """The digest function and the trail commands (`verify`, `prove`, `events`, `stats`): the log, the
     events it covers, the digests' bucket and the signing key."""

@@ -15,6 +15,7 @@ from billing_audit.domain.backup import Retention
 from billing_audit.domain.pseudonym import Pseudonymizer
 from billing_audit.pipeline.access_review import AccessReviewDeps
 from billing_audit.pipeline.backup import BackupDeps
+from billing_audit.pipeline.compliance import ComplianceDeps, Status, backup_status, trail_status
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.provenance import SaveSources
 from billing_audit.pipeline.reports.build import ReportDeps
@@ -25,6 +26,7 @@ from billing_audit.settings import (
     AccessReviewSettings,
     AuditSettings,
     BackupSettings,
+    ComplianceSettings,
     ConfigSettings,
     ReportSettings,
     SmartsheetSettings,
@@ -238,6 +240,30 @@ def scan_run_metrics(since: datetime, until: datetime) -> dict[str, list[float]]
     }
     series = CloudWatchMetrics(boto3.client("cloudwatch")).per_minute(list(names), since, until)
     return {label: series[name] for name, label in names.items()}
+
+
+def compliance_dependencies(
+    config: AuditConfig, settings: ComplianceSettings, *, check_trail: bool = True, pseudonymize: bool = False
+) -> ComplianceDeps:
+    """What a compliance report reads; its trail and backup checks build their own deps when run, so a
+    place without those settings reports them as not checked rather than failing."""
+    state = boto3.resource("dynamodb").Table(settings.state_table)
+
+    def trail() -> Status:
+        return trail_status(trail_dependencies(load(TrailSettings)))
+
+    def backups() -> Status:
+        backup = load(BackupSettings)
+        return backup_status(S3BackupStore(boto3.client("s3"), backup.backups_bucket, backup.lock_mode))
+
+    return ComplianceDeps(
+        events=event_store(config, settings.events_table),
+        approvals=DynamoApprovalStore(state),
+        reviews=DynamoAccessReviewStore(state),
+        trail_check=trail if check_trail else None,
+        backup_check=backups,
+        pseudonyms=pseudonymizer(settings.pseudonym_key_secret) if pseudonymize else None,
+    )
 
 
 def pseudonymizer(secret_name: str) -> Pseudonymizer:

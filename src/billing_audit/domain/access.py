@@ -278,7 +278,7 @@ def review_access(
         described.append({"sheet_id": sheet.sheet_id, "sheet_name": sheet.sheet_name, "people": len(access)})
         for person, effective in sorted(access.items()):
             findings.extend(_person_findings(sheet, person, effective, users, roster, policy, now, today))
-    findings.extend(_segregation(approvals, changes, billed_columns))
+    findings.extend(segregation_findings(approvals, changes, billed_columns))
     findings.sort(key=lambda f: (f.sheet_id, f.person.lower(), f.reason.value))
     return AccessReviewResult(
         reviewed_at=now,
@@ -375,7 +375,7 @@ def _person_findings(
     return out
 
 
-def _segregation(
+def segregation_findings(
     approvals: Sequence[Approval], changes: Sequence[AuditEvent], billed_columns: Sequence[str]
 ) -> list[AccessFinding]:
     """A person who changed a row's billed values and approved that same row (either order)."""
