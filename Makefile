@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: install lock layers renderers demo test test-unit test-integration test-infra test-e2e lint synth bench clean
+.PHONY: install lock layers renderers demo test test-unit test-integration test-infra test-e2e test-reliability lint synth bench clean
 
 # uv.lock is the one lock (hash-pinned, every Python and platform): the venv is synced from it
 # exactly, and each Lambda layer's requirements are exported from it (`make layers`).  uv itself
@@ -62,6 +62,10 @@ test-infra: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -q
 
+# Faults, bad input, load and crash consistency (also part of `make test`); `-m "not slow"` for the quick ones.
+test-reliability: $(STAMP)
+	$(BIN)/pytest tests/reliability -q
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests infra functions bench
 	$(BIN)/ruff format --check src tests infra functions bench
@@ -77,7 +81,7 @@ synth: $(STAMP)
 # BENCH_ONLY=scan,webhook runs some of them.
 BENCH_ROWS ?= 20000
 BENCH_REPORT_EVENTS ?= 100000
-BENCH_CALLBACKS ?= 2000
+BENCH_CALLBACKS ?= 500
 BENCH_ONLY ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all --rows $(BENCH_ROWS) --report-events $(BENCH_REPORT_EVENTS) \

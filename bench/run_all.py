@@ -69,6 +69,10 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
     ],
     "scoring": [("audit scoring / score_samples", "ratio_to_score_samples", "goal <= 1.5x")],
     "detect": [("replay / sort floor", "ratio_to_floor", "")],
+    "trail": [
+        ("verify export / SHA-256 of its lines", "verify_ratio", "goal <= 2x"),
+        ("export peak RSS (MB)", "export_peak_rss_mb", "goal < 200"),
+    ],
 }
 
 
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per sheet (weekly_close, scan, webhook_burst)")
     parser.add_argument("--report-events", type=int, default=100_000, help="events in the report benchmark")
-    parser.add_argument("--callbacks", type=int, default=2_000, help="signed callbacks timed by the webhook one")
+    parser.add_argument("--callbacks", type=int, default=500, help="signed callbacks timed by the webhook one")
     parser.add_argument("--only", default="", help="comma-separated benchmark names (default: all)")
     args = parser.parse_args(argv)
     wanted = [name for name in args.only.split(",") if name]
