@@ -2,8 +2,10 @@
 
 The floor is the model's own `score_samples` on a prepared feature matrix of the same events: what
 any use of the forest costs.  The measured figure is what the audit does per batch: features from
-the events (neighbours included), the forest, and the calibration to [0, 1] (ml/scorer.py).  Goal:
-at most 1.5x the floor.  Run with `make bench`; results go to bench/results.json (section "scoring").
+the events (neighbours included; ml/features.py, over whole columns), the forest, and the
+calibration to [0, 1] (ml/scorer.py).  Goal: at most 1.5x the floor.  The per-event reference
+extraction (domain/features.py `feature_rows`) is timed once, for the record, and must agree.
+Run with `make bench`; results go to bench/results.json (section "scoring").
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,6 +24,7 @@ from billing_audit.domain.features import build_profiles, feature_rows
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.risk import RiskPolicy
 from billing_audit.ml.evaluation import ZONE, build_set
+from billing_audit.ml.features import feature_matrix
 from billing_audit.ml.model import dump, train
 from billing_audit.ml.scorer import ModelScorer
 from billing_audit.store.models import MemoryModelStore
@@ -50,7 +54,7 @@ def _events(count: int) -> list[AuditEvent]:
     return events[:count]
 
 
-def _best_of_each(*funcs) -> list[float]:
+def _best_of_each(*funcs: Callable[[], object]) -> list[float]:
     """The least CPU time of each, over REPEATS interleaved rounds: CPU time, not wall time, and
     interleaved, so other processes on a shared machine move neither figure nor their ratio."""
     best = [float("inf")] * len(funcs)
@@ -70,17 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     training = build_set(999).weeks[0].train
     profiles = build_profiles(training, ZONE, risk)
     model = train(
-        feature_rows(training, [], profiles, ZONE, risk), profiles, version="bench", trained_at=datetime.now(UTC)
+        feature_matrix(training, [], profiles, ZONE, risk), profiles, version="bench", trained_at=datetime.now(UTC)
     )
     store = MemoryModelStore()
     store.save("bench", *dump(model))
     scorer = ModelScorer(store.latest, ZONE, risk)
     events = _events(args.events)
-    matrix = np.asarray(feature_rows(events, [], profiles, ZONE, risk), dtype=float)
+    matrix = feature_matrix(events, [], profiles, ZONE, risk)
+    started = time.process_time()
+    reference = np.asarray(feature_rows(events, [], profiles, ZONE, risk), dtype=float)
+    reference_seconds = time.process_time() - started
+    if not np.allclose(matrix, reference, rtol=1e-12, atol=1e-12):
+        raise SystemExit("feature_matrix differs from the reference feature_rows on the benchmark's events")
 
     floor, features, full = _best_of_each(
         lambda: model.estimator.score_samples(matrix),
-        lambda: feature_rows(events, [], profiles, ZONE, risk),
+        lambda: feature_matrix(events, [], profiles, ZONE, risk),
         lambda: scorer.anomaly_scores(events, []),
     )
     result = {
@@ -89,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "trees": model.estimator.n_estimators,
         "score_samples_cpu_seconds": round(floor, 3),
         "features_cpu_seconds": round(features, 3),
+        "reference_features_cpu_seconds": round(reference_seconds, 3),
         "scoring_cpu_seconds": round(full, 3),
         "ratio_to_score_samples": round(full / floor, 2),
         "goal_ratio": 1.5,

@@ -53,6 +53,7 @@ REVERT_WINDOW = timedelta(hours=24)
 _DAYS_OPEN = -14.0
 _DAYS_CAP = 60.0
 _RATIO_CAP = 100.0
+_UNSEEN_RARITY = [-math.log(1 / 25)] * 24  # never seen: as rare as an hour with no save at all
 
 
 class Profiles(BaseModel):
@@ -108,7 +109,7 @@ def revert_flags(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent])
             continue
         seen.add(event.event_id)
         by_cell[(event.sheet_id, event.row_id, event.column)].append(
-            (event.changed_at, event.event_id, _comparable(event.old_value), _comparable(event.new_value))
+            (event.changed_at, event.event_id, comparable_value(event.old_value), comparable_value(event.new_value))
         )
     times: dict[tuple[int, int, str], list[datetime]] = {}
     for key, cell in by_cell.items():
@@ -122,7 +123,7 @@ def revert_flags(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent])
         if moments is None:
             flags[event.event_id] = False
             continue
-        old, new = _comparable(event.old_value), _comparable(event.new_value)
+        old, new = comparable_value(event.old_value), comparable_value(event.new_value)
         low = bisect_left(moments, event.changed_at - REVERT_WINDOW)
         high = bisect_right(moments, event.changed_at + REVERT_WINDOW)
         flags[event.event_id] = any(
@@ -132,7 +133,7 @@ def revert_flags(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent])
     return flags
 
 
-def _comparable(value: CellValue) -> object:
+def comparable_value(value: CellValue) -> object:
     """A cell value in a form where == is `values_equal`: its number if it has one, "" if blank."""
     if value is None or isinstance(value, bool):
         return value
@@ -144,7 +145,8 @@ def _comparable(value: CellValue) -> object:
     return float(number) if number is not None else value
 
 
-def _number(value: CellValue) -> float | None:
+def finite_number(value: CellValue) -> float | None:
+    """A cell's number as a float, None when it has none or it is not finite."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value) if math.isfinite(value) else None
     number = to_number(value)
@@ -167,13 +169,12 @@ def feature_rows(
     people: dict[str, tuple[list[float], float, float]] = {}
     sheets: dict[int, float] = {}
     closes: dict[str, datetime | None] = {}
-    unseen_rarity = [-math.log(1 / 25)] * 24  # never seen: as rare as an hour with no save at all
     rows = []
     for event in events:
         who = (event.changed_by or "").lower()
         person = people.get(who)
         if person is None:
-            person = people[who] = _person(profiles, who, unseen_rarity)
+            person = people[who] = person_figures(profiles, who)
         rarity, rate, usual_burst = person
         sheet_rate = sheets.get(event.sheet_id)
         if sheet_rate is None:
@@ -204,11 +205,11 @@ def feature_rows(
     return rows
 
 
-def _person(profiles: Profiles, who: str, unseen: list[float]) -> tuple[list[float], float, float]:
+def person_figures(profiles: Profiles, who: str) -> tuple[list[float], float, float]:
     """(rarity by local hour, log save rate, usual log burst) of one person."""
     counts = profiles.person_hours.get(who)
     if counts is None:
-        rarity = unseen
+        rarity = _UNSEEN_RARITY
     else:
         total = sum(counts) + 3
         rarity = [
@@ -222,7 +223,7 @@ def _person(profiles: Profiles, who: str, unseen: list[float]) -> tuple[list[flo
 def _change(event: AuditEvent) -> tuple[float, float | None]:
     """(|new - old|, relative change as `risk.relative_change` defines it) of a numeric change; a
     row-level finding's absolute change is its impact."""
-    old, new = _number(event.old_value), _number(event.new_value)
+    old, new = finite_number(event.old_value), finite_number(event.new_value)
     if event.type in WHOLE_ROW_TYPES:
         return abs(event.financial_impact or 0.0), 1.0
     if old is None or new is None or event.column is None:

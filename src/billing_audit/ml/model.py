@@ -86,7 +86,7 @@ def calibrate_all(raw: np.ndarray, points: Sequence[float]) -> np.ndarray:
 
 
 def train(
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float]] | np.ndarray,
     profiles: Profiles,
     *,
     version: str,

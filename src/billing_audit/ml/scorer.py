@@ -14,9 +14,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from billing_audit import resources as res
-from billing_audit.domain.features import feature_rows
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.risk import RiskPolicy
+from billing_audit.ml.features import feature_matrix
 from billing_audit.ml.model import AnomalyModel, ModelRejected, load
 
 logger = Logger(service=res.SERVICE_NAME)
@@ -70,5 +70,4 @@ class ModelScorer:
         model = self.model
         if model is None:
             return None
-        rows = feature_rows(events, neighbours, model.meta.profiles, self.zone, self.risk)
-        return model.scores(rows)
+        return model.scores(feature_matrix(events, neighbours, model.meta.profiles, self.zone, self.risk))

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from billing_audit.config import AuditConfig
-from billing_audit.domain.features import build_profiles, feature_rows
+from billing_audit.domain.features import build_profiles
+from billing_audit.ml.features import feature_matrix
 from billing_audit.ml.model import dump, train
 from billing_audit.store.interfaces import EventStore
 from billing_audit.store.models import ModelStore
@@ -43,7 +44,7 @@ def retrain(
         raise TooFewEvents(f"{len(window)} events stored in the last {window_days} days; need {MIN_TRAINING_EVENTS}")
     window.sort(key=lambda event: (event.changed_at, event.event_id))
     profiles = build_profiles(window, config.zone, config.risk)
-    rows = feature_rows(window, [], profiles, config.zone, config.risk)
+    rows = feature_matrix(window, [], profiles, config.zone, config.risk)
     version = now.strftime("%Y%m%dT%H%M%SZ")
     model = train(rows, profiles, version=version, trained_at=now, seed=seed)
     blob, meta = dump(model)
