@@ -207,3 +207,27 @@ def test_the_stored_trail_verifies_and_tampering_is_reported(
     finally:
         table.put_item(Item=saved)
     assert main(["verify"]) == 0
+
+
+def test_a_later_digest_extends_an_earlier_one_offline(
+    trail_cloud: LocalCloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new, key, proof = (tmp_path / name for name in ("old.json", "new.json", "key.pem", "proof.json"))
+    assert main(["trail", "digest", "--out", str(old)]) == 0
+    dynamodb = boto3.resource("dynamodb")
+    events, state = dynamodb.Table(os.environ[EVENTS_TABLE.env_var]), dynamodb.Table(os.environ[STATE_TABLE.env_var])
+    more = week_of_events(70)[60:]
+    log_events(DynamoEventStore(events).add(more), more, DynamoTrail(state, events))
+    assert main(["trail", "seal"]) == 0
+    assert main(["trail", "digest", "--out", str(new)]) == 0
+    assert main(["trail", "public-key", "--out", str(key)]) == 0
+    assert main(["prove", "--since-digest", str(old), "--out", str(proof), "--json"]) == 0
+    capsys.readouterr()
+    offline = ["--consistency", str(proof), "--since-digest", str(old), "--digest", str(new), "--public-key", str(key)]
+    code, out = run(capsys, "verify", *offline)
+    assert code == 0 and "VERIFIED: the 70-leaf tree" in out
+    document = json.loads(proof.read_text())
+    document["path"][-1] = "00" * 32
+    proof.write_text(json.dumps(document))
+    code, out = run(capsys, "verify", *offline)
+    assert code == 3 and "does not extend" in out

@@ -191,3 +191,21 @@ def test_a_proof_verifies_and_fails_on_a_changed_byte(sealed: SealedTrail) -> No
     flipped = node[:10] + ("0" if node[10] != "0" else "1") + node[11:]
     bad_path = proof.model_copy(update={"audit_path": [proof.audit_path[0], flipped, *proof.audit_path[2:]]})
     assert bad_path.verify(sealed.digest)
+
+
+def test_a_later_digest_is_proven_to_extend_an_earlier_one_and_a_rewrite_is_not() -> None:
+    from billing_audit.pipeline.trail import prove_consistency
+
+    sealed = sealed_trail()
+    old = sealed.digest
+    more = week_of_events(55)[40:]
+    log_events(sealed.store.add(more), more, sealed.trail)
+    new = seal(sealed.trail, sealed.digests, sealed.signer, NOW + timedelta(hours=1))
+    proof = prove_consistency(sealed.trail, old, new)
+    assert proof is not None and proof.verify(old, new) == []
+    # A log rewritten before the old digest's size: the new root it would seal cannot be proven.
+    rewritten = new.model_copy(update={"root_hash": "ab" * 32})
+    assert proof.verify(old, rewritten)
+    flipped = proof.model_copy(update={"path": ["00" * 32, *proof.path[1:]]})
+    assert flipped.verify(old, new)
+    assert prove_consistency(sealed.trail, new, old) is None

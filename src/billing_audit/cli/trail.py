@@ -22,6 +22,7 @@ from billing_audit.cli.tables import table
 from billing_audit.domain.signatures import signature_problem
 from billing_audit.domain.trail import (
     EXPORT_HEADER_KEY,
+    ConsistencyProof,
     Digest,
     Finding,
     InclusionProof,
@@ -30,7 +31,7 @@ from billing_audit.domain.trail import (
     is_header,
 )
 from billing_audit.errors import BadInput
-from billing_audit.pipeline.trail import TrailDeps, prove, seal, verify_stored
+from billing_audit.pipeline.trail import TrailDeps, prove, prove_consistency, seal, verify_stored
 from billing_audit.settings import TrailSettings, load
 
 
@@ -47,11 +48,11 @@ def _read(path: Path, what: str) -> bytes:
         raise BadInput(f"{what} {path}: {exc.strerror}") from None
 
 
-def read_digest(path: Path) -> Digest:
+def read_digest(path: Path, option: str = "--digest") -> Digest:
     try:
-        return Digest.model_validate_json(_read(path, "--digest"))
+        return Digest.model_validate_json(_read(path, option))
     except ValidationError as exc:
-        raise BadInput(f"--digest {path}: not a trail digest ({exc.errors()[0]['msg']})") from None
+        raise BadInput(f"{option} {path}: not a trail digest ({exc.errors()[0]['msg']})") from None
 
 
 def export_header(path: Path) -> dict[str, Any]:
@@ -106,14 +107,17 @@ def _pseudonym_key(args: argparse.Namespace) -> bytes | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    offline = any(x is not None for x in (args.events, args.digest, args.public_key, args.proof))
+    checked = (args.events, args.proof, args.consistency)
+    offline = any(x is not None for x in (*checked, args.digest, args.public_key))
     if not offline:
         return _verify_stored(args)
-    if args.digest is None or args.public_key is None or (args.events is None) == (args.proof is None):
-        raise BadInput("offline: give --digest and --public-key, and one of --events or --proof")
+    if args.digest is None or args.public_key is None or sum(x is not None for x in checked) != 1:
+        raise BadInput("offline: give --digest and --public-key, and one of --events, --proof or --consistency")
     digest = read_digest(args.digest)
     key = _read(args.public_key, "--public-key")
     signature = signature_problem(digest, key)
+    if args.consistency is not None:
+        return _verify_consistency(args, digest, signature, key)
     if args.proof is not None:
         return _verify_proof(args, digest, signature)
     header = export_header(args.events)
@@ -187,10 +191,14 @@ def _verify_stored(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
+    if (args.event_id is None) == (args.since_digest is None):
+        raise BadInput("give one of --event-id (an inclusion proof) or --since-digest (a consistency proof)")
     deps = trail_deps()
     digest = deps.digests.latest()
     if digest is None:
         raise BadInput("no digest has been written yet (billing-audit trail seal)")
+    if args.since_digest is not None:
+        return _prove_consistency(args, deps, read_digest(args.since_digest, "--since-digest"), digest)
     proof = prove(deps.trail, digest, args.event_id)
     if proof is None:
         raise BadInput(
@@ -209,6 +217,57 @@ def _prove(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return ExitCode.OK
+
+
+def _prove_consistency(args: argparse.Namespace, deps: TrailDeps, old: Digest, new: Digest) -> int:
+    consistency = prove_consistency(deps.trail, old, new)
+    if consistency is None:
+        raise BadInput(f"--since-digest: a digest of {old.tree_size} leaves cannot be extended to {new.tree_size}")
+    text = consistency.model_dump_json(indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    if args.json or args.out is None:
+        print(text)
+    if not args.json:
+        print(
+            f"the {new.tree_size:,}-leaf tree of {new.digest_time} extends the {old.tree_size:,}-leaf tree of "
+            f"{old.digest_time} ({len(consistency.path)} hashes); check with: billing-audit verify "
+            "--consistency FILE --since-digest OLD --digest NEW --public-key FILE",
+            file=sys.stderr,
+        )
+    return ExitCode.OK
+
+
+def _verify_consistency(args: argparse.Namespace, new: Digest, signature: str | None, key: bytes) -> int:
+    if args.since_digest is None:
+        raise BadInput("--consistency needs --since-digest (the earlier digest) and --digest (the later)")
+    old = read_digest(args.since_digest, "--since-digest")
+    try:
+        proof = ConsistencyProof.model_validate_json(_read(args.consistency, "--consistency"))
+    except ValidationError as exc:
+        raise BadInput(
+            f"--consistency {args.consistency}: not a consistency proof ({exc.errors()[0]['msg']})"
+        ) from None
+    problems = proof.verify(old, new)
+    old_signature = signature_problem(old, key)
+    if old_signature:
+        problems.insert(0, f"earlier digest signature: {old_signature}")
+    if signature:
+        problems.insert(0, f"later digest signature: {signature}")
+    if args.json:
+        print(
+            json.dumps({"ok": not problems, "old_size": old.tree_size, "new_size": new.tree_size, "problems": problems})
+        )
+    elif problems:
+        print(f"FAILED: the {new.tree_size:,}-leaf tree is not shown to extend the {old.tree_size:,}-leaf tree:")
+        for problem in problems:
+            print(f"  {problem}")
+    else:
+        print(
+            f"VERIFIED: the {new.tree_size:,}-leaf tree of {new.digest_time} extends the "
+            f"{old.tree_size:,}-leaf tree of {old.digest_time}"
+        )
+    return ExitCode.CHECK_FAILED if problems else ExitCode.OK
 
 
 def _public_key(args: argparse.Namespace) -> int:
@@ -247,6 +306,10 @@ def register_verify(commands: Any) -> None:
     verify = commands.add_parser("verify", help="check the trail: stored (AWS) or an export offline")
     verify.add_argument("--events", type=Path, help="an export (jsonl) or a demo's events.jsonl: checked offline")
     verify.add_argument("--proof", type=Path, help="an inclusion proof from `billing-audit prove`: checked offline")
+    verify.add_argument(
+        "--consistency", type=Path, help="a consistency proof from `billing-audit prove --since-digest`"
+    )
+    verify.add_argument("--since-digest", type=Path, help="with --consistency: the earlier digest")
     verify.add_argument("--digest", type=Path, help="the digest to check against (JSON)")
     verify.add_argument("--public-key", type=Path, help="the trail's public key (PEM)")
     verify.add_argument("--pseudonym-key-file", type=Path, help="the pseudonymization key, for a pseudonymized export")
@@ -255,8 +318,11 @@ def register_verify(commands: Any) -> None:
 
 
 def register_prove(commands: Any) -> None:
-    proof = commands.add_parser("prove", help="print an inclusion proof of one event in the latest digest")
-    proof.add_argument("--event-id", required=True)
+    proof = commands.add_parser(
+        "prove", help="an inclusion proof of one event, or a consistency proof since a digest, in the latest digest"
+    )
+    proof.add_argument("--event-id", help="the event to prove included")
+    proof.add_argument("--since-digest", type=Path, help="an earlier digest (JSON) the latest must extend")
     proof.add_argument("--out", type=Path, help="also write the proof to this file")
     proof.add_argument("--json", action="store_true", help="only the proof, as JSON")
     proof.set_defaults(func=_prove)

@@ -577,3 +577,26 @@ class InclusionProof(BaseModel):
         if parsed is None or parsed.position != self.leaf_index or parsed.event_id != self.event_id:
             problems.append("the leaf line does not name this event at this position")
         return problems
+
+
+class ConsistencyProof(BaseModel):
+    """What `billing-audit prove --since-digest` prints: the RFC 6962 proof that the tree a later
+    digest sealed extends the tree an earlier one sealed (nothing before was changed or dropped)."""
+
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    path: list[str]
+
+    def verify(self, old: Digest, new: Digest) -> list[str]:
+        """The reasons the proof fails between these two digests (empty when it holds)."""
+        problems: list[str] = []
+        if (self.old_size, self.old_root) != (old.tree_size, old.root_hash):
+            problems.append("the proof starts from another tree than the earlier digest seals")
+        if (self.new_size, self.new_root) != (new.tree_size, new.root_hash):
+            problems.append("the proof ends at another tree than the later digest seals")
+        path = [bytes.fromhex(node) for node in self.path]
+        if not verify_consistency(old.tree_size, new.tree_size, old.root, new.root, path):
+            problems.append("the later tree does not extend the earlier one by this proof")
+        return problems

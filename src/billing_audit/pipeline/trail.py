@@ -12,11 +12,13 @@ from billing_audit.clock import Clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.signatures import signature_problem
 from billing_audit.domain.trail import (
+    ConsistencyProof,
     Digest,
     Finding,
     Frontier,
     InclusionProof,
     Verdict,
+    consistency_proof,
     expired_stand_in,
     inclusion_proof,
     leaf_hash,
@@ -242,6 +244,22 @@ def prove(trail: TrailLog, digest: Digest, event_id: str) -> InclusionProof | No
         leaf_hash=entry.leaf_hash.hex(),
         audit_path=[node.hex() for node in path],
         root_hash=digest.root_hash,
+    )
+
+
+def prove_consistency(trail: TrailLog, old: Digest, new: Digest) -> ConsistencyProof | None:
+    """The proof that `new`'s tree extends `old`'s, from the log's leaf hashes (None when `old` is
+    not the smaller, or empty)."""
+    if not 0 < old.tree_size <= new.tree_size:
+        return None
+    leaves = [item.leaf_hash for item, _ in zip(trail.entries(), range(new.tree_size), strict=False)]
+    path = consistency_proof(leaves, old.tree_size, new.tree_size)
+    return ConsistencyProof(
+        old_size=old.tree_size,
+        new_size=new.tree_size,
+        old_root=old.root_hash,
+        new_root=new.root_hash,
+        path=[node.hex() for node in path],
     )
 
 
