@@ -4,6 +4,7 @@ import billing_audit.wiring, never this)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -17,9 +18,16 @@ from billing_audit.store.models import S3ModelStore
 from billing_audit.wiring import aws_dependencies, event_store
 
 
-def model_scorer(config: AuditConfig, models_bucket: str) -> ModelScorer:
-    """Scores with the latest model in the bucket, loaded on first use and kept for the container."""
-    return ModelScorer(S3ModelStore(boto3.client("s3"), models_bucket).latest, config.zone, config.risk)
+def model_scorer(
+    config: AuditConfig, models_bucket: str, on_unavailable: Callable[[str], None] | None = None
+) -> ModelScorer:
+    """Scores with the latest model in the bucket, loaded on first use and kept for the container.
+    `on_unavailable` replaces the logged warning and metric when no model can be used (the CLI
+    says it in one line instead)."""
+    latest = S3ModelStore(boto3.client("s3"), models_bucket).latest
+    if on_unavailable is None:
+        return ModelScorer(latest, config.zone, config.risk)
+    return ModelScorer(latest, config.zone, config.risk, on_unavailable=on_unavailable)
 
 
 def scored_dependencies(config: AuditConfig, settings: AuditSettings | None = None, **options: Any) -> AuditDeps:

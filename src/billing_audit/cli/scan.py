@@ -9,17 +9,43 @@ from pathlib import Path
 from typing import Any
 
 from billing_audit.cli.exits import PROGRAM, ExitCode
-from billing_audit.config import load_config
+from billing_audit.config import AuditConfig, load_config
 from billing_audit.pipeline.backlog import ScanResult
+from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.scan import run_scan
-from billing_audit.resources import CONFIG_ENV, CONFIG_PARAMETER_ENV
-from billing_audit.settings import ConfigSettings, load
+from billing_audit.resources import CONFIG_ENV, CONFIG_PARAMETER_ENV, MODELS_BUCKET
+from billing_audit.settings import AuditSettings, ConfigSettings, load
 from billing_audit.wiring import audit_config, aws_dependencies
+
+
+def _notice(text: str) -> None:
+    print(f"{PROGRAM}: {text}", file=sys.stderr)
+
+
+def scan_dependencies(config: AuditConfig, settings: AuditSettings | None = None) -> AuditDeps:
+    """The scheduled scan's adapters, scoring as it does: with the deployment's latest anomaly model
+    where the models bucket is known, else with the rules alone, said in one line on stderr."""
+    settings = settings if settings is not None else load(AuditSettings)
+    deps = aws_dependencies(config, settings)
+    if settings.models_bucket:
+        # Imported here: scikit-learn loads only for a scan that can score with it.
+        from billing_audit.model_wiring import model_scorer
+
+        deps.anomaly = model_scorer(
+            config,
+            settings.models_bucket,
+            on_unavailable=lambda reason: _notice(
+                f"anomaly model unavailable ({reason}): scoring with the rules alone"
+            ),
+        )
+    else:
+        _notice(f"{MODELS_BUCKET.env_var} not set: scoring with the rules alone")
+    return deps
 
 
 def _scan(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config is not None else audit_config(load(ConfigSettings))
-    deps = aws_dependencies(config)
+    deps = scan_dependencies(config)
     # A dry run reads the state from AWS and writes nothing anywhere (run_scan keeps its writes in memory).
     result = run_scan(config, deps, args.sheet or None, dry_run=args.dry_run, accept_columns=args.accept_columns)
     for failed in result.failed:
