@@ -231,3 +231,31 @@ def test_a_later_digest_extends_an_earlier_one_offline(
     proof.write_text(json.dumps(document))
     code, out = run(capsys, "verify", *offline)
     assert code == 3 and "does not extend" in out
+
+
+def test_stats_reports_scan_runs_from_the_metrics(trail_cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from billing_audit import resources as res
+
+    cloudwatch = boto3.client("cloudwatch")
+    dimensions = [{"Name": res.METRIC_SERVICE_DIMENSION, "Value": res.SERVICE_NAME}]
+    for minute, (seconds, calls, backlog) in enumerate([(30.0, 100.0, 0.0), (60.0, 200.0, 5.0), (90.0, 300.0, 10.0)]):
+        at = datetime(2026, 11, 10, 12, minute * 5, tzinfo=UTC)
+        cloudwatch.put_metric_data(
+            Namespace=res.METRICS_NAMESPACE,
+            MetricData=[
+                {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": value}
+                for name, value in (
+                    (res.METRIC_SCAN_DURATION, seconds),
+                    (res.METRIC_SMARTSHEET_API_CALLS, calls),
+                    (res.METRIC_SCAN_BACKLOG_ROWS, backlog),
+                )
+            ],
+        )
+    code, out = run(capsys, "stats", *WINDOW, "--json")
+    runs = json.loads(out)["runs"]
+    assert code == 0 and runs["runs"] == 3
+    assert runs["duration_seconds"]["p50"] == 60.0 and runs["api_calls"]["p99"] == pytest.approx(298.0)
+    code, out = run(capsys, "stats", *WINDOW)
+    assert code == 0 and "3 scan runs" in out and "duration_seconds" in out
