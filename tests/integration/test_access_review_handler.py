@@ -1,0 +1,60 @@
+"""The monthly access review's Lambda handler, invoked in process against moto and the simulator,
+after the scheduled scans have kept the approvals they found in Status histories."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from functools import partial
+
+import boto3
+import pytest
+
+from billing_audit.resources import STATE_TABLE
+from billing_audit.store.access import DynamoAccessReviewStore, DynamoApprovalStore
+from billing_audit_local.lambdas import invoke, load_handler
+from billing_audit_local.scenario import config_for
+from smartsheet_sim import Simulator
+from smartsheet_sim.scenario import load_scenario
+from tests.e2e.test_scenarios import SCENARIOS
+
+SCENARIO = SCENARIOS / "access-review.json"
+
+
+@pytest.fixture
+def lambda_env(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "billing-audit")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BillingAudit")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+
+
+def test_the_scheduled_review_stores_what_the_scenario_implies(cloud, lambda_env, monkeypatch, capsys):
+    scenario = load_scenario(SCENARIO)
+    expected = Counter(item["reason"] for item in json.loads(SCENARIO.read_text())["expected"]["access_review"])
+    with Simulator(scenario) as sim:
+        monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
+        monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
+        monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
+        load_handler("scan")._settings.cache_clear()
+        sim.apply_edits_through(scenario.baseline_at)
+        invoke("scan", {})
+        sim.apply_edits_through(scenario.now)
+        invoke("scan", {})
+        review = load_handler("access_review")
+        review._settings.cache_clear()
+        # The review counts days back from its own time: the scenario's, not this machine's.
+        monkeypatch.setattr(
+            review, "access_review_dependencies", partial(review.access_review_dependencies, clock=lambda: sim.now)
+        )
+        result = invoke("access_review", {"job": "access_review", "scheduled_time": "2026-12-01T12:00:00Z"})
+    assert result["counts"] == dict(sorted(expected.items()))
+    assert result["sheets"] == 2 and result["findings"] == sum(expected.values())
+    state = boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
+    stored = DynamoAccessReviewStore(state).latest()
+    assert stored is not None and len(stored.findings) == result["findings"]
+    # The approvals the scans kept: Bob's and Ana's moves into Approved.
+    approvals = DynamoApprovalStore(state).between(scenario.baseline_at, scenario.now)
+    assert sorted((a.row_id, a.by) for a in approvals) == [(710001, "bob@example.com"), (710002, "ana@example.com")]
+    assert '"AccessReviewFindings"' in capsys.readouterr().out  # the EMF metric
