@@ -268,10 +268,17 @@ class _OpenSheet:
     done: set[int]
     result: SheetScanResult
     abandoned: bool = False
+    _rows: dict[int, RowData] | None = None
 
     @property
     def pending(self) -> list[RowWork]:
         return [item for item in self.backlog.work if item.row_id not in self.done]
+
+    def row(self, row_id: int) -> RowData:
+        """A row of the run's read, by id (indexed once: a backlog may hold a whole sheet's rows)."""
+        if self._rows is None:
+            self._rows = {row.id: row for row in self.backlog.sheet.rows}
+        return self._rows[row_id]
 
 
 def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
@@ -382,7 +389,7 @@ def _row_gone(sheet: _OpenSheet, item: RowWork, deps: AuditDeps) -> bool:
 
 def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
     backlog, snapshot = sheet.backlog, sheet.snapshot
-    row = next(row for row in backlog.sheet.rows if row.id == item.row_id)
+    row = sheet.row(item.row_id)
     ctx = _context(config, backlog.sheet, deps.clock())
     if item.added:
         timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=None)
