@@ -110,3 +110,27 @@ def test_a_kms_signed_digest_in_the_object_lock_bucket_verifies_the_stored_trail
     )
     found = [(f.kind, f.position, f.event_id) for f in verify_stored(trail, kept, key, NOW).verdict.findings]
     assert ("edited", 0, victim.event_id) in found
+
+
+def test_the_digest_function_signs_the_log_as_deployed(cloud: LocalCloud) -> None:
+    from billing_audit.pipeline.trail import verify_stored
+    from billing_audit.settings import TrailSettings, load
+    from billing_audit.wiring import trail_dependencies
+    from billing_audit_local.lambdas import invoke, local_lambda_environment
+
+    events_table, state_table = tables()
+    store, trail = DynamoEventStore(events_table), DynamoTrail(state_table, events_table)
+    events = week_of_events(12)
+    log_events(store.add(events), events, trail)
+    with local_lambda_environment():
+        first = invoke("digest", {"job": "digest", "scheduled_time": "2026-11-20T15:00:00Z"})
+        more = week_of_events(15)[12:]
+        log_events(store.add(more), more, trail)
+        second = invoke("digest", {"job": "digest", "scheduled_time": "2026-11-20T16:00:00Z"})
+    assert (first["tree_size"], second["tree_size"]) == (12, 15)
+    deps = trail_dependencies(load(TrailSettings))
+    digests = list(deps.digests.all())
+    assert [d.tree_size for d in digests] == [12, 15]
+    assert digests[1].previous_digest_hash == digests[0].digest_hash()
+    key = deps.signer.public_key_pem().encode()
+    assert verify_stored(deps.trail, digests, key, NOW).verdict.ok

@@ -209,3 +209,20 @@ def test_a_later_digest_is_proven_to_extend_an_earlier_one_and_a_rewrite_is_not(
     flipped = proof.model_copy(update={"path": ["00" * 32, *proof.path[1:]]})
     assert flipped.verify(old, new)
     assert prove_consistency(sealed.trail, new, old) is None
+
+
+def test_digests_of_one_second_keep_their_own_keys_and_chain_order() -> None:
+    from billing_audit.store.digests import digest_key, in_chain_order
+
+    sealed = sealed_trail(5)
+    second = seal(sealed.trail, sealed.digests, sealed.signer, NOW)  # same second, same size
+    digests = list(sealed.digests.all())
+    assert digest_key(digests[0]) != digest_key(second)
+    assert in_chain_order([second, digests[0]]) == digests
+    forged = second.model_copy(update={"previous_digest_hash": "00" * 32})
+    # Not one chain: back to time order (a tie keeps the listing's order), and the check says where.
+    assert in_chain_order([forged, digests[0]]) == [forged, digests[0]]
+    from billing_audit.pipeline.trail import check_digests
+
+    problems = check_digests([digests[0], forged], sealed.signer.public_key_pem().encode())
+    assert any("does not chain" in f.detail for f in problems)

@@ -1,6 +1,6 @@
 """Where digests are signed (a KMS asymmetric key) and kept (an Object Lock bucket).
 
-Digests are written under `digests/YYYY/MM/DD/<time>-<tree size>.json`; the bucket's default
+Digests are written under `digests/YYYY/MM/DD/<time>-<tree size>-<hash>.json`; the bucket's default
 retention (compliance mode) keeps each one as long as the events it covers may be kept.  The latest
 digest's key and hash are also kept in the state table (`trail` / `digest-head`), moved with a
 conditional write, so two digest runs can never both chain to the same predecessor.
@@ -75,7 +75,27 @@ class KmsSigner:
 
 def digest_key(digest: Digest) -> str:
     moment = datetime.fromisoformat(digest.digest_time.replace("Z", "+00:00")).astimezone(UTC)
-    return f"{DIGEST_PREFIX}{moment:%Y/%m/%d}/{moment:%Y%m%dT%H%M%SZ}-{digest.tree_size:012d}.json"
+    # The hash keeps two digests of one second and one size (a manual seal beside the schedule's)
+    # from being versions of one key.
+    stamp = f"{moment:%Y%m%dT%H%M%SZ}-{digest.tree_size:012d}-{digest.digest_hash()[:12]}"
+    return f"{DIGEST_PREFIX}{moment:%Y/%m/%d}/{stamp}.json"
+
+
+def in_chain_order(digests: list[Digest]) -> list[Digest]:
+    """Digests oldest first, each after the one it names as previous; when they do not form one
+    chain (a digest missing or forged), by time, so the check reports where the chain breaks."""
+    following: dict[str | None, list[Digest]] = {}
+    for digest in digests:
+        following.setdefault(digest.previous_digest_hash, []).append(digest)
+    ordered: list[Digest] = []
+    current: str | None = None
+    while len(following.get(current, [])) == 1 and len(ordered) < len(digests):
+        digest = following[current][0]
+        ordered.append(digest)
+        current = digest.digest_hash()
+    if len(ordered) == len(digests):
+        return ordered
+    return sorted(digests, key=lambda digest: (digest.digest_time, digest.tree_size))
 
 
 class S3DigestStore:
@@ -132,8 +152,7 @@ class S3DigestStore:
         keys: list[str] = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=DIGEST_PREFIX):
             keys.extend(str(item["Key"]) for item in page.get("Contents", []))
-        for key in sorted(keys):
-            yield self._get(key)
+        yield from in_chain_order([self._get(key) for key in sorted(keys)])
 
 
 class MemoryDigestStore:
