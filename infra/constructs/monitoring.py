@@ -27,6 +27,7 @@ from infra.schedule_gaps import longest_gap
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 ONE_HOUR = cdk.Duration.hours(1)
+ONE_DAY = cdk.Duration.days(1)
 RISK_LEVELS = ("HIGH", "MEDIUM", "LOW")
 # CloudWatch evaluates at most 7 days of hourly periods.
 MAX_EVALUATION_HOURS = 7 * 24
@@ -218,6 +219,29 @@ class Monitoring(Construct):
             "A scan run's backlog is still open long after the run read the sheets: Smartsheet's "
             "limits or failures keep the audit from catching up",
         )
+        # Counted only while a model exists but cannot be used (ml/scorer.py): quiet before the first
+        # retraining produces one.  A day's period: a container that cannot load the model scores
+        # without it for its whole life, and one bad day is worth a look, not a page per hour.
+        self.model_unavailable = cloudwatch.Alarm(
+            self,
+            "AnomalyModelUnavailable",
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=shared.METRIC_MODEL_UNAVAILABLE,
+                dimensions_map={shared.METRIC_SERVICE_DIMENSION: SERVICE_NAME},
+                statistic="Sum",
+                period=ONE_DAY,
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="Events were scored with the rules alone in the last day although an anomaly "
+            "model exists: the latest one cannot be read, was trained on other features, or the models "
+            "bucket cannot be reached.",
+        )
+        self.model_unavailable.add_alarm_action(actions.SnsAction(topic))
+        self.alarms.append(self.model_unavailable)
 
         self.dashboard = cloudwatch.Dashboard(
             self,

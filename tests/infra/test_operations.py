@@ -99,6 +99,17 @@ def test_a_scan_that_does_not_run_alarms_after_the_schedule_s_longest_gap(templa
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 52 + 1 + 1
 
 
+def test_scoring_without_a_model_that_exists_alarms_within_a_day(template_json: dict[str, Any]) -> None:
+    alarm = _alarm_named(template_json, "AnomalyModelUnavailable")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (shared.METRICS_NAMESPACE, shared.METRIC_MODEL_UNAVAILABLE)
+    assert alarm["Dimensions"] == [{"Name": shared.METRIC_SERVICE_DIMENSION, "Value": shared.SERVICE_NAME}]
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == 86_400 and alarm["EvaluationPeriods"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] == 1
+    # Quiet without data: the scorer counts nothing before the first model exists (ml/scorer.py).
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert _topic_id(template_json, "Billing Audit alerts") in _refs(alarm["AlarmActions"])
+
+
 def test_the_scan_silence_window_follows_the_schedule(tmp_path: Path) -> None:
     template = synth_template(
         tmp_path, {"config": {"schedules": {"scan": "cron(0 0/2 ? * * *)"}, "thresholds": {"scan_lag_minutes": 90}}}

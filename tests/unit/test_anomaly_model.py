@@ -150,7 +150,7 @@ def test_pipeline_blends_with_a_model_and_scores_rules_alone_without(trained: tu
     assert blended.risk_factors == alone.risk_factors
 
 
-def test_without_a_model_the_scorer_warns_and_counts_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_model_yet_the_scorer_warns_once_and_counts_nothing(caplog: pytest.LogCaptureFixture) -> None:
     from billing_audit import resources as res
     from billing_audit.ml import scorer as scorer_module
 
@@ -161,5 +161,22 @@ def test_without_a_model_the_scorer_warns_and_counts_it(caplog: pytest.LogCaptur
         assert scorer.anomaly_scores(_office_weeks()[:2], []) is None  # said once per container
     warned = [r.getMessage() for r in caplog.records]
     assert warned.count("anomaly model unavailable: scoring with the rules alone") == 1
-    assert scorer_module.metrics.metric_set[res.METRIC_MODEL_UNAVAILABLE]["Value"] == [1.0]
+    # Before the first model nothing is wrong: the alarm's metric stays silent.
+    assert res.METRIC_MODEL_UNAVAILABLE not in scorer_module.metrics.metric_set
+    scorer_module.metrics.clear_metrics()
+
+
+def test_a_model_that_cannot_be_used_is_counted_for_every_batch(trained: tuple[bytes, bytes]) -> None:
+    from billing_audit import resources as res
+    from billing_audit.ml import scorer as scorer_module
+
+    scorer_module.metrics.clear_metrics()
+    store = MemoryModelStore()
+    store.save("v1", b"PK\x03\x04 not a model", trained[1])
+    reasons: list[str] = []
+    scorer = ModelScorer(store.latest, ZONE, RISK, on_unavailable=reasons.append)
+    assert scorer.anomaly_scores(_office_weeks()[:2], []) is None
+    assert scorer.anomaly_scores(_office_weeks()[:2], []) is None
+    assert len(reasons) == 1 and reasons[0].startswith("model v1 unreadable")
+    assert scorer_module.metrics.metric_set[res.METRIC_MODEL_UNAVAILABLE]["Value"] == [1.0, 1.0]
     scorer_module.metrics.clear_metrics()

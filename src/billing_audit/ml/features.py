@@ -187,7 +187,11 @@ class _Pool:
         self.column_codes, self.column_names = _factorize(cols.column + more.column)
         self.old = cols.old + more.old
         self.new = cols.new + more.new
-        self.old_floats, self.new_floats = _floats(self.old), _floats(self.new)
+        both = _floats(self.old + self.new)  # one pass for both: almost always all numbers or blanks
+        if both is None:
+            self.old_floats, self.new_floats = _floats(self.old), _floats(self.new)
+        else:
+            self.old_floats, self.new_floats = both[: len(self.old)], both[len(self.old) :]
         self.sheet_codes, self.sheet_ids = _factorize(cols.sheet + more.sheet)
         # Rows are numbered by (sheet, row) over the whole pool.
         self.place = _pack(self.sheet_codes, _dense(_ints(cols.row + more.row)))
@@ -215,7 +219,7 @@ def _utc_offsets(at: IntArray, zone: ZoneInfo) -> IntArray:
     """The zone's UTC offset (microseconds) at each instant.  Offsets change rarely and never twice
     within an hour: asked at the start and end of each UTC hour present, and one event at a time
     only within an hour where the two differ."""
-    hours, where = np.unique(at // _HOUR, return_inverse=True)
+    hours, where = np.unique(at // _HOUR, return_inverse=True)  # few distinct hours: cheap to ask
     offsets = np.empty(len(hours), dtype=np.int64)
     changing = []
     for index, hour in enumerate(hours.tolist()):
@@ -361,9 +365,11 @@ def _comparable_codes(pool: _Pool) -> tuple[IntArray, IntArray, BoolArray]:
     half = len(pool.old)
     if pool.old_floats is not None and pool.new_floats is not None:
         numbers = np.concatenate([pool.old_floats, pool.new_floats])
-        missing = np.isnan(numbers)
-        blanks = pool.old.count(None) + pool.new.count(None)
-        blank = missing if int(missing.sum()) == blanks else np.array([v is None for v in pool.old + pool.new])
+        missing = np.isnan(numbers)  # None, or a NaN: told apart one by one (there are few)
+        values = pool.old + pool.new
+        blank = missing.copy()
+        for index in np.flatnonzero(missing).tolist():
+            blank[index] = values[index] is None
         codes = np.where(blank, 0, _dense(np.where(missing, 0.0, numbers)) + 1)
         nan = missing & ~blank
     else:

@@ -1,8 +1,13 @@
 """Scoring with the latest model: loaded once per container, never a reason for a run to fail.
 
 No model yet, one that cannot be read, or one trained on other features: the scorer says so once
-(a logged warning and the `AnomalyModelUnavailable` metric) and answers None, so the rules alone
-score (pipeline/record.py).
+(a logged warning) and answers None, so the rules alone score (pipeline/record.py).
+
+`AnomalyModelUnavailable` counts each batch scored without a model while one exists (it cannot be
+read, was trained on other features, or its store cannot be reached).  Before the first model is
+trained nothing is counted: a deployment too new or too quiet to have one is not a fault, and a
+retraining that fails alarms on its own (`RetrainErrors`).  The alarm on this metric
+(infra/constructs/monitoring.py) thus stays quiet until a model exists.
 """
 
 from __future__ import annotations
@@ -23,8 +28,14 @@ logger = Logger(service=res.SERVICE_NAME)
 metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
 
 
+NO_MODEL_YET = "no model trained yet"
+
+
 def _report_unavailable(reason: str) -> None:
     logger.warning("anomaly model unavailable: scoring with the rules alone", extra={"reason": reason})
+
+
+def _count_unusable() -> None:
     metrics.add_metric(name=res.METRIC_MODEL_UNAVAILABLE, unit=MetricUnit.Count, value=1)
 
 
@@ -35,11 +46,13 @@ class ModelScorer:
         zone: ZoneInfo,
         risk: RiskPolicy,
         on_unavailable: Callable[[str], None] = _report_unavailable,
+        count_unusable: Callable[[], None] = _count_unusable,
     ) -> None:
         self.latest = latest  # the model store's `latest` (store/models.py): (version, skops, json)
         self.zone = zone
         self.risk = risk
         self.on_unavailable = on_unavailable
+        self.count_unusable = count_unusable
         self._loaded = False
         self._model: AnomalyModel | None = None
         self.reason: str | None = None
@@ -55,7 +68,7 @@ class ModelScorer:
         try:
             found = self.latest()
             if found is None:
-                self.reason = "no model trained yet"
+                self.reason = NO_MODEL_YET
             else:
                 _version, blob, meta = found
                 return load(blob, meta)
@@ -69,5 +82,7 @@ class ModelScorer:
     def anomaly_scores(self, events: Sequence[AuditEvent], neighbours: Sequence[AuditEvent]) -> list[float] | None:
         model = self.model
         if model is None:
+            if self.reason != NO_MODEL_YET:
+                self.count_unusable()
             return None
         return model.scores(feature_matrix(events, neighbours, model.meta.profiles, self.zone, self.risk))
