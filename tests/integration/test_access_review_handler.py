@@ -11,6 +11,7 @@ from functools import partial
 import boto3
 import pytest
 
+from billing_audit.cli import main
 from billing_audit.resources import STATE_TABLE
 from billing_audit.store.access import DynamoAccessReviewStore, DynamoApprovalStore
 from billing_audit_local.lambdas import invoke, load_handler
@@ -58,3 +59,26 @@ def test_the_scheduled_review_stores_what_the_scenario_implies(cloud, lambda_env
     approvals = DynamoApprovalStore(state).between(scenario.baseline_at, scenario.now)
     assert sorted((a.row_id, a.by) for a in approvals) == [(710001, "bob@example.com"), (710002, "ana@example.com")]
     assert '"AccessReviewFindings"' in capsys.readouterr().out  # the EMF metric
+
+
+def test_the_command_prints_each_reason_and_writes_the_result(cloud, monkeypatch, tmp_path, capsys):
+    scenario = load_scenario(SCENARIO)
+    config = tmp_path / "config.json"
+    config.write_text(config_for(scenario).model_dump_json())
+    with Simulator(scenario) as sim:
+        monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
+        monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
+        sim.apply_edits_through(scenario.now)
+        out = tmp_path / "review.json"
+        assert main(["access-review", "--config", str(config), "--out", str(out), "--no-alert"]) == 0
+    printed = capsys.readouterr().out
+    written = json.loads(out.read_text())
+    assert printed.startswith("Access review at ") and f"Wrote {out}" in printed
+    # Whatever today's date makes of the scenario's logins and reviews, these never change with it.
+    flagged = {(f["person"], f["reason"]) for f in written["findings"]}
+    assert ("dana@example.com", "inactive_user") in flagged
+    assert ("frank@contractor.example", "editor_not_in_roster") in flagged
+    assert ("bob@example.com", "access_above_roster") in flagged
+    assert "Inactive users with access (2):" in printed and "Editors missing from the roster (1):" in printed
+    state = boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
+    assert DynamoAccessReviewStore(state).latest().to_record() == written
