@@ -66,6 +66,18 @@ class StateStore(Protocol):
     def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
         """The remembered rows among these ids (absent ids are simply missing)."""
 
+    def load_header(self, sheet_id: int) -> SheetSnapshot | None:
+        """The snapshot without its rows (columns, taken_at, hold): one small read."""
+
+    def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+        """The snapshot's rows among these ids, reading only the parts of the snapshot that hold them."""
+
+    def mark_webhook_live(self, sheet_id: int, since: datetime) -> None:
+        """The sheet's webhook delivers every change from `since` on (it was created or re-enabled then)."""
+
+    def webhook_live_since(self, sheet_id: int) -> datetime | None:
+        """Since when the sheet's callbacks are known to be complete; None if never marked."""
+
 
 class AlertPublisher(Protocol):
     def publish(self, message: AlertMessage) -> None:
