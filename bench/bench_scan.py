@@ -30,7 +30,7 @@ import platform
 import resource
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ OTHER_TITLES = ("Foreman", "Crew", "Location", "Description", "Notes")
 RATIO_GOAL = 1.5
 MEMORY_GOAL_MB = 1024
 SDK_PAGE_ROWS = 2_000
+CREATED = datetime(2026, 11, 16, 15, tzinfo=UTC)
 
 
 def scenario(rows: int) -> dict[str, Any]:
@@ -77,7 +78,9 @@ def scenario(rows: int) -> dict[str, Any]:
                 "rows": [
                     {
                         "id": sheet_id * 100_000 + n,
-                        "created_at": "2026-11-16T15:00:00Z",
+                        # Rows entered over the week, a few seconds apart, as crews do: a read of
+                        # the rows modified since the last scan then brings the edited ones only.
+                        "created_at": (CREATED + timedelta(seconds=5 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "created_by": "ana@example.com",
                         "cells": {"Work Request #": f"WR-{s}-{n}", **cells},
                     }

@@ -5,7 +5,7 @@ Each benchmark records its own section of bench/results.json; this runner passes
 of every section with its floor or goal.  A benchmark that fails does not stop the others; the
 runner then exits non-zero, naming it.
 
-    .venv/bin/python -m bench.run_all [--rows 20000] [--report-events 100000] [--callbacks 2000] [--only scan,webhook]
+    .venv/bin/python -m bench.run_all [--rows 20000] [--report-events 100000] [--callbacks 500] [--only scan,webhook]
 """
 
 from __future__ import annotations
