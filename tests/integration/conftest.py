@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
 from billing_audit_local.cloud import LocalCloud
 from smartsheet_sim import Simulator
@@ -16,9 +17,13 @@ from tests.integration.simulator_support import TOKEN, sdk
 
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
+    # Powertools keeps one default provider per process, whose boto3 client was made for the moto
+    # server of the first test that read a parameter; each test's cloud is a new server.
+    DEFAULT_PROVIDERS.clear()
     with LocalCloud() as local:
         local.provision()
         yield local
+    DEFAULT_PROVIDERS.clear()
 
 
 @pytest.fixture
