@@ -17,6 +17,21 @@ from billing_audit.wiring import access_review_dependencies, aws_dependencies, b
 from smartsheet_sim import Simulator
 
 
+def _simulator_gateway(
+    sim: Simulator, state_table: str, backoff_seconds: float, priority: Priority = Priority.SCAN
+) -> SdkSmartsheet:
+    """The real SDK adapter pointed at `sim`: its waits (the token's shared budget in the local
+    cloud's state table, Smartsheet's retry answers) pass on the simulator's clock."""
+    return SdkSmartsheet(
+        token=sim.token,
+        api_base=sim.api_base or sim.start(),
+        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
+        budget=request_budget(state_table, lambda: sim.now),
+        priority=priority,
+        sleep=sim.sleep,
+    )
+
+
 def simulator_deps(
     sim: Simulator, config: AuditConfig, *, backoff_seconds: float = 0.0, priority: Priority = Priority.SCAN
 ) -> AuditDeps:
@@ -24,14 +39,7 @@ def simulator_deps(
     every wait (the shared request budget, Smartsheet's retry answers) passes in virtual time."""
     settings = load(AuditSettings)
     clock = lambda: sim.now  # noqa: E731 - the simulator's clock, as the deps' own
-    gateway = SdkSmartsheet(
-        token=sim.token,
-        api_base=sim.api_base or sim.start(),
-        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
-        budget=request_budget(settings.state_table, clock),
-        priority=priority,
-        sleep=sim.sleep,
-    )
+    gateway = _simulator_gateway(sim, settings.state_table, backoff_seconds, priority)
     return aws_dependencies(config, settings, smartsheet=gateway, clock=clock, sleep=sim.sleep, priority=priority)
 
 
@@ -41,13 +49,7 @@ def simulator_access_review_deps(
     """The access review's dependencies (the local cloud) reading Smartsheet from `sim`, on its clock."""
     settings = load(AccessReviewSettings)
     clock = lambda: sim.now  # noqa: E731 - the simulator's clock, as the deps' own
-    gateway = SdkSmartsheet(
-        token=sim.token,
-        api_base=sim.api_base or sim.start(),
-        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
-        budget=request_budget(settings.state_table, clock),
-        sleep=sim.sleep,
-    )
+    gateway = _simulator_gateway(sim, settings.state_table, backoff_seconds)
     return access_review_dependencies(config, settings, smartsheet=gateway, clock=clock, sleep=sim.sleep)
 
 
@@ -56,11 +58,5 @@ def simulator_backup_deps(sim: Simulator, *, backoff_seconds: float = 0.0) -> Ba
     on its clock, paced by the token's shared budget like the scan."""
     settings = load(BackupSettings)
     clock = lambda: sim.now  # noqa: E731 - the simulator's clock, as the deps' own
-    gateway = SdkSmartsheet(
-        token=sim.token,
-        api_base=sim.api_base or sim.start(),
-        backoff=ExponentialBackoff(base_seconds=backoff_seconds, sleep=sim.sleep),
-        budget=request_budget(settings.state_table, clock),
-        sleep=sim.sleep,
-    )
+    gateway = _simulator_gateway(sim, settings.state_table, backoff_seconds)
     return backup_dependencies(settings, smartsheet=gateway, clock=clock, sleep=sim.sleep)
