@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.results_file import RESULTS, record
+from bench.results_file import RESULTS, publish
 
 BATCH_WRITE_LIMIT = 25
 
@@ -111,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: bench/results.json)")
     args = parser.parse_args(argv)
     result = run(args.events, args.batch)
-    record("event_store", result, args.out)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("event_store", result, args.out)
     return 0 if result["stored_new"] == args.events and result["replayed_new"] == 0 else 1
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import requests
 
-from bench.results_file import RESULTS, record
+from bench.results_file import RESULTS, publish
 
 SHEETS = 10
 HISTORY = "GET /sheets/{sheetId}/rows/{rowId}/columns/{columnId}/history"
@@ -297,10 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: bench/results.json)")
     args = parser.parse_args(argv)
     result = run(args.rows)
-    record("scan", result, args.out)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("scan", result, args.out)
     return 0 if result["violations"] == result["violations_expected"] else 1
 
 

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.results_file import RESULTS, record
+from bench.results_file import RESULTS, publish
 
 P99_GOAL = 1.5
 IMPORT_GOAL = 1.3
@@ -254,10 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
-    record("webhook", result, args.out)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("webhook", result, args.out)
     return 0 if result["accepted"] == args.callbacks else 1
 
 

@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.results_file import RESULTS, record
+from bench.results_file import RESULTS, publish
 from billing_audit.config import AuditConfig
 from billing_audit.pipeline.alerting import AlertBatch
 from billing_audit.pipeline.callbacks import CallbackResult, process_callback
@@ -219,10 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: bench/results.json)")
     args = parser.parse_args(argv)
     result = run(args.rows, args.gap)
-    record("webhook_burst", result, args.out)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("webhook_burst", result, args.out)
     return 0 if result["every_finding"] and result["dead_letters"] == 0 else 1
 
 

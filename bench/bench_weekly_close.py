@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.results_file import RESULTS, record
+from bench.results_file import RESULTS, publish
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scan_runs import LocalScanRuns
@@ -166,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: bench/results.json)")
     args = parser.parse_args(argv)
     result = run(args.rows)
-    record("weekly_close", result, args.out)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("weekly_close", result, args.out)
     return 0 if result["violations_exact"] else 1
 
 
