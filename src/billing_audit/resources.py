@@ -185,6 +185,10 @@ SMARTSHEET_REQUEST_MAX_SECONDS = (
 # The processing function's timeout: its longest request plus the rest of a batch's work.
 PROCESS_WORK_SECONDS = 60
 PROCESS_TIMEOUT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WORK_SECONDS)
+# A violation's alert is claimed just before it is published and recorded as sent just after
+# (pipeline/alerting.py).  A claim still unrecorded this long after (longer than any Lambda
+# invocation lives) belongs to a run that died in between: a later run takes it over and alerts it.
+ALERT_CLAIM_LEASE_SECONDS = 900
 # A scan drain stops this long before its invocation's time runs out: the row in hand (a few paced
 # history reads) and one request at its longest must still fit.
 SCAN_MARGIN_DEFAULT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WORK_SECONDS)

@@ -60,9 +60,10 @@ def test_audit_events_are_put_and_updated_as_the_event_store_does(template_json:
     source = ROOT / "src" / "billing_audit" / "store" / "dynamo.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     [store] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DynamoEventStore"]
-    # What the functions call: add, claim_alerts, release_alerts, and changes_by for scoring (bursts
-    # and reverts across batches); all_events is the CLI's, window the report's and retraining's.
-    used = {"add", "claim_alerts", "release_alerts", "changes_by"}
+    # What the functions call: add, claim_alerts, mark_alerted, release_alerts, and changes_by for
+    # scoring (bursts and reverts across batches); all_events is the CLI's, window the report's and
+    # retraining's.
+    used = {"add", "claim_alerts", "mark_alerted", "release_alerts", "changes_by", "_update_stored"}
     methods = [n for n in store.body if isinstance(n, ast.FunctionDef) and n.name in used]
     calls = set()
     for method in methods:

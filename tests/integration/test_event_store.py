@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 from boto3.dynamodb.conditions import Key
 
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
-from billing_audit.resources import EVENTS_TABLE
+from billing_audit.resources import ALERT_CLAIM_LEASE_SECONDS, EVENTS_TABLE
 from billing_audit.store.dynamo import DynamoEventStore
+from billing_audit.store.interfaces import AlertClaims
 
 AT = datetime(2026, 11, 12, 10, tzinfo=UTC)
 
@@ -41,12 +42,31 @@ def test_events_are_stored_once_and_alerts_claimed_once(cloud):
     first, second = DynamoEventStore(table), DynamoEventStore(table)  # two concurrent writers
     assert [e.event_id for e in first.add([_event("a"), _event("b")])] == ["a", "b"]
     assert second.add([_event("a")]) == []
-    assert first.claim_alerts(["a", "b", "missing"]) == ["a", "b"]
-    assert second.claim_alerts(["a", "b"]) == []
+    assert first.claim_alerts(["a", "b", "missing"]).claimed == ["a", "b"]
+    assert second.claim_alerts(["a", "b"]) == AlertClaims()  # claimed, not yet alerted: neither settled
     first.release_alerts(["b"])
-    assert second.claim_alerts(["a", "b"]) == ["b"]
+    assert second.claim_alerts(["a", "b"]).claimed == ["b"]
+    first.mark_alerted(["a", "missing"])  # a missing event stays missing
+    assert second.claim_alerts(["a", "missing"]) == AlertClaims(settled=["a"])
+    assert first.claim_alerts(["missing"]) == AlertClaims()
     stored = {e.event_id: e for e in second.all_events()}
     assert stored["a"].new_value == "2" and stored["a"].old_value == 1  # values kept exactly as the API gave them
+    assert set(stored) == {"a", "b"}
+
+
+def test_a_claim_never_recorded_is_taken_over_once_older_than_any_run_lives(cloud):
+    table = boto3.resource("dynamodb").Table(os.environ[EVENTS_TABLE.env_var])
+    now = {"at": AT}
+    dead, later = DynamoEventStore(table, clock=lambda: now["at"]), DynamoEventStore(table, clock=lambda: now["at"])
+    dead.add([_event("c")])
+    assert dead.claim_alerts(["c"]).claimed == ["c"]  # and the run dies before publishing
+    now["at"] = AT + timedelta(seconds=ALERT_CLAIM_LEASE_SECONDS)
+    assert later.claim_alerts(["c"]) == AlertClaims()  # it might still be publishing
+    now["at"] = AT + timedelta(seconds=ALERT_CLAIM_LEASE_SECONDS + 1)
+    assert later.claim_alerts(["c"]).claimed == ["c"]
+    later.mark_alerted(["c"])
+    now["at"] = AT + timedelta(days=1)
+    assert dead.claim_alerts(["c"]) == AlertClaims(settled=["c"])  # recorded: final
 
 
 def test_scan_state_survives_a_concurrent_writer_and_large_snapshots(cloud):

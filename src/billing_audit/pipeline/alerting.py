@@ -6,9 +6,14 @@ events it stores in an `AlertBatch` (pipeline/record.py `record_events(..., batc
 `AlertBatch.send` once at its end.
 
 No violation is alerted twice, whichever path or run found it: each is claimed in the events table
-first (`EventStore.claim_alerts`), and a claim whose alert could not be sent is given back so a
-later run alerts it.  The bus is at least once: a run that fails after putting events on it and
-is retried puts them again (the detail's `event_id` tells a consumer it has seen one).
+first (`EventStore.claim_alerts`), published, and recorded as alerted right after its message
+(`mark_alerted`); a claim whose alert could not be sent is given back so a later run alerts it.
+A run killed after claiming leaves a claim that is never recorded: once it is older than any run
+lives (`ALERT_CLAIM_LEASE_SECONDS`), a later run takes it over, so no violation is left unalerted.
+SNS publishing is not idempotent, so a violation is alerted twice only when a run dies between a
+message's publish and its record, the one write after it (tests/reliability counts such repeats).
+The bus is at least once: a run that fails after putting events on it and is retried puts them
+again (the detail's `event_id` tells a consumer it has seen one).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class AlertOutcome:
     singles: int = 0  # messages sent one violation each
     digested: int = 0  # violations folded into the run's digest (0 or 1 message)
     not_alerted: int = 0  # under the alert level: on the bus and in reports only
+    # Violations that need nothing more from any run: alerted by this one or recorded by another.
+    settled: list[str] = field(default_factory=list)
 
     @property
     def messages(self) -> int:
@@ -64,8 +71,8 @@ class AlertBatch:
         events.update(self.events)
         self.events = {}
         outcome = alert_run(list(events.values()), config, deps, run=self.run)
-        # Claimed by this run and sent, or already alerted by another: nothing is left to do for any.
-        deps.pending_alerts.clear(list(events))
+        # Held on for a later run: a violation another run has claimed and may yet fail to alert.
+        deps.pending_alerts.clear(outcome.settled)
         return outcome
 
 
@@ -82,31 +89,43 @@ def row_link(event: AuditEvent, deps: AuditDeps) -> str | None:
 def alert_run(events: Sequence[AuditEvent], config: AuditConfig, deps: AuditDeps, *, run: str) -> AlertOutcome:
     """Claim this run's scored violations, put them on the bus and alert them by the policy."""
     violations = {event.event_id: event for event in events if event.violation}
-    claimed = deps.events.claim_alerts(list(violations))
-    if not claimed:
-        return AlertOutcome()
-    batch = [violations[event_id] for event_id in claimed]
-    unsent = dict.fromkeys(claimed)
+    claims = deps.events.claim_alerts(list(violations))
+    if not claims.claimed:
+        return AlertOutcome(settled=claims.settled)
+    batch = [violations[event_id] for event_id in claims.claimed]
+    unsent = dict.fromkeys(claims.claimed)
+
+    def sent(done: Sequence[AuditEvent]) -> None:
+        # Recorded right after the message that carried them: a run that dies between the two is
+        # the only way a violation is alerted twice (its claim is taken over after the lease).
+        ids = [event.event_id for event in done]
+        deps.events.mark_alerted(ids)
+        for event_id in ids:
+            unsent.pop(event_id, None)
+
     try:
         deps.bus.put(batch)
         plan = _plan(batch, config, deps)
+        sent(plan.not_alerted)  # below the alert level: the bus was their only message
         context = alert_context(config, deps)
         for event in plan.singles:
             links = AlertLinks(row=row_link(event, deps), report=context.report_link)
             deps.alerts.publish(violation_message(event, context, links))
-            unsent.pop(event.event_id)
+            sent([event])
         if plan.digest is not None:
             rows = {event.event_id: row_link(event, deps) for event in plan.digest.top_items}
             deps.alerts.publish(digest_message(plan.digest, context, rows, run))
+            sent(plan.digest.events)
     except Exception:
         # What was not sent goes back unclaimed: the next run (a retry, the scan) alerts it.
         deps.events.release_alerts(list(unsent))
         raise
     return AlertOutcome(
-        claimed=len(claimed),
+        claimed=len(claims.claimed),
         singles=len(plan.singles),
         digested=plan.digest.count if plan.digest is not None else 0,
         not_alerted=len(plan.not_alerted),
+        settled=[*claims.settled, *(event_id for event_id in claims.claimed if event_id not in unsent)],
     )
 
 

@@ -19,12 +19,13 @@ from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.domain.values import utc_iso
 from billing_audit.resources import (
+    ALERT_CLAIM_LEASE_SECONDS,
     EVENTS_BY_DETECTED_DAY_INDEX,
     EVENTS_BY_SHEET_INDEX,
     EVENTS_BY_USER_INDEX,
     SNAPSHOT_CHUNK_BYTES,
 )
-from billing_audit.store.interfaces import RunInProgress
+from billing_audit.store.interfaces import AlertClaims, RunInProgress
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -72,27 +73,53 @@ class DynamoEventStore:
             new.append(event)
         return new
 
-    def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
-        claimed: list[str] = []
-        now = self.clock().isoformat()
+    def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
+        claims = AlertClaims()
+        now = int(self.clock().timestamp())
         for event_id in dict.fromkeys(event_ids):
             try:
                 self.table.update_item(
                     Key={"event_id": event_id},
-                    UpdateExpression="SET alerted_at = :now",
-                    ConditionExpression="attribute_exists(event_id) AND attribute_not_exists(alerted_at)",
-                    ExpressionAttributeValues={":now": now},
+                    UpdateExpression="SET alert_claimed_until = :until",
+                    ConditionExpression=(
+                        "attribute_exists(event_id) AND attribute_not_exists(alerted_at)"
+                        " AND (attribute_not_exists(alert_claimed_until) OR alert_claimed_until < :now)"
+                    ),
+                    ExpressionAttributeValues={":until": now + ALERT_CLAIM_LEASE_SECONDS, ":now": now},
+                    # The item as it stood tells a settled alert from a live claim, in the same call.
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
+                if "alerted_at" in exc.response.get("Item", {}):  # type: ignore[operator]
+                    claims.settled.append(event_id)
                 continue
-            claimed.append(event_id)
-        return claimed
+            claims.claimed.append(event_id)
+        return claims
+
+    def mark_alerted(self, event_ids: Sequence[str]) -> None:
+        now = self.clock().isoformat()
+        for event_id in dict.fromkeys(event_ids):
+            self._update_stored(event_id, "SET alerted_at = :now REMOVE alert_claimed_until", {":now": now})
 
     def release_alerts(self, event_ids: Sequence[str]) -> None:
-        for event_id in event_ids:
-            self.table.update_item(Key={"event_id": event_id}, UpdateExpression="REMOVE alerted_at")
+        for event_id in dict.fromkeys(event_ids):
+            self._update_stored(event_id, "REMOVE alert_claimed_until", None)
+
+    def _update_stored(self, event_id: str, expression: str, values: dict[str, Any] | None) -> None:
+        """An update of a stored event only: UpdateItem would otherwise create a key-only item."""
+        kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
+        try:
+            self.table.update_item(
+                Key={"event_id": event_id},
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(event_id)",
+                **kwargs,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def changes_by(self, person: str, start: datetime, end: datetime) -> list[AuditEvent]:
         condition = Key("changed_by").eq(person.lower()) & Key("changed_at").between(utc_iso(start), utc_iso(end))

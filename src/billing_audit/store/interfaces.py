@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
@@ -15,16 +16,29 @@ from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.store.secrets import WebhookSecret
 
 
+@dataclass(frozen=True)
+class AlertClaims:
+    """What `EventStore.claim_alerts` found for each event asked about."""
+
+    claimed: list[str] = field(default_factory=list)  # the caller's to alert now
+    settled: list[str] = field(default_factory=list)  # recorded as alerted by an earlier run
+    # Any other id is not stored, or claimed by a run that may still be publishing it.
+
+
 class EventStore(Protocol):
     def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         """Store events not stored before (by event id); returns the ones that were new."""
 
-    def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
-        """Claim the right to alert these stored events; returns those no one had claimed before.
+    def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
+        """Claim the right to alert these stored events: each not recorded as alerted and not
+        claimed by another run within the last `ALERT_CLAIM_LEASE_SECONDS`.
 
         Atomic per event, so two writers replaying the same change (two callbacks, a callback and
-        a scan) alert it once.
+        a scan) alert it once; a claim older than the lease is a dead run's, and is taken over.
         """
+
+    def mark_alerted(self, event_ids: Sequence[str]) -> None:
+        """Record these claimed events as alerted (right after publishing them): the claim becomes final."""
 
     def release_alerts(self, event_ids: Sequence[str]) -> None:
         """Give claims back (their alert could not be sent), so a later run alerts them."""

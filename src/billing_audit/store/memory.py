@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from billing_audit.budget import Cost, Priority, Window
@@ -14,14 +14,17 @@ from billing_audit.domain.alerting import AlertingPolicy, Cooldown
 from billing_audit.domain.backup import BACKUP_PREFIX, SheetEntry, Tier
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+from billing_audit.resources import ALERT_CLAIM_LEASE_SECONDS
 from billing_audit.store.backups import BackupRun
-from billing_audit.store.interfaces import ReportRecord, RunInProgress, StateStore
+from billing_audit.store.interfaces import AlertClaims, ReportRecord, RunInProgress, StateStore
 
 
 class MemoryEventStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = system_clock) -> None:
+        self.clock = clock
         self.events: dict[str, AuditEvent] = {}
         self.alerted: set[str] = set()
+        self.claimed_until: dict[str, datetime] = {}  # live claims not yet recorded as alerted
 
     def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         new = [event for event in events if event.event_id not in self.events]
@@ -29,13 +32,26 @@ class MemoryEventStore:
             self.events[event.event_id] = event
         return new
 
-    def claim_alerts(self, event_ids: Sequence[str]) -> list[str]:
-        claimed = [i for i in dict.fromkeys(event_ids) if i in self.events and i not in self.alerted]
-        self.alerted.update(claimed)
-        return claimed
+    def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
+        now = self.clock()
+        claims = AlertClaims()
+        for event_id in dict.fromkeys(event_ids):
+            if event_id in self.alerted:
+                claims.settled.append(event_id)
+            elif event_id in self.events and self.claimed_until.get(event_id, now) <= now:
+                self.claimed_until[event_id] = now + timedelta(seconds=ALERT_CLAIM_LEASE_SECONDS)
+                claims.claimed.append(event_id)
+        return claims
+
+    def mark_alerted(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            if event_id in self.events:
+                self.claimed_until.pop(event_id, None)
+                self.alerted.add(event_id)
 
     def release_alerts(self, event_ids: Sequence[str]) -> None:
-        self.alerted.difference_update(event_ids)
+        for event_id in event_ids:
+            self.claimed_until.pop(event_id, None)
 
     def changes_by(self, person: str, start: datetime, end: datetime) -> list[AuditEvent]:
         who = person.lower()
