@@ -145,7 +145,10 @@ def build_report(
     for (name, filename, content_type), data in ((WORKBOOK, workbook), (DASHBOARD, dashboard)):
         keys[name] = f"{folder}/{filename}"
         digests[name] = deps.blobs.put(keys[name], data, content_type)
-        links[name] = deps.links.issue(keys[name], expires_at)
+    # Links only once both files are stored: a run that fails on the second leaves no link to a
+    # half report, only an unlisted object under a folder no record names, and raises.
+    for name, key in keys.items():
+        links[name] = deps.links.issue(key, expires_at)
     record = ReportRecord(
         report_id=report_id,
         kind=request.kind,
