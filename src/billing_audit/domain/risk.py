@@ -140,15 +140,22 @@ def save_key(event: AuditEvent) -> tuple[int, int, datetime]:
 def burst_sizes(events: Sequence[AuditEvent], neighbours: Iterable[AuditEvent], minutes: float) -> dict[str, int]:
     """For each event, how many saves its person made within `minutes` either side of it (its own
     included), counting `events` and any stored `neighbours` (deduplicated by event id)."""
+    span = timedelta(minutes=minutes)
     by_person: dict[str, set[tuple[int, int, datetime]]] = defaultdict(set)
     seen: set[str] = set()
-    for event in [*events, *neighbours]:
+    timed = [event.changed_at for event in events if event.changed_by]
+    if not timed:
+        return dict.fromkeys((event.event_id for event in events), 1)
+    # Neighbours come for the anomaly model's day-long revert window; only those within the
+    # burst window of some event can count, and a scan asks for a replayed row's few events.
+    low, high = min(timed) - span, max(timed) + span
+    near = (event for event in neighbours if low <= event.changed_at <= high)
+    for event in [*events, *near]:
         if event.event_id in seen or not event.changed_by:
             continue
         seen.add(event.event_id)
         by_person[event.changed_by.lower()].add(save_key(event))
     times = {person: sorted(save[2] for save in saves) for person, saves in by_person.items()}
-    span = timedelta(minutes=minutes)
     sizes: dict[str, int] = {}
     for event in events:
         if not event.changed_by:

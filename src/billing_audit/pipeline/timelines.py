@@ -24,8 +24,11 @@ def newest_seen(*rows: RowSnapshot | None) -> RowSnapshot | None:
 
 
 def snapshot_rows(rows: Iterable[RowData], columns: Sequence[str]) -> dict[int, RowSnapshot]:
+    # Built without validating again: RowData's fields were validated as the sheet was read, and a
+    # baseline makes one of these per row of every sheet.
+    build = RowSnapshot.model_construct
     return {
-        row.id: RowSnapshot(modified_at=row.modified_at, values={c: row.values[c] for c in columns if c in row.values})
+        row.id: build(modified_at=row.modified_at, values={c: row.values[c] for c in columns if c in row.values})
         for row in rows
     }
 

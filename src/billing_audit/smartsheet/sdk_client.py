@@ -33,7 +33,7 @@ from billing_audit.resources import (
     SMARTSHEET_RETRY_BUDGET_SECONDS,
 )
 from billing_audit.smartsheet.gateway import RequestBudget, SmartsheetError
-from billing_audit.smartsheet.models import SheetData, SheetRef, UserData
+from billing_audit.smartsheet.models import RowData, SheetData, SheetRef, UserData
 from billing_audit.smartsheet.sdk_seam import (
     get_json,
     lazy_response_log,
@@ -474,16 +474,18 @@ def _sheet_from_json(
             if title is not None:
                 values[title] = _value(cell.get("value"))
         rows.append(
-            {
-                "id": row["id"],
-                "created_at": row.get("createdAt"),
-                "created_by": _email(row.get("createdBy")),
-                "modified_at": row.get("modifiedAt"),
-                "modified_by": _email(row.get("modifiedBy")),
-                "values": values,
-            }
+            _row(
+                {
+                    "id": row["id"],
+                    "created_at": row.get("createdAt"),
+                    "created_by": _email(row.get("createdBy")),
+                    "modified_at": row.get("modifiedAt"),
+                    "modified_by": _email(row.get("modifiedBy")),
+                    "values": values,
+                }
+            )
         )
-    return SheetData.model_validate(
+    sheet = SheetData.model_validate(
         {
             "id": body["id"],
             "name": body.get("name") or "",
@@ -491,6 +493,32 @@ def _sheet_from_json(
             "total_row_count": body.get("totalRowCount") or len(rows),
             "columns": {"ids_by_title": {title: column_id for column_id, title in titles.items()}},
             "primary_column_id": primary,
-            "rows": rows,
         }
     )
+    return sheet.model_copy(update={"rows": rows})
+
+
+def _row(fields: dict[str, Any]) -> RowData:
+    """One row, its fields checked here rather than by pydantic: a baseline reads every row of every
+    sheet, and validating each through the model cost more than the HTTP exchange that brought it.
+    The values are already `_value`s and the emails `_email`s; anything not exactly as Smartsheet
+    sends it (an id that is not an integer, a timestamp that is not ISO 8601 text) goes through the
+    model, which accepts it as it always did or raises its usual ValidationError."""
+    row_id, created, modified = fields["id"], fields["created_at"], fields["modified_at"]
+    if type(row_id) is int and type(created) in _TIMESTAMP and type(modified) in _TIMESTAMP:
+        try:
+            fields["created_at"] = created if created is None else datetime.fromisoformat(created)
+            fields["modified_at"] = modified if modified is None else datetime.fromisoformat(modified)
+        except ValueError:
+            return RowData.model_validate(fields)
+        if _aware(fields["created_at"]) and _aware(fields["modified_at"]):
+            return RowData.model_construct(**fields)
+        fields["created_at"], fields["modified_at"] = created, modified
+    return RowData.model_validate(fields)
+
+
+_TIMESTAMP = (str, type(None))
+
+
+def _aware(moment: datetime | None) -> bool:
+    return moment is None or moment.tzinfo is not None
