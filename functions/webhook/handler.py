@@ -6,6 +6,12 @@ light: no Smartsheet SDK, no scan pipeline, no openpyxl/scikit-learn/pandas, and
 event handler: one route (API Gateway sends only POST /webhook here) needs no router, and the
 router's package (every resolver, asyncio) doubled this function's cold import.  The event is read
 through Powertools' API Gateway data class.
+
+No X-Ray SDK either (Powertools' Tracer loads it and patches botocore as it is built): importing it
+cost this function as much as boto3 did.  The function still runs with active tracing, so API
+Gateway's and Lambda's own segments time every request, its cold start included; what it gives up
+is a subsegment per DynamoDB and SQS call, which the `process` function, where the audit's time
+goes, keeps.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
@@ -30,7 +36,6 @@ from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import SecretsManagerSecrets
 
 logger = Logger(service=res.SERVICE_NAME)
-tracer = Tracer(service=res.SERVICE_NAME)
 metrics = Metrics(namespace=res.METRICS_NAMESPACE, service=res.SERVICE_NAME)
 
 _ingest: WebhookIngest | None = None
@@ -105,7 +110,6 @@ def _response(status_code: int, body: Any, headers: dict[str, str] | None = None
     }
 
 
-@tracer.capture_method(capture_response=False)
 def webhook(event: APIGatewayProxyEvent, context: LambdaContext | None) -> dict[str, Any]:
     runtime = ingest()
     if _sink is not None and context is not None:
@@ -116,7 +120,6 @@ def webhook(event: APIGatewayProxyEvent, context: LambdaContext | None) -> dict[
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
