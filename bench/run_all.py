@@ -65,6 +65,7 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
     ],
     "report": [
         ("peak RSS (MB)", "peak_rss_mb", "goal < lambda_memory_mb"),
+        ("report CPU / raw openpyxl write-only", "ratio_to_openpyxl", "floor: openpyxl_floor_cpu_seconds s"),
         ("seconds", "seconds", ""),
     ],
     "scoring": [("audit scoring / score_samples", "ratio_to_score_samples", "goal <= 1.5x")],
