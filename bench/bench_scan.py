@@ -30,6 +30,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -150,7 +151,7 @@ def _floor(urls: list[str], token: str) -> tuple[float, int]:
 def _serialized_state() -> Any:
     """The state store in memory, each snapshot kept as the JSON a durable store would write (the
     memory store's deep copies cost more than that serialisation, and no deployment pays them)."""
-    from billing_audit.domain.snapshot import SheetSnapshot
+    from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
     from billing_audit.store.memory import MemoryStateStore
 
     class SerializedStateStore(MemoryStateStore):
@@ -163,8 +164,18 @@ def _serialized_state() -> Any:
             return SheetSnapshot.model_validate_json(document) if document is not None else None
 
         def save(self, snapshot: SheetSnapshot) -> None:
+            # Only the document, as a durable store holds it: a Lambda keeps no sheet's snapshot
+            # in memory once it is written, so neither may this process's peak.
             self.documents[snapshot.sheet_id] = snapshot.model_dump_json().encode()
-            self.snapshots[snapshot.sheet_id] = snapshot  # for the header and row reads
+
+        def load_header(self, sheet_id: int) -> SheetSnapshot | None:
+            snapshot = self.load(sheet_id)
+            return snapshot.model_copy(update={"rows": {}}) if snapshot is not None else None
+
+        def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
+            snapshot = self.load(sheet_id)
+            rows = snapshot.rows if snapshot is not None else {}
+            return {row_id: rows[row_id] for row_id in row_ids if row_id in rows}
 
     return SerializedStateStore()
 

@@ -22,6 +22,7 @@ from billing_audit.smartsheet.sdk_seam import (
     quiet_handled_error_responses,
     replace_token,
     set_request_timeout,
+    settle_environment,
 )
 
 
@@ -68,6 +69,29 @@ def test_every_request_gets_the_timeout_and_the_current_token() -> None:
     (first, first_kwargs), (second, second_kwargs) = adapter.sent
     assert first_kwargs["timeout"] == 7.5 and second_kwargs["timeout"] == 7.5
     assert first == "Bearer first-token" and second == "Bearer rotated-token"
+
+
+def test_proxies_are_read_once_when_the_client_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    adapter = Recording()
+    client = _client(adapter)
+    settle_environment(client, "https://sdk-seam.invalid/2.0")
+    monkeypatch.delenv("HTTPS_PROXY")  # read already: later changes reach no request
+    client.Sheets.get_sheet_version(1)
+    assert adapter.sent[0][1]["proxies"].get("https") == "http://proxy.invalid:3128"
+    assert client._session.trust_env is False
+
+
+def test_a_host_the_environment_exempts_gets_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "sdk-seam.invalid")
+    adapter = Recording()
+    client = _client(adapter)
+    settle_environment(client, "https://sdk-seam.invalid/2.0")
+    client.Sheets.get_sheet_version(1)
+    assert not adapter.sent[0][1]["proxies"].get("https")
 
 
 def test_only_the_sdks_handled_error_dumps_are_dropped(caplog: Any) -> None:

@@ -40,6 +40,7 @@ from billing_audit.smartsheet.sdk_seam import (
     quiet_handled_error_responses,
     replace_token,
     set_request_timeout,
+    settle_environment,
 )
 
 API_BASES = {
@@ -217,6 +218,7 @@ class SdkSmartsheet:
         self.client.errors_as_exceptions(True)
         self.client.with_change_agent(CHANGE_AGENT)
         set_request_timeout(self.client, timeout_seconds)
+        settle_environment(self.client, self.api_base)
         lazy_response_log(self.client)
         quiet_handled_error_responses()
         self._calls: Counter[str] = Counter()

@@ -13,6 +13,11 @@
    returns the JSON body, failing exactly as the SDK's `request` would.
 4. The SDK decodes and re-encodes every successful JSON body for a debug log line before asking
    whether anyone listens: `lazy_response_log` skips that when its logger is not at DEBUG.
+5. The SDK sends through `session.send`, where requests re-reads the proxy variables (and, as it
+   prepares, looks for a .netrc) for every request: milliseconds each, more than a cell-history
+   exchange's own parsing.  `settle_environment` reads the proxies for the API's host once, when
+   the client is built, and turns the per-request lookups off; a proxy the environment names is
+   still used.  The token goes in the SDK's own header, so .netrc never applied.
 
 `tests/unit/test_sdk_seam.py` drives a real client through both seams with a fake transport, so an
 SDK release that moves either attribute fails that test loudly instead of silently losing the
@@ -45,6 +50,14 @@ def set_request_timeout(client: smartsheet.Smartsheet, seconds: float) -> None:
         return send(request, **kwargs)
 
     session.send = send_with_timeout  # type: ignore[method-assign]
+
+
+def settle_environment(client: smartsheet.Smartsheet, api_base: str) -> None:
+    session = client._session
+    if not isinstance(session, requests.Session):
+        raise TypeError(f"smartsheet-python-sdk changed: client._session is {type(session).__name__}")
+    session.proxies.update(requests.utils.get_environ_proxies(api_base))
+    session.trust_env = False
 
 
 def replace_token(client: smartsheet.Smartsheet, token: str) -> None:
