@@ -119,3 +119,43 @@ def test_the_state_machine_drains_a_backlog_over_several_invocations(cloud) -> N
     assert reads == 5 * ROWS, "no history is read twice across invocations"
     violations = [e for e in deps.events.all_events() if e.violation]
     assert len(violations) == 2 * ROWS
+
+
+class _CountingTable:
+    """A state table that counts the reads made of it."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.reads = 0
+
+    def get_item(self, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.table.get_item(**kwargs)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        return self.table.put_item(**kwargs)
+
+
+def test_the_shared_budget_counts_every_take_of_two_writers_reading_only_after_the_other_wrote(cloud) -> None:
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from billing_audit import resources as res
+    from billing_audit.budget import Priority, Window, cost_of
+    from billing_audit.store.dynamo import DynamoRequestBudget
+    from billing_audit_local.environment import deployed_name
+
+    table = boto3.resource("dynamodb").Table(deployed_name(res.STATE_TABLE.env_var))
+    now = datetime(2026, 11, 20, 15, tzinfo=UTC)
+    first, second = _CountingTable(table), _CountingTable(table)
+    one, other = DynamoRequestBudget(first, lambda: now), DynamoRequestBudget(second, lambda: now)  # type: ignore[arg-type]
+    cost = cost_of(HISTORY)
+    for _ in range(3):  # alone: the first take reads, the next write on what it wrote
+        assert one.take(cost, Priority.SCAN) == 0
+    assert first.reads == 1
+    assert other.take(cost, Priority.SCAN) == 0  # the other writer reads the window as it stands
+    assert one.take(cost, Priority.SCAN) == 0  # its condition fails: it reads again, then takes
+    assert first.reads == 2 and second.reads == 1
+    stored = table.get_item(Key=DynamoRequestBudget.KEY, ConsistentRead=True)["Item"]
+    assert len(Window.model_validate_json(str(stored["window"])).grants) == 5  # no take lost

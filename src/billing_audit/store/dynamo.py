@@ -459,7 +459,12 @@ class DynamoRunStore:
 class DynamoRequestBudget:
     """The Smartsheet token's window in the state table: one item every user of the token updates
     with a conditional write (a lost race reads again), so the scan and each callback batch draw on
-    one allowance wherever they run."""
+    one allowance wherever they run.
+
+    The window this instance last wrote is kept: while nobody else takes from the budget (a scan
+    draining alone, its commonest case) the next take writes on it directly, conditioned on the
+    item still holding it, one request instead of a read and a write.  Anyone else's take between
+    makes that condition fail, and the take reads the item as it is and tries again."""
 
     KEY: ClassVar[dict[str, str]] = {"pk": "budget#smartsheet", "sk": "window"}
     ATTEMPTS = 8
@@ -467,27 +472,35 @@ class DynamoRequestBudget:
     def __init__(self, table: Table, clock: Clock = system_clock) -> None:
         self.table = table
         self.clock = clock
+        self._written: str | None = None  # the window's JSON as this instance last wrote it
 
     def take(self, cost: Cost, priority: Priority) -> float:
+        seen = self._written
         for _attempt in range(self.ATTEMPTS):
-            item = self.table.get_item(Key=self.KEY, ConsistentRead=True).get("Item")
-            window = Window.model_validate_json(str(item["window"])) if item is not None else Window()
+            if seen is None:
+                item = self.table.get_item(Key=self.KEY, ConsistentRead=True).get("Item")
+                seen = str(item["window"]) if item is not None else ""
+            window = Window.model_validate_json(seen) if seen else Window()
             after, wait = window.take(cost, priority, self.clock().timestamp())
+            written = after.model_dump_json()
             condition = (
                 {"ConditionExpression": "attribute_not_exists(pk)"}
-                if item is None
+                if not seen
                 else {
                     "ConditionExpression": "#w = :seen",
                     "ExpressionAttributeNames": {"#w": "window"},
-                    "ExpressionAttributeValues": {":seen": item["window"]},
+                    "ExpressionAttributeValues": {":seen": seen},
                 }
             )
             try:
                 # Written when refused too: a waiting callback's claim on the reserve must show.
-                self.table.put_item(Item={**self.KEY, "window": after.model_dump_json()}, **condition)
-                return wait
+                self.table.put_item(Item={**self.KEY, "window": written}, **condition)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
+                seen = self._written = None  # someone else took since: read the item as it is
+                continue
+            self._written = written
+            return wait
         # Many writers at once: ask again shortly rather than spin on the table.
         return 0.25
