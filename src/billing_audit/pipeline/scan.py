@@ -61,6 +61,7 @@ from billing_audit.store.memory import (
     MemoryRunStore,
     OverlayStateStore,
 )
+from billing_audit.store.run_events import RunEvents
 
 
 def resolve_sheet_ids(config: AuditConfig, gateway: SmartsheetGateway) -> list[int]:
@@ -327,6 +328,8 @@ def drain(
     if it dies first, they wait as pending alerts for the next run of either path.
     """
     alerts = AlertBatch(run="scan run")
+    # One person's edits across many rows ask for nearly the same neighbours: read them once a run.
+    deps = replace(deps, events=RunEvents(deps.events))
     progress = _drain(config, deps, alerts, time_left, margin_seconds)
     alerts.send(config, deps)
     return progress
