@@ -283,14 +283,19 @@ class _OpenSheet:
 
 
 def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
+    """Every open backlog, each with only the snapshot rows its work and deletions need: the whole
+    snapshot of every open sheet at once would grow an invocation's memory with sheets x rows.
+    A sheet's whole snapshot is read when its run finishes (`_finish`), one sheet at a time."""
     sheets: list[_OpenSheet] = []
     for sheet_id in deps.runs.open_sheets():
         current = deps.runs.current(sheet_id)
-        snapshot = deps.state.load(sheet_id)
-        if current is None or snapshot is None:
+        header = deps.state.load_header(sheet_id)
+        if current is None or header is None:
             continue
         run_id, plan = current
         backlog = SheetBacklog.model_validate_json(plan)
+        needed = [item.row_id for item in backlog.work if not item.added] + list(backlog.deleted)
+        snapshot = header.model_copy(update={"rows": deps.state.load_rows(sheet_id, needed)})
         sheets.append(
             _OpenSheet(
                 backlog=backlog,
@@ -407,7 +412,8 @@ def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: Aud
 
 def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps, alerts: AlertBatch) -> None:
     """Judge the deletions as of the previous run's read, then move the snapshot to this run's."""
-    backlog, snapshot = sheet.backlog, sheet.snapshot
+    backlog = sheet.backlog
+    snapshot = deps.state.load(backlog.sheet_id) or sheet.snapshot  # all of it, to move it on
     ctx = _context(config, backlog.sheet, deps.clock())
     remembered = deps.state.recall_rows(backlog.sheet_id, backlog.deleted)
     events: list[AuditEvent] = []

@@ -113,7 +113,8 @@ class MemoryStateStore:
 
     def load_header(self, sheet_id: int) -> SheetSnapshot | None:
         snapshot = self.snapshots.get(sheet_id)
-        return snapshot.model_copy(update={"rows": {}}, deep=True) if snapshot else None
+        # Rows dropped before the deep copy: copying a whole sheet's rows to throw them away is waste.
+        return snapshot.model_copy(update={"rows": {}}).model_copy(deep=True) if snapshot else None
 
     def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
         snapshot = self.snapshots.get(sheet_id)
