@@ -81,7 +81,7 @@ synth: $(STAMP)
 # BENCH_ONLY=scan,webhook runs some of them.
 BENCH_ROWS ?= 20000
 BENCH_REPORT_EVENTS ?= 100000
-BENCH_CALLBACKS ?= 500
+BENCH_CALLBACKS ?= 10000
 BENCH_ONLY ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all --rows $(BENCH_ROWS) --report-events $(BENCH_REPORT_EVENTS) \
