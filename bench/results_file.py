@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,13 @@ RESULTS = Path(__file__).parent / "results.json"
 
 
 def record(section: str, figures: dict[str, Any], path: Path = RESULTS) -> None:
-    """Replace one benchmark's section, keeping the others'."""
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results[section] = figures
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    """Replace one benchmark's section, keeping the others' (under a lock: `make bench` runs some
+    benchmarks side by side, and two read-modify-writes must not lose a section)."""
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[section] = figures
+        path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
 def publish(section: str, figures: dict[str, Any], path: Path = RESULTS) -> None:
