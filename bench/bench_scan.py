@@ -180,6 +180,16 @@ def _serialized_state() -> Any:
     return SerializedStateStore()
 
 
+def _own_peak_rss_mb() -> float:
+    """This process's own peak resident memory.  Not `ru_maxrss`: Linux carries it over fork and
+    exec, so a spawned child starts with its parent's peak (here the simulator's, holding every
+    sheet).  The memory map's high-water mark (VmHWM) starts afresh with the child's own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: an upper bound
+
+
 def _scan_process(conn: Connection, api_base: str, token: str, config_json: str, sheet_ids: list[int]) -> None:
     from billing_audit.config import parse_config
     from billing_audit.pipeline.deps import AuditDeps
@@ -220,7 +230,7 @@ def _scan_process(conn: Connection, api_base: str, token: str, config_json: str,
             figures["full_read_seconds"], figures["full_read_bytes"] = _floor(full, token)
             conn.send(figures)
             now["at"] = datetime.fromisoformat(conn.recv())
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = _own_peak_rss_mb()
     figures["violations"] = sum(1 for event in deps.events.all_events() if event.violation)
     conn.send(figures)
 
