@@ -7,9 +7,7 @@ messages are counted on moto's record of the topic)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,7 +15,6 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from moto.sns.models import sns_backends
 
 from billing_audit import resources as res
 from billing_audit.pipeline.deps import AuditDeps
@@ -26,22 +23,15 @@ from billing_audit.smartsheet.sdk_client import ExponentialBackoff, SdkSmartshee
 from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
 from billing_audit.store.sns import SnsAlertPublisher
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.environment import REGION, deployed_name
-from billing_audit_local.lambdas import ACCOUNT_ID, local_lambda_environment
+from billing_audit_local.environment import deployed_name
+from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import Scenario, load_scenario
+from tests.reliability.support import RawBody, alerted_ids
 
 pytestmark = pytest.mark.reliability
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self.body
 
 
 def _kind(request: Any) -> str:
@@ -74,19 +64,7 @@ class SnsOutage:
             b"<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
         )
         headers = {"Content-Type": "text/xml", "Content-Length": str(len(body))}
-        return AWSResponse(request.url, 500, headers, _Raw(body))
-
-
-def _published(topic_arn: str) -> Counter[str]:
-    """Each violation's count of messages moto's topic carried."""
-    counts: Counter[str] = Counter()
-    for sent in sns_backends[ACCOUNT_ID][REGION].topics[topic_arn].sent_notifications:
-        document = json.loads(json.loads(sent[1])["default"])
-        if document["kind"] == "violation":
-            counts[document["event"]["event_id"]] += 1
-        elif document["kind"] == "digest":
-            counts.update(document["event_ids"])
-    return counts
+        return AWSResponse(request.url, 500, headers, RawBody(body))
 
 
 def _reference(scenario: Scenario) -> tuple[set[str], set[str]]:
@@ -140,7 +118,7 @@ def test_alerts_sns_refuses_are_held_and_sent_by_the_next_run_each_once() -> Non
         with pytest.raises(ClientError, match="InternalError"):
             run_scan(config, deps)
         assert outage.answered >= 2  # botocore retried before giving up
-        assert _published(topic) == Counter(dict.fromkeys(singles, 1))
+        assert alerted_ids(topic) == Counter(dict.fromkeys(singles, 1))
         # The digest's violations: stored, not recorded as alerted, not claimed, held for the next run.
         events = boto3.resource("dynamodb").Table(deployed_name(res.EVENTS_TABLE.env_var))
         for event_id in digested:
@@ -155,5 +133,5 @@ def test_alerts_sns_refuses_are_held_and_sent_by_the_next_run_each_once() -> Non
         outage.left = 1
         run_scan(config, deps)
         assert outage.left == 0
-    assert _published(topic) == Counter(dict.fromkeys(singles | digested, 1))
+    assert alerted_ids(topic) == Counter(dict.fromkeys(singles | digested, 1))
     assert deps.pending_alerts.held() == []

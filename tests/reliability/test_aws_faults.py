@@ -24,6 +24,7 @@ from billing_audit_local.lambdas import LocalLambdaContext, load_handler
 from billing_audit_local.scenario import bundled_example, config_for
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import load_scenario
+from tests.reliability.support import RawBody
 
 pytestmark = pytest.mark.reliability
 
@@ -113,14 +114,6 @@ def test_a_webhook_that_cannot_queue_answers_500_and_the_retry_is_queued_once(
 # ----- DynamoDB throttles the event store --------------------------------------------------------
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self.body
-
-
 class Throttle:
     """Answers PutItem with DynamoDB's ProvisionedThroughputExceededException while `left` > 0, at
     the HTTP layer (before-send), so botocore's own retries meet it as they would the real one."""
@@ -141,7 +134,7 @@ class Throttle:
             }
         ).encode()
         headers = {"Content-Type": "application/x-amz-json-1.0", "Content-Length": str(len(body))}
-        return AWSResponse(request.url, 400, headers, _Raw(body))
+        return AWSResponse(request.url, 400, headers, RawBody(body))
 
 
 def _scan_world(sim: Simulator, events: DynamoEventStore) -> AuditDeps:

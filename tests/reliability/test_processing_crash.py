@@ -29,7 +29,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.sns.models import sns_backends
 
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig
@@ -39,13 +38,14 @@ from billing_audit.store.dynamo import DynamoEventStore
 from billing_audit.wiring import trail_log
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.demo import BUNDLE_WINDOW
-from billing_audit_local.environment import REGION, deployed_name
-from billing_audit_local.lambdas import ACCOUNT_ID, local_lambda_environment
+from billing_audit_local.environment import deployed_name
+from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.serve import LocalWebhookStack
 from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import Scenario, load_scenario
+from tests.reliability.support import alerted_ids
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -61,19 +61,6 @@ class Outcome:
     alerted: Counter[str]  # event id -> messages on the topic that carried it
     kills: list[str] = field(default_factory=list)  # where each run died
     in_window: set[str] = field(default_factory=set)  # published by a killed run, never recorded
-
-
-def _alerted_ids(topic_arn: str) -> Counter[str]:
-    """Each violation's count of messages published to the alerts topic (moto's record of them)."""
-    counts: Counter[str] = Counter()
-    for sent in sns_backends[ACCOUNT_ID][REGION].topics[topic_arn].sent_notifications:
-        document = json.loads(json.loads(sent[1])["default"])
-        if document["kind"] == "violation":
-            counts[document["event"]["event_id"]] += 1
-        elif document["kind"] == "digest":
-            assert document["event_ids_complete"]
-            counts.update(document["event_ids"])
-    return counts
 
 
 def _window(log: Path) -> set[str]:
@@ -185,7 +172,7 @@ def _run(tmp_path: Path, config: AuditConfig, scenario: Scenario, kills: list[st
         assert sorted(entry.event_id for entry in entries) == sorted(outcome.events)  # each logged once
         assert [entry.position for entry in entries] == list(range(len(entries)))  # one unbroken sequence
         assert DynamoPendingAlerts(dynamodb.Table(state_table)).held() == []  # nothing waits for a later run
-        outcome.alerted = _alerted_ids(cloud.names[res.ALERTS_TOPIC_ENV])
+        outcome.alerted = alerted_ids(cloud.names[res.ALERTS_TOPIC_ENV])
     return outcome
 
 

@@ -33,17 +33,10 @@ from billing_audit_local.scenario import bundled_example, config_for
 from billing_audit_local.wiring import simulator_backup_deps
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import load_scenario
+from tests.reliability.support import RawBody
 from tests.unit.report_builders import week_of_events
 
 pytestmark = pytest.mark.reliability
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self.body
 
 
 class S3Outage:
@@ -64,7 +57,7 @@ class S3Outage:
             b"<Message>We encountered an internal error. Please try again.</Message></Error>"
         )
         headers = {"Content-Type": "application/xml", "Content-Length": str(len(body))}
-        return AWSResponse(request.url, 500, headers, _Raw(body))
+        return AWSResponse(request.url, 500, headers, RawBody(body))
 
     def attach(self, client: Any) -> None:
         client.meta.events.register_first("before-send.s3.PutObject", self)
