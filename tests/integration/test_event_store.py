@@ -85,6 +85,10 @@ def test_scan_state_survives_a_concurrent_writer_and_large_snapshots(cloud):
     first = SheetSnapshot(sheet_id=9, sheet_name="S", version=1, taken_at=AT, rows=rows)
     DynamoStateStore(table()).save(first)
     assert DynamoStateStore(table()).load(9) == first
+    # Rows of a few buckets are read bucket by bucket, rows all over the sheet in one paged read.
+    few, spread = [3, 503, 1003, 4000], list(range(0, 4000, 97))
+    assert DynamoStateStore(table()).load_rows(9, few) == {i: rows[i] for i in few if i in rows}
+    assert DynamoStateStore(table()).load_rows(9, spread) == {i: rows[i] for i in spread}
 
     # Scan A reads the head, scan B switches it, then A tries to switch from what it read.
     slow_table = table()

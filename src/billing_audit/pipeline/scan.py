@@ -294,13 +294,14 @@ def _load_open(deps: AuditDeps) -> list[_OpenSheet]:
             continue
         run_id, plan = current
         backlog = SheetBacklog.model_validate_json(plan)
-        needed = [item.row_id for item in backlog.work if not item.added] + list(backlog.deleted)
-        snapshot = header.model_copy(update={"rows": deps.state.load_rows(sheet_id, needed)})
+        done = deps.runs.done(sheet_id, run_id)
+        needed = [item.row_id for item in backlog.work if not item.added and item.row_id not in done]
+        snapshot = header.model_copy(update={"rows": deps.state.load_rows(sheet_id, [*needed, *backlog.deleted])})
         sheets.append(
             _OpenSheet(
                 backlog=backlog,
                 snapshot=snapshot,
-                done=deps.runs.done(sheet_id, run_id),
+                done=done,
                 result=SheetScanResult(sheet_id=sheet_id, sheet_name=backlog.sheet.name),
             )
         )

@@ -248,16 +248,26 @@ class DynamoStateStore:
             if head is None or not wanted:
                 return {}
             generation, buckets = str(head["generation"]), int(str(head["buckets"]))
-            found: dict[int, RowSnapshot] = {}
-            complete = True
-            for bucket in sorted({row_id % buckets for row_id in wanted}):
-                items = _query(self.table, pk, f"chunk#{generation}#{bucket:05d}#")
-                if not items:
-                    complete = False  # the generation was replaced meanwhile
-                    break
-                rows = _ROWS.validate_json(zlib.decompress(b"".join(bytes(i["data"].value) for i in items)))
-                found.update({row_id: row for row_id, row in rows.items() if row_id in wanted})
-            if complete:
+            needed = sorted({row_id % buckets for row_id in wanted})
+            blobs: dict[str, bytes] | None
+            if len(needed) <= _BUCKET_QUERIES:
+                parts = {
+                    f"{bucket:05d}": _query(self.table, pk, f"chunk#{generation}#{bucket:05d}#") for bucket in needed
+                }
+                # A bucket gone means the generation was replaced meanwhile: read the new head.
+                complete = all(parts.values())
+                blobs = {key: b"".join(bytes(i["data"].value) for i in items) for key, items in parts.items()}
+                blobs = blobs if complete else None
+            else:
+                # Rows all over the sheet (a scan's backlog): one paged read of the generation, not
+                # a query per bucket; only the wanted rows are kept, a bucket at a time.
+                items = _query(self.table, pk, f"chunk#{generation}#")
+                blobs = _buckets(items) if len(items) == int(str(head["chunks"])) else None
+            if blobs is not None:
+                found: dict[int, RowSnapshot] = {}
+                for blob in (blobs.get(f"{bucket:05d}") for bucket in needed):
+                    rows = _ROWS.validate_json(zlib.decompress(blob)) if blob is not None else {}
+                    found.update({row_id: row for row_id, row in rows.items() if row_id in wanted})
                 return found
         raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
 
@@ -352,6 +362,8 @@ def _query(table: Table, pk: str, prefix: str) -> list[dict[str, Any]]:
 
 
 _ROWS: TypeAdapter[dict[int, RowSnapshot]] = TypeAdapter(dict[int, RowSnapshot])
+# Past this many buckets, rows are read with one paged query of the whole generation.
+_BUCKET_QUERIES = 4
 
 
 def _buckets(items: Sequence[dict[str, Any]]) -> dict[str, bytes]:
