@@ -414,7 +414,11 @@ def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: Aud
 def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps, alerts: AlertBatch) -> None:
     """Judge the deletions as of the previous run's read, then move the snapshot to this run's."""
     backlog = sheet.backlog
-    snapshot = deps.state.load(backlog.sheet_id) or sheet.snapshot  # all of it, to move it on
+    # All of it, to move it on: the open sheet holds only the rows it replayed, and a snapshot
+    # built from those would forget every other row.
+    snapshot = deps.state.load(backlog.sheet_id)
+    if snapshot is None:
+        raise RuntimeError(f"scan state of sheet {backlog.sheet_id} vanished while its run was open")
     ctx = _context(config, backlog.sheet, deps.clock())
     remembered = deps.state.recall_rows(backlog.sheet_id, backlog.deleted)
     events: list[AuditEvent] = []
