@@ -32,7 +32,9 @@ from smartsheet_sim.scenario import Scenario, load_scenario
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-KILLS = 4
+# A run's durable writes to die after (see scan_child), then kills at random times.
+DIE_AFTER_WRITES = (1, 3, 2)
+RANDOM_KILLS = 2
 
 
 def _reference(scenario: Scenario) -> list[str]:
@@ -74,10 +76,10 @@ def test_a_scan_killed_at_random_points_ends_with_the_same_events_each_once(tmp_
         cloud.provision()
         api_base = sim.start()
 
-        def scan() -> subprocess.Popen[bytes]:
+        def scan(*die_after: int) -> subprocess.Popen[bytes]:
             command = [sys.executable, "-m", "tests.reliability.scan_child", api_base, sim.token]
             return subprocess.Popen(
-                [*command, sim.now.isoformat(), str(config_file)],
+                [*command, sim.now.isoformat(), str(config_file), *map(str, die_after)],
                 cwd=REPO,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -91,10 +93,20 @@ def test_a_scan_killed_at_random_points_ends_with_the_same_events_each_once(tmp_
             assert baseline.returncode == 0, err.decode()[-2000:]
         sim.apply_edits_through(scenario.now)
         sim.set_time(scenario.now)
-        # Kills soon after each run's imports: each run gets a little further (progress is durable
-        # per row) before it dies, so the kills fall at different points of the work.
+        # First, runs that kill themselves right after a chosen durable write (the first, then a
+        # later one), so the kills fall inside the work however fast this machine is; each run gets
+        # further than the last, as progress is durable per row.  Then runs killed at random times
+        # by this process, which may fall anywhere, including after a quick run has finished.
         killed_mid_run = 0
-        for _ in range(KILLS):
+        for die_after in DIE_AFTER_WRITES:
+            process = scan(die_after)
+            _, err = process.communicate(timeout=300)
+            if process.returncode == -signal.SIGKILL:
+                killed_mid_run += 1
+            else:
+                assert process.returncode == 0, err.decode()[-2000:]
+        assert killed_mid_run >= 1, "no run got as far as its chosen write"
+        for _ in range(RANDOM_KILLS):
             process = scan()
             assert process.stdout is not None and process.stdout.readline().strip() == b"scanning"
             time.sleep(rng.uniform(0.05, 1.5))
@@ -102,12 +114,12 @@ def test_a_scan_killed_at_random_points_ends_with_the_same_events_each_once(tmp_
                 process.send_signal(signal.SIGKILL)
                 killed_mid_run += 1
             process.communicate(timeout=300)
-        assert killed_mid_run >= 1, "every run finished before its kill"
         events_table = deployed_name(res.EVENTS_TABLE.env_var)
         state_table = deployed_name(res.STATE_TABLE.env_var)
         store = DynamoEventStore(boto3.resource("dynamodb").Table(events_table))
         left = len(reference) - len(store.all_events())
-        print(f"\ncrash: {killed_mid_run} of {KILLS} runs killed mid-run, {left} events left for the last run")
+        runs = len(DIE_AFTER_WRITES) + RANDOM_KILLS
+        print(f"\ncrash: {killed_mid_run} of {runs} runs killed mid-run, {left} events left for the last run")
         final = scan()
         _, err = final.communicate(timeout=300)
         assert final.returncode == 0, err.decode()[-2000:]
