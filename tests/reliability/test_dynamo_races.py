@@ -37,6 +37,7 @@ from tests.unit.report_builders import week_of_events
 pytestmark = pytest.mark.reliability
 
 WRITERS = 4
+RACE_ATTEMPTS = 3
 T = TypeVar("T")
 
 
@@ -81,8 +82,27 @@ def _tables() -> tuple[Any, Any]:
     return dynamodb.Table(os.environ[res.STATE_TABLE.env_var]), dynamodb.Table(os.environ[res.EVENTS_TABLE.env_var])
 
 
-def test_writers_racing_on_the_same_events_store_log_and_claim_each_once(cloud: LocalCloud) -> None:
-    events = week_of_events(120, seed=16)
+def _emptied(*tables: Any) -> None:
+    """Every item of each table deleted (a fresh start for another race on the same stack)."""
+    for table in tables:
+        keys = [key["AttributeName"] for key in table.key_schema]
+        with table.batch_writer() as batch:
+            for item in _scanned(table):
+                batch.delete_item(Key={key: item[key] for key in keys})
+
+
+def _scanned(table: Any) -> Iterator[dict[str, Any]]:
+    page = table.scan()
+    yield from page["Items"]
+    while "LastEvaluatedKey" in page:
+        page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
+        yield from page["Items"]
+
+
+def _race_events_once(seed: int) -> list[int]:
+    """Four writers store, log and claim the same events, each in its own order; everything checked.
+    Returns how many events were new to each writer."""
+    events = week_of_events(120, seed=seed)
     ids = sorted(event.event_id for event in events)
     assert len(set(ids)) == len(ids)
     prepared = []
@@ -99,8 +119,6 @@ def test_writers_racing_on_the_same_events_store_log_and_claim_each_once(cloud: 
         return [event.event_id for event in new], store.claim_alerts([event.event_id for event in mine]).claimed
 
     results = _together(write)
-    print(f"\nevents new to each writer: {[len(new) for new, _ in results]}")
-    assert sum(1 for new, _ in results if new) > 1, "no race: one writer stored every event"
     news = Counter(event_id for new, _ in results for event_id in new)
     claims = Counter(event_id for _, claimed in results for event_id in claimed)
     assert sorted(news) == ids and set(news.values()) == {1}  # new to exactly one writer
@@ -115,6 +133,20 @@ def test_writers_racing_on_the_same_events_store_log_and_claim_each_once(cloud: 
         assert (entry.prev, entry.prev_event_id) == (before.leaf_hash, before.event_id)
     records = DynamoTrail(state, table).stored_records(ids)
     assert all(leaf_hash(entry.line_for(records[entry.event_id])) == entry.leaf_hash for entry in entries)
+    return [len(new) for new, _ in results]
+
+
+def test_writers_racing_on_the_same_events_store_log_and_claim_each_once(cloud: LocalCloud) -> None:
+    # A race is only a race if the writers overlap: on a busy machine one thread can store every
+    # event before the others are scheduled.  Such a run is still checked, then raced again afresh.
+    for attempt in range(RACE_ATTEMPTS):
+        if attempt:
+            _emptied(*_tables())
+        new_to_each = _race_events_once(seed=16 + attempt)
+        print(f"\nevents new to each writer: {new_to_each}")
+        if sum(1 for count in new_to_each if count) > 1:
+            return
+    pytest.fail(f"no race in {RACE_ATTEMPTS} attempts: one writer stored every event each time")
 
 
 def test_invocations_racing_for_one_sheets_scan_run_open_it_once_and_lose_no_progress(cloud: LocalCloud) -> None:
