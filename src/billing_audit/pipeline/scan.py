@@ -30,6 +30,7 @@ from datetime import datetime
 from http import HTTPStatus
 
 from billing_audit.budget import HISTORY_PER_MINUTE
+from billing_audit.bulk import collector_paused
 from billing_audit.config import AuditConfig
 from billing_audit.domain.detect import AuditContext, detect_deleted_row, detect_row
 from billing_audit.domain.models import AuditEvent, DetectedVia, RowTimeline
@@ -150,7 +151,8 @@ def start_run(
         if sheet_id in open_sheets:
             continue
         try:
-            results.append(_start_sheet(sheet_id, config, deps, run_id, accept_columns=accept_columns))
+            with collector_paused():  # one sheet's read, whole: see bulk.py
+                results.append(_start_sheet(sheet_id, config, deps, run_id, accept_columns=accept_columns))
         except RunInProgress:
             continue  # another run opened this sheet meanwhile: it drains it
         except SmartsheetError as exc:
@@ -379,7 +381,8 @@ def _drain(
         progress.history_reads += len(item.history_columns)
     for sheet in sheets:
         if not sheet.pending and not sheet.abandoned:
-            _finish(sheet, config, deps, alerts)
+            with collector_paused():  # the whole snapshot, loaded and saved: see bulk.py
+                _finish(sheet, config, deps, alerts)
         progress.sheets.append(sheet.result)
     still_open = [sheet for sheet in sheets if sheet.pending and not sheet.abandoned]
     progress.rows_left = sum(len(sheet.pending) for sheet in still_open)
