@@ -149,33 +149,38 @@ def _floor(urls: list[str], token: str) -> tuple[float, int]:
 
 
 def _serialized_state() -> Any:
-    """The state store in memory, each snapshot kept as the JSON a durable store would write (the
-    memory store's deep copies cost more than that serialisation, and no deployment pays them)."""
+    """The state store in memory, each snapshot kept as the documents the durable store writes (its
+    header, its rows in compressed buckets: store/snapshot_codec.py), read back as it reads them: a
+    header alone, the buckets holding the rows asked for, or all of it.  Only the documents are
+    kept: a Lambda holds no sheet's snapshot in memory once it is written, so neither may this
+    process's peak."""
     from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
+    from billing_audit.store import snapshot_codec as codec
     from billing_audit.store.memory import MemoryStateStore
 
     class SerializedStateStore(MemoryStateStore):
         def __init__(self) -> None:
             super().__init__()
-            self.documents: dict[int, bytes] = {}
+            self.documents: dict[int, tuple[str, list[bytes]]] = {}
 
         def load(self, sheet_id: int) -> SheetSnapshot | None:
-            document = self.documents.get(sheet_id)
-            return SheetSnapshot.model_validate_json(document) if document is not None else None
+            if sheet_id not in self.documents:
+                return None
+            header, blobs = self.documents[sheet_id]
+            return codec.with_rows(codec.decode_header(header), blobs)
 
         def save(self, snapshot: SheetSnapshot) -> None:
-            # Only the document, as a durable store holds it: a Lambda keeps no sheet's snapshot
-            # in memory once it is written, so neither may this process's peak.
-            self.documents[snapshot.sheet_id] = snapshot.model_dump_json().encode()
+            self.documents[snapshot.sheet_id] = (codec.encode_header(snapshot), codec.encode_buckets(snapshot))
 
         def load_header(self, sheet_id: int) -> SheetSnapshot | None:
-            snapshot = self.load(sheet_id)
-            return snapshot.model_copy(update={"rows": {}}) if snapshot is not None else None
+            document = self.documents.get(sheet_id)
+            return codec.decode_header(document[0]) if document is not None else None
 
         def load_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
-            snapshot = self.load(sheet_id)
-            rows = snapshot.rows if snapshot is not None else {}
-            return {row_id: rows[row_id] for row_id in row_ids if row_id in rows}
+            if sheet_id not in self.documents or not row_ids:
+                return {}
+            blobs = self.documents[sheet_id][1]
+            return codec.rows_from([blobs[b] for b in codec.buckets_of(row_ids, len(blobs))], set(row_ids))
 
     return SerializedStateStore()
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
 
 from billing_audit.budget import Cost, Priority, Window
 from billing_audit.clock import Clock, system_clock
@@ -25,6 +24,7 @@ from billing_audit.resources import (
     EVENTS_BY_USER_INDEX,
     SNAPSHOT_CHUNK_BYTES,
 )
+from billing_audit.store import snapshot_codec as codec
 from billing_audit.store.interfaces import AlertClaims, RunInProgress
 
 if TYPE_CHECKING:
@@ -208,8 +208,6 @@ class DynamoStateStore:
     complete snapshot (the old or the new) for the next scan to resume from.
     """
 
-    ROWS_PER_BUCKET = 500
-
     def __init__(self, table: Table) -> None:
         self.table = table
 
@@ -223,7 +221,7 @@ class DynamoStateStore:
 
     def load_header(self, sheet_id: int) -> SheetSnapshot | None:
         head = self._head(sheet_id)
-        return None if head is None else SheetSnapshot.model_validate_json(str(head["header"]))
+        return None if head is None else codec.decode_header(str(head["header"]))
 
     def load(self, sheet_id: int) -> SheetSnapshot | None:
         pk = self._pk(sheet_id)
@@ -233,10 +231,7 @@ class DynamoStateStore:
                 return None
             items = _query(self.table, pk, f"chunk#{head['generation']}#")
             if len(items) == int(str(head["chunks"])):
-                snapshot = SheetSnapshot.model_validate_json(str(head["header"]))
-                for blob in _buckets(items).values():
-                    snapshot.rows.update(_ROWS.validate_json(zlib.decompress(blob)))
-                return snapshot
+                return codec.with_rows(codec.decode_header(str(head["header"])), _buckets(items).values())
             # A concurrent save switched generations between the two reads: read the new head.
         raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
 
@@ -248,7 +243,7 @@ class DynamoStateStore:
             if head is None or not wanted:
                 return {}
             generation, buckets = str(head["generation"]), int(str(head["buckets"]))
-            needed = sorted({row_id % buckets for row_id in wanted})
+            needed = codec.buckets_of(wanted, buckets)
             blobs: dict[str, bytes] | None
             if len(needed) <= _BUCKET_QUERIES:
                 parts = {
@@ -264,11 +259,7 @@ class DynamoStateStore:
                 items = _query(self.table, pk, f"chunk#{generation}#")
                 blobs = _buckets(items) if len(items) == int(str(head["chunks"])) else None
             if blobs is not None:
-                found: dict[int, RowSnapshot] = {}
-                for blob in (blobs.get(f"{bucket:05d}") for bucket in needed):
-                    rows = _ROWS.validate_json(zlib.decompress(blob)) if blob is not None else {}
-                    found.update({row_id: row for row_id, row in rows.items() if row_id in wanted})
-                return found
+                return codec.rows_from([blobs.get(f"{bucket:05d}") for bucket in needed], wanted)
         raise RuntimeError(f"scan state of sheet {sheet_id} keeps changing under this read")
 
     def save(self, snapshot: SheetSnapshot) -> None:
@@ -276,14 +267,10 @@ class DynamoStateStore:
         pk = self._pk(snapshot.sheet_id)
         old = self._head(snapshot.sheet_id)
         generation = uuid.uuid4().hex
-        buckets = max(1, -(-len(snapshot.rows) // self.ROWS_PER_BUCKET))
-        grouped: list[dict[int, RowSnapshot]] = [{} for _ in range(buckets)]
-        for row_id, row in snapshot.rows.items():
-            grouped[row_id % buckets][row_id] = row
+        blobs = codec.encode_buckets(snapshot)
         chunks = 0
         with self.table.batch_writer() as batch:
-            for bucket, rows in enumerate(grouped):
-                blob = zlib.compress(_ROWS.dump_json(rows, exclude_defaults=True), level=6)
+            for bucket, blob in enumerate(blobs):
                 for part, start in enumerate(range(0, max(len(blob), 1), SNAPSHOT_CHUNK_BYTES)):
                     sk = f"chunk#{generation}#{bucket:05d}#{part:03d}"
                     batch.put_item(Item={"pk": pk, "sk": sk, "data": blob[start : start + SNAPSHOT_CHUNK_BYTES]})
@@ -302,8 +289,8 @@ class DynamoStateStore:
             "sk": "head",
             "generation": generation,
             "chunks": chunks,
-            "buckets": buckets,
-            "header": snapshot.model_copy(update={"rows": {}}).model_dump_json(),
+            "buckets": len(blobs),
+            "header": codec.encode_header(snapshot),
             "version": snapshot.version,
             "taken_at": snapshot.taken_at.isoformat(),
             "rows": len(snapshot.rows),
@@ -361,7 +348,6 @@ def _query(table: Table, pk: str, prefix: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-_ROWS: TypeAdapter[dict[int, RowSnapshot]] = TypeAdapter(dict[int, RowSnapshot])
 # Past this many buckets, rows are read with one paged query of the whole generation.
 _BUCKET_QUERIES = 4
 
