@@ -24,6 +24,22 @@ def _when(event: AuditEvent) -> datetime:
     return event.changed_at
 
 
+class TimedEvents:
+    """Events kept in time order, answering for a span with a binary search, as a store's index by
+    time does (the memory store's by person; a run's view of what it read, store/run_events.py)."""
+
+    def __init__(self) -> None:
+        self._timed: list[AuditEvent] = []
+
+    def add(self, event: AuditEvent) -> None:
+        insort(self._timed, event, key=_when)
+
+    def between(self, start: datetime, end: datetime) -> list[AuditEvent]:
+        """Those changed within [start, end], by time then id."""
+        chosen = self._timed[bisect_left(self._timed, start, key=_when) : bisect_right(self._timed, end, key=_when)]
+        return sorted(chosen, key=lambda e: (e.changed_at, e.event_id))
+
+
 class MemoryEventStore:
     def __init__(self, clock: Clock = system_clock) -> None:
         self.clock = clock
@@ -33,13 +49,17 @@ class MemoryEventStore:
         # By person, in time order, as the DynamoDB store's index by editor: a scan asks once a
         # replayed row, and reading every event each time would make a benchmark's stand-in cost
         # what no store does.
-        self._by_person: dict[str, list[AuditEvent]] = {}
+        self._by_person: dict[str, TimedEvents] = {}
 
     def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         new = [event for event in events if event.event_id not in self.events]
         for event in new:
             self.events[event.event_id] = event
-            insort(self._by_person.setdefault((event.changed_by or "").lower(), []), event, key=_when)
+            person = (event.changed_by or "").lower()
+            timed = self._by_person.get(person)
+            if timed is None:
+                timed = self._by_person[person] = TimedEvents()
+            timed.add(event)
         return new
 
     def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
@@ -64,9 +84,8 @@ class MemoryEventStore:
             self.claimed_until.pop(event_id, None)
 
     def changes_by(self, person: str, start: datetime, end: datetime) -> list[AuditEvent]:
-        timed = self._by_person.get(person.lower(), [])
-        chosen = timed[bisect_left(timed, start, key=_when) : bisect_right(timed, end, key=_when)]
-        return sorted(chosen, key=lambda e: (e.changed_at, e.event_id))
+        timed = self._by_person.get(person.lower())
+        return timed.between(start, end) if timed is not None else []
 
     def all_events(self) -> list[AuditEvent]:
         return list(self.events.values())

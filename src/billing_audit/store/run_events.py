@@ -14,17 +14,13 @@ reverts), never in what is detected, and an invocation lasts minutes.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Literal
 
 from billing_audit.domain.models import AuditEvent
 from billing_audit.store.interfaces import AlertClaims, EventStore
-
-
-def _when(event: AuditEvent) -> datetime:
-    return event.changed_at
+from billing_audit.store.memory import TimedEvents
 
 
 class _Person:
@@ -33,16 +29,13 @@ class _Person:
     def __init__(self, start: datetime, end: datetime) -> None:
         self.start, self.end = start, end
         self.ids: set[str] = set()
-        self.timed: list[AuditEvent] = []
+        self.timed = TimedEvents()
 
     def keep(self, events: Sequence[AuditEvent]) -> None:
         for event in events:
             if event.event_id not in self.ids:
                 self.ids.add(event.event_id)
-                insort(self.timed, event, key=_when)
-
-    def between(self, start: datetime, end: datetime) -> list[AuditEvent]:
-        return self.timed[bisect_left(self.timed, start, key=_when) : bisect_right(self.timed, end, key=_when)]
+                self.timed.add(event)
 
 
 class RunEvents:
@@ -76,7 +69,7 @@ class RunEvents:
             if end > known.end:
                 known.keep(self.store.changes_by(who, known.end, end))
                 known.end = end
-        return sorted(known.between(start, end), key=lambda e: (e.changed_at, e.event_id))
+        return known.timed.between(start, end)
 
     def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
         return self.store.claim_alerts(event_ids)
