@@ -84,3 +84,44 @@ def _until_freed(grants: tuple[Grant, ...], needed: float, field: int, now: floa
         if freed >= needed:
             return grant.at + WINDOW_SECONDS - now + _EPSILON
     return WINDOW_SECONDS  # more than a whole minute's worth: wait the window out and ask again
+
+
+# A scan takes its cell-history reads from the shared window a row's worth at a time (the rule
+# columns one row can replay), so a row costs one update of the shared window instead of one a read.
+PREPAID_HISTORY = 5
+# What is prepaid and not read by then lapses (it stays counted in the window, as if read): the
+# window must not be owed reads a stopped or failed scan will never make.
+PREPAID_SECONDS = 10.0
+
+
+class Prepaid:
+    """History reads a scan was granted ahead of asking, spent one a read until they lapse.
+
+    Only the scan prepays: real-time work takes exactly what it asks, when it asks.  Prepaying a
+    row's reads at once is as fast as taking them one by one: the window frees them as it granted
+    them, a row's worth at a time, at the same 30 a minute.
+    """
+
+    def __init__(self) -> None:
+        self.history = 0
+        self.until = 0.0
+
+    def spend(self, cost: Cost, priority: Priority, now: float) -> bool:
+        """Whether this request is paid already (and now spent)."""
+        if priority is not Priority.SCAN or not cost.history or self.history <= 0 or now >= self.until:
+            return False
+        self.history -= 1
+        return True
+
+    @staticmethod
+    def to_ask(cost: Cost, priority: Priority) -> Cost:
+        """What to take from the window for this request: a row's worth for a scan's history read."""
+        if priority is Priority.SCAN and cost.history:
+            return Cost(cost.requests * PREPAID_HISTORY, cost.history * PREPAID_HISTORY)
+        return cost
+
+    def granted(self, cost: Cost, asked: Cost, now: float) -> None:
+        """`asked` was granted for this request: what it paid beyond the request is prepaid."""
+        if asked != cost:
+            self.history = PREPAID_HISTORY - 1
+            self.until = now + PREPAID_SECONDS

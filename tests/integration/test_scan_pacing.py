@@ -122,17 +122,19 @@ def test_the_state_machine_drains_a_backlog_over_several_invocations(cloud) -> N
 
 
 class _CountingTable:
-    """A state table that counts the reads made of it."""
+    """A state table that counts the reads and writes made of it."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
         self.reads = 0
+        self.writes = 0
 
     def get_item(self, **kwargs: Any) -> Any:
         self.reads += 1
         return self.table.get_item(**kwargs)
 
     def put_item(self, **kwargs: Any) -> Any:
+        self.writes += 1
         return self.table.put_item(**kwargs)
 
 
@@ -150,7 +152,7 @@ def test_the_shared_budget_counts_every_take_of_two_writers_reading_only_after_t
     now = datetime(2026, 11, 20, 15, tzinfo=UTC)
     first, second = _CountingTable(table), _CountingTable(table)
     one, other = DynamoRequestBudget(first, lambda: now), DynamoRequestBudget(second, lambda: now)  # type: ignore[arg-type]
-    cost = cost_of(HISTORY)
+    cost = cost_of("GET /sheets/{sheetId}")  # taken as asked (a scan's history reads are prepaid: below)
     for _ in range(3):  # alone: the first take reads, the next write on what it wrote
         assert one.take(cost, Priority.SCAN) == 0
     assert first.reads == 1
@@ -159,3 +161,42 @@ def test_the_shared_budget_counts_every_take_of_two_writers_reading_only_after_t
     assert first.reads == 2 and second.reads == 1
     stored = table.get_item(Key=DynamoRequestBudget.KEY, ConsistentRead=True)["Item"]
     assert len(Window.model_validate_json(str(stored["window"])).grants) == 5  # no take lost
+
+
+def test_a_scan_takes_a_rows_history_reads_in_one_write_and_what_it_does_not_read_lapses(cloud) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from billing_audit import resources as res
+    from billing_audit.budget import PREPAID_HISTORY, PREPAID_SECONDS, Priority, Window, cost_of
+    from billing_audit.store.dynamo import DynamoRequestBudget
+    from billing_audit_local.environment import deployed_name
+
+    table = boto3.resource("dynamodb").Table(deployed_name(res.STATE_TABLE.env_var))
+    table.delete_item(Key=DynamoRequestBudget.KEY)
+    clock = {"now": datetime(2026, 11, 21, 15, tzinfo=UTC)}
+    counted = _CountingTable(table)
+    scan = DynamoRequestBudget(counted, lambda: clock["now"])  # type: ignore[arg-type]
+    history = cost_of(HISTORY)
+
+    def window() -> Window:
+        stored = table.get_item(Key=DynamoRequestBudget.KEY, ConsistentRead=True)["Item"]
+        return Window.model_validate_json(str(stored["window"]))
+
+    for _ in range(PREPAID_HISTORY):
+        assert scan.take(history, Priority.SCAN) == 0
+    assert counted.writes == 1  # a row's reads: one write of the shared window
+    assert [grant.history for grant in window().grants] == [PREPAID_HISTORY]
+    assert scan.take(history, Priority.SCAN) == 0  # the next row's: another write
+    assert counted.writes == 2
+    clock["now"] += timedelta(seconds=PREPAID_SECONDS)  # the rest lapses: it is not spent later
+    assert scan.take(history, Priority.SCAN) == 0
+    assert counted.writes == 3
+    assert sum(grant.history for grant in window().grants) == 3 * PREPAID_HISTORY  # lapsed reads stay counted
+
+    realtime = DynamoRequestBudget(counted, lambda: clock["now"])  # type: ignore[arg-type]
+    for _ in range(2):  # real-time work takes exactly what it asks
+        assert realtime.take(history, Priority.REALTIME) == 0
+    assert counted.writes == 5
+    assert [grant.history for grant in window().grants][-2:] == [1, 1]

@@ -62,3 +62,22 @@ def test_a_waiting_scan_drains_at_the_limit_itself() -> None:
         else:
             granted += 1
     assert 300 <= granted <= 330  # ten minutes at 30 a minute (and the minute it ended in)
+
+
+def test_a_scan_prepays_a_rows_history_reads_and_nothing_else() -> None:
+    from billing_audit.budget import PREPAID_HISTORY, PREPAID_SECONDS, Prepaid
+
+    prepaid = Prepaid()
+    plain = cost_of("GET /sheets/{sheetId}")
+    assert Prepaid.to_ask(plain, Priority.SCAN) == plain
+    assert Prepaid.to_ask(HISTORY, Priority.REALTIME) == HISTORY
+    asked = Prepaid.to_ask(HISTORY, Priority.SCAN)
+    assert asked == Cost(10 * PREPAID_HISTORY, PREPAID_HISTORY)
+    assert not prepaid.spend(HISTORY, Priority.SCAN, 100.0)  # nothing prepaid yet
+    prepaid.granted(HISTORY, asked, 100.0)
+    assert not prepaid.spend(HISTORY, Priority.REALTIME, 100.0)  # never real-time work's
+    assert not prepaid.spend(plain, Priority.SCAN, 100.0)  # nor another endpoint's
+    spent = [prepaid.spend(HISTORY, Priority.SCAN, 100.0 + i) for i in range(PREPAID_HISTORY)]
+    assert spent == [True] * (PREPAID_HISTORY - 1) + [False]  # the row's others, then ask again
+    prepaid.granted(HISTORY, asked, 200.0)
+    assert not prepaid.spend(HISTORY, Priority.SCAN, 200.0 + PREPAID_SECONDS)  # lapsed

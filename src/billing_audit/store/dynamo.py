@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from billing_audit.budget import Cost, Priority, Window
+from billing_audit.budget import Cost, Prepaid, Priority, Window
 from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
@@ -471,15 +471,26 @@ class DynamoRequestBudget:
         self.table = table
         self.clock = clock
         self._written: str | None = None  # the window's JSON as this instance last wrote it
+        self._prepaid = Prepaid()  # a scan's history reads, a row's worth at a time (budget.py)
 
     def take(self, cost: Cost, priority: Priority) -> float:
+        now = self.clock().timestamp()
+        if self._prepaid.spend(cost, priority, now):
+            return 0.0
+        asked = Prepaid.to_ask(cost, priority)
+        wait = self._take(asked, priority, now)
+        if not wait:
+            self._prepaid.granted(cost, asked, now)
+        return wait
+
+    def _take(self, cost: Cost, priority: Priority, now: float) -> float:
         seen = self._written
         for _attempt in range(self.ATTEMPTS):
             if seen is None:
                 item = self.table.get_item(Key=self.KEY, ConsistentRead=True).get("Item")
                 seen = str(item["window"]) if item is not None else ""
             window = Window.model_validate_json(seen) if seen else Window()
-            after, wait = window.take(cost, priority, self.clock().timestamp())
+            after, wait = window.take(cost, priority, now)
             written = after.model_dump_json()
             condition = (
                 {"ConditionExpression": "attribute_not_exists(pk)"}
