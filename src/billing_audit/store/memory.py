@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right, insort
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -49,17 +50,13 @@ class MemoryEventStore:
         # By person, in time order, as the DynamoDB store's index by editor: a scan asks once a
         # replayed row, and reading every event each time would make a benchmark's stand-in cost
         # what no store does.
-        self._by_person: dict[str, TimedEvents] = {}
+        self._by_person: defaultdict[str, TimedEvents] = defaultdict(TimedEvents)
 
     def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         new = [event for event in events if event.event_id not in self.events]
         for event in new:
             self.events[event.event_id] = event
-            person = (event.changed_by or "").lower()
-            timed = self._by_person.get(person)
-            if timed is None:
-                timed = self._by_person[person] = TimedEvents()
-            timed.add(event)
+            self._by_person[(event.changed_by or "").lower()].add(event)
         return new
 
     def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
