@@ -48,6 +48,8 @@ from billing_audit_local.worker import DrainReport, QueueWorker, ensure_dead_let
 from smartsheet_sim import DeliveryResult, Simulator
 from smartsheet_sim.scenario import load_scenario
 
+SYNC_ATTEMPTS = 3
+
 
 @dataclass
 class PumpResult:
@@ -124,8 +126,21 @@ class LocalWebhookStack:
     def sheet_ids(self) -> list[int]:
         return resolve_sheet_ids(self.config, self.deps.smartsheet)
 
-    def sync(self, *, delete_stale: bool = True) -> SyncReport:
-        """Make the simulator's webhooks match the configured sheets, pointed at the front."""
+    def sync(self, *, delete_stale: bool = True, attempts: int = SYNC_ATTEMPTS) -> SyncReport:
+        """Make the simulator's webhooks match the configured sheets, pointed at the front.
+
+        Smartsheet gives a verification challenge a few seconds: on a loaded machine the front can
+        answer too late and the webhook stays unverified. A deployment's next scheduled sync enables
+        it again; the local stack syncs again at once, up to `attempts` times in all.
+        """
+        report = self._sync_once(delete_stale)
+        for _retry in range(attempts - 1):
+            if report.ok:
+                break
+            report = self._sync_once(delete_stale)
+        return report
+
+    def _sync_once(self, delete_stale: bool) -> SyncReport:
         report = sync_webhooks(
             self.sheet_ids(), self.webhooks, self.secrets, callback_url=self.url, delete_stale=delete_stale
         )

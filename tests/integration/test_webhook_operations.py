@@ -233,6 +233,32 @@ def test_a_scope_made_inaccessible_is_alerted_and_its_automatic_re_enable_is_not
     assert env.alerts.notes == [] and env.sim.webhooks.get(webhook_id).status == "ENABLED"
 
 
+def test_a_challenge_answered_too_late_is_verified_by_the_stacks_next_sync(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded machine's first answer comes after Smartsheet stopped waiting: sync tries again."""
+    webhook_id = env.hooks[4002]
+    env.sim.disable_webhook(webhook_id, "DISABLED_VERIFICATION_FAILED")
+    monkeypatch.setattr(env.sim.options, "callback_timeout_seconds", 0.5)
+    front = env.stack.front
+    assert front is not None
+    serve, late = front._serve, [True]
+
+    def first_late(request: Any) -> None:
+        if late:
+            late.pop()
+            time.sleep(1.0)  # past the challenge's timeout: the client has hung up when we answer
+        serve(request)
+
+    monkeypatch.setattr(front, "_serve", first_late)
+    once = env.stack.sync(attempts=1)
+    assert not once.ok and env.sim.webhooks.get(webhook_id).status == "DISABLED_VERIFICATION_FAILED"
+
+    late.append(True)
+    report = env.stack.sync()
+    assert report.ok and env.sim.webhooks.get(webhook_id).status == "ENABLED"
+
+
 # ----- secret rotation ------------------------------------------------------------------------------
 
 
