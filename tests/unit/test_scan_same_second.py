@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from billing_audit.config import AuditConfig, SheetSelection
+from billing_audit.pipeline.backlog import SheetBacklog
 from billing_audit.pipeline.deps import AuditDeps
-from billing_audit.pipeline.scan import run_scan
+from billing_audit.pipeline.scan import drain, run_scan, start_run
 from billing_audit.store.memory import MemoryAlertPublisher, MemoryEventStore, MemoryStateStore
 from tests.unit.builders import BASELINE, at, billing_row
 from tests.unit.fake_smartsheet import FakeSheet
@@ -83,3 +84,26 @@ def test_saves_in_the_second_of_the_read_after_it_are_reported_by_the_next_scan(
     third = run_scan(CONFIG, deps)
     assert third.events == [] and third.sheets[0].history_reads == 5  # row 2 only: closed, every rule column
     assert sheet.call_counts()["GET /sheets/{sheetId}"] == calls_before["GET /sheets/{sheetId}"] + 1
+
+
+def test_a_sheet_created_in_one_second_saves_only_its_moving_rows_in_the_backlog():
+    """Every row shares the watermark's second, so every read returns them all again; the run's
+    saved backlog keeps only the rows it replays or moves the snapshot on with."""
+    rows = {n: billing_row(**{"Work Request #": f"WR-{n}"}) for n in range(1, 31)}
+    sheet = FakeSheet(4001, COLUMNS, rows, created=at("2026-10-20T14:00:00Z"))
+    clock = Clock()
+    deps = _deps(sheet, clock)
+    run_scan(CONFIG, deps)  # the baseline
+
+    sheet.save(7, READ, "ana@example.com", Quantity=11)
+    clock.now = READ
+    start_run(CONFIG, deps, "run-1")
+    _run_id, plan = deps.runs.current(4001)
+    backlog = SheetBacklog.model_validate_json(plan)
+    assert [row.id for row in backlog.sheet.rows] == [7] and backlog.sheet.total_row_count == 30
+
+    drained = drain(CONFIG, deps)
+    assert {(e.row_id, e.type.value) for e in drained.events} == {(7, "post_close_change"), (7, "price_mismatch")}
+    snapshot = deps.state.load(4001)
+    assert sorted(snapshot.rows) == list(range(1, 31)) and snapshot.rows[7].values["Quantity"] == 11
+    assert snapshot.rows[8].values["Quantity"] == 10

@@ -184,13 +184,14 @@ def _start_sheet(
     # A deferred row was left to this scan by the webhook path: its memory audits nothing.
     audited = {row_id: row.modified_at for row_id, row in remembered.items() if not row.deferred}
     plan = plan_scan(snapshot, changes, ctx, now, audited)
+    work = _work(plan, snapshot, ctx, now)
     backlog = SheetBacklog(
         run_id=run_id,
         sheet_id=sheet_id,
         read_at=now,
-        sheet=changes,
+        sheet=_moving_rows(changes, snapshot, work, config.policy.snapshot_columns),
         deleted=deleted,
-        work=_work(plan, snapshot, ctx, now),
+        work=work,
         accepted=held,
     )
     deps.runs.begin(sheet_id, run_id, backlog.dump())
@@ -223,6 +224,21 @@ def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, deps: AuditDeps) 
         return []
     present = deps.smartsheet.row_ids(changes.id, changes.primary_column_id)
     return sorted(row_id for row_id in snapshot.rows if row_id not in present)
+
+
+def _moving_rows(
+    changes: SheetData, snapshot: SheetSnapshot, work: Sequence[RowWork], columns: Sequence[str]
+) -> SheetData:
+    """The read as the backlog keeps it: the rows to replay and the rows that move the snapshot on.
+
+    A read returns every row of the watermark's second again (planner.READ_LOOKBACK); a sheet
+    imported in one second returns whole.  The rest equal the snapshot already, and every
+    invocation of the run would decode them from the saved backlog for nothing.
+    """
+    replayed = {item.row_id for item in work}
+    rows = snapshot_rows(changes.rows, columns)
+    kept = [row for row in changes.rows if row.id in replayed or snapshot.rows.get(row.id) != rows[row.id]]
+    return changes if len(kept) == len(changes.rows) else changes.model_copy(update={"rows": kept})
 
 
 def _context(config: AuditConfig, sheet: SheetData, now: datetime) -> AuditContext:
