@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from billing_audit.bulk import prevalidated
 from billing_audit.domain.models import RowCreation, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot
 from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
+
+_build_snapshot_row = prevalidated(RowSnapshot)
 
 # The `since` of a row added after the snapshot: its creation is always a finding to judge.
 ADDED_SINCE_ANY_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -26,7 +29,7 @@ def newest_seen(*rows: RowSnapshot | None) -> RowSnapshot | None:
 def snapshot_rows(rows: Iterable[RowData], columns: Sequence[str]) -> dict[int, RowSnapshot]:
     # Built without validating again: RowData's fields were validated as the sheet was read, and a
     # baseline makes one of these per row of every sheet.
-    build = RowSnapshot.model_construct
+    build = _build_snapshot_row
     return {
         row.id: build(modified_at=row.modified_at, values={c: row.values[c] for c in columns if c in row.values})
         for row in rows

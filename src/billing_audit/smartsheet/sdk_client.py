@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from smartsheet.exceptions import ApiError, HttpError, SmartsheetException, UnexpectedRequestError
 
 from billing_audit.budget import Priority, cost_of
+from billing_audit.bulk import prevalidated
 from billing_audit.clock import Sleeper, system_sleep
 from billing_audit.domain.models import CellEntry
 from billing_audit.domain.values import CellValue
@@ -514,12 +515,13 @@ def _row(fields: dict[str, Any]) -> RowData:
         except ValueError:
             return RowData.model_validate(fields)
         if _aware(fields["created_at"]) and _aware(fields["modified_at"]):
-            return RowData.model_construct(**fields)
+            return _build_row(**fields)
         fields["created_at"], fields["modified_at"] = created, modified
     return RowData.model_validate(fields)
 
 
 _TIMESTAMP = (str, type(None))
+_build_row = prevalidated(RowData)
 
 
 def _aware(moment: datetime | None) -> bool:
