@@ -470,22 +470,23 @@ def _sheet_from_json(
     primary = next((int(column["id"]) for column in columns if column.get("primary")), None)
     wanted = titles if keep is None else {cid: title for cid, title in titles.items() if title in keep}
     rows = []
+    moments: dict[str, datetime | None] = {}  # a read's rows share a few timestamps: each parsed once
     for row in body.get("rows") or []:
         values: dict[str, CellValue] = {}
         for cell in row.get("cells") or ():
             title = wanted.get(cell.get("columnId"))
             if title is not None:
-                values[title] = _value(cell.get("value"))
+                value = cell.get("value")
+                values[title] = value if type(value) in _PLAIN_CELL else _value(value)
         rows.append(
             _row(
-                {
-                    "id": row["id"],
-                    "created_at": row.get("createdAt"),
-                    "created_by": _email(row.get("createdBy")),
-                    "modified_at": row.get("modifiedAt"),
-                    "modified_by": _email(row.get("modifiedBy")),
-                    "values": values,
-                }
+                row["id"],
+                row.get("createdAt"),
+                _email(row.get("createdBy")),
+                row.get("modifiedAt"),
+                _email(row.get("modifiedBy")),
+                values,
+                moments,
             )
         )
     sheet = SheetData.model_validate(
@@ -501,28 +502,61 @@ def _sheet_from_json(
     return sheet.model_copy(update={"rows": rows})
 
 
-def _row(fields: dict[str, Any]) -> RowData:
+def _row(
+    row_id: Any,
+    created: Any,
+    created_by: str | None,
+    modified: Any,
+    modified_by: str | None,
+    values: dict[str, CellValue],
+    moments: dict[str, datetime | None],
+) -> RowData:
     """One row, its fields checked here rather than by pydantic: a baseline reads every row of every
     sheet, and validating each through the model cost more than the HTTP exchange that brought it.
     The values are already `_value`s and the emails `_email`s; anything not exactly as Smartsheet
-    sends it (an id that is not an integer, a timestamp that is not ISO 8601 text) goes through the
-    model, which accepts it as it always did or raises its usual ValidationError."""
-    row_id, created, modified = fields["id"], fields["created_at"], fields["modified_at"]
-    if type(row_id) is int and type(created) in _TIMESTAMP and type(modified) in _TIMESTAMP:
+    sends it (an id that is not an integer, a timestamp that is not ISO 8601 text with its offset)
+    goes through the model, which accepts it as it always did or raises its usual ValidationError.
+    `moments` holds the timestamps parsed so far (None: not one this shortcut takes)."""
+    if type(row_id) is int:
+        created_at, modified_at = _moment(created, moments), _moment(modified, moments)
+        if created_at is not _NOT_PARSED and modified_at is not _NOT_PARSED:
+            return _build_row(
+                id=row_id,
+                created_at=created_at,
+                created_by=created_by,
+                modified_at=modified_at,
+                modified_by=modified_by,
+                values=values,
+            )
+    return RowData.model_validate(
+        {
+            "id": row_id,
+            "created_at": created,
+            "created_by": created_by,
+            "modified_at": modified,
+            "modified_by": modified_by,
+            "values": values,
+        }
+    )
+
+
+def _moment(text: Any, moments: dict[str, datetime | None]) -> Any:
+    """An ISO 8601 timestamp with its offset as an aware datetime, None as None; `_NOT_PARSED` for
+    anything else (which the model then judges)."""
+    if text is None:
+        return None
+    if type(text) is not str:
+        return _NOT_PARSED
+    known = moments.get(text, _NOT_PARSED)
+    if known is _NOT_PARSED:
         try:
-            fields["created_at"] = created if created is None else datetime.fromisoformat(created)
-            fields["modified_at"] = modified if modified is None else datetime.fromisoformat(modified)
+            parsed = datetime.fromisoformat(text)
         except ValueError:
-            return RowData.model_validate(fields)
-        if _aware(fields["created_at"]) and _aware(fields["modified_at"]):
-            return _build_row(**fields)
-        fields["created_at"], fields["modified_at"] = created, modified
-    return RowData.model_validate(fields)
+            parsed = None
+        known = moments[text] = parsed if parsed is not None and parsed.tzinfo is not None else None
+    return known if known is not None else _NOT_PARSED
 
 
-_TIMESTAMP = (str, type(None))
+_NOT_PARSED: Any = object()
+_PLAIN_CELL = {str, int, float, bool}  # a cell value taken as it is (_value: anything else)
 _build_row = prevalidated(RowData)
-
-
-def _aware(moment: datetime | None) -> bool:
-    return moment is None or moment.tzinfo is not None
