@@ -124,6 +124,7 @@ class QueueWorker:
         client: SQSClient | None = None,
         batch_size: int = 10,
         visibility_timeout: int = 30,
+        timeout_seconds: float = TIMEOUT_SECONDS,
         retry_failed_now: bool = True,
         function_name: str = f"{res.APP_NAME}-process",
         region: str | None = None,
@@ -145,6 +146,7 @@ class QueueWorker:
         self.handler: Handler = handler
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
+        self.timeout_seconds = timeout_seconds
         self.retry_failed_now = retry_failed_now
         self.function_name = function_name
         self.region = region or self.client.meta.region_name
@@ -192,7 +194,7 @@ class QueueWorker:
         """Message ids that failed: the partial batch response, or all of them if the handler raised."""
         every = {r["messageId"] for r in event["Records"]}
         try:
-            context = LocalLambdaContext(self.function_name, timeout_seconds=TIMEOUT_SECONDS, clock=self.clock)
+            context = LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds, clock=self.clock)
             response = self.handler(event, context)
         except Exception as exc:
             _log.error(

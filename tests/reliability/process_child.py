@@ -3,7 +3,8 @@
     python -m tests.reliability.process_child API_BASE TOKEN NOW CONFIG_FILE LOG_FILE [DIE_AT]
 
 It drains the callback queue as Lambda's event source mapping drives functions/process (the local
-QueueWorker around the real CallbackProcessor), against the local cloud the parent started (its
+QueueWorker around the real CallbackProcessor, with Powertools' idempotency on the deployed
+table, as the function has it), against the local cloud the parent started (its
 endpoint and resource names are in the environment this process inherits) and the parent's
 simulator, its clock frozen at NOW.  Every alert it claims, publishes and records as sent is
 written to LOG_FILE as it happens, one line each, so the parent knows where a kill fell.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from billing_audit import resources as res
 from billing_audit.config import parse_config
@@ -43,6 +45,10 @@ from billing_audit_local.worker import QueueWorker
 # counts each receive, and a message received more than maxReceiveCount times is dead-lettered.
 VISIBILITY_SECONDS = 1
 BATCH_SIZE = 4
+# Each invocation's timeout, short for the same reason: Powertools' idempotency holds a callback
+# whose invocation died as in progress until that invocation's time is up (in AWS, the function's
+# timeout; SQS redelivers only after six of them).  The parent waits this out after each kill.
+INVOCATION_SECONDS = 3.0
 
 
 def _die() -> None:
@@ -112,11 +118,16 @@ def main(argv: list[str]) -> int:
             config,
             deps,
             deps.notifier,
+            persistence=DynamoDBPersistenceLayer(table_name=deployed_name(res.IDEMPOTENCY_TABLE.env_var)),
             payloads=S3Blobs(boto3.client("s3"), deployed_name(res.CALLBACK_PAYLOADS_BUCKET.env_var)),
             dead_letters=SqsDeadLetters(boto3.client("sqs"), deployed_name(res.CALLBACK_DLQ_ENV)),
         )
         worker = QueueWorker(
-            processor=processor, batch_size=BATCH_SIZE, visibility_timeout=VISIBILITY_SECONDS, retry_failed_now=False
+            processor=processor,
+            batch_size=BATCH_SIZE,
+            visibility_timeout=VISIBILITY_SECONDS,
+            timeout_seconds=INVOCATION_SECONDS,
+            retry_failed_now=False,
         )
         print("processing", flush=True)  # the parent's kills fall after this line, within the drain
         report = worker.drain()

@@ -8,10 +8,10 @@ unbroken sequence; every violation the uninterrupted run alerted is alerted, non
 SNS publishing is not idempotent: a violation is alerted twice only when a kill fell between its
 message's publish and the record of it (the child logs both), which the test counts and checks.
 
-The child runs without Powertools' idempotency layer: a killed invocation's in-progress record
-would hold its callbacks for the function's timeout (350 s; SQS's visibility timeout, six times
-that, outlasts it in AWS), longer than this test may wait.  What is checked is what lies below it:
-processing the same callback again stores, logs and alerts nothing twice.
+The child runs with Powertools' idempotency on the deployed table, as functions/process does.  A
+killed invocation's in-progress records hold its callbacks until its time is up (in AWS the
+function's timeout, which SQS's visibility timeout, six times that, outlasts); the child's
+invocations last INVOCATION_SECONDS, and each run after a kill starts once they are over.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import pytest
 
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig
+from billing_audit.ingest.process import PROCESSED_KEY_PREFIX
 from billing_audit.pipeline.scan import run_scan
 from billing_audit.store.alert_state import DynamoPendingAlerts
 from billing_audit.store.dynamo import DynamoEventStore
@@ -45,6 +46,7 @@ from billing_audit_local.serve import LocalWebhookStack
 from billing_audit_local.wiring import simulator_deps
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import Scenario, load_scenario
+from tests.reliability.process_child import INVOCATION_SECONDS
 from tests.reliability.support import alerted_ids
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -150,6 +152,9 @@ def _run(tmp_path: Path, config: AuditConfig, scenario: Scenario, kills: list[st
             if died:
                 outcome.kills.append(kill)
                 outcome.in_window |= _window(log)
+                # Past the dead invocation's time, as SQS's redelivery is: its callbacks' idempotency
+                # records, in progress when it died, have expired (Powertools reads the wall clock).
+                time.sleep(INVOCATION_SECONDS + 1)
             now += LATER
         final = _process(sim, config_file, tmp_path / "final.jsonl", now)
         out, err = final.communicate(timeout=300)
@@ -172,6 +177,10 @@ def _run(tmp_path: Path, config: AuditConfig, scenario: Scenario, kills: list[st
         assert sorted(entry.event_id for entry in entries) == sorted(outcome.events)  # each logged once
         assert [entry.position for entry in entries] == list(range(len(entries)))  # one unbroken sequence
         assert DynamoPendingAlerts(dynamodb.Table(state_table)).held() == []  # nothing waits for a later run
+        # Every callback went through Powertools' idempotency, and none is left in progress.
+        records = dynamodb.Table(deployed_name(res.IDEMPOTENCY_TABLE.env_var)).scan()["Items"]
+        processed = [r for r in records if str(r["id"]).startswith(f"{PROCESSED_KEY_PREFIX}")]
+        assert processed and {r["status"] for r in processed} == {"COMPLETED"}
         outcome.alerted = alerted_ids(cloud.names[res.ALERTS_TOPIC_ENV])
     return outcome
 
