@@ -160,22 +160,8 @@ def latency(callbacks: int, drain_every: int) -> dict[str, Any]:
             table = deployed_name(res.IDEMPOTENCY_TABLE.env_var)
             queue_url = cloud.names[res.CALLBACK_QUEUE_ENV]
 
-            def floor_calls(body: str) -> None:
+            def floor_calls(body: str) -> str:
                 """The handler's own AWS calls, bare: one conditional idempotency write, one FIFO send."""
-                dynamodb.put_item(
-                    TableName=table,
-                    Item={"id": {"S": f"floor#{uuid.uuid4()}"}, "status": {"S": "INPROGRESS"}},
-                    ConditionExpression="attribute_not_exists(id)",
-                )
-                sqs.send_message(
-                    QueueUrl=queue_url,
-                    MessageBody=body,
-                    MessageGroupId=str(sheet_id),
-                    MessageDeduplicationId=uuid.uuid4().hex,
-                )
-
-            def all_calls(body: str) -> None:
-                """Every AWS call the handler makes: the same two, then the record marked completed."""
                 key = f"floor#{uuid.uuid4()}"
                 dynamodb.put_item(
                     TableName=table,
@@ -188,9 +174,13 @@ def latency(callbacks: int, drain_every: int) -> dict[str, Any]:
                     MessageGroupId=str(sheet_id),
                     MessageDeduplicationId=uuid.uuid4().hex,
                 )
+                return key
+
+            def all_calls(body: str) -> None:
+                """Every AWS call the handler makes: the same two, then the record marked completed."""
                 dynamodb.update_item(
                     TableName=table,
-                    Key={"id": {"S": key}},
+                    Key={"id": {"S": floor_calls(body)}},
                     UpdateExpression="SET #status = :status, #data = :data",
                     ExpressionAttributeNames={"#status": "status", "#data": "data"},
                     ExpressionAttributeValues={":status": {"S": "COMPLETED"}, ":data": {"S": '{"statusCode": 200}'}},
