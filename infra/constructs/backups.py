@@ -26,6 +26,7 @@ from billing_audit.resources import (
     BACKUP_DAILY_DAYS_ENV,
     BACKUP_LOCK_MODE_ENV,
     BACKUP_MONTHLY_MONTHS_ENV,
+    BACKUP_TIMEOUT_SECONDS,
     BACKUPS_BUCKET,
     EVENTS_EXPORT_PREFIX,
     STATE_TABLE,
@@ -40,7 +41,7 @@ from infra.nag import acknowledge
 
 # A 20,000-row sheet is read, turned into JSON and a workbook, and uploaded: memory for the sheet
 # twice over; the whole Lambda time, since an invocation stops between sheets when it runs short.
-BACKUP_TIMEOUT = cdk.Duration.minutes(15)
+BACKUP_TIMEOUT = cdk.Duration.seconds(BACKUP_TIMEOUT_SECONDS)
 BACKUP_MEMORY_MB = 1024
 # What the function does to the backup bucket: write objects with their tag and retention date.
 BACKUP_OBJECT_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectRetention")

@@ -121,6 +121,9 @@ BACKUP_DAILY_DAYS_ENV = "BACKUP_DAILY_DAYS"  # how long a daily backup is locked
 BACKUP_MONTHLY_MONTHS_ENV = "BACKUP_MONTHLY_MONTHS"  # how long a month's first backup is locked and kept
 BACKUP_MARGIN_ENV = "BACKUP_MARGIN_SECONDS"  # an invocation stops before a sheet when less time is left
 BACKUP_MARGIN_DEFAULT_SECONDS = 300.0  # a 20,000-row sheet's read, workbook and upload, with room
+# The backup function's timeout: Lambda's whole 15 minutes, since an invocation stops between
+# sheets when it runs short (infra/constructs/backups.py).
+BACKUP_TIMEOUT_SECONDS = 15 * 60
 METRIC_BACKUP_SHEETS = "BackupSheets"  # count of sheets backed up by an invocation
 METRIC_BACKUP_SHEETS_FAILED = "BackupSheetsFailed"  # count of sheets Smartsheet could not serve
 # Signed digests of the trail (store/digests.py): Object Lock in compliance mode, kept as long as the

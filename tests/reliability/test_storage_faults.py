@@ -37,7 +37,6 @@ from tests.reliability.support import RawBody
 from tests.unit.report_builders import week_of_events
 
 pytestmark = pytest.mark.reliability
-BACKUP_TIMEOUT_SECONDS = 900.0
 
 
 class S3Outage:
@@ -160,8 +159,8 @@ def test_a_backup_that_cannot_store_a_sheet_or_its_manifest_fails_and_the_rerun_
         outage.attach(deps.store.client)
         sheets = [*config.sheets.sheet_ids, _second_sheet(sim)]
         job = {"job": "backup", "scheduled_time": scenario.now.isoformat(), "sheet_ids": sheets}
-        # The function's own 15 minutes (infra/constructs/backups.py): less than its margin does nothing.
-        backup = functools.partial(invoke, "backup", job, timeout_seconds=BACKUP_TIMEOUT_SECONDS)
+        # The function's own timeout: an invocation with less time than its margin does nothing.
+        backup = functools.partial(invoke, "backup", job, timeout_seconds=res.BACKUP_TIMEOUT_SECONDS)
         try:
             # The second sheet's workbook copy cannot be stored: the invocation fails after the first sheet.
             second = object_key(day, sheets[1], "xlsx")
