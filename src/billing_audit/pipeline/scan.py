@@ -236,8 +236,8 @@ def _moving_rows(
     invocation of the run would decode them from the saved backlog for nothing.
     """
     replayed = {item.row_id for item in work}
-    rows = snapshot_rows(changes.rows, columns)
-    kept = [row for row in changes.rows if row.id in replayed or snapshot.rows.get(row.id) != rows[row.id]]
+    others = snapshot_rows((row for row in changes.rows if row.id not in replayed), columns)
+    kept = [row for row in changes.rows if row.id in replayed or snapshot.rows.get(row.id) != others[row.id]]
     return changes if len(kept) == len(changes.rows) else changes.model_copy(update={"rows": kept})
 
 
