@@ -1,7 +1,6 @@
 """The data stack: everything that holds data, deployed once and never destroyed.
 
-Tables, buckets, secrets and the product's event bus (and the integrity key, when the trail's seals
-are built) live here, apart from the functions, API, schedules and alarms of the application stack
+Tables, buckets, secrets, the trail's signing key and the product's event bus live here, apart from the functions, API, schedules and alarms of the application stack
 (infra/stack.py).
 Everything here is retained on delete, the tables are deletion-protected and the stack has
 termination protection, so the application stack can be destroyed and deployed again against it
@@ -125,7 +124,6 @@ class BillingAuditDataStack(cdk.Stack):
             shared.MODELS_BUCKET.env_var: self.models.bucket_name,
             shared.BACKUPS_BUCKET.env_var: self.backups.bucket_name,
             shared.SMARTSHEET_TOKEN_SECRET_ENV: shared.SMARTSHEET_TOKEN_SECRET,
-            shared.INTEGRITY_KEY_SECRET_ENV: shared.INTEGRITY_KEY_SECRET,
             shared.SLACK_WEBHOOK_SECRET_ENV: shared.SLACK_WEBHOOK_SECRET,
             shared.TRAIL_DIGESTS_BUCKET.env_var: self.trail.bucket.bucket_name,
             shared.TRAIL_SIGNING_KEY_ENV: self.trail.key.key_arn,

@@ -112,7 +112,6 @@ class BillingAuditStack(cdk.Stack):
             "Processing",
             config=config,
             layers=[layers.light],
-            # Only what the audit reads today; the integrity key joins when the trail's seals do.
             audit_environment={**events_env, **state_env, **token, **topic},
         )
         for auditor in (processing.process, processing.scan):

@@ -1,4 +1,4 @@
-"""Secrets Manager: the Smartsheet token, the integrity key and the Slack URL (data stack).
+"""Secrets Manager: the Smartsheet token and the Slack URL (data stack).
 
 They live in the stateful stack (infra/data_stack.py), which is never destroyed: their names are
 fixed (operators put values by name) and retained, so a stack that owned them could not be deployed
@@ -47,14 +47,6 @@ class Secrets(Construct):
             description="Smartsheet API access token (put the real token after the first deploy)",
             why_not_rotated="The Smartsheet token is issued and revoked in Smartsheet; AWS cannot rotate "
             "it. Rotation is the manual put-secret-value step in README.md, Deploying to AWS, Deploy.",
-        )
-        self.integrity_key = placeholder_secret(
-            self,
-            "IntegrityKey",
-            name=shared.INTEGRITY_KEY_SECRET,
-            description="HMAC key material that seals audit events and backups",
-            why_not_rotated="Rotating the integrity key would invalidate the seals of every stored event "
-            "and backup; it is rotated only by a planned re-seal, never automatically.",
         )
         # Created whether or not the Slack notifier is on: switching Slack off and on again must not
         # delete and re-create a retained secret of a fixed name.

@@ -147,7 +147,6 @@ CALLBACK_DLQ_LOGICAL_ID = "CallbackDeadLetterQueue"
 SMARTSHEET_TOKEN_SECRET = "billing-audit/smartsheet-token"  # noqa: S105 - a name, not a secret
 SMARTSHEET_TOKEN_SECRET_ENV = "SMARTSHEET_TOKEN_SECRET"  # noqa: S105
 WEBHOOK_SECRET_PREFIX = "billing-audit/webhook/"  # noqa: S105
-INTEGRITY_KEY_SECRET = "billing-audit/integrity-key"  # noqa: S105
 SLACK_WEBHOOK_SECRET = "billing-audit/slack-webhook-url"  # noqa: S105
 
 # Non-resource runtime settings.
@@ -200,7 +199,6 @@ SCAN_MARGIN_DEFAULT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS
 CALLBACK_DLQ_ENV = "CALLBACK_DLQ_URL"
 SCHEDULER_DLQ_ENV = "SCHEDULER_DLQ_URL"
 WEBHOOK_SECRET_PREFIX_ENV = "WEBHOOK_SECRET_PREFIX"  # noqa: S105 - an env var name
-INTEGRITY_KEY_SECRET_ENV = "INTEGRITY_KEY_SECRET"  # noqa: S105
 SLACK_WEBHOOK_SECRET_ENV = "SLACK_WEBHOOK_SECRET"  # noqa: S105
 WEBHOOK_URL_ENV = "WEBHOOK_URL"  # the public POST /webhook address, for `billing-audit webhooks sync`
 WEBHOOK_MAX_BODY_ENV = "WEBHOOK_MAX_BODY_BYTES"  # the webhook function refuses larger bodies (413)

@@ -31,7 +31,6 @@ RUNTIME_NAMES = frozenset(
         shared.CALLBACK_DLQ_ENV,
         shared.SCHEDULER_DLQ_ENV,
         shared.SMARTSHEET_TOKEN_SECRET_ENV,
-        shared.INTEGRITY_KEY_SECRET_ENV,
         shared.SLACK_WEBHOOK_SECRET_ENV,
         shared.WEBHOOK_SECRET_PREFIX_ENV,
         shared.WEBHOOK_URL_ENV,

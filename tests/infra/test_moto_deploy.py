@@ -154,7 +154,6 @@ def test_topic_queues_and_secrets_exist(deployed: dict[str, str], aws: Any) -> N
     secrets = aws("secretsmanager")
     for env_var in (
         shared.SMARTSHEET_TOKEN_SECRET_ENV,
-        shared.INTEGRITY_KEY_SECRET_ENV,
         shared.SLACK_WEBHOOK_SECRET_ENV,
     ):
         assert secrets.get_secret_value(SecretId=deployed[env_var])["SecretString"]

@@ -251,7 +251,6 @@ def test_secrets_have_the_shared_names(data_template_json: dict[str, Any]) -> No
     names = {s["Properties"]["Name"] for s in of_type(data_template_json, "AWS::SecretsManager::Secret").values()}
     assert names == {
         shared.SMARTSHEET_TOKEN_SECRET,
-        shared.INTEGRITY_KEY_SECRET,
         shared.SLACK_WEBHOOK_SECRET,
         shared.PSEUDONYM_KEY_SECRET,
     }
@@ -381,7 +380,7 @@ def test_functions_see_only_the_names_they_need(template_json: dict[str, Any]) -
             shared.CONFIG_PARAMETER_ENV,
         }
         assert shared.CONFIG_ENV not in env(name)  # the configuration is in SSM (test_configuration.py)
-        assert shared.INTEGRITY_KEY_SECRET_ENV not in env(name) and shared.REPORTS_BUCKET.env_var not in env(name)
+        assert shared.REPORTS_BUCKET.env_var not in env(name)
     assert shared.IDEMPOTENCY_TABLE.env_var in env("process")
     assert shared.IDEMPOTENCY_TABLE.env_var not in env("scan")
 
@@ -414,13 +413,10 @@ def test_webhook_role_can_only_enqueue_and_read_webhook_secrets(template_json: d
     assert f"secret:{shared.WEBHOOK_SECRET_PREFIX}*" in policy
 
 
-def test_no_function_reads_the_integrity_key_or_the_reports_bucket(template_json: dict[str, Any]) -> None:
-    # The integrity key is kept for the trail's seals; only the report functions touch the reports bucket.
+def test_only_the_report_functions_touch_the_reports_bucket(template_json: dict[str, Any]) -> None:
     for name in FUNCTIONS:
-        policy = role_policy_text(template_json, name)
-        assert "IntegrityKey" not in policy, name
         if name not in ("report", "report_link"):
-            assert "ReportsBucket" not in policy, name
+            assert "ReportsBucket" not in role_policy_text(template_json, name), name
 
 
 def test_no_function_can_delete_audit_events(template_json: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ def test_every_table_bucket_and_secret_is_in_the_data_stack(
     buckets = _of_type(data_template_json, "AWS::S3::Bucket")
     assert {spec.logical_id for spec in shared.BUCKETS} <= set(buckets)
     names = {s["Properties"]["Name"] for s in _of_type(data_template_json, "AWS::SecretsManager::Secret").values()}
-    assert {shared.SMARTSHEET_TOKEN_SECRET, shared.INTEGRITY_KEY_SECRET, shared.SLACK_WEBHOOK_SECRET} <= names
+    assert {shared.SMARTSHEET_TOKEN_SECRET, shared.SLACK_WEBHOOK_SECRET} <= names
 
 
 def test_what_holds_data_is_retained_and_tables_are_deletion_protected(data_template_json: dict[str, Any]) -> None:
