@@ -1,7 +1,7 @@
 """The data stack: everything that holds data, deployed once and never destroyed.
 
-Tables, buckets, secrets, the trail's signing key and the product's event bus live here, apart from the functions, API, schedules and alarms of the application stack
-(infra/stack.py).
+Tables, buckets, secrets, the trail's signing key and the product's event bus live here, apart
+from the functions, API, schedules and alarms of the application stack (infra/stack.py).
 Everything here is retained on delete, the tables are deletion-protected and the stack has
 termination protection, so the application stack can be destroyed and deployed again against it
 (`cdk destroy BillingAudit`, `cdk deploy BillingAudit`) without touching audit data, and without
