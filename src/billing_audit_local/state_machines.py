@@ -87,7 +87,6 @@ def function_folders(cloud: LocalCloud, template_dir: Path | None = None) -> dic
         if resource["Type"] == "AWS::Lambda::Function"
     }
     resources = cloud.client("cloudformation").describe_stack_resources(StackName=res.STACK_NAME)["StackResources"]
-    # moto lists a resource type it cannot create (AWS::Lambda::EventInvokeConfig) without its ids.
     return {
         r["PhysicalResourceId"]: tagged[r["LogicalResourceId"]]
         for r in resources

@@ -188,6 +188,51 @@ def test_alarms_go_to_the_alerts_topic_and_the_notifier_s_to_the_operations_topi
     assert about_notifier and all("Notifier" in a["AlarmName"] for a in about_notifier)
 
 
+def test_asynchronous_invocations_fail_over_to_their_queues(
+    deployed: dict[str, str], aws: Any, template_json: dict[str, Any]
+) -> None:
+    # moto's CloudFormation has no model for AWS::Lambda::EventInvokeConfig: skipped.py creates them.
+    client = aws("lambda")
+    folder_of = {  # moto does not tag the functions it creates: their folders from the template
+        resource["PhysicalResourceId"]: next(
+            tag["Value"]
+            for tag in template_json["Resources"][resource["LogicalResourceId"]]["Properties"]["Tags"]
+            if tag["Key"] == shared.FUNCTION_TAG
+        )
+        for resource in aws("cloudformation").describe_stack_resources(StackName=shared.STACK_NAME)["StackResources"]
+        if resource["ResourceType"] == "AWS::Lambda::Function"
+    }
+
+    def queue_arn(url: str) -> str:
+        return str(aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+    queue_arns = {queue_arn(url) for url in aws("sqs").list_queues()["QueueUrls"]}
+    failing_over: dict[str, tuple[str, int]] = {}
+    for function in client.list_functions()["Functions"]:
+        folder = folder_of[function["FunctionName"]]
+        try:
+            config = client.get_function_event_invoke_config(FunctionName=function["FunctionName"])
+        except client.exceptions.ResourceNotFoundException:
+            continue
+        failing_over[folder] = (config["DestinationConfig"]["OnFailure"]["Destination"], config["MaximumRetryAttempts"])
+    scheduled = (queue_arn(deployed[shared.SCHEDULER_DLQ_ENV]), 1)
+    assert {name: failing_over[name] for name in failing_over if name != "notifier"} == dict.fromkeys(
+        ("report", "retrain", "backup", "access_review", "digest"), scheduled
+    )
+    notifier_queue, notifier_retries = failing_over["notifier"]
+    assert notifier_queue in queue_arns and "NotifierFailure" in notifier_queue
+    assert notifier_retries == 2
+
+
+def test_a_resource_moto_would_leave_out_unnoticed_fails_the_deployment() -> None:
+    from billing_audit_local.deploy.errors import DeployError
+    from billing_audit_local.deploy.template import moto_compatible
+
+    template = {"Resources": {"Thing": {"Type": "AWS::Example::Unmodelled", "Properties": {}}}}
+    with pytest.raises(DeployError, match="AWS::Example::Unmodelled"):
+        moto_compatible(template, {}, set())
+
+
 def test_a_second_deploy_into_the_same_server_is_a_no_op(deployed: dict[str, str], moto_endpoint: str) -> None:
     from billing_audit_local.deploy import deploy_stack
 

@@ -2,8 +2,8 @@
 
 moto logs "No Moto CloudFormation support for ..." and leaves these out of the stack.  `SKIPPED`
 maps each such type to a function that creates it from its (resolved) template properties and
-returns its physical id; a type it does not know fails the deployment (`create_skipped`), so a new
-construct can never silently vanish from the local cloud.
+returns its physical id; a type neither moto nor this module knows fails the deployment
+(`template.moto_compatible`), so a new construct can never silently vanish from the local cloud.
 """
 
 from __future__ import annotations
@@ -172,6 +172,22 @@ def _dashboard(deployment: Deployment, logical_id: str, props: dict[str, Any]) -
     return str(name)
 
 
+def _event_invoke_config(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> str:
+    """A function's asynchronous-invocation retries, event age and failure destination, through
+    Lambda's API: the deployment test reads them back (local runs invoke the functions in process
+    and do not act on them)."""
+    name = deployment.resolve(props["FunctionName"])
+    settings: dict[str, Any] = {
+        key: props[key] for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if key in props
+    }
+    if "DestinationConfig" in props:
+        settings["DestinationConfig"] = deployment.resolve(props["DestinationConfig"])
+    deployment.client("lambda").put_function_event_invoke_config(
+        FunctionName=name, Qualifier=props.get("Qualifier", "$LATEST"), **settings
+    )
+    return f"{name}:{props.get('Qualifier', '$LATEST')}"
+
+
 def _not_emulated(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> str:
     return f"not-emulated:{logical_id}"
 
@@ -186,6 +202,7 @@ SKIPPED: dict[str, Callable[[Deployment, str, dict[str, Any]], str]] = {
     "AWS::SNS::TopicPolicy": _topic_policy,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,  # failure destinations and retries
     # Supported by moto, but its body points at the alarms, which moto skips: created afterwards.
     "AWS::CloudWatch::Dashboard": _dashboard,
     # Account-wide API Gateway logging role setting: nothing in moto reads it.
