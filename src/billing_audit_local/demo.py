@@ -336,7 +336,8 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         run = result.audit_run
         lines += [
             "",
-            f"Audit scan run: {run.invocations} scan invocations, {run.virtual_time.total_seconds():,.0f} s "
+            f"Audit scan run: {run.invocations} scan invocation{'' if run.invocations == 1 else 's'}, "
+            f"{run.virtual_time.total_seconds():,.0f} s "
             "of virtual time at Smartsheet's rate limits",
         ]
     lines += ["", f"Smartsheet API calls: {calls['total']} ({calls['cell_history']} cell-history reads)"]
