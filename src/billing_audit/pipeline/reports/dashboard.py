@@ -22,7 +22,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'
 STYLE = """
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
 color:#1b2631;background:#f4f6f8}header{background:#1f3864;color:#fff;padding:16px 20px}
-h1{margin:0;font-size:1.35em}h2{font-size:1.1em;margin:0 0 10px}main{padding:14px;max-width:1200px;margin:auto}
+h1{margin:0;font-size:1.35em}h2{font-size:1.1em;margin:0 0 10px}main{padding:14px;max-width:1600px;margin:auto}
 .meta{opacity:.85;font-size:.9em}.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
 .card,.panel{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .card b{display:block;font-size:1.35em;overflow-wrap:anywhere}.panel{margin-top:14px}.grid{display:grid;gap:14px;
@@ -34,7 +34,7 @@ text-align:left;vertical-align:top}th{background:#1f3864;color:#fff;cursor:point
 white-space:nowrap}th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;white-space:nowrap}.lvl{font-weight:700;border-radius:4px;padding:1px 6px;color:#fff}
 .lvl-HIGH{background:#c0392b}.lvl-MEDIUM{background:#d68910}.lvl-LOW{background:#5d8c3a}
-td.factors{min-width:18em}ul{margin:0;padding-left:20px}.note{color:#566573;font-size:.85em}
+td.factors{min-width:16em}ul{margin:0;padding-left:20px}.note{color:#566573;font-size:.85em}
 @media (max-width:600px){body{font-size:14px}main{padding:8px}.hide-sm{display:none}}
 """
 
@@ -132,10 +132,15 @@ def _columns(items: Sequence[tuple[str, int, int]]) -> str:
     return "".join(parts)
 
 
-def _cell(value: object, *, sort: object | None = None, cls: str = "") -> str:
+def _cell(value: object, *, sort: object | None = None, cls: str = "", breaks: str = "") -> str:
+    """`breaks`: characters after which a long word may wrap (a type's underscores, an email's
+    @), so the violations table fits a laptop's width with its risk factors in view."""
     attributes = f' data-v="{_e(sort)}"' if sort is not None else ""
     attributes += f' class="{cls}"' if cls else ""
-    return f"<td{attributes}>{_e(value)}</td>"
+    text = _e(value)
+    for char in breaks:
+        text = text.replace(char, f"{char}<wbr>")
+    return f"<td{attributes}>{text}</td>"
 
 
 def _violation_row(row: ReportRow) -> str:
@@ -146,13 +151,13 @@ def _violation_row(row: ReportRow) -> str:
         + (f'<td data-v="{_e(level)}"><span class="lvl lvl-{_e(level)}">{_e(level)}</span></td>')
         + _cell(f"{row.risk_score:.2f}", sort=row.risk_score, cls="num")
         + _cell(_money(row.impact), sort=row.impact or 0, cls="num")
-        + _cell(row.type)
+        + _cell(row.type, breaks="_")
         + _cell(row.sheet_name)
         + _cell(row.work_request)
         + _cell(row.column)
         + _cell(row.old_value, cls="hide-sm")
         + _cell(row.new_value, cls="hide-sm")
-        + _cell(row.changed_by)
+        + _cell(row.changed_by, breaks="@")
         + _cell(row.factors, cls="hide-sm factors")
         + f'<td><a href="{_e(row.url)}" rel="noopener noreferrer" target="_blank">row</a></td>'
         + "</tr>"
