@@ -81,12 +81,18 @@ def function_folders(cloud: LocalCloud, template_dir: Path | None = None) -> dic
     """Deployed function name → its folder under functions/, from the template's tags."""
     folder = template_dir or synthesize()
     template = json.loads((folder / f"{res.STACK_NAME}.template.json").read_text())
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName=res.STACK_NAME)["StackResources"]
+    return folders_of_functions(template, resources)
+
+
+def folders_of_functions(template: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, str]:
+    """Function name → folder, from the application template and its stack's resources (moto does
+    not tag the functions it creates, so the tags are read from the template)."""
     tagged = {
         logical_id: next(t["Value"] for t in resource["Properties"].get("Tags", []) if t["Key"] == res.FUNCTION_TAG)
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Lambda::Function"
     }
-    resources = cloud.client("cloudformation").describe_stack_resources(StackName=res.STACK_NAME)["StackResources"]
     return {
         r["PhysicalResourceId"]: tagged[r["LogicalResourceId"]]
         for r in resources

@@ -191,17 +191,13 @@ def test_alarms_go_to_the_alerts_topic_and_the_notifier_s_to_the_operations_topi
 def test_asynchronous_invocations_fail_over_to_their_queues(
     deployed: dict[str, str], aws: Any, template_json: dict[str, Any]
 ) -> None:
+    from billing_audit_local.state_machines import folders_of_functions
+
     # moto's CloudFormation has no model for AWS::Lambda::EventInvokeConfig: skipped.py creates them.
     client = aws("lambda")
-    folder_of = {  # moto does not tag the functions it creates: their folders from the template
-        resource["PhysicalResourceId"]: next(
-            tag["Value"]
-            for tag in template_json["Resources"][resource["LogicalResourceId"]]["Properties"]["Tags"]
-            if tag["Key"] == shared.FUNCTION_TAG
-        )
-        for resource in aws("cloudformation").describe_stack_resources(StackName=shared.STACK_NAME)["StackResources"]
-        if resource["ResourceType"] == "AWS::Lambda::Function"
-    }
+    folder_of = folders_of_functions(
+        template_json, aws("cloudformation").describe_stack_resources(StackName=shared.STACK_NAME)["StackResources"]
+    )
 
     def queue_arn(url: str) -> str:
         return str(aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])

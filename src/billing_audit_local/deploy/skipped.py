@@ -177,15 +177,14 @@ def _event_invoke_config(deployment: Deployment, logical_id: str, props: dict[st
     Lambda's API: the deployment test reads them back (local runs invoke the functions in process
     and do not act on them)."""
     name = deployment.resolve(props["FunctionName"])
+    qualifier = props.get("Qualifier", "$LATEST")
     settings: dict[str, Any] = {
         key: props[key] for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if key in props
     }
     if "DestinationConfig" in props:
         settings["DestinationConfig"] = deployment.resolve(props["DestinationConfig"])
-    deployment.client("lambda").put_function_event_invoke_config(
-        FunctionName=name, Qualifier=props.get("Qualifier", "$LATEST"), **settings
-    )
-    return f"{name}:{props.get('Qualifier', '$LATEST')}"
+    deployment.client("lambda").put_function_event_invoke_config(FunctionName=name, Qualifier=qualifier, **settings)
+    return f"{name}:{qualifier}"
 
 
 def _not_emulated(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> str:
