@@ -6,6 +6,12 @@ import logging
 import sys
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge results, never speed: a loaded CI machine must not fail one for taking its
+# time to generate or run an example.  Tests' own @settings add to this profile.
+settings.register_profile("timing_free", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("timing_free")
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,7 @@ def test_events_are_stored_once_and_alerts_claimed_once(cloud):
     first, second = DynamoEventStore(table), DynamoEventStore(table)  # two concurrent writers
     assert [e.event_id for e in first.add([_event("a"), _event("b")])] == ["a", "b"]
     assert second.add([_event("a")]) == []
+    assert [e.event_id for e in second.add([_event("b2"), _event("b2")])] == ["b2"]  # an id twice: once
     assert first.claim_alerts(["a", "b", "missing"]).claimed == ["a", "b"]
     assert second.claim_alerts(["a", "b"]) == AlertClaims()  # claimed, not yet alerted: neither settled
     first.release_alerts(["b"])
@@ -51,7 +52,7 @@ def test_events_are_stored_once_and_alerts_claimed_once(cloud):
     assert first.claim_alerts(["missing"]) == AlertClaims()
     stored = {e.event_id: e for e in second.all_events()}
     assert stored["a"].new_value == "2" and stored["a"].old_value == 1  # values kept exactly as the API gave them
-    assert set(stored) == {"a", "b"}
+    assert set(stored) == {"a", "b", "b2"}
 
 
 def test_a_claim_never_recorded_is_taken_over_once_older_than_any_run_lives(cloud):

@@ -91,7 +91,9 @@ def _both(table: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
     return moto_own, _pages(table, kwargs)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(items=st.lists(item_strategy, max_size=30), queries=st.lists(query_strategy, min_size=1, max_size=4))
 def test_table_key_queries_answer_as_moto_does(tables: tuple[Any, Any], items: list[dict[str, Any]], queries) -> None:
     ranged, plain = tables

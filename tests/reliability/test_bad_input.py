@@ -114,7 +114,9 @@ HEADER_NAMES = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     body=st.one_of(st.none(), st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1"))),
     encoded=st.booleans(),
@@ -129,7 +131,9 @@ def test_arbitrary_requests_are_never_a_5xx_nor_queued(
     assert webhook.queued() == before  # nothing here carries a signature made with the secret
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     nonce=st.text(min_size=1, max_size=40),
     events=JSON,

@@ -72,3 +72,10 @@ def test_the_runs_own_events_are_neighbours_without_reading_again() -> None:
     assert [e.event_id for e in run.changes_by("bob@x.com", start, end)] == ["e1", "e2"]
     assert len(store.read) == reads  # answered from what the run read and stored
     assert [e.event_id for e in store.all_events()] == ["e1", "e2"]
+
+
+def test_an_id_twice_in_one_add_is_stored_and_returned_once_as_the_dynamodb_store_does() -> None:
+    store = MemoryEventStore()
+    again = event(1, 5)  # the same id, a later reading of it
+    assert store.add([event(1, 0), event(2, 0), again]) == [event(1, 0), event(2, 0)]
+    assert store.changes_by("bob@x.com", AT - timedelta(hours=1), AT + timedelta(hours=1)) == [event(1, 0), event(2, 0)]

@@ -53,10 +53,12 @@ class MemoryEventStore:
         self._by_person: defaultdict[str, TimedEvents] = defaultdict(TimedEvents)
 
     def add(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        new = [event for event in events if event.event_id not in self.events]
-        for event in new:
-            self.events[event.event_id] = event
-            self._by_person[(event.changed_by or "").lower()].add(event)
+        new: list[AuditEvent] = []
+        for event in events:
+            if event.event_id not in self.events:  # an id twice in `events`: its first, once
+                self.events[event.event_id] = event
+                self._by_person[(event.changed_by or "").lower()].add(event)
+                new.append(event)
         return new
 
     def claim_alerts(self, event_ids: Sequence[str]) -> AlertClaims:
