@@ -70,7 +70,7 @@ class RosterUser(BaseModel):
     email: str
     name: str | None = None
     role: str | None = None
-    access_level: int | None = None
+    access_level: int | None = Field(default=None, ge=1, le=5)  # VIEWER to OWNER (FORMAT.md)
     last_permission_review: date | None = None
     active: bool = True
 

@@ -204,7 +204,7 @@ def access_review_dependencies(
         events=event_store(config, settings.events_table, clock),
         approvals=DynamoApprovalStore(state),
         state=DynamoStateStore(state),
-        notifier=SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn),
+        alerts=SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn),
         reviews=DynamoAccessReviewStore(state),
         clock=clock,
         event_reporting=access if config.event_reporting.enabled else None,

@@ -67,7 +67,7 @@ class ScenarioUser(BaseModel):
 
     name: str | None = None
     role: str | None = None
-    access_level: int | None = None
+    access_level: int | None = Field(default=None, ge=1, le=5)  # VIEWER to OWNER (FORMAT.md)
     last_permission_review: date | None = None
     last_login: AwareDatetime | None = None
     active: bool = True

@@ -144,6 +144,13 @@ def assert_access_review(out, expected):
         # From real approvals in the Status history: who approved, when, and the changes they made.
         for row in finding["evidence"]["rows"]:
             assert row["approved"]["status"] and row["changes"]
+    # Alerted once, as an access review (not as a notice about the product), by email and in Slack.
+    alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
+    [email] = [a for a in alerts if a["subscriber"] == "email" and a["kind"] == "access_review"]
+    assert f"{len(expected)} finding(s)" in email["subject"] and "No audit finding" not in email["text"]
+    assert [a["kind"] for a in alerts if a["subscriber"] == "slack" and a["kind"] == "access_review"] == [
+        "access_review"
+    ]
 
 
 def test_example_cell_history_reads_are_no_more_than_the_rules_require(tmp_path):

@@ -177,6 +177,19 @@ def test_a_misspelled_policy_is_named_not_run_on_the_default() -> None:
         config_for(parse_scenario(data))
 
 
+@pytest.mark.parametrize("level", [0, 6])
+def test_a_roster_access_level_outside_one_to_five_is_named(level: int) -> None:
+    data = small_scenario()
+    data["users"][0]["access_level"] = level
+    with pytest.raises(ScenarioError, match=r"^scenario field users\.0\.access_level: Input should be"):
+        parse_scenario(data)
+    data["users"][0]["access_level"] = 5
+    roster = config_for(parse_scenario(data)).model_dump()["roster"]
+    roster[0]["access_level"] = level
+    with pytest.raises(ConfigError, match=r"^configuration field roster\.0\.access_level: Input should be"):
+        parse_config({"roster": roster})
+
+
 def test_judged_expectations_and_extra_fields_of_other_objects_are_allowed() -> None:
     data = small_scenario()
     data["expected"] = {"violations": []}

@@ -13,6 +13,7 @@ from billing_audit.domain.alert_messages import (
     SUBJECT_LIMIT,
     AlertContext,
     AlertLinks,
+    access_review_message,
     digest_message,
     operational_message,
     subject_safe,
@@ -179,6 +180,21 @@ def test_operational_notice_by_email_and_in_slack():
     payload = _slack(message)
     assert [block["type"] for block in payload["blocks"]] == ["header", "section", "context"]
     assert payload["blocks"][0]["text"]["text"] == ":gear: Billing Audit: webhook of sheet 4001 not enabled"
+
+
+def test_an_access_review_is_its_own_kind_about_people_not_a_notice_about_the_product():
+    text = "Access review of 2 sheet(s):\n\nChanged and approved the same rows (1):\n- bob@x.com on Crew 1: row 10"
+    message = access_review_message("Access review 2026-11-20: 1 finding(s), 1 person(s)", text, [4001, 4001, 4002])
+    assert message.kind == "access_review"
+    assert message.attributes == {"kind": "access_review", "sheet_id": ["4001", "4002"]}
+    assert text in message.email and "No audit finding" not in message.email
+    assert "act on them in each sheet's sharing" in message.email
+    payload = _slack(message)
+    assert block_problems(payload) == []
+    assert payload["blocks"][0]["text"]["text"].startswith(":busts_in_silhouette: Billing Audit: Access review")
+    assert "bob@x.com on Crew 1" in _texts(payload) and "not an audit finding" not in _texts(payload)
+    long = slack_message(None, json.dumps({"kind": "access_review", "title": "t", "text": "\n".join(["x" * 900] * 40)}))
+    assert block_problems(long) == [] and len(long["blocks"]) > 3
 
 
 ALARM = {

@@ -127,6 +127,23 @@ def test_closed_week_findings() -> None:
     assert "closed_week" not in _codes(_event(kind=EventType.LOCKED_ROW_CHANGE))
 
 
+def test_a_moved_week_ending_names_both_ends_of_the_move_not_only_the_week_it_left() -> None:
+    def label(old: object, new: object) -> str:
+        moved = _event(kind=EventType.WEEK_ENDING_MOVED, column="Week Ending", old=old, new=new)
+        [factor] = [f for f in rule_factors(moved, _ctx(), 1) if f.code == "closed_week"]
+        return factor.label
+
+    # Into a closed week from the open one the row sat in: the closed week is the new value.
+    assert (
+        label("2026-11-22", "2025-11-10T00:00:00")
+        == "Change to a closed week (Week Ending moved 2026-11-22 to 2025-11-10)"
+    )
+    assert label(None, "2025-11-10") == "Change to a closed week (Week Ending moved blank to 2025-11-10)"
+    assert (
+        label("2025-11-10", "next Friday") == "Change to a closed week (Week Ending moved 2025-11-10 to 'next Friday')"
+    )
+
+
 def test_large_change_relative_to_the_value() -> None:
     assert _codes(_event(old=1000.0, new=1499.0)) == []
     assert _codes(_event(old=1000.0, new=1500.0)) == ["large_change"]

@@ -363,7 +363,7 @@ def _person_findings(
             days_since_review=(today - reviewed).days,
         )
     if entry.access_level is not None:
-        allowed = ROSTER_LEVELS[min(max(entry.access_level, 1), 5) - 1]
+        allowed = ROSTER_LEVELS[entry.access_level - 1]  # 1 to 5: the configuration holds it there
         if share_rank(effective.level) > entry.access_level:
             add(
                 AccessReason.ABOVE_ROSTER,

@@ -39,7 +39,7 @@ TYPE_LABELS = {
     EventType.PRICE_MISMATCH: "price mismatch",
 }
 
-Kind = Literal["violation", "digest", "operational"]
+Kind = Literal["violation", "digest", "operational", "access_review"]
 
 
 class AlertLinks(BaseModel):
@@ -353,6 +353,23 @@ def digest_message(
 
 
 # ----- operational notices ----------------------------------------------------------------------
+
+
+def access_review_message(subject: str, text: str, sheet_ids: Sequence[int]) -> AlertMessage:
+    """An access review's digest: findings about people's access to the audited sheets, which is
+    neither an audit event nor a notice about the product."""
+    title = f"Billing Audit: {subject}"
+    email = (
+        f"{title}\n\n{text}\n\nAccess findings: who holds what on the audited sheets, against the roster;"
+        " act on them in each sheet's sharing.\n-- Billing Audit\n"
+    )
+    return AlertMessage(
+        kind="access_review",
+        subject=subject_safe(title),
+        email=email,
+        document={"kind": "access_review", "version": DOCUMENT_VERSION, "title": title, "text": text},
+        attributes=_attributes("access_review", None, sheet_ids),
+    )
 
 
 def operational_message(subject: str, text: str) -> AlertMessage:

@@ -41,6 +41,14 @@ CLOSED_WEEK_TYPES = frozenset(
 WHOLE_ROW_TYPES = frozenset({EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
 
 
+def _week(value: object) -> str:
+    """A Week Ending value as a factor's label shows it: its date, else the value itself, or blank."""
+    found = to_date(value) if isinstance(value, str) else None
+    if found is not None:
+        return found.isoformat()
+    return "blank" if value is None or value == "" else repr(value)
+
+
 def risk_level_for(event_type: EventType, impact: float | None, policy: AuditPolicy) -> RiskLevel:
     size = abs(impact) if impact is not None else 0.0
     if size >= policy.high_impact:
@@ -200,7 +208,13 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
             add("permission_review_overdue", "Permission review overdue (never reviewed)")
         elif (local.date() - reviewed).days > risk.permission_review_days:
             add("permission_review_overdue", f"Permission review overdue (last {reviewed.isoformat()})")
-    if event.type in CLOSED_WEEK_TYPES:
+    if event.type is EventType.WEEK_ENDING_MOVED:
+        # The row's week is the one it left; the closed week may be either end of the move.
+        add(
+            "closed_week",
+            f"Change to a closed week (Week Ending moved {_week(event.old_value)} to {_week(event.new_value)})",
+        )
+    elif event.type in CLOSED_WEEK_TYPES:
         week = to_date(event.week_ending) if event.week_ending is not None else None
         add("closed_week", f"Change to a closed week (week ending {week})" if week else "Change to a closed week")
     ratio = relative_change(event)

@@ -180,6 +180,19 @@ def operational_blocks(document: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def access_review_blocks(document: Mapping[str, Any]) -> dict[str, Any]:
+    title = f":busts_in_silhouette: {document.get('title', 'Billing Audit')}"
+    lines = escape(str(document.get("text", ""))).splitlines()
+    return _message(
+        title,
+        [
+            header(title),
+            *_sections_of(lines[1:], lines[0] if lines else ""),
+            context("Access findings against the roster: act on them in each sheet's sharing."),
+        ],
+    )
+
+
 def alarm_blocks(alarm: Mapping[str, Any]) -> dict[str, Any]:
     """A CloudWatch alarm's state change, as CloudWatch publishes it to SNS."""
     name = str(alarm.get("AlarmName", "?"))
@@ -236,6 +249,8 @@ def slack_message(subject: str | None, message: str) -> dict[str, Any]:
             return digest_blocks(document)
         if kind == "operational":
             return operational_blocks(document)
+        if kind == "access_review":
+            return access_review_blocks(document)
         if "AlarmName" in document:
             return alarm_blocks(document)
     return plain_blocks(subject, message)

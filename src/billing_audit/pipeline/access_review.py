@@ -3,8 +3,8 @@
 Reads (every Smartsheet request through the adapter, paced by the token's shared budget): the
 audited sheets (as the scan resolves them), each sheet's shares with its workspace's, each group a
 share names (once per run), the users list and, where Event Reporting is on, the login events of
-the inactivity window.  Judged by `domain/access.py`; stored in the state table; one digest through
-the notifier when anything was found.
+the inactivity window.  Judged by `domain/access.py`; stored in the state table; one digest on the
+alerts topic (its own kind, `access_review`) when anything was found.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from billing_audit.domain.access import (
     access_review_digest,
     review_access,
 )
+from billing_audit.domain.alert_messages import access_review_message
 from billing_audit.domain.models import AuditEvent
 from billing_audit.pipeline.scan import resolve_sheet_ids
 from billing_audit.smartsheet.access import EventReportingApi, SharingApi
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import UserData
 from billing_audit.store.access import AccessReviewStore, ApprovalStore, MemoryAccessReviewStore
-from billing_audit.store.interfaces import EventStore, Notifier, StateStore
+from billing_audit.store.interfaces import AlertPublisher, EventStore, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class AccessReviewDeps:
     events: EventStore
     approvals: ApprovalStore
     state: StateStore
-    notifier: Notifier
+    alerts: AlertPublisher
     reviews: AccessReviewStore = field(default_factory=MemoryAccessReviewStore)
     clock: Clock = field(default=system_clock)
     # Event Reporting (only where the configuration turns it on and the plan has the add-on).
@@ -158,5 +159,6 @@ def run_access_review(
     )
     deps.reviews.save(result)
     if alert and result.findings:
-        deps.notifier.notify(*access_review_digest(result, config.zone))
+        subject, text = access_review_digest(result, config.zone)
+        deps.alerts.publish(access_review_message(subject, text, [finding.sheet_id for finding in result.findings]))
     return result
