@@ -326,7 +326,7 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         lines.append(
             f"  {event.risk_level!s:<6} {event.type.value:<20} {event.sheet_name} row {event.row_id} "
             f"{event.work_request or ''} {event.column or '(row)'}: {event.old_value!r} -> {event.new_value!r} "
-            f"by {event.changed_by or 'unknown'} at {event.to_record()['changed_at']} {impact}".rstrip()
+            f"by {event.editor} at {event.to_record()['changed_at']} {impact}".rstrip()
         )
         if event.risk_factors:
             why = ", ".join(factor.render() for factor in event.risk_factors)

@@ -20,7 +20,7 @@ from billing_audit.domain.alert_messages import (
     violation_message,
 )
 from billing_audit.domain.alerting import AlertingPolicy, plan_alerts
-from billing_audit.domain.models import AuditEvent, EventType, RiskFactor
+from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.notify.slack import (
     FIELD_TEXT_LIMIT,
@@ -296,3 +296,11 @@ def test_a_work_request_numbered_wr_is_not_prefixed_twice_and_a_short_digest_lis
     assert "All 2:" in digest.email and "worst" not in digest.email and "more" not in digest.email
     assert "This batch of callbacks found 2 violations" in digest.email
     assert "*All 2*" in _slack(digest)["blocks"][2]["text"]["text"]
+
+
+def test_a_deletion_a_scan_found_says_why_no_one_is_named() -> None:
+    deleted = violation(kind=EventType.CLOSED_ROW_DELETED, column=None, impact=-300.0, changed_by=None)
+    assert "Who:     (not known: deleted between scans)" in violation_message(deleted, CONTEXT, AlertLinks()).email
+    by_webhook = deleted.model_copy(update={"detected_via": DetectedVia.WEBHOOK})
+    assert by_webhook.editor == "(not known: Smartsheet names no one)"
+    assert violation(changed_by="bob@x.com").editor == "bob@x.com"

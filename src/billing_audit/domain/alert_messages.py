@@ -102,9 +102,10 @@ def when(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local_time(moment, zone)} ({utc_iso(moment).replace('T', ' ').removesuffix('Z')} UTC)"
 
 
-def person(email: str | None, names: Mapping[str, str]) -> str:
+def person(event: AuditEvent, names: Mapping[str, str]) -> str:
+    email = event.changed_by
     if not email:
-        return "unknown (Smartsheet names no one)"
+        return event.editor
     name = names.get(email.lower())
     return f"{name} <{email}>" if name else email
 
@@ -217,7 +218,7 @@ def violation_message(event: AuditEvent, context: AlertContext, links: AlertLink
     title = headline(event)
     impact = money(event.financial_impact, signed=True)
     facts: dict[str, Any] = {
-        "who": person(event.changed_by, context.names),
+        "who": person(event, context.names),
         "when": when(event.changed_at, zone),
         "sheet": f"{event.sheet_name} (sheet {event.sheet_id}), row {event.row_id}",
         "work_request": event.work_request,
@@ -285,7 +286,7 @@ def digest_line(event: AuditEvent, context: AlertContext) -> str:
     return (
         f"[{event.risk_level}] {money(event.financial_impact, signed=True)} {TYPE_LABELS[event.type]} · "
         f"{where(event)} · row {event.row_id} {column}: {change} · "
-        f"{event.changed_by or 'unknown'} · {local_time(event.changed_at, context.zone)}"
+        f"{event.editor} · {local_time(event.changed_at, context.zone)}"
     )
 
 

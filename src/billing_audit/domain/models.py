@@ -134,6 +134,16 @@ class AuditEvent(BaseModel):
     source: str | None = None
     ip_address: str | None = None
 
+    @property
+    def editor(self) -> str:
+        """Who saved it, for people: the email, or why no one is named.  A deletion a scan found
+        has no editor, and its `changed_at` is when the scan noticed the row gone (FORMAT.md)."""
+        if self.changed_by:
+            return self.changed_by
+        if self.detected_via is DetectedVia.SCAN and self.type is EventType.CLOSED_ROW_DELETED:
+            return "(not known: deleted between scans)"
+        return "(not known: Smartsheet names no one)"
+
     def to_record(self) -> dict[str, object]:
         """The JSON object written to events.jsonl and stored, times as UTC `Z` strings."""
         record = self.model_dump(mode="json", exclude={name for name in _PROVENANCE if getattr(self, name) is None})

@@ -166,7 +166,7 @@ def _sox(
     closed.sort(key=lambda e: (e.changed_at, e.sheet_id, e.row_id, e.column or ""))
     people: dict[str, list[AuditEvent]] = defaultdict(list)
     for event in closed:
-        people[event.changed_by or "(unknown)"].append(event)
+        people[event.editor].append(event)
     approvals = deps.approvals.between(since, until)
     if deps.pseudonyms is not None:
         pseudonyms = deps.pseudonyms

@@ -20,7 +20,6 @@ from billing_audit.domain.values import CellValue
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
 ACTION_ITEMS = 10
-UNKNOWN_EDITOR = "(unknown)"
 
 
 @dataclass(slots=True)
@@ -156,7 +155,7 @@ def to_row(event: AuditEvent, zone: ZoneInfo, row_url: str) -> ReportRow:
         old_value=shown(event.old_value),
         new_value=shown(event.new_value),
         changed_at=local(event.changed_at, zone),
-        changed_by=(event.changed_by or UNKNOWN_EDITOR).lower(),
+        changed_by=event.changed_by.lower() if event.changed_by else event.editor,
         type=event.type.value,
         violation=event.violation,
         impact=event.financial_impact,
