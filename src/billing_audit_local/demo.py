@@ -15,6 +15,7 @@ import boto3
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.access import AccessReviewResult
+from billing_audit.domain.alert_messages import change_text, money
 from billing_audit.domain.backup import BACKUP_PREFIX, manifest_key
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
@@ -322,10 +323,10 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         :top
     ]
     for event in ranked:
-        impact = "" if event.financial_impact is None else f"${event.financial_impact:,.2f}"
+        impact = "" if event.financial_impact is None else money(event.financial_impact)
         lines.append(
             f"  {event.risk_level!s:<6} {event.type.value:<20} {event.sheet_name} row {event.row_id} "
-            f"{event.work_request or ''} {event.column or '(row)'}: {event.old_value!r} -> {event.new_value!r} "
+            f"{event.work_request or ''} {event.column or '(row)'}: {change_text(event)} "
             f"by {event.editor} at {event.to_record()['changed_at']} {impact}".rstrip()
         )
         if event.risk_factors:

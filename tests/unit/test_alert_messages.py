@@ -14,6 +14,7 @@ from billing_audit.domain.alert_messages import (
     AlertContext,
     AlertLinks,
     access_review_message,
+    change_text,
     digest_message,
     operational_message,
     subject_safe,
@@ -304,3 +305,12 @@ def test_a_deletion_a_scan_found_says_why_no_one_is_named() -> None:
     by_webhook = deleted.model_copy(update={"detected_via": DetectedVia.WEBHOOK})
     assert by_webhook.editor == "(not known: Smartsheet names no one)"
     assert violation(changed_by="bob@x.com").editor == "bob@x.com"
+
+
+def test_a_price_mismatch_reads_as_the_total_against_quantity_times_price_not_as_a_change() -> None:
+    mismatch = violation(kind=EventType.PRICE_MISMATCH, column=None, impact=None, old_value=300.0, new_value=350)
+    assert change_text(mismatch) == "total 350, quantity x unit price 300"
+    email = violation_message(mismatch, CONTEXT, AlertLinks()).email
+    assert "Change:  total 350, quantity x unit price 300" in email
+    assert "total 350, quantity x unit price 300" in _texts(_slack(violation_message(mismatch, CONTEXT, AlertLinks())))
+    assert change_text(violation()) == "1,250 -> 50,750"

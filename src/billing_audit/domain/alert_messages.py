@@ -225,6 +225,7 @@ def violation_message(event: AuditEvent, context: AlertContext, links: AlertLink
         "column": event.column or "(whole row)",
         "old_value": show_value(event.old_value),
         "new_value": show_value(event.new_value),
+        "change": change_text(event),
         "impact": impact,
         "why": why(event, context),
         "risk": f"{event.risk_level}, score {event.risk_score:.2f}",
@@ -237,7 +238,7 @@ def violation_message(event: AuditEvent, context: AlertContext, links: AlertLink
         f"When:    {facts['when']}",
         f"Where:   {facts['sheet']}" + (f", work request {event.work_request}" if event.work_request else ""),
         f"Column:  {facts['column']}",
-        f"Change:  {facts['old_value']} -> {facts['new_value']}",
+        f"Change:  {facts['change']}",
         f"Impact:  {impact}",
         "",
         "Why this is a violation:",
@@ -280,9 +281,17 @@ def violation_message(event: AuditEvent, context: AlertContext, links: AlertLink
 # ----- a run's digest ---------------------------------------------------------------------------
 
 
+def change_text(event: AuditEvent, arrow: str = "->") -> str:
+    """The change as people read it: old and new values, except a price mismatch's, whose two values
+    are the expected total and the row's (FORMAT.md)."""
+    if event.type is EventType.PRICE_MISMATCH:
+        return f"total {show_value(event.new_value)}, quantity x unit price {show_value(event.old_value)}"
+    return f"{show_value(event.old_value)} {arrow} {show_value(event.new_value)}"
+
+
 def digest_line(event: AuditEvent, context: AlertContext) -> str:
     column = event.column or "row"
-    change = f"{show_value(event.old_value)} -> {show_value(event.new_value)}"
+    change = change_text(event)
     return (
         f"[{event.risk_level}] {money(event.financial_impact, signed=True)} {TYPE_LABELS[event.type]} · "
         f"{where(event)} · row {event.row_id} {column}: {change} · "

@@ -112,7 +112,10 @@ def violation_blocks(document: Mapping[str, Any]) -> dict[str, Any]:
                     ("When", escape(str(facts.get("when", "")))),
                     ("Where", escape(str(facts.get("sheet", "")))),
                     ("Column", escape(str(facts.get("column", "")))),
-                    ("Change", f"{escape(str(facts.get('old_value')))} → {escape(str(facts.get('new_value')))}"),
+                    (
+                        "Change",
+                        escape(str(facts.get("change") or f"{facts.get('old_value')} -> {facts.get('new_value')}")),
+                    ),
                     ("Impact", escape(str(facts.get("impact", "")))),
                 ]
             ),
