@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -103,3 +104,23 @@ def test_event_ids_are_unique_and_stable(raw):
     again = detect_row(timeline(billing_row(), history), context(), BASELINE)
     assert [e.event_id for e in first] == [e.event_id for e in again]
     assert len({e.event_id for e in first}) == len(first)
+
+
+huge = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e308, max_value=1e308),
+    st.integers(-(10**120), 10**120),
+    st.sampled_from(["1e30", "-1e99", "1e100", "1e400", "$99,999,999,999,999,999,999,999,999"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(huge, huge, huge)
+def test_any_number_a_cell_can_hold_gives_finite_impacts_or_none(quantity, price, total):
+    """A typo of 1e27 in a cell must not stop the audit: amounts stay finite floats or are not numbers."""
+    start = billing_row(**{"Week Ending": "2026-11-08"})
+    saves = [((START + timedelta(minutes=10)).isoformat(), "a@x.com", {"Quantity": quantity, "Unit Price": price})]
+    saves.append(((START + timedelta(minutes=20)).isoformat(), "a@x.com", {"Redlined Total Price": total}))
+    for event in detect_row(timeline(start, saves), context(), BASELINE):
+        assert event.financial_impact is None or math.isfinite(event.financial_impact)
+        assert math.isfinite(event.risk_score)
+        event.to_record()

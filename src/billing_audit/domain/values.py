@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 CellValue = str | bool | int | float | None
 
 CENT = Decimal("0.01")
+# Beyond any amount a sheet can mean: a cell past it is read as not a number, so that every product
+# and sum of two amounts stays a finite float (Python's floats end near 1.8e308).
+LARGEST_NUMBER = Decimal("1e100")
+# Enough digits to round any product of two amounts to the cent without raising.
+_WIDE = Context(prec=250)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
@@ -21,7 +26,8 @@ def to_number(value: CellValue) -> Decimal | None:
         if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
             return None
         # str() keeps 0.1 as 0.1 instead of its binary expansion.
-        return Decimal(str(value))
+        number = Decimal(str(value))
+        return number if abs(number) < LARGEST_NUMBER else None
     text = value.strip().replace(",", "")
     if text.startswith("$"):
         text = text[1:]
@@ -31,7 +37,7 @@ def to_number(value: CellValue) -> Decimal | None:
         number = Decimal(text)
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    return number if number.is_finite() and abs(number) < LARGEST_NUMBER else None
 
 
 def to_date(value: CellValue) -> date | None:
@@ -77,7 +83,7 @@ def is_closed(week_ending: CellValue, at: datetime, tz: ZoneInfo, grace_hours: f
 
 
 def cents(amount: Decimal) -> float:
-    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=_WIDE))
 
 
 def values_equal(left: CellValue, right: CellValue) -> bool:
