@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -118,12 +119,28 @@ def parse_config(data: object, source: str = "configuration") -> AuditConfig:
         raise ConfigError(f"{source} field {where}: {problem}") from None
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return number
+
+
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def config_document(text: str, source: str = "configuration") -> dict[str, Any]:
-    """The JSON object `text` holds, not validated yet (it may be only overrides)."""
+    """The JSON object `text` holds, not validated yet (it may be only overrides).  Strict JSON:
+    Python's parser would take NaN, Infinity and 1e400 (an infinity), which no setting means."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{source} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source} is nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source} is not a JSON object")
     return data
@@ -131,7 +148,7 @@ def config_document(text: str, source: str = "configuration") -> dict[str, Any]:
 
 def read_document(source: str) -> dict[str, Any]:
     """A document given as itself (it starts with "{"), or the path of a file that holds it."""
-    text = source if source.lstrip().startswith("{") else _read(Path(source))
+    text = source if source.lstrip().startswith("{") else read_config_text(Path(source))
     return config_document(text)
 
 
@@ -148,8 +165,10 @@ def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any], source
     return parse_config({**base, **overrides}, source)
 
 
-def _read(path: Path) -> str:
+def read_config_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration {path} is not UTF-8 text (byte {exc.start})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -336,8 +337,26 @@ def load_scenario(path: str | Path) -> Scenario:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"cannot read scenario {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"scenario {file} is not UTF-8 text (byte {exc.start})") from None
     try:
-        data = json.loads(text)
+        # Strict JSON: Python's parser would take NaN, Infinity and 1e400 (an infinity) as cells.
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"scenario {file} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise ScenarioError(f"scenario {file} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"scenario {file} is nested too deeply to read") from None
     return parse_scenario(data)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return number
+
+
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")

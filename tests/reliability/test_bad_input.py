@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,11 +18,11 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from billing_audit import resources as res
-from billing_audit.config import ConfigError, parse_config
+from billing_audit.config import ConfigError, parse_config, read_document
 from billing_audit.smartsheet.webhooks import sign
 from billing_audit_local.lambdas import LocalLambdaContext, load_handler
 from billing_audit_local.scenario import config_for
-from smartsheet_sim.scenario import ScenarioError, parse_scenario
+from smartsheet_sim.scenario import ScenarioError, load_scenario, parse_scenario
 from smartsheet_sim.testing import small_scenario
 
 pytestmark = pytest.mark.reliability
@@ -188,6 +189,28 @@ def test_a_roster_access_level_outside_one_to_five_is_named(level: int) -> None:
     roster[0]["access_level"] = level
     with pytest.raises(ConfigError, match=r"^configuration field roster\.0\.access_level: Input should be"):
         parse_config({"roster": roster})
+
+
+NOT_STRICT_JSON = [
+    (b'{"a": NaN}', "NaN is not a JSON number"),
+    (b'{"a": -Infinity}', "-Infinity is not a JSON number"),
+    (b'{"a": 1e400}', "the number 1e400 is too large"),
+    (b'{"a": "\xff\xfe"}', "is not UTF-8 text"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("raw", "problem"), NOT_STRICT_JSON)
+def test_files_python_would_half_read_are_refused_in_one_line(tmp_path: Any, raw: bytes, problem: str) -> None:
+    """Python's parser takes NaN, Infinity and 1e400 (an infinity), which later broke the trail's
+    canonical JSON; bytes not UTF-8 and deep nesting raised outside the loaders' errors."""
+    path = tmp_path / "file.json"
+    path.write_bytes(raw)
+    with pytest.raises(ScenarioError, match=re.escape(problem)) as scenario:
+        load_scenario(path)
+    with pytest.raises(ConfigError, match=re.escape(problem)) as config:
+        read_document(str(path))
+    assert "\n" not in str(scenario.value) + str(config.value)
 
 
 def test_judged_expectations_and_extra_fields_of_other_objects_are_allowed() -> None:

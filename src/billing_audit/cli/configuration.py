@@ -15,17 +15,13 @@ from typing import Any
 import boto3
 
 from billing_audit import resources as res
-from billing_audit.config import AuditConfig, ConfigError, config_document, parse_config
+from billing_audit.config import AuditConfig, config_document, parse_config, read_config_text
 from billing_audit.settings import ConfigSettings, load
 from billing_audit.store.parameters import ADVANCED, ConfigParameter, check_size, parameter_value, tier_for
 
 
 def read_config_file(path: Path) -> AuditConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_config(config_document(text, str(path)), str(path))
+    return parse_config(config_document(read_config_text(path), str(path)), str(path))
 
 
 def summary(config: AuditConfig) -> str:
