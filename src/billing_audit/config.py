@@ -66,7 +66,7 @@ class SheetSelection(BaseModel):
 
 
 class RosterUser(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     email: str
     name: str | None = None

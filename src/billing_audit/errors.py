@@ -25,7 +25,14 @@ def first_problem(exc: ValidationError) -> tuple[str, str]:
     a dot, a space in it) is quoted, and whitespace in the message is collapsed."""
     first = exc.errors()[0]
     where = ".".join(_part(part) for part in first["loc"]) or "(top level)"
-    return where, " ".join(str(first["msg"]).split())
+    cause = (first.get("ctx") or {}).get("error")
+    message = str(cause) if first["type"] == "value_error" and cause is not None else first["msg"]
+    # In a JSON document every sequence is a list, whatever type the model holds it in.
+    message = _AS_JSON.get(first["type"], message)
+    return where, " ".join(str(message).split())
+
+
+_AS_JSON = {kind: "Input should be a list" for kind in ("tuple_type", "set_type", "frozen_set_type")}
 
 
 def _part(part: object) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from billing_audit.cli.arguments import make_output_dir
 from billing_audit.errors import BadInput
 
 
@@ -32,7 +33,7 @@ def _scenario_errors_are_bad_input(command: Callable[[argparse.Namespace], int])
 def _demo(args: argparse.Namespace) -> int:
     from billing_audit_local.demo import render_summary, run_demo  # heavy only when run: see the docstring
 
-    result = run_demo(args.scenario, mode=args.mode, out_dir=args.out)
+    result = run_demo(args.scenario, mode=args.mode, out_dir=make_output_dir(args.out))
     print(render_summary(result, args.out))
     return 0
 

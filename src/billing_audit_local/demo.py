@@ -106,8 +106,9 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
     if mode not in ("scan", "webhook"):
         raise ValueError(f"unknown mode {mode!r}: use scan or webhook")
     # A rehearsal on a scratch simulator: an edit naming an unknown sheet, row or column fails here,
-    # in a fraction of a second, before any server starts.
-    Simulator(scenario).apply_edits_through(scenario.now)
+    # in a fraction of a second, before any server starts; edits after `now` too, though the run
+    # never reaches them (a file that names a row it lacks is wrong wherever the edit sits).
+    Simulator(scenario).apply_edits_through(max([scenario.now, *(edit.at for edit in scenario.edits)]))
     with local_lambda_environment(), LocalCloud() as cloud, Simulator(scenario) as sim:
         cloud.provision()
         # The functions' configuration is the stack's SSM parameter: the scenario's, pushed there.

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.provenance import EventReportingPolicy
-from smartsheet_sim.scenario import Scenario, scenario_field_error
+from billing_audit.errors import first_problem
+from smartsheet_sim.scenario import Scenario, ScenarioError
 
 
 def bundled_example() -> Path:
@@ -28,7 +29,7 @@ def config_for(scenario: Scenario) -> AuditConfig:
     try:
         policy = AuditPolicy.model_validate(scenario.policy)
     except ValidationError as exc:
-        raise scenario_field_error(exc, "policy") from None
+        raise _field_error(exc, "policy") from None
     reporting = scenario.event_reporting
     try:
         # An account with Event Reporting: the product reads it, with the scenario's allow-lists.
@@ -40,11 +41,21 @@ def config_for(scenario: Scenario) -> AuditConfig:
             else EventReportingPolicy()
         )
     except ValidationError as exc:
-        raise scenario_field_error(exc, "event_reporting") from None
+        raise _field_error(exc, "event_reporting") from None
     return AuditConfig(
         timezone=scenario.timezone,
         policy=policy,
         sheets=SheetSelection(sheet_ids=[sheet.id for sheet in scenario.sheets]),
-        roster=[RosterUser.model_validate(user.model_dump()) for user in scenario.users],
+        # The users' roster fields only: the rest of a user is the simulator's (FORMAT.md).
+        roster=[RosterUser.model_validate(user.model_dump(include=_ROSTER_FIELDS)) for user in scenario.users],
         event_reporting=sources,
     )
+
+
+_ROSTER_FIELDS = set(RosterUser.model_fields)
+
+
+def _field_error(exc: ValidationError, field: str) -> ScenarioError:
+    """One line naming the scenario field a product model refused, as the product words it."""
+    where, problem = first_problem(exc)
+    return ScenarioError(f"scenario field {field if where == '(top level)' else f'{field}.{where}'}: {problem}")

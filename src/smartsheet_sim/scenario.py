@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -20,6 +21,33 @@ from pydantic import (
 )
 
 from smartsheet_sim.model import CellValue, stable_id
+
+
+def _iso_text(value: Any) -> Any:
+    """FORMAT.md writes times and dates as ISO-8601 text; pydantic alone would read a number as
+    seconds since 1970, silently."""
+    if isinstance(value, int | float):  # bool too
+        raise ValueError("should be ISO-8601 text, such as 2026-11-16T09:00:00-06:00, not a number")
+    return value
+
+
+def _in_range(moment: datetime) -> datetime:
+    # A run adds days and weeks to its times; far future ones would overflow Python's dates.
+    if not 1970 <= moment.year <= 9000:
+        raise ValueError("should be a time between the years 1970 and 9000")
+    return moment
+
+
+def _plain_cell(value: Any) -> Any:
+    # Checked as one type, so that a bad cell is reported at the cell, not at each union member.
+    if value is not None and not isinstance(value, str | bool | int | float):
+        raise ValueError("a cell holds text, a number, true or false, or null")
+    return value
+
+
+Cell = Annotated[CellValue, BeforeValidator(_plain_cell)]
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+Day = Annotated[date, BeforeValidator(_iso_text)]
 
 
 class ScenarioError(ValueError):
@@ -69,11 +97,11 @@ class ScenarioUser(BaseModel):
     name: str | None = None
     role: str | None = None
     access_level: int | None = Field(default=None, ge=1, le=5)  # VIEWER to OWNER (FORMAT.md)
-    last_permission_review: date | None = None
-    last_login: AwareDatetime | None = None
+    last_permission_review: Day | None = None
+    last_login: Time | None = None
     active: bool = True
     # Beyond FORMAT.md: logins Event Reporting reports (besides `last_login`, which it reports too).
-    logins: list[AwareDatetime] = Field(default_factory=list)
+    logins: list[Time] = Field(default_factory=list)
 
 
 class ScenarioColumn(BaseModel):
@@ -125,16 +153,16 @@ class ScenarioRow(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: int
-    created_at: AwareDatetime | None = None
+    created_at: Time | None = None
     created_by: str | None = None
-    cells: dict[str, CellValue] = Field(default_factory=dict)
+    cells: dict[str, Cell] = Field(default_factory=dict)
 
 
 class AddedRow(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: int
-    cells: dict[str, CellValue] = Field(default_factory=dict)
+    cells: dict[str, Cell] = Field(default_factory=dict)
 
 
 class ScenarioEdit(BaseModel):
@@ -142,11 +170,11 @@ class ScenarioEdit(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    at: AwareDatetime
+    at: Time
     by: str | None = None
     sheet: int
     row: int | None = None
-    set_: dict[str, CellValue] | None = Field(default=None, alias="set")
+    set_: dict[str, Cell] | None = Field(default=None, alias="set")
     delete: bool = False
     add: AddedRow | None = None
     # Beyond FORMAT.md: where the save came from, as Event Reporting tells it (the scenario's
@@ -187,7 +215,7 @@ class ScenarioSheet(BaseModel):
     workspace: str | None = None
     folder: FolderName | list[FolderName] | None = None
     # Copied or imported at this time: no cell-history entry dated before it is served (FORMAT.md).
-    history_from: AwareDatetime | None = None
+    history_from: Time | None = None
 
     @property
     def folder_path(self) -> tuple[str, ...]:
@@ -239,8 +267,8 @@ class Scenario(BaseModel):
 
     name: str = "scenario"
     timezone: ZoneName = "UTC"
-    baseline_at: AwareDatetime
-    now: AwareDatetime
+    baseline_at: Time
+    now: Time
     # The audit policy belongs to the product that reads the scenario: kept as raw JSON here, and
     # validated by that product (errors through `scenario_field_error(exc, "policy")`).
     policy: dict[str, Any] = Field(default_factory=dict)
@@ -305,19 +333,17 @@ class Scenario(BaseModel):
         raise ScenarioError(f"edit names unknown sheet {sheet_id}")
 
 
-def scenario_field_error(exc: ValidationError, *within: str | int) -> ScenarioError:
-    """One line naming the first invalid field, e.g. "scenario field sheets.0.id: ...".
-
-    `within` is where the validated object sits in the scenario file, when it is not the whole file
-    (a product validating `policy` passes "policy").
-    """
+def scenario_field_error(exc: ValidationError) -> ScenarioError:
+    """One line naming the first invalid field, e.g. "scenario field sheets.0.id: ..."."""
     first = exc.errors()[0]
     loc, message = tuple(first["loc"]), first["msg"]
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
         loc, message = (*loc, *cause.location), cause.message
+    elif first["type"] == "value_error" and cause is not None:
+        message = str(cause)  # our own words, without pydantic's "Value error, "
     # One line whatever the file holds: a key that is not a plain name is quoted.
-    parts = [str(part) for part in (*within, *loc)]
+    parts = [str(part) for part in loc]
     location = ".".join(p if p and p.isprintable() and not any(c in p for c in ". ") else repr(p) for p in parts)
     return ScenarioError(f"scenario field {location or '(top level)'}: {' '.join(str(message).split())}")
 

@@ -50,6 +50,20 @@ def _edit(field, value):
         (_edit("row", 999), "names unknown row 999 of sheet 3001"),
         (lambda d: d["edits"][0].update(set={"Nope": 1}), "unknown column 'Nope'"),
         (lambda d: d["edits"][0].update(delete=True), "exactly one of 'set', 'delete' or 'add'"),
+        # pydantic alone reads a number as seconds since 1970: the run went on, a week off.
+        (lambda d: d.update(baseline_at=20261109), "scenario field baseline_at: should be ISO-8601 text"),
+        (_edit("at", 1794330000), "scenario field edits.0.at: should be ISO-8601 text"),
+        (lambda d: d.update(now="9999-12-31T23:59:59-12:00"), "scenario field now: should be a time between"),
+        (lambda d: d["edits"][0].update(set={"Quantity": {"n": 1}}), "edits.0.set.Quantity: a cell holds text"),
+        (lambda d: d["users"][0].update(access_level=9), "scenario field users.0.access_level: "),
+        (lambda d: d.update(policy={"tracked_columns": "Quantity"}), "policy.tracked_columns: Input should be a list"),
+        # An edit after `now` is never played, yet a row the file lacks is still a broken file.
+        (
+            lambda d: d["edits"].append(
+                {"at": "2030-01-01T00:00:00Z", "by": "a@x.com", "sheet": 3001, "row": 9, "delete": True}
+            ),
+            "names unknown row 9 of sheet 3001",
+        ),
     ],
 )
 def test_a_broken_scenario_names_the_problem(tmp_path, mutate, message):
@@ -72,3 +86,17 @@ def test_a_missing_scenario_file(tmp_path):
     result = _run("demo", "--scenario", str(tmp_path / "missing.json"))
     assert result.returncode == 2
     assert "cannot read scenario" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_output_directory_that_cannot_be_written_is_refused_before_the_run(tmp_path):
+    taken = tmp_path / "a-file"
+    taken.write_text("x")
+    for out, message in ((taken, "a file, not a directory"), (taken / "sub", "cannot write there")):
+        result = _run("demo", "--out", str(out))
+        assert result.returncode == 2 and f"billing-audit: --out {out}: {message}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_count_below_one_is_refused_by_argparse():
+    result = _run("ml", "evaluate", "--replicates", "0")
+    assert result.returncode == 2 and "argument --replicates: must be 1 or more: 0" in result.stderr

@@ -189,6 +189,9 @@ def test_a_roster_access_level_outside_one_to_five_is_named(level: int) -> None:
     roster[0]["access_level"] = level
     with pytest.raises(ConfigError, match=r"^configuration field roster\.0\.access_level: Input should be"):
         parse_config({"roster": roster})
+    # A misspelled roster key is named, as everywhere else in the configuration.
+    with pytest.raises(ConfigError, match=r"^configuration field roster\.0\.acess_level: Extra inputs"):
+        parse_config({"roster": [{"email": "a@x.com", "acess_level": 2}]})
 
 
 NOT_STRICT_JSON = [

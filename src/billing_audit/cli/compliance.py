@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from billing_audit.cli.arguments import make_output_dir
 from billing_audit.cli.exits import ExitCode
 from billing_audit.cli.report import parse_moment
 from billing_audit.config import load_config
@@ -21,6 +22,7 @@ def _compliance(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config is not None else audit_config(load(ComplianceSettings))
     # Bad input is told before anything is read.
     since, until = parse_moment(args.since, config.zone), parse_moment(args.until, config.zone)
+    out = make_output_dir(args.out)
     settings = load(ComplianceSettings)
     deps = compliance_dependencies(
         config, settings, check_trail=not args.no_trail_check, pseudonymize=args.pseudonymize
@@ -29,9 +31,8 @@ def _compliance(args: argparse.Namespace) -> int:
         report = build_compliance(args.standard, since, until, config, deps)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"compliance-{args.standard.lower()}-{report.since:%Y%m%d}-{report.until:%Y%m%d}"
-    workbook, page = args.out / f"{stem}.xlsx", args.out / f"{stem}.html"
+    workbook, page = out / f"{stem}.xlsx", out / f"{stem}.html"
     workbook.write_bytes(render_compliance_workbook(report))
     page.write_text(render_compliance_html(report), encoding="utf-8")
     print(render(report, workbook, page))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from billing_audit.cli.arguments import positive_int
 from billing_audit.cli.exits import ExitCode
 from billing_audit.cli.tables import Progress, table
 from billing_audit.cli.trail import trail_deps
@@ -234,7 +235,7 @@ def register_events(commands: Any) -> None:
     )
     query = group.add_parser("query", help="events matching filters, through the table's indexes")
     _add_filters(query)
-    query.add_argument("--limit", type=int, default=50)
+    query.add_argument("--limit", type=positive_int, default=50)
     query.add_argument("--json", action="store_true")
     query.set_defaults(func=_query)
     export = group.add_parser("export", help="stream events to a file: the whole trail, or the filtered events")
@@ -249,6 +250,6 @@ def register_events(commands: Any) -> None:
 def register_stats(commands: Any) -> None:
     stats = commands.add_parser("stats", help="counts and impact by type, risk, person and sheet; scan runs")
     _add_filters(stats)
-    stats.add_argument("--top", type=int, default=10, help="rows per table")
+    stats.add_argument("--top", type=positive_int, default=10, help="rows per table")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=_stats)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from billing_audit.cli.arguments import positive_int
 from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.resources import CONFIG_ENV, RETRAIN_WINDOW_DEFAULT_DAYS
 
@@ -52,7 +53,7 @@ def register_retrain(commands: Any) -> None:
     parser = commands.add_parser("retrain", help="train the anomaly model on recent stored events")
     parser.add_argument(
         "--days",
-        type=int,
+        type=positive_int,
         help=f"window of stored events (default $RETRAIN_WINDOW_DAYS or {RETRAIN_WINDOW_DEFAULT_DAYS})",
     )
     parser.add_argument("--seed", type=int, default=0, help="the forest's random seed")
@@ -68,5 +69,5 @@ def register_ml(commands: Any) -> None:
     evaluate = actions.add_parser("evaluate", help="rules, model and blend on a labelled, simulated set")
     evaluate.add_argument("--seed", type=int, default=7, help="the simulation's seed (same seed, same JSON)")
     evaluate.add_argument("--out", type=Path, help="also write the JSON here")
-    evaluate.add_argument("--replicates", type=int, default=REPLICATES, help="simulated companies pooled")
+    evaluate.add_argument("--replicates", type=positive_int, default=REPLICATES, help="simulated companies pooled")
     evaluate.set_defaults(func=_evaluate)
