@@ -20,7 +20,7 @@ from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.provenance import EventReportingPolicy
 from billing_audit.domain.risk import RiskContext, RiskPolicy, RosterEntry
 from billing_audit.errors import BadInput, first_problem
-from billing_audit.resources import CONFIG_ENV
+from billing_audit.resources import CONFIG_ENV, MissingSetting
 
 
 class ConfigError(BadInput):
@@ -156,7 +156,7 @@ def load_config(path: str | Path | None = None) -> AuditConfig:
     """From a file, or the JSON in BILLING_AUDIT_CONFIG (a path or the document itself)."""
     source = str(path) if path is not None else os.environ.get(CONFIG_ENV, "")
     if not source:
-        raise ConfigError(f"no configuration: pass --config or set {CONFIG_ENV}")
+        raise MissingSetting(f"no configuration: pass --config or set {CONFIG_ENV}")
     return parse_config(read_document(source))
 
 

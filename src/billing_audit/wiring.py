@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities import parameters
 from billing_audit import resources as res
 from billing_audit.budget import Priority
 from billing_audit.clock import Clock, Sleeper, system_clock, system_sleep
-from billing_audit.config import AuditConfig, ConfigError, parse_config, read_document, with_overrides
+from billing_audit.config import AuditConfig, parse_config, read_document, with_overrides
 from billing_audit.domain.backup import Retention
 from billing_audit.domain.pseudonym import Pseudonymizer
 from billing_audit.pipeline.access_review import AccessReviewDeps
@@ -63,7 +63,7 @@ def audit_config(settings: ConfigSettings, *, fresh: bool = False) -> AuditConfi
     overrides = read_document(settings.config_overrides) if settings.config_overrides else None
     if settings.config_parameter is None:
         if overrides is None:
-            raise ConfigError(f"no configuration: set {res.CONFIG_PARAMETER_ENV} or {res.CONFIG_ENV}")
+            raise res.MissingSetting(f"no configuration: set {res.CONFIG_PARAMETER_ENV} or {res.CONFIG_ENV}")
         return parse_config(overrides)
     parameter = ConfigParameter(settings.config_parameter, max_age=settings.config_max_age_seconds)
     document = parameter.document(fresh=fresh)

@@ -16,6 +16,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationError,
     model_validator,
 )
@@ -82,7 +84,7 @@ ZoneName = Annotated[str, AfterValidator(_known_zone)]
 class ScenarioUser(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: int
+    id: StrictInt
     email: str
 
     @model_validator(mode="before")
@@ -99,7 +101,7 @@ class ScenarioUser(BaseModel):
     access_level: int | None = Field(default=None, ge=1, le=5)  # VIEWER to OWNER (FORMAT.md)
     last_permission_review: Day | None = None
     last_login: Time | None = None
-    active: bool = True
+    active: StrictBool = True
     # Beyond FORMAT.md: logins Event Reporting reports (besides `last_login`, which it reports too).
     logins: list[Time] = Field(default_factory=list)
 
@@ -109,7 +111,7 @@ class ScenarioColumn(BaseModel):
 
     title: str = Field(min_length=1)
     type: str = "TEXT_NUMBER"
-    primary: bool = False
+    primary: StrictBool = False
     options: list[str] | None = None
 
 
@@ -121,7 +123,7 @@ class ScenarioShare(BaseModel):
 
     email: str | None = None
     group: str | None = None
-    access_level: str
+    access_level: Literal["VIEWER", "COMMENTER", "EDITOR", "EDITOR_SHARE", "ADMIN", "OWNER"]  # Smartsheet's
 
     @model_validator(mode="after")
     def _one_grantee(self) -> ScenarioShare:
@@ -152,7 +154,7 @@ class ScenarioWorkspace(BaseModel):
 class ScenarioRow(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: int
+    id: StrictInt
     created_at: Time | None = None
     created_by: str | None = None
     cells: dict[str, Cell] = Field(default_factory=dict)
@@ -161,7 +163,7 @@ class ScenarioRow(BaseModel):
 class AddedRow(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: int
+    id: StrictInt
     cells: dict[str, Cell] = Field(default_factory=dict)
 
 
@@ -172,10 +174,10 @@ class ScenarioEdit(BaseModel):
 
     at: Time
     by: str | None = None
-    sheet: int
-    row: int | None = None
+    sheet: StrictInt
+    row: StrictInt | None = None
     set_: dict[str, Cell] | None = Field(default=None, alias="set")
-    delete: bool = False
+    delete: StrictBool = False
     add: AddedRow | None = None
     # Beyond FORMAT.md: where the save came from, as Event Reporting tells it (the scenario's
     # `event_reporting` defaults otherwise).
@@ -207,7 +209,7 @@ class ScenarioSheet(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: int
+    id: StrictInt
     name: str
     columns: list[ScenarioColumn] = Field(min_length=1)
     shares: list[ScenarioShare] = Field(default_factory=list)
@@ -253,7 +255,7 @@ class ScenarioEventReporting(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
+    enabled: StrictBool = True
     source: str = "WEB_APP"
     ip: str = "198.51.100.10"
     # The product's allow-lists for this account (read by the product as its configuration, as

@@ -57,6 +57,12 @@ def _edit(field, value):
         (lambda d: d["edits"][0].update(set={"Quantity": {"n": 1}}), "edits.0.set.Quantity: a cell holds text"),
         (lambda d: d["users"][0].update(access_level=9), "scenario field users.0.access_level: "),
         (lambda d: d.update(policy={"tracked_columns": "Quantity"}), "policy.tracked_columns: Input should be a list"),
+        # No lax reading of ids and flags: "3001" is not a sheet id, "yes" is not true.
+        (_edit("sheet", "3001"), "scenario field edits.0.sheet: Input should be a valid integer"),
+        (
+            lambda d: d["users"][0].update(active="yes"),
+            "scenario field users.0.active: Input should be a valid boolean",
+        ),
         # An edit after `now` is never played, yet a row the file lacks is still a broken file.
         (
             lambda d: d["edits"].append(

@@ -55,6 +55,12 @@ def test_a_missing_configuration_file_is_bad_input(tmp_path: Path) -> None:
     assert result.returncode == 2 and "nope.json" in _one_line(result)
 
 
+def test_no_configuration_at_all_is_a_missing_setting_as_the_token_is() -> None:
+    for command in (["scan"], ["webhooks", "status"]):
+        result = _run(*command)
+        assert result.returncode == 1 and "no configuration" in _one_line(result)
+
+
 def test_a_missing_setting_is_a_dependency_failure(tmp_path: Path) -> None:
     config = tmp_path / "audit.json"
     config.write_text(json.dumps({"sheets": {"sheet_ids": [1]}}))
