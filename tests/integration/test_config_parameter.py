@@ -79,8 +79,7 @@ def test_a_bad_value_stops_the_function_with_one_line(cloud: LocalCloud, monkeyp
     with local_lambda_environment(), pytest.raises(ConfigError) as raised:
         load_handler("scan", fresh=True).handler({}, LocalLambdaContext("scan"))
     assert str(raised.value) == (
-        f"configuration parameter {res.CONFIG_PARAMETER_NAME} field timezone: "
-        "unknown IANA time zone 'Mars/Olympus'"
+        f"configuration parameter {res.CONFIG_PARAMETER_NAME} field timezone: unknown IANA time zone 'Mars/Olympus'"
     )
 
 
