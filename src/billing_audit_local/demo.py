@@ -327,7 +327,7 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         impact = "" if event.financial_impact is None else money(event.financial_impact)
         lines.append(
             f"  {event.risk_level!s:<6} {event.type.value:<20} {event.sheet_name} row {event.row_id} "
-            f"{event.work_request or ''} {event.column or '(row)'}: {change_text(event)} "
+            f"{f'{event.work_request} ' if event.work_request else ''}{event.column or '(row)'}: {change_text(event)} "
             f"by {event.editor} at {event.to_record()['changed_at']} {impact}".rstrip()
         )
         if event.risk_factors:

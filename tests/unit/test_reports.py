@@ -93,6 +93,10 @@ def test_the_workbook_has_its_sheets_formats_filter_links_and_charts():
     # User text is text: a sheet named like a formula stays a string, never a formula.
     sheet_col = header.index("Sheet")
     assert any(row[sheet_col].value == '=HYPERLINK("http://x")' and row[sheet_col].data_type == "s" for row in rows)
+    # Numbers the cells held are numbers a workbook can sum; text stays text.
+    old_col, new_col = header.index("Old value"), header.index("New value")
+    assert all(isinstance(row[old_col].value, int) and row[old_col].data_type == "n" for row in rows)
+    assert any(row[new_col].value == HOSTILE and row[new_col].data_type == "s" for row in rows)
     trends = book["Trends & Analytics"]
     assert len(trends._charts) == 4
     executive = book["Executive Dashboard"]

@@ -32,8 +32,8 @@ class ReportRow:
     row_id: int
     work_request: str
     column: str
-    old_value: str
-    new_value: str
+    old_value: str | int | float
+    new_value: str | int | float
     changed_at: datetime
     changed_by: str
     type: str
@@ -128,11 +128,19 @@ def local(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
-def shown(value: CellValue) -> str:
+# Past this a spreadsheet's numbers (doubles) lose digits: such a value is written as its text.
+_EXACT_IN_A_SPREADSHEET = 10**15
+
+
+def shown(value: CellValue) -> str | int | float:
+    """A cell value as a report shows it: a number stays a number (a workbook can sum it; 12.0 as
+    12), anything else its text."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float) and abs(value) < _EXACT_IN_A_SPREADSHEET:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, list | dict) else str(value)
