@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from billing_audit.domain.models import EventType
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
+from billing_audit.pipeline.reports.figures import to_row
 from billing_audit.pipeline.reports.links import open_link, token_hash
 from billing_audit.pipeline.reports.workbook import CURRENCY, DATE_TIME, SHEETS
 from billing_audit.store.memory import MemoryEventStore
 from billing_audit.store.reports import LatestReportLinks
+from tests.unit.alert_builders import violation
 from tests.unit.report_builders import HOSTILE, NOW, report_deps, week_of_events
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -201,3 +204,11 @@ def test_an_empty_window_still_makes_a_readable_report():
     assert book["Change Details"].max_row == 1 and len(book["Trends & Analytics"]._charts) == 4
     assert outcome.figures.status == "CLEAR"
     assert "No violations in this period." in outcome.dashboard.decode()
+
+
+def test_a_price_mismatch_row_says_which_value_is_which():
+    mismatch = violation(kind=EventType.PRICE_MISMATCH, column=None, impact=None, old_value=300.0, new_value=350)
+    row = to_row(mismatch, ZoneInfo("America/Chicago"), "https://app.smartsheet.com/sheets/1?rowId=2")
+    assert (row.column, row.old_value, row.new_value) == ("(row) qty x price -> total", 300, 350)
+    deleted = violation(kind=EventType.CLOSED_ROW_DELETED, column=None, changed_by=None)
+    assert to_row(deleted, ZoneInfo("UTC"), "").column == "(row)"

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing_audit.domain.access import AccessReviewResult
-from billing_audit.domain.models import AuditEvent, DetectedVia, RiskLevel
+from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
 from billing_audit.domain.values import CellValue
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
@@ -159,7 +159,8 @@ def to_row(event: AuditEvent, zone: ZoneInfo, row_url: str) -> ReportRow:
         sheet_name=event.sheet_name,
         row_id=event.row_id,
         work_request=event.work_request or "",
-        column=event.column or "(row)",
+        # A price mismatch's old and new are quantity x unit price and the total (FORMAT.md).
+        column=event.column or ("(row) qty x price -> total" if event.type is EventType.PRICE_MISMATCH else "(row)"),
         old_value=shown(event.old_value),
         new_value=shown(event.new_value),
         changed_at=local(event.changed_at, zone),
