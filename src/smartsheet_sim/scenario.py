@@ -379,6 +379,8 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(data)
 
 
+# The same strict reading as the product's configuration (billing_audit/config.py), kept here
+# because the simulator stands alone (pyproject's import contracts): it imports nothing of it.
 def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
