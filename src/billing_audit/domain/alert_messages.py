@@ -103,11 +103,10 @@ def when(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def person(event: AuditEvent, names: Mapping[str, str]) -> str:
-    email = event.changed_by
-    if not email:
+    if not event.changed_by:
         return event.editor
-    name = names.get(email.lower())
-    return f"{name} <{email}>" if name else email
+    name = names.get(event.changed_by.lower())
+    return f"{name} <{event.changed_by}>" if name else event.changed_by
 
 
 def subject_safe(text: str, limit: int = SUBJECT_LIMIT) -> str:
@@ -281,12 +280,12 @@ def violation_message(event: AuditEvent, context: AlertContext, links: AlertLink
 # ----- a run's digest ---------------------------------------------------------------------------
 
 
-def change_text(event: AuditEvent, arrow: str = "->") -> str:
+def change_text(event: AuditEvent) -> str:
     """The change as people read it: old and new values, except a price mismatch's, whose two values
     are the expected total and the row's (FORMAT.md)."""
     if event.type is EventType.PRICE_MISMATCH:
         return f"total {show_value(event.new_value)}, quantity x unit price {show_value(event.old_value)}"
-    return f"{show_value(event.old_value)} {arrow} {show_value(event.new_value)}"
+    return f"{show_value(event.old_value)} -> {show_value(event.new_value)}"
 
 
 def digest_line(event: AuditEvent, context: AlertContext) -> str:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor, RiskLevel
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.provenance import EventReportingPolicy
-from billing_audit.domain.values import to_date, to_number
+from billing_audit.domain.values import CellValue, is_blank, to_date, to_number
 
 # Findings that are at least MEDIUM whatever their money impact.
 _AT_LEAST_MEDIUM = frozenset({EventType.WEEK_ENDING_MOVED, EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
@@ -41,12 +41,12 @@ CLOSED_WEEK_TYPES = frozenset(
 WHOLE_ROW_TYPES = frozenset({EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
 
 
-def _week(value: object) -> str:
+def _week(value: CellValue) -> str:
     """A Week Ending value as a factor's label shows it: its date, else the value itself, or blank."""
-    found = to_date(value) if isinstance(value, str) else None
+    found = to_date(value)
     if found is not None:
         return found.isoformat()
-    return "blank" if value is None or value == "" else repr(value)
+    return "blank" if is_blank(value) else repr(value)
 
 
 def risk_level_for(event_type: EventType, impact: float | None, policy: AuditPolicy) -> RiskLevel:
