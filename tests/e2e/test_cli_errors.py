@@ -106,3 +106,20 @@ def test_an_output_directory_that_cannot_be_written_is_refused_before_the_run(tm
 def test_a_count_below_one_is_refused_by_argparse():
     result = _run("ml", "evaluate", "--replicates", "0")
     assert result.returncode == 2 and "argument --replicates: must be 1 or more: 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (("report",), "--since"),
+        (("events", "query"), "--until"),
+        (("compliance-report", "--standard", "SOX", "--until", "2026-12-01"), "--since"),
+        (("backup", "verify"), "--date"),
+    ],
+)
+def test_a_bad_date_is_refused_before_any_setting_is_read(command, flag):
+    # No environment here: the date is told first, not a missing table the user cannot fix by
+    # retyping it.
+    result = _run(*command, flag, "garbage")
+    assert result.returncode == 2 and f"argument {flag}: not an ISO date" in result.stderr, result.stderr
+    assert "environment variable" not in result.stderr and "Traceback" not in result.stderr

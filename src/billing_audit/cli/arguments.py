@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 
 from billing_audit.errors import BadInput
@@ -17,6 +18,33 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
     return value
+
+
+def iso_day(text: str) -> date:
+    """A day, YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def iso_moment(text: str) -> date | datetime:
+    """An ISO date or date-time as typed: checked before the command reads its configuration, which
+    gives the zone of a date (its midnight) or of a time without an offset (see `at_zone`)."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from None
+
+
+def at_zone(moment: date | datetime, zone: tzinfo) -> datetime:
+    """A moment from `iso_moment` as an aware time: a date is its midnight in `zone`, a time
+    without an offset is read in `zone`."""
+    if not isinstance(moment, datetime):
+        return datetime.combine(moment, time(), tzinfo=zone)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def make_output_dir(path: Path, flag: str = "--out") -> Path:

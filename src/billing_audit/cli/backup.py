@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from billing_audit.cli.arguments import iso_day
 from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.config import load_config
 from billing_audit.domain.backup import manifest_key
-from billing_audit.errors import BadInput
 from billing_audit.pipeline.backup import (
     BackupOutcome,
     DayListing,
@@ -30,13 +29,6 @@ from billing_audit.settings import BackupSettings, load
 from billing_audit.wiring import audit_config, backup_dependencies
 
 
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"--date: not an ISO date (YYYY-MM-DD): {text!r}") from None
-
-
 def _size(count: int) -> str:
     return f"{count / 1_000_000:.1f} MB" if count >= 100_000 else f"{count:,} bytes"
 
@@ -48,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load(BackupSettings)
     config = load_config(args.config) if args.config is not None else audit_config(settings)
     deps = backup_dependencies(settings)
-    day = parse_day(args.date) if args.date else deps.clock().astimezone(config.zone).date()
+    day = args.date if args.date else deps.clock().astimezone(config.zone).date()
     outcome = run_backup(config, deps, day, sheet_ids=args.sheet or None)
     print(render_run(outcome, deps.archive.call_counts()))
     return ExitCode.DEPENDENCY_FAILED if outcome.failed else ExitCode.OK
@@ -106,7 +98,7 @@ def render_list(days: list[DayListing]) -> str:
 
 def _verify(args: argparse.Namespace) -> int:
     deps = backup_dependencies(load(BackupSettings))
-    day = parse_day(args.date) if args.date else latest_day(deps.store)
+    day = args.date if args.date else latest_day(deps.store)
     result = verify_backup(deps.store, day)
     print(render_verify(result))
     if not result.ok:
@@ -129,7 +121,7 @@ def render_verify(result: Verification) -> str:
 
 def _restore(args: argparse.Namespace) -> int:
     deps = backup_dependencies(load(BackupSettings))
-    day = parse_day(args.date)
+    day = args.date
     entry, backup = load_sheet_backup(deps.store, args.sheet, day)
     if args.as_new_sheet:
         name = args.name or f"{backup.sheet.name} (restored {day.isoformat()})"
@@ -161,7 +153,9 @@ def register_backup(commands: Any) -> None:
     backup = commands.add_parser("backup", help="sheet backups: take one now, list them, verify their checksums")
     actions = backup.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="back up the configured sheets now (goes on from today's run)")
-    run.add_argument("--date", help="the backup's day, YYYY-MM-DD (default: today in the business time zone)")
+    run.add_argument(
+        "--date", type=iso_day, help="the backup's day, YYYY-MM-DD (default: today in the business time zone)"
+    )
     run.add_argument("--sheet", type=int, action="append", help="only this sheet id (repeatable)")
     run.add_argument(
         "--config",
@@ -172,7 +166,7 @@ def register_backup(commands: Any) -> None:
     listing = actions.add_parser("list", help="every day's backup: tier, sheets, rows, objects, size")
     listing.set_defaults(func=_list)
     verify = actions.add_parser("verify", help="re-read every object of a day's backup and check its SHA-256")
-    verify.add_argument("--date", help="the backup's day, YYYY-MM-DD (default: the latest)")
+    verify.add_argument("--date", type=iso_day, help="the backup's day, YYYY-MM-DD (default: the latest)")
     verify.set_defaults(func=_verify)
 
 
@@ -181,7 +175,7 @@ def register_restore(commands: Any) -> None:
         "restore", help="restore a sheet's backup as a new sheet, or diff it with a live sheet"
     )
     restore.add_argument("--sheet", type=int, required=True, help="the backed-up sheet's id")
-    restore.add_argument("--date", required=True, help="the backup's day, YYYY-MM-DD")
+    restore.add_argument("--date", required=True, type=iso_day, help="the backup's day, YYYY-MM-DD")
     how = restore.add_mutually_exclusive_group(required=True)
     how.add_argument(
         "--as-new-sheet", action="store_true", help="build a new sheet from the backup (never the live one)"

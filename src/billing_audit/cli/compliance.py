@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from billing_audit.cli.arguments import make_output_dir
+from billing_audit.cli.arguments import at_zone, iso_moment, make_output_dir
 from billing_audit.cli.exits import ExitCode
-from billing_audit.cli.report import parse_moment
 from billing_audit.config import load_config
 from billing_audit.errors import BadInput
 from billing_audit.pipeline.compliance import STANDARDS, ComplianceReport, build_compliance
@@ -20,8 +19,7 @@ from billing_audit.wiring import audit_config, compliance_dependencies
 
 def _compliance(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config is not None else audit_config(load(ComplianceSettings))
-    # Bad input is told before anything is read.
-    since, until = parse_moment(args.since, config.zone), parse_moment(args.until, config.zone)
+    since, until = at_zone(args.since, config.zone), at_zone(args.until, config.zone)
     out = make_output_dir(args.out)
     settings = load(ComplianceSettings)
     deps = compliance_dependencies(
@@ -53,8 +51,10 @@ def register(commands: Any) -> None:
         "compliance-report", help="a SOX or GDPR compliance report of a period, as Excel and HTML"
     )
     report.add_argument("--standard", required=True, type=str.upper, choices=STANDARDS)
-    report.add_argument("--since", required=True, help="period start: ISO date (midnight, business zone) or date-time")
-    report.add_argument("--until", required=True, help="period end (exclusive): ISO date or date-time")
+    report.add_argument(
+        "--since", required=True, type=iso_moment, help="period start: ISO date (midnight, business zone) or date-time"
+    )
+    report.add_argument("--until", required=True, type=iso_moment, help="period end (exclusive): ISO date or date-time")
     report.add_argument("--out", type=Path, default=Path("."), help="directory for the two files (default: here)")
     report.add_argument(
         "--pseudonymize", action="store_true", help="people as keyed pseudonyms (key: the pseudonym-key secret)"

@@ -12,11 +12,11 @@ import statistics
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from billing_audit.cli.arguments import positive_int
+from billing_audit.cli.arguments import at_zone, iso_moment, positive_int
 from billing_audit.cli.exits import ExitCode
 from billing_audit.cli.tables import Progress, table
 from billing_audit.cli.trail import trail_deps
@@ -41,19 +41,13 @@ QUERY_COLUMNS = (
 )
 
 
-def parse_when(text: str | None, default: datetime) -> datetime:
-    if text is None:
-        return default
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"--since/--until: not an ISO date or date-time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _at(moment: date | datetime | None, default: datetime) -> datetime:
+    return default if moment is None else at_zone(moment, UTC)
 
 
 def event_filter(args: argparse.Namespace, now: datetime) -> EventFilter:
-    until = parse_when(args.until, now)
-    since = parse_when(args.since, until - timedelta(days=DEFAULT_DAYS))
+    until = _at(args.until, now)
+    since = _at(args.since, until - timedelta(days=DEFAULT_DAYS))
     if since >= until:
         raise BadInput("--since must be before --until")
     return EventFilter(
@@ -225,8 +219,10 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", action="append", help="event type (repeatable)")
     parser.add_argument("--risk", action="append", choices=["LOW", "MEDIUM", "HIGH", "low", "medium", "high"])
     parser.add_argument("--work-request", help="work request #")
-    parser.add_argument("--since", help="ISO date or date-time, UTC when naive (default: 7 days before --until)")
-    parser.add_argument("--until", help="ISO date or date-time, UTC when naive (default: now)")
+    parser.add_argument(
+        "--since", type=iso_moment, help="ISO date or date-time, UTC when naive (default: 7 days before --until)"
+    )
+    parser.add_argument("--until", type=iso_moment, help="ISO date or date-time, UTC when naive (default: now)")
 
 
 def register_events(commands: Any) -> None:

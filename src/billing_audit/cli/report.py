@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from billing_audit.cli.arguments import at_zone, iso_moment
 from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.config import load_config
 from billing_audit.errors import BadInput
@@ -16,17 +15,6 @@ from billing_audit.pipeline.reports.build import ReportOutcome, ReportRequest, b
 from billing_audit.resources import CONFIG_ENV, REPORT_LINK_BASE_ENV
 from billing_audit.settings import ReportSettings, load
 from billing_audit.wiring import audit_config, report_dependencies
-
-
-def parse_moment(text: str, zone: ZoneInfo) -> datetime:
-    """An ISO date (midnight in the business zone) or date-time (the business zone when naive)."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=zone)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"--since/--until: not an ISO date or date-time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -40,8 +28,8 @@ def _report(args: argparse.Namespace) -> int:
         )
     request = ReportRequest(
         kind="on_demand",
-        since=parse_moment(args.since, config.zone) if args.since else None,
-        until=parse_moment(args.until, config.zone) if args.until else None,
+        since=at_zone(args.since, config.zone) if args.since else None,
+        until=at_zone(args.until, config.zone) if args.until else None,
         sheet_ids=args.sheet or [],
         force=args.force,
         link_days=settings.link_days,
@@ -79,8 +67,10 @@ def render(outcome: ReportOutcome) -> str:
 
 def register(commands: Any) -> None:
     report = commands.add_parser("report", help="build a report of the stored events now and print its links")
-    report.add_argument("--since", help="window start: ISO date or date-time (default: 7 days before --until)")
-    report.add_argument("--until", help="window end: ISO date or date-time (default: now)")
+    report.add_argument(
+        "--since", type=iso_moment, help="window start: ISO date or date-time (default: 7 days before --until)"
+    )
+    report.add_argument("--until", type=iso_moment, help="window end: ISO date or date-time (default: now)")
     report.add_argument("--sheet", type=int, action="append", help="only this sheet id (repeatable)")
     report.add_argument("--force", action="store_true", help="build one even when nothing was detected since the last")
     report.add_argument(
