@@ -87,6 +87,8 @@ def test_the_workbook_and_page_look_like_the_audit_reports() -> None:
     header = [cell.value for cell in closed[1]]
     rows = list(closed.iter_rows(min_row=2, max_row=4))
     assert all(row[0].number_format == DATE_TIME for row in rows)
+    # Its date-times hold no zone: the title of their column names it.
+    assert header[0] == f"Changed at ({CONFIG.timezone})" and header[-1] == "Event id"
     assert rows[0][header.index("Impact")].number_format == CURRENCY
     # User text stays text: a value typed "=2+2" is not a formula.
     formula = next(row[header.index("New value")] for row in rows if row[header.index("New value")].value == "=2+2")

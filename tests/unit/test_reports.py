@@ -14,7 +14,7 @@ from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
 from billing_audit.pipeline.reports.figures import to_row
 from billing_audit.pipeline.reports.links import open_link, token_hash
-from billing_audit.pipeline.reports.workbook import CURRENCY, DATE_TIME, SHEETS
+from billing_audit.pipeline.reports.workbook import CURRENCY, DATE_TIME, FONT, SHEETS
 from billing_audit.store.memory import MemoryEventStore
 from billing_audit.store.reports import LatestReportLinks
 from tests.unit.alert_builders import violation
@@ -76,7 +76,13 @@ def test_the_workbook_has_its_sheets_formats_filter_links_and_charts():
     assert details.freeze_panes == "A2"
     assert details.auto_filter.ref == f"A1:R{details.max_row}"
     header = [cell.value for cell in details[1]]
-    assert header[0] == "Changed at" and "Financial impact" in header and "Row link" in header
+    # Its date-times hold no zone: their columns' titles name it.
+    zone = outcome.figures.zone
+    assert header[0] == f"Changed at\n({zone})" and f"Detected at\n({zone})" in header and zone != "UTC"
+    assert details.row_dimensions[1].height == 30  # both lines shown
+    # Every cell names its font, styled or not: one without a name shows in a viewer's fallback.
+    assert {cell.font.name for ws in book.worksheets for row in ws.iter_rows() for cell in row} == {FONT}
+    assert "Financial impact" in header and "Row link" in header
     impact_col = header.index("Financial impact")
     rows = list(details.iter_rows(min_row=2))
     assert len(rows) == outcome.figures.total.events

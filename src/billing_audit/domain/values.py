@@ -101,6 +101,12 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def spreadsheet_time(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A spreadsheet date-time: the wall time in the business zone, without an offset (a workbook's
+    date-time holds none, so its column or its sheet names the zone)."""
+    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
+
+
 def parse_instant(text: str) -> datetime:
     """An ISO-8601 instant; a naive one is taken as UTC (Smartsheet returns `Z` times)."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))

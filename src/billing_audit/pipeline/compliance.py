@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from billing_audit.clock import Clock, system_clock
 from billing_audit.config import AuditConfig
@@ -28,6 +27,7 @@ from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.pseudonym import Pseudonymizer, pseudonymize_event, pseudonymize_review
 from billing_audit.domain.risk import CLOSED_WEEK_TYPES
 from billing_audit.domain.trail import BENIGN
+from billing_audit.domain.values import spreadsheet_time
 from billing_audit.pipeline.access_review import billed_columns
 from billing_audit.pipeline.backup import verify_backup
 from billing_audit.pipeline.trail import TrailDeps, verify_stored
@@ -100,10 +100,6 @@ class ComplianceDeps:
     retention: dict[str, str] = field(default_factory=dict)
 
 
-def _local(moment: datetime, zone: ZoneInfo) -> datetime:
-    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
-
-
 def _checked(check: StatusCheck | None, control: str) -> Status:
     if check is None:
         return Status(control, None, "not available where this report was built")
@@ -140,9 +136,9 @@ def build_compliance(
     report = ComplianceReport(
         standard=standard,
         title=f"Billing Audit {standard} compliance report",
-        since=_local(since, zone),
-        until=_local(until, zone),
-        generated_at=_local(deps.clock(), zone),
+        since=spreadsheet_time(since, zone),
+        until=spreadsheet_time(until, zone),
+        generated_at=spreadsheet_time(deps.clock(), zone),
         zone=config.timezone,
         pseudonymized=deps.pseudonyms is not None,
     )
@@ -215,7 +211,7 @@ def _sox(
             ],
             [
                 [
-                    _local(e.changed_at, zone),
+                    spreadsheet_time(e.changed_at, zone),
                     e.sheet_name,
                     e.row_id,
                     e.work_request,
@@ -248,8 +244,8 @@ def _sox(
                     ", ".join(
                         f"{kind} {count}" for kind, count in sorted(Counter(e.type.value for e in items).items())
                     ),
-                    _local(min(e.changed_at for e in items), zone),
-                    _local(max(e.changed_at for e in items), zone),
+                    spreadsheet_time(min(e.changed_at for e in items), zone),
+                    spreadsheet_time(max(e.changed_at for e in items), zone),
                 ]
                 for person, items in sorted(people.items(), key=lambda item: (-len(item[1]), item[0]))
             ],
@@ -433,7 +429,7 @@ def _gdpr(report: ComplianceReport, events: Iterable[AuditEvent], config: AuditC
             "People in the period",
             ["Person", "Events", "First change", "Last change"],
             [
-                [person, len(times), _local(min(times), zone), _local(max(times), zone)]
+                [person, len(times), spreadsheet_time(min(times), zone), spreadsheet_time(max(times), zone)]
                 for person, times in sorted(seen.items(), key=lambda item: (-len(item[1]), item[0]))
             ],
             note="Whose personal data the period's events hold: scope for a data subject's access request.",

@@ -59,7 +59,7 @@ def render_compliance_workbook(report: ComplianceReport) -> bytes:
         sheet.append([sheet.cell(label), sheet.cell(value, "ba_money" if "impact" in label.lower() else None)])
     used = {SUMMARY}
     for table in report.tables:
-        _table_sheet(book, table, used)
+        _table_sheet(book, table, used, report.zone)
     book.properties.title = report.title
     book.properties.creator = "Billing Audit"
     out = io.BytesIO()
@@ -78,11 +78,14 @@ def _title(name: str, used: set[str]) -> str:
     return title
 
 
-def _table_sheet(book: Workbook, table: Table, used: set[str]) -> None:
-    widths = [max(12, min(48, len(column) + 6)) for column in table.columns]
+def _table_sheet(book: Workbook, table: Table, used: set[str], zone: str) -> None:
+    # A spreadsheet's date-time holds no zone: the title of a column of times names it.
+    timed = {index for row in table.rows for index, value in enumerate(row) if isinstance(value, datetime)}
+    titles = [f"{column} ({zone})" if index in timed else column for index, column in enumerate(table.columns)]
+    widths = [max(12, min(48, len(title) + 6)) for title in titles]
     sheet = _Sheet(book, _title(table.title, used), widths)
     sheet.ws.freeze_panes = "A2"
-    sheet.header(table.columns)
+    sheet.header(titles)
     for row in table.rows:
         sheet.append([_value(sheet, column, value, table) for column, value in zip(table.columns, row, strict=True)])
     if not table.rows:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from billing_audit.domain.access import AccessReviewResult
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
-from billing_audit.domain.values import CellValue
+from billing_audit.domain.values import CellValue, spreadsheet_time
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
 ACTION_ITEMS = 10
@@ -123,11 +123,6 @@ class ReportFigures:
         return "CLEAR"
 
 
-def local(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A spreadsheet date-time: the wall time in the business zone, without an offset."""
-    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
-
-
 # Past this a spreadsheet's numbers (doubles) lose digits: such a value is written as its text.
 _EXACT_IN_A_SPREADSHEET = 10**15
 
@@ -163,7 +158,7 @@ def to_row(event: AuditEvent, zone: ZoneInfo, row_url: str) -> ReportRow:
         column=event.column or ("(row) qty x price -> total" if event.type is EventType.PRICE_MISMATCH else "(row)"),
         old_value=shown(event.old_value),
         new_value=shown(event.new_value),
-        changed_at=local(event.changed_at, zone),
+        changed_at=spreadsheet_time(event.changed_at, zone),
         changed_by=event.changed_by.lower() if event.changed_by else event.editor,
         type=event.type.value,
         violation=event.violation,
@@ -171,7 +166,7 @@ def to_row(event: AuditEvent, zone: ZoneInfo, row_url: str) -> ReportRow:
         risk_level=event.risk_level.value if event.risk_level is not None else "",
         risk_score=event.risk_score,
         factors=factors_of(event),
-        detected_at=local(event.detected_at, zone),
+        detected_at=spreadsheet_time(event.detected_at, zone),
         detected_via=event.detected_via.value,
         url=row_url,
     )
@@ -218,14 +213,14 @@ def compute(
         (r for r in rows if r.violation and r.risk_level == RiskLevel.HIGH),
         key=lambda r: (-r.risk_score, -abs(r.impact or 0.0), r.changed_at),
     )
-    local_since, local_until = local(since, zone), local(until, zone)
+    local_since, local_until = spreadsheet_time(since, zone), spreadsheet_time(until, zone)
     figures = ReportFigures(
         title=f"Billing Audit {kind.replace('_', '-')} report",
         kind=kind,
         zone=zone.key,
         since=local_since,
         until=local_until,
-        generated_at=local(generated_at, zone),
+        generated_at=spreadsheet_time(generated_at, zone),
         rows=rows,
         total=total,
         by_level=by_level,

@@ -9,8 +9,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from billing_audit import resources as res
+from billing_audit.domain.values import spreadsheet_time
 from billing_audit.pipeline.backlog import SheetBacklog
-from billing_audit.pipeline.reports.figures import Backlog, SheetCoverage, SystemFacts, local
+from billing_audit.pipeline.reports.figures import Backlog, SheetCoverage, SystemFacts
 from billing_audit.store.interfaces import MetricsReader, RunStore, StateStore
 
 HEALTH_METRICS = (
@@ -48,7 +49,7 @@ def system_facts(
             SheetCoverage(
                 sheet_id=sheet_id,
                 sheet_name=names.get(sheet_id) or (snapshot.sheet_name if snapshot else ""),
-                last_scan=local(snapshot.taken_at, zone) if snapshot else None,
+                last_scan=spreadsheet_time(snapshot.taken_at, zone) if snapshot else None,
                 rows_tracked=len(snapshot.rows) if snapshot else None,
                 events=events,
                 violations=violations,
@@ -74,7 +75,7 @@ def _backlog(runs: RunStore, zone: ZoneInfo) -> Backlog:
         backlog.sheets += 1
         backlog.rows_left += len(left)
         backlog.history_reads_left += sum(len(item.history_columns) for item in left)
-        read_at = local(saved.read_at, zone)
+        read_at = spreadsheet_time(saved.read_at, zone)
         backlog.oldest = read_at if backlog.oldest is None else min(backlog.oldest, read_at)
     return backlog
 

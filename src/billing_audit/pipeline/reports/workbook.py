@@ -25,7 +25,8 @@ from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow, Tally, local
+from billing_audit.domain.values import spreadsheet_time
+from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow, Tally
 
 SHEETS = ("Executive Dashboard", "Change Details", "System Insights", "Trends & Analytics", "Access Review")
 CURRENCY = '"$"#,##0.00;[Red]-"$"#,##0.00'
@@ -72,15 +73,21 @@ DETAIL_COLUMNS: tuple[tuple[str, float], ...] = (
 def _styles(book: Workbook) -> None:
     white = Font(name=FONT, bold=True, color="FFFFFF")
     named = [
-        NamedStyle("ba_header", font=white, fill=PatternFill("solid", fgColor=HEADER_FILL)),
+        NamedStyle(
+            "ba_header",
+            font=white,
+            fill=PatternFill("solid", fgColor=HEADER_FILL),
+            alignment=Alignment(wrap_text=True, vertical="top"),
+        ),
         NamedStyle("ba_title", font=Font(name=FONT, bold=True, size=16, color=HEADER_FILL)),
         NamedStyle("ba_section", font=Font(name=FONT, bold=True, size=12, color=HEADER_FILL)),
-        NamedStyle("ba_money", number_format=CURRENCY),
-        NamedStyle("ba_datetime", number_format=DATE_TIME),
-        NamedStyle("ba_date", number_format=DATE),
-        NamedStyle("ba_score", number_format=SCORE),
+        # Each style names the font: a style without one shows in the viewer's fallback (a serif).
+        NamedStyle("ba_money", font=Font(name=FONT), number_format=CURRENCY),
+        NamedStyle("ba_datetime", font=Font(name=FONT), number_format=DATE_TIME),
+        NamedStyle("ba_date", font=Font(name=FONT), number_format=DATE),
+        NamedStyle("ba_score", font=Font(name=FONT), number_format=SCORE),
         NamedStyle("ba_link", font=Font(name=FONT, color="0563C1", underline="single")),
-        NamedStyle("ba_wrap", alignment=Alignment(wrap_text=True, vertical="top")),
+        NamedStyle("ba_wrap", font=Font(name=FONT), alignment=Alignment(wrap_text=True, vertical="top")),
     ]
     named += [
         NamedStyle(f"ba_risk_{level}", fill=PatternFill("solid", fgColor=colour), font=Font(name=FONT, bold=True))
@@ -127,7 +134,10 @@ class _Sheet:
     def section(self, title: str) -> None:
         self.append([self.cell(title, "ba_section")])
 
-    def header(self, titles: Sequence[str]) -> int:
+    def header(self, titles: Sequence[str], *, lines: int = 1) -> int:
+        if lines > 1:
+            # A write-only sheet sizes no row to its wrapped text: the header's height is set.
+            self.ws.row_dimensions[self.row + 1].height = 15 * lines
         return self.append([self.cell(title, "ba_header") for title in titles])
 
 
@@ -151,6 +161,15 @@ def render_workbook(figures: ReportFigures) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# Columns of local times: a spreadsheet's date-time holds no zone, so their titles name it, on a
+# second line of the header.
+_LOCAL_TIME_COLUMNS = frozenset({"Changed at", "Detected at"})
+
+
+def _zoned(titles: Sequence[str], zone: str) -> list[str]:
+    return [f"{title}\n({zone})" if title in _LOCAL_TIME_COLUMNS else title for title in titles]
 
 
 def _period(figures: ReportFigures) -> str:
@@ -187,7 +206,7 @@ def _executive(book: Workbook, figures: ReportFigures) -> None:
     if not figures.action_items:
         sheet.append(["No HIGH-risk violations in this period."])
     else:
-        sheet.header(ACTION_COLUMNS)
+        sheet.header(_zoned(ACTION_COLUMNS, figures.zone), lines=2)
         for item in figures.action_items:
             sheet.append(
                 [
@@ -223,7 +242,7 @@ def _link_cell(sheet: _Sheet, url: str, *, real: bool) -> WriteOnlyCell:
 def _details(book: Workbook, figures: ReportFigures) -> None:
     sheet = _Sheet(book, SHEETS[1], [width for _, width in DETAIL_COLUMNS])
     sheet.ws.freeze_panes = "A2"
-    sheet.header([title for title, _ in DETAIL_COLUMNS])
+    sheet.header(_zoned([title for title, _ in DETAIL_COLUMNS], figures.zone), lines=2)
     for index, row in enumerate(figures.rows):
         sheet.append(_detail_values(sheet, row, real_link=index < MAX_SHEET_HYPERLINKS))
     last_column = get_column_letter(len(DETAIL_COLUMNS))
@@ -388,7 +407,7 @@ def _access_review(book: Workbook, figures: ReportFigures) -> None:
     if review is None:
         sheet.append(["No access review stored yet (billing-audit access-review, or its monthly schedule)."])
         return
-    sheet.append(["Reviewed", sheet.cell(local(review.reviewed_at, ZoneInfo(figures.zone)), "ba_datetime")])
+    sheet.append(["Reviewed", sheet.cell(spreadsheet_time(review.reviewed_at, ZoneInfo(figures.zone)), "ba_datetime")])
     sheet.append(["Sheets reviewed", len(review.sheets)])
     sheet.append(["People with access", review.people])
     sheet.append(["Approvals weighed", review.approvals])
