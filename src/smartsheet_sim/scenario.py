@@ -231,6 +231,10 @@ class ScenarioSheet(BaseModel):
         titles = [c.title for c in self.columns]
         if len(set(titles)) != len(titles):
             raise ValueError(f"sheet {self.id} has duplicate column titles")
+        # A Smartsheet sheet has exactly one primary column; none marked makes the first one it.
+        primaries = [c.title for c in self.columns if c.primary]
+        if len(primaries) > 1:
+            raise ValueError(f"sheet {self.id} marks {len(primaries)} primary columns; a sheet has one")
         seen: set[int] = set()
         for row in self.rows:
             if row.id in seen:

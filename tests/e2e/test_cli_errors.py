@@ -63,6 +63,10 @@ def _edit(field, value):
             lambda d: d["users"][0].update(active="yes"),
             "scenario field users.0.active: Input should be a valid boolean",
         ),
+        (
+            lambda d: d["sheets"][0]["columns"][1].update(primary=True),
+            "sheet 3001 marks 2 primary columns; a sheet has one",
+        ),
         # An edit after `now` is never played, yet a row the file lacks is still a broken file.
         (
             lambda d: d["edits"].append(
