@@ -78,12 +78,16 @@ EVENTS_TABLE = TableSpec(
     ttl_attribute="expires_at",
 )
 
-# Scan state: one "state" item per sheet plus the chunks of its row snapshot.
+# Scan state: one "state" item per sheet plus the chunks of its row snapshot.  Beside it, the
+# trail's log, the report ledger, approvals and access reviews.  Only approvals and reviews carry
+# the TTL attribute (kept as long as the events they are evidence for); the trail's entries and
+# the ledger's records name an `expires_at` of their own that DynamoDB must not act on.
 STATE_TABLE = TableSpec(
     logical_id="StateTable",
     env_var="STATE_TABLE",
     partition=Key("pk"),
     sort=Key("sk"),
+    ttl_attribute="purge_at",
 )
 
 # Powertools idempotency layout (its default key and TTL attribute names).

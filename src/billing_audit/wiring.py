@@ -171,7 +171,7 @@ def aws_dependencies(
         # Alerts link the latest report while its links live (the ledger is in the state table).
         report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
         trail=trail_log(config, settings.state_table, settings.events_table),
-        approvals=DynamoApprovalStore(dynamodb.Table(settings.state_table)),
+        approvals=DynamoApprovalStore(dynamodb.Table(settings.state_table), config.retention_days),
         # Source and IP of each change from Event Reporting, only where it is configured.
         sources=SaveSources(SdkAccess(sdk), sdk.users, config.event_reporting, clock)
         if config.event_reporting.enabled
@@ -202,10 +202,10 @@ def access_review_dependencies(
         smartsheet=sdk,
         sharing=access,
         events=event_store(config, settings.events_table, clock),
-        approvals=DynamoApprovalStore(state),
+        approvals=DynamoApprovalStore(state, config.retention_days),
         state=DynamoStateStore(state),
         alerts=SnsAlertPublisher(boto3.client("sns"), settings.alerts_topic_arn),
-        reviews=DynamoAccessReviewStore(state),
+        reviews=DynamoAccessReviewStore(state, config.retention_days),
         clock=clock,
         event_reporting=access if config.event_reporting.enabled else None,
     )

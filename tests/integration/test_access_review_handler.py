@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from billing_audit.cli import main
+from billing_audit.domain.values import utc_iso
 from billing_audit.resources import STATE_TABLE
 from billing_audit.store.access import DynamoAccessReviewStore, DynamoApprovalStore
 from billing_audit_local.lambdas import invoke, load_handler
@@ -21,6 +22,7 @@ from smartsheet_sim.scenario import load_scenario
 from tests.e2e.test_scenarios import SCENARIOS
 
 SCENARIO = SCENARIOS / "access-review.json"
+RETENTION_DAYS = 400
 
 
 @pytest.fixture
@@ -37,7 +39,8 @@ def test_the_scheduled_review_stores_what_the_scenario_implies(cloud, lambda_env
     with Simulator(scenario) as sim:
         monkeypatch.setenv("SMARTSHEET_ACCESS_TOKEN", sim.token)
         monkeypatch.setenv("SMARTSHEET_API_BASE", sim.start())
-        monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
+        config = config_for(scenario).model_copy(update={"retention_days": RETENTION_DAYS})
+        monkeypatch.setenv("BILLING_AUDIT_CONFIG", config.model_dump_json())
         load_handler("scan")._settings.cache_clear()
         sim.apply_edits_through(scenario.baseline_at)
         invoke("scan", {})
@@ -58,6 +61,20 @@ def test_the_scheduled_review_stores_what_the_scenario_implies(cloud, lambda_env
     # The approvals the scans kept: Bob's and Ana's moves into Approved.
     approvals = DynamoApprovalStore(state).between(scenario.baseline_at, scenario.now)
     assert sorted((a.row_id, a.by) for a in approvals) == [(710001, "bob@example.com"), (710002, "ana@example.com")]
+    # Both are kept as long as the events: each item carries the state table's TTL attribute.
+    ttl, kept = str(STATE_TABLE.ttl_attribute), RETENTION_DAYS * 86_400
+    items = state.scan()["Items"]
+    purge = {(item["pk"], item["sk"]): int(item[ttl]) for item in items if ttl in item}
+    assert {key: at for key, at in purge.items() if str(key[0]).startswith("approval#")} == {
+        (f"approval#{a.at:%Y-%m}", f"{utc_iso(a.at)}#{a.approval_id}"): int(a.at.timestamp()) + kept for a in approvals
+    }
+    reviewed = int(stored.reviewed_at.timestamp()) + kept
+    assert (
+        purge[("access-review", "latest")] == purge[("access-review", f"run#{utc_iso(stored.reviewed_at)}")] == reviewed
+    )
+    # Nothing else in the table is the TTL's to delete: not the trail's log, the scans' state.
+    assert {str(key[0]).split("#")[0] for key in purge} == {"approval", "access-review"}
+    assert len(purge) < len(items)
     assert '"AccessReviewFindings"' in capsys.readouterr().out  # the EMF metric
 
 

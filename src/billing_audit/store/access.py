@@ -5,6 +5,10 @@ events table or its trail.  Items (partition `pk`, sort `sk`):
 - `approval#<YYYY-MM>` / `<at>#<approval id>`: one approval, by the UTC month of its time, so a
   window is one query per month it spans; a replayed row writes the same item again.
 - `access-review` / `latest` and `access-review` / `run#<reviewed at>`: each review's result.
+
+With the audit's `retention_days`, each item carries the state table's TTL attribute: kept as long
+as an event of the same moment is (approvals and reviews are the evidence a compliance report
+weighs beside the events).  DynamoDB deletes an item some time after it, not at it.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from boto3.dynamodb.conditions import Key
 
 from billing_audit.domain.access import AccessReviewResult, Approval
 from billing_audit.domain.values import utc_iso
+from billing_audit.resources import STATE_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -39,6 +44,13 @@ class AccessReviewStore(Protocol):
     def latest(self) -> AccessReviewResult | None: ...
 
 
+def _purge(item: dict[str, Any], at: datetime, retention_days: int | None) -> dict[str, Any]:
+    """The item, with the time DynamoDB may delete it where the audit keeps events for a while."""
+    if retention_days:
+        item[str(STATE_TABLE.ttl_attribute)] = int(at.timestamp()) + retention_days * 86_400
+    return item
+
+
 def _months(start: datetime, end: datetime) -> list[str]:
     months, year, month = [], start.year, start.month
     while (year, month) <= (end.year, end.month):
@@ -48,8 +60,9 @@ def _months(start: datetime, end: datetime) -> list[str]:
 
 
 class DynamoApprovalStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, retention_days: int | None = None) -> None:
         self.table = table
+        self.retention_days = retention_days
 
     def add(self, approvals: Sequence[Approval]) -> None:
         if not approvals:
@@ -57,13 +70,12 @@ class DynamoApprovalStore:
         with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for approval in approvals:
                 at = utc_iso(approval.at)
-                batch.put_item(
-                    Item={
-                        "pk": f"approval#{at[:7]}",
-                        "sk": f"{at}#{approval.approval_id}",
-                        "approval": approval.model_dump_json(),
-                    }
-                )
+                item = {
+                    "pk": f"approval#{at[:7]}",
+                    "sk": f"{at}#{approval.approval_id}",
+                    "approval": approval.model_dump_json(),
+                }
+                batch.put_item(Item=_purge(item, approval.at, self.retention_days))
 
     def between(self, start: datetime, end: datetime) -> list[Approval]:
         found: list[Approval] = []
@@ -84,13 +96,15 @@ class DynamoApprovalStore:
 
 
 class DynamoAccessReviewStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, retention_days: int | None = None) -> None:
         self.table = table
+        self.retention_days = retention_days
 
     def save(self, result: AccessReviewResult) -> None:
         body = json.dumps(result.to_record(), sort_keys=True)
-        self.table.put_item(Item={"pk": REVIEW_PK, "sk": f"run#{utc_iso(result.reviewed_at)}", "review": body})
-        self.table.put_item(Item={"pk": REVIEW_PK, "sk": "latest", "review": body})
+        for sk in (f"run#{utc_iso(result.reviewed_at)}", "latest"):
+            item = {"pk": REVIEW_PK, "sk": sk, "review": body}
+            self.table.put_item(Item=_purge(item, result.reviewed_at, self.retention_days))
 
     def latest(self) -> AccessReviewResult | None:
         item = self.table.get_item(Key={"pk": REVIEW_PK, "sk": "latest"}, ConsistentRead=True).get("Item")
