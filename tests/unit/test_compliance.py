@@ -52,6 +52,15 @@ def test_gdpr_says_what_is_held_where_how_long_and_why() -> None:
     report = build_compliance("GDPR", SINCE, UNTIL, CONFIG, compliance_deps())
     held = {row[0]: row for row in table(report, "Personal data held").rows}
     assert held["Editors' emails"][3].startswith("2557 days") and "Art. 6(1)(c)" in held["Editors' emails"][4]
+    # Approvals and access reviews are kept as long as the events (the state table's TTL).
+    assert held["Approvers' emails"][3] == held["Access reviews"][3]
+    assert held["Approvers' emails"][3].startswith("2557 days from the approval or review (DynamoDB TTL)")
+    forever = CONFIG.model_copy(update={"retention_days": None})
+    kept = {
+        r[0]: r[3]
+        for r in table(build_compliance("GDPR", SINCE, UNTIL, forever, compliance_deps()), "Personal data held").rows
+    }
+    assert kept["Approvers' emails"] == kept["Editors' emails"] == "kept until deleted (no retention_days configured)"
     assert "Source and IP address of saves" not in held  # Event Reporting is off
     on = CONFIG.model_copy(update={"event_reporting": CONFIG.event_reporting.model_copy(update={"enabled": True})})
     assert "Source and IP address of saves" in {

@@ -365,7 +365,6 @@ RIGHTS = (
     ),
 )
 DEFAULT_RETENTION = {
-    "approvals": "kept until deleted (no expiry yet: README, Unfinished)",
     "roster": "while configured",
     "reports": "365 days (deployment default retention.reports_days)",
     "backups": "dailies 30 days, monthlies 12 months, under Object Lock (deployment default backups.*)",
@@ -382,6 +381,11 @@ def _gdpr(report: ComplianceReport, events: Iterable[AuditEvent], config: AuditC
     retention = {**DEFAULT_RETENTION, **deps.retention}
     retention["events"] = (
         f"{config.retention_days} days from the change (DynamoDB TTL); trail digests as long"
+        if config.retention_days
+        else "kept until deleted (no retention_days configured)"
+    )
+    retention["approvals"] = (
+        f"{config.retention_days} days from the approval or review (DynamoDB TTL), as long as the events"
         if config.retention_days
         else "kept until deleted (no retention_days configured)"
     )
