@@ -165,6 +165,17 @@ def test_example_cell_history_reads_are_no_more_than_the_rules_require(tmp_path)
     assert calls["by_phase"]["baseline"] == {"GET /sheets/{sheetId}/columns": 1, "GET /sheets/{sheetId}": 1}
 
 
+def test_a_price_mismatch_on_a_row_read_in_part_is_confirmed_from_every_price_cell(tmp_path):
+    out = tmp_path / "out"
+    assert main(["demo", "--scenario", str(SCENARIOS / "price-revert-open-row.json"), "--out", str(out)]) == 0
+    calls = json.loads((out / "summary.json").read_text())["api_calls"]
+    # Open rows, so only the cells that differ are read: 610001 Quantity and Total, then Unit Price
+    # once its replay found a mismatch (the price went up and back down: the two saves that looked
+    # mismatched with it unread were not); 610002 Quantity and Total, consistent, nothing more;
+    # 610003 Unit Price, then Quantity and Total to confirm its mismatch.
+    assert calls["cell_history"] == 3 + 2 + 3
+
+
 def test_the_reconciling_scan_does_not_read_again_what_the_webhook_path_audited(tmp_path):
     out = tmp_path / "out"
     assert main(["demo", "--mode", "webhook", "--out", str(out)]) == 0

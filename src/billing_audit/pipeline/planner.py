@@ -5,16 +5,19 @@
 - A row added since and edited after creation: every rule column, to learn what it was created with;
   one never edited since creation needs none (its current values are its creation values).
 - A row the webhook path has already audited through its current `modifiedAt`: nothing at all.
+
+One read is decided after the replay (`price_columns_to_confirm`): a price mismatch on a row whose
+other price cells were not read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from billing_audit.domain.detect import AuditContext
-from billing_audit.domain.models import ColumnMap
+from billing_audit.domain.models import AuditEvent, ColumnMap, EventType
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
 from billing_audit.domain.values import values_equal
 from billing_audit.smartsheet.models import RowData, SheetData
@@ -74,6 +77,20 @@ def plan_scan(
         if columns:
             plan.history_columns[row.id] = tuple(columns)
     return plan
+
+
+def price_columns_to_confirm(
+    events: Sequence[AuditEvent], read: Sequence[str], ctx: AuditContext, columns: ColumnMap
+) -> tuple[str, ...]:
+    """The price cells (quantity, unit price, total) to read before a replay's price mismatch is
+    reported: a cell whose history was not read was taken as unchanged since it was last seen, and a
+    change there and back (a unit price raised with its total, then lowered again) would make a
+    mismatch that never was.  Read only when the replay found one: most rows are consistent."""
+    if not any(event.type is EventType.PRICE_MISMATCH for event in events):
+        return ()
+    policy = ctx.policy
+    prices = (policy.quantity_column, policy.unit_price_column, policy.total_price_column)
+    return tuple(title for title in prices if title not in read and columns.has(title))
 
 
 def _modified_since(row: RowData, known: RowSnapshot, columns: ColumnMap) -> bool:

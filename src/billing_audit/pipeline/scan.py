@@ -47,9 +47,15 @@ from billing_audit.pipeline.backlog import (
 )
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.holds import column_hold, hold, release
-from billing_audit.pipeline.planner import ScanPlan, plan_scan, rows_modified_since
+from billing_audit.pipeline.planner import ScanPlan, plan_scan, price_columns_to_confirm, rows_modified_since
 from billing_audit.pipeline.record import record_approvals, record_events
-from billing_audit.pipeline.timelines import ADDED_SINCE_ANY_TIME, build_timeline, newest_seen, snapshot_rows
+from billing_audit.pipeline.timelines import (
+    ADDED_SINCE_ANY_TIME,
+    build_timeline,
+    newest_seen,
+    snapshot_rows,
+    with_history_of,
+)
 from billing_audit.smartsheet.gateway import SmartsheetError, SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
 from billing_audit.store.interfaces import RunInProgress
@@ -374,7 +380,7 @@ def _drain(
         if sheet.abandoned:
             continue
         try:
-            events = _replay_row(sheet, item, config, deps)
+            events, reads = _replay_row(sheet, item, config, deps)
         except SmartsheetError as exc:
             if exc.status == HTTPStatus.NOT_FOUND and _row_gone(sheet, item, deps):
                 # Deleted since the run read the sheet: nothing to replay now; the next run finds
@@ -392,9 +398,9 @@ def _drain(
         sheet.result.events.extend(events)
         deps.runs.mark_done(sheet.backlog.sheet_id, sheet.backlog.run_id, item.row_id)
         sheet.done.add(item.row_id)
-        sheet.result.history_reads += len(item.history_columns)
+        sheet.result.history_reads += reads
         progress.rows_done += 1
-        progress.history_reads += len(item.history_columns)
+        progress.history_reads += reads
     for sheet in sheets:
         if not sheet.pending and not sheet.abandoned:
             with collector_paused():  # the whole snapshot, loaded and saved: see bulk.py
@@ -415,7 +421,8 @@ def _row_gone(sheet: _OpenSheet, item: RowWork, deps: AuditDeps) -> bool:
         return False
 
 
-def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: AuditDeps) -> list[AuditEvent]:
+def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: AuditDeps) -> tuple[list[AuditEvent], int]:
+    """The row's events, and how many cell histories it took."""
     backlog, snapshot = sheet.backlog, sheet.snapshot
     row = sheet.row(item.row_id)
     ctx = _context(config, backlog.sheet, deps.clock())
@@ -426,8 +433,16 @@ def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: Aud
         known = snapshot.rows[row.id]
         timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=known)
         since = known.modified_at or snapshot.taken_at
+    events = detect_row(timeline, ctx, since=since)
+    reads = len(item.history_columns)
+    confirm = price_columns_to_confirm(events, item.history_columns, ctx, backlog.sheet.columns)
+    if confirm:
+        order = ctx.policy.rule_columns
+        timeline = with_history_of(timeline, backlog.sheet, deps.smartsheet, confirm, order)
+        events = detect_row(timeline, ctx, since=since)
+        reads += len(confirm)
     record_approvals(timeline, since, config, deps)
-    return detect_row(timeline, ctx, since=since)
+    return events, reads
 
 
 def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps, alerts: AlertBatch) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from billing_audit.bulk import prevalidated
-from billing_audit.domain.models import RowCreation, RowTimeline
+from billing_audit.domain.models import CellEntry, RowCreation, RowTimeline
 from billing_audit.domain.snapshot import RowSnapshot
 from billing_audit.smartsheet.gateway import SmartsheetGateway
 from billing_audit.smartsheet.models import RowData, SheetData
@@ -45,11 +45,7 @@ def build_timeline(
     known: RowSnapshot | None,
 ) -> RowTimeline:
     """`known` is the row as last seen; None for a row added since, which then carries its creation."""
-    history = []
-    for title in history_columns:
-        column_id = sheet.columns.id_of(title)
-        if column_id is not None:
-            history.extend(gateway.cell_history(sheet.id, row.id, column_id, title))
+    history = _histories(sheet, row.id, gateway, history_columns)
     created = None
     if known is None and row.created_at is not None:
         created = RowCreation(at=row.created_at, by=row.created_by)
@@ -64,3 +60,24 @@ def build_timeline(
         history=history,
         created=created,
     )
+
+
+def with_history_of(
+    timeline: RowTimeline, sheet: SheetData, gateway: SmartsheetGateway, more: Sequence[str], order: Sequence[str]
+) -> RowTimeline:
+    """The timeline with the histories of `more` columns read as well, its entries in `order` of
+    their columns (the order a replay gives saves of one second), each column's as served."""
+    read = _histories(sheet, timeline.row_id, gateway, more)
+    columns = timeline.history_columns | frozenset(more)
+    rank = {title: index for index, title in enumerate(order)}
+    history = sorted([*timeline.history, *read], key=lambda entry: rank.get(entry.column, len(rank)))
+    return timeline.model_copy(update={"history_columns": columns, "history": history})
+
+
+def _histories(sheet: SheetData, row_id: int, gateway: SmartsheetGateway, columns: Sequence[str]) -> list[CellEntry]:
+    history: list[CellEntry] = []
+    for title in columns:
+        column_id = sheet.columns.id_of(title)
+        if column_id is not None:
+            history.extend(gateway.cell_history(sheet.id, row_id, column_id, title))
+    return history
