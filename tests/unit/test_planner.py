@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from billing_audit.domain.models import ColumnMap
+from billing_audit.domain.detect import detect_row
+from billing_audit.domain.models import ColumnMap, EventType
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.pipeline.planner import plan_scan, rows_modified_since
+from billing_audit.pipeline.planner import plan_scan, price_columns_to_confirm, rows_modified_since
 from billing_audit.smartsheet.models import RowData, SheetData
-from tests.unit.builders import BASELINE, NOW, at, billing_row, context
+from tests.unit.builders import BASELINE, NOW, at, billing_row, context, timeline
 
 COLUMN_IDS = {
     t: i
@@ -112,3 +113,41 @@ def test_a_row_saved_again_in_the_second_it_was_read_is_told_by_its_values():
     plan = plan_scan(snapshot, _changes([saved_after_the_read, untouched]), context(), NOW)
     assert [row.id for row in plan.changed_rows] == [1]
     assert plan.history_columns == {1: ("Quantity",)}
+
+
+def _found(start, saves):
+    return detect_row(timeline(start, saves), context(), since=BASELINE)
+
+
+PRICES = ("Quantity", "Unit Price", "Redlined Total Price")
+
+
+def test_a_price_mismatch_found_with_price_cells_unread_asks_for_them():
+    open_row = billing_row(**{"Week Ending": "2026-11-29"})
+    columns = _changes([]).columns
+    repriced = _found(open_row, [("2026-11-12T10:00:00Z", "bob@x.com", {"Unit Price": 120.0})])
+    assert [e.type for e in repriced] == [EventType.PRICE_MISMATCH]
+    assert price_columns_to_confirm(repriced, ("Unit Price",), context(), columns) == (
+        "Quantity",
+        "Redlined Total Price",
+    )
+    assert price_columns_to_confirm(repriced, PRICES, context(), columns) == ()  # all read: nothing left
+    # A sheet without a unit price column: the cells it has.
+    no_price = ColumnMap(ids_by_title={t: i for t, i in COLUMN_IDS.items() if t != "Unit Price"})
+    assert price_columns_to_confirm(repriced, ("Quantity",), context(), no_price) == ("Redlined Total Price",)
+    # Consistent saves found nothing resting on the prices: no read.
+    consistent = _found(
+        open_row, [("2026-11-12T10:00:00Z", "bob@x.com", {"Quantity": 12, "Redlined Total Price": 1200.0})]
+    )
+    assert consistent and not any(e.violation for e in consistent)
+    assert price_columns_to_confirm(consistent, ("Quantity", "Redlined Total Price"), context(), columns) == ()
+
+
+def test_a_violation_priced_at_an_unread_unit_price_asks_for_it():
+    locked = billing_row(**{"Week Ending": "2026-11-29", "Status": "Approved"})
+    found = _found(locked, [("2026-11-12T10:00:00Z", "bob@x.com", {"Quantity": 11})])
+    assert (EventType.LOCKED_ROW_CHANGE, "Quantity") in [(e.type, e.column) for e in found]
+    assert price_columns_to_confirm(found, ("Quantity", "Status"), context(), _changes([]).columns) == (
+        "Unit Price",
+        "Redlined Total Price",
+    )

@@ -82,13 +82,18 @@ def plan_scan(
 def price_columns_to_confirm(
     events: Sequence[AuditEvent], read: Sequence[str], ctx: AuditContext, columns: ColumnMap
 ) -> tuple[str, ...]:
-    """The price cells (quantity, unit price, total) to read before a replay's price mismatch is
-    reported: a cell whose history was not read was taken as unchanged since it was last seen, and a
-    change there and back (a unit price raised with its total, then lowered again) would make a
-    mismatch that never was.  Read only when the replay found one: most rows are consistent."""
-    if not any(event.type is EventType.PRICE_MISMATCH for event in events):
-        return ()
+    """The price cells (quantity, unit price, total) to read before a replay's findings that rest
+    on them are reported: a price mismatch, or a violation on the quantity (its impact is priced at
+    the unit price after the save).  A cell whose history was not read was taken as unchanged since
+    it was last seen, and a change there and back (a unit price raised with its total, then lowered
+    again) would make a mismatch that never was, or misprice a change.  Read only when the replay
+    found such a finding: most rows have none."""
     policy = ctx.policy
+    if not any(
+        event.type is EventType.PRICE_MISMATCH or (event.violation and event.column == policy.quantity_column)
+        for event in events
+    ):
+        return ()
     prices = (policy.quantity_column, policy.unit_price_column, policy.total_price_column)
     return tuple(title for title in prices if title not in read and columns.has(title))
 
