@@ -6,8 +6,8 @@
   one never edited since creation needs none (its current values are its creation values).
 - A row the webhook path has already audited through its current `modifiedAt`: nothing at all.
 
-One read is decided after the replay (`price_columns_to_confirm`): a price mismatch on a row whose
-other price cells were not read.
+One read is decided after the replay (`price_columns_to_confirm`): the price cells not yet read of
+a row read in part whose replay found a price mismatch or a violation on the quantity.
 """
 
 from __future__ import annotations
