@@ -248,9 +248,10 @@ def _report(
         # The review the demo ran after the audit: the workbook's Access Review sheet.
         access_reviews=DynamoAccessReviewStore(state),
     )
-    # Every event of the run was detected at or after the baseline and by `now` (the scans' times).
+    # Every event of the run was detected at or after the baseline and by now on the run's clock,
+    # which waits at the rate limits may have carried past the scenario's `now`.
     request = ReportRequest(
-        kind="on_demand", since=scenario.baseline_at, until=scenario.now + timedelta(seconds=1), force=True
+        kind="on_demand", since=scenario.baseline_at, until=deps.clock() + timedelta(seconds=1), force=True
     )
     outcome = build_report(request, report_deps, zone=config.zone, configured_sheets=config.sheets.sheet_ids)
     (out_dir / "report.xlsx").write_bytes(outcome.workbook)

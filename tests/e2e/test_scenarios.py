@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from billing_audit.cli import main
 from billing_audit_local.scenario import bundled_example
@@ -118,6 +119,11 @@ def test_scenario(name, path, expected, mode, tmp_path, capsys):
         assert ids == _SCAN_IDS[name]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["violations"] == sum(1 for e in events if e["violation"])
+    # The run's report holds every event it detected, those detected after waits carried it past `now`.
+    details = load_workbook(out / "report.xlsx", read_only=True)["Change Details"]
+    assert sorted(row[-1] for row in details.iter_rows(min_row=2, values_only=True)) == sorted(
+        e["event_id"] for e in events
+    )
     assert all(0 <= e["risk_score"] <= 1 and 0 <= e["anomaly_score"] <= 1 for e in events)
     if mode == "scan":
         assert all(e["detected_via"] == "scan" for e in events)
