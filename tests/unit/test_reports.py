@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from billing_audit.domain.models import EventType
+from billing_audit.domain.models import EventType, RiskFactor
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
 from billing_audit.pipeline.reports.figures import to_row
@@ -218,3 +218,31 @@ def test_a_price_mismatch_row_says_which_value_is_which():
     assert (row.column, row.old_value, row.new_value) == ("(row) qty x price -> total", 300, 350)
     deleted = violation(kind=EventType.CLOSED_ROW_DELETED, column=None, changed_by=None)
     assert to_row(deleted, ZoneInfo("UTC"), "").column == "(row)"
+
+
+def test_off_hours_violations_are_those_the_risk_factors_say_were_off_hours():
+    # The risk policy's hours, weekends and holidays, as the events' factors carry them; a violation
+    # at 05:00 without such a factor (a deletion the scan dates only to itself) is not counted.
+    factor = {
+        "outside_business_hours": RiskFactor(code="outside_business_hours", label="Outside (19:00)", weight=0.3),
+        "weekend": RiskFactor(code="weekend", label="Weekend (Saturday)", weight=0.2),
+        "holiday": RiskFactor(code="holiday", label="Holiday (2026-11-26)", weight=0.25),
+        "closed_week": RiskFactor(code="closed_week_change", label="Closed week", weight=0.4),
+    }
+    events = week_of_events(8)
+    marked = [["outside_business_hours"], ["weekend", "closed_week"], ["holiday"], ["closed_week"], [], []]
+    events = [
+        event.model_copy(
+            update={
+                "violation": index < 5,
+                "type": EventType.POST_CLOSE_CHANGE if index < 5 else EventType.CHANGE,
+                "risk_factors": [factor[code] for code in (marked[index] if index < len(marked) else ["weekend"])],
+            }
+        )
+        for index, event in enumerate(events)
+    ]
+    outcome, *_ = build(events, kind="weekly")
+    assert outcome.figures.after_hours_violations == 3
+    assert any(
+        "3 violation(s) were made outside business hours" in advice for advice in outcome.figures.recommendations
+    )

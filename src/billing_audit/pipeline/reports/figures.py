@@ -172,8 +172,13 @@ def to_row(event: AuditEvent, zone: ZoneInfo, row_url: str) -> ReportRow:
     )
 
 
-def _after_hours(moment: datetime) -> bool:
-    return moment.weekday() >= 5 or not 6 <= moment.hour < 20
+# The risk factors that say a change was made off business hours (the risk policy's hours, weekends
+# and holidays, in the business zone); a deletion the scan dates only to itself carries none.
+_OFF_HOURS_FACTORS = frozenset({"outside_business_hours", "weekend", "holiday"})
+
+
+def off_hours(event: AuditEvent) -> bool:
+    return any(factor.code in _OFF_HOURS_FACTORS for factor in event.risk_factors)
 
 
 def compute(
@@ -198,6 +203,7 @@ def compute(
     after_hours = 0
     for event in events:
         row = to_row(event, zone, row_url(event.sheet_id, event.row_id))
+        after_hours += event.violation and off_hours(event)
         rows.append(row)
         total.add(row)
         if row.risk_level in by_level:
@@ -207,7 +213,6 @@ def compute(
         by_person[row.changed_by].add(row)
         by_sheet[row.sheet_name].add(row)
         by_via[row.detected_via] += 1
-        after_hours += row.violation and _after_hours(row.changed_at)
     rows.sort(key=lambda r: (r.changed_at, r.sheet_id, r.row_id, r.column, r.event_id))
     ranked = sorted(
         (r for r in rows if r.violation and r.risk_level == RiskLevel.HIGH),
@@ -273,8 +278,8 @@ def recommend(figures: ReportFigures) -> list[str]:
             )
     if figures.after_hours_violations:
         advice.append(
-            f"{figures.after_hours_violations} violation(s) were made outside 06:00-20:00 on weekdays "
-            f"({figures.zone}): confirm they were authorised."
+            f"{figures.after_hours_violations} violation(s) were made outside business hours, on a weekend "
+            f"or on a holiday ({figures.zone}; see their risk factors): confirm they were authorised."
         )
     scanned = sum(figures.by_via.values())
     scan_only = figures.by_via.get(DetectedVia.SCAN.value, 0)
