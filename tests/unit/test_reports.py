@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from billing_audit.domain.models import EventType, RiskFactor
+from billing_audit.pipeline.reports import dashboard as dashboard_module
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
 from billing_audit.pipeline.reports.figures import to_row
@@ -246,3 +248,17 @@ def test_off_hours_violations_are_those_the_risk_factors_say_were_off_hours():
     assert any(
         "3 violation(s) were made outside business hours" in advice for advice in outcome.figures.recommendations
     )
+
+
+def test_a_net_loss_bar_is_drawn_leftwards_from_zero_in_red():
+    svg = dashboard_module._bars([("North Billing", -135.0), ("South Billing", 155.0)], money=True)
+    (north_x, north_w, north_fill), (south_x, _south_w, south_fill) = re.findall(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="16" rx="2" fill="([^"]+)"/>', svg
+    )
+    zero = float(re.search(r'<line x1="([\d.]+)"', svg).group(1))
+    assert float(north_x) + float(north_w) == pytest.approx(zero) and north_fill == dashboard_module.NEGATIVE
+    assert float(south_x) == pytest.approx(zero) and south_fill != dashboard_module.NEGATIVE
+    assert "-$135.00" in svg and "$155.00" in svg
+    # All positive: bars start at the labels' edge, no zero line.
+    plain = dashboard_module._bars([("A", 1.0), ("B", 2.0)])
+    assert "<line" not in plain and dashboard_module.NEGATIVE not in plain

@@ -60,6 +60,9 @@ document.querySelectorAll('table.sortable').forEach(function(table){
 """
 
 
+NEGATIVE = "#c0392b"  # a bar below zero
+
+
 def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
@@ -77,25 +80,34 @@ def _bars(
     money: bool = False,
     colours: Sequence[str] = (),
 ) -> str:
-    """A horizontal bar chart as inline SVG, labels left, values right."""
+    """A horizontal bar chart as inline SVG, labels left, values right.  With a negative value the
+    bars start from a zero line in the middle, negative ones leftwards in red, so a net loss never
+    reads as a gain."""
     if not items:
         return '<p class="note">No data in this period.</p>'
     row_height, label_width, bar_width = 22, 130, 170
     largest = max((abs(value) for _, value in items), default=0) or 1
+    signed = any(value < 0 for _, value in items)
+    zero, scale = (label_width + bar_width / 2, bar_width / 2) if signed else (label_width, bar_width)
     height = row_height * len(items) + 6
     parts = [
         f'<svg viewBox="0 0 {label_width + bar_width + 90} {height}" role="img" xmlns="http://www.w3.org/2000/svg">'
     ]
+    if signed:
+        parts.append(f'<line x1="{zero:.1f}" y1="2" x2="{zero:.1f}" y2="{height - 2}" stroke="#999"/>')
     for index, (label, value) in enumerate(items):
         y = index * row_height + 4
-        width = max(abs(value) / largest * bar_width, 1 if value else 0)
+        width = max(abs(value) / largest * scale, 1 if value else 0)
         shown = _money(value) if money else f"{value:,.0f}"
         short = label if len(label) <= 18 else label[:17] + "\u2026"
+        fill = NEGATIVE if value < 0 else colours[index] if index < len(colours) else colour
+        x = zero - width if value < 0 else zero
+        # A negative bar's value sits right of the zero line, where its row has no bar.
+        text_x = zero + 6 if value < 0 else zero + width + 6
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end"><title>{_e(label)}</title>{_e(short)}</text>'
-            f'<rect x="{label_width}" y="{y + 3}" width="{width:.1f}" height="16" rx="2" '
-            f'fill="{colours[index] if index < len(colours) else colour}"/>'
-            f'<text x="{label_width + width + 6:.1f}" y="{y + 15}">{_e(shown)}</text>'
+            f'<rect x="{x:.1f}" y="{y + 3}" width="{width:.1f}" height="16" rx="2" fill="{fill}"/>'
+            f'<text x="{text_x:.1f}" y="{y + 15}">{_e(shown)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -204,7 +216,7 @@ def render_dashboard(figures: ReportFigures) -> str:
         ("Status", f'<span class="status s-{_e(status_class)}">{_e(figures.status)}</span>'),
         ("Events", f"{total.events:,}"),
         ("Violations", f"{total.violations:,}"),
-        ("Financial impact", _e(_money(total.impact))),
+        ("Impact of violations", _e(_money(total.impact))),
     ] + [(f"{level.value} risk", f"{figures.by_level[level.value].violations:,}") for level in LEVELS]
     ranked = sorted(figures.violations, key=lambda r: (-r.risk_score, -abs(r.impact or 0.0), r.changed_at))
     shown = ranked[:MAX_TABLE_ROWS]
@@ -256,7 +268,8 @@ def render_dashboard(figures: ReportFigures) -> str:
             f'<div class="panel"><h2>Violations by risk level</h2>{_bars(by_level, colours=level_colours)}</div>',
             f'<div class="panel"><h2>Events and violations by day</h2>{_columns(days)}</div>',
             f'<div class="panel"><h2>Violations by person</h2>{_bars(people, colour="#7d3c98")}</div>',
-            f'<div class="panel"><h2>Impact by sheet</h2>{_bars(sheets, colour="#1f618d", money=True)}</div>',
+            '<div class="panel"><h2>Impact of violations by sheet</h2>'
+            f"{_bars(sheets, colour='#1f618d', money=True)}</div>",
             "</section>",
             '<section class="panel"><h2>Recommendations</h2><ul>',
             "".join(f"<li>{_e(advice)}</li>" for advice in figures.recommendations),

@@ -190,7 +190,7 @@ def _executive(book: Workbook, figures: ReportFigures) -> None:
     sheet.append(["Violations outside business hours", figures.after_hours_violations])
     sheet.blank()
     sheet.section("By risk level")
-    sheet.header(["Risk level", "Violations", "Financial impact"])
+    sheet.header(["Risk level", "Violations", "Impact of violations"])
     for level in LEVELS:
         tally = figures.by_level[level.value]
         sheet.append(
@@ -198,7 +198,7 @@ def _executive(book: Workbook, figures: ReportFigures) -> None:
         )
     sheet.blank()
     sheet.section("By type")
-    sheet.header(["Type", "Events", "Violations", "Financial impact"])
+    sheet.header(["Type", "Events", "Violations", "Impact of violations"])
     for kind, tally in figures.by_type.items():
         sheet.append([kind, tally.events, tally.violations, sheet.cell(tally.impact, "ba_money")])
     sheet.blank()
@@ -331,7 +331,7 @@ def _table(
 ) -> tuple[int, int]:
     """A section of label, events, violations, impact; returns its first and last data rows."""
     sheet.section(title)
-    sheet.header([label, "Events", "Violations", "Financial impact"])
+    sheet.header([label, "Events", "Violations", "Impact of violations"])
     first = sheet.row + 1
     for key, tally in items:
         sheet.append([sheet.cell(key, key_style), tally.events, tally.violations, sheet.cell(tally.impact, "ba_money")])
