@@ -10,16 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from billing_audit.domain.models import EventType, RiskFactor
+from billing_audit.domain.models import DetectedVia, EventType, RiskFactor, RiskLevel
 from billing_audit.pipeline.reports import dashboard as dashboard_module
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
-from billing_audit.pipeline.reports.figures import to_row
+from billing_audit.pipeline.reports.figures import SystemFacts, recommend, to_row
 from billing_audit.pipeline.reports.links import open_link, token_hash
 from billing_audit.pipeline.reports.workbook import CURRENCY, DATE_TIME, FONT, SHEETS
 from billing_audit.store.memory import MemoryEventStore
 from billing_audit.store.reports import LatestReportLinks
 from tests.unit.alert_builders import violation
+from tests.unit.compliance_builders import REVIEW
 from tests.unit.report_builders import HOSTILE, NOW, report_deps, week_of_events
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -262,3 +263,28 @@ def test_a_net_loss_bar_is_drawn_leftwards_from_zero_in_red():
     # All positive: bars start at the labels' edge, no zero line.
     plain = dashboard_module._bars([("A", 1.0), ("B", 2.0)])
     assert "<line" not in plain and dashboard_module.NEGATIVE not in plain
+
+
+def test_recommendations_name_medium_violations_and_access_findings_before_saying_all_is_well():
+    quiet = {"violation": False, "type": EventType.CHANGE, "risk_level": None, "detected_via": DetectedVia.WEBHOOK}
+    events = [e.model_copy(update=quiet) for e in week_of_events(20)]
+    clear = build(events, kind="weekly")[0].figures
+    clear.system = SystemFacts()  # every sheet scanned, no backlog: nothing but the events to weigh
+    assert clear.status == "CLEAR" and recommend(clear)[0].startswith("No action needed")
+    changed = {
+        "violation": True,
+        "type": EventType.POST_CLOSE_CHANGE,
+        "risk_level": RiskLevel.MEDIUM,
+        "financial_impact": -300.0,
+    }
+    review = build([events[0], events[1].model_copy(update=changed)], kind="weekly")[0].figures
+    review.system = SystemFacts()
+    assert review.status == "REVIEW"
+    assert recommend(review) == [
+        "Review the 1 MEDIUM-risk violation(s) (-$300.00) with the editors: each changed a closed or locked "
+        "week's billing."
+    ]
+    clear.access_review = REVIEW
+    assert recommend(clear) == [
+        "The access review of 2026-11-20 has 1 finding(s) (inactive user 1): see Access Review."
+    ]

@@ -128,11 +128,11 @@ def build_report(
         until=until,
         zone=zone,
     )
-    figures.recommendations = recommend(figures)
     review = deps.access_reviews.latest() if deps.access_reviews is not None else None
     if review is not None and deps.pseudonyms is not None:
         review = pseudonymize_review(review, deps.pseudonyms)
     figures.access_review = review
+    figures.recommendations = recommend(figures)
     workbook = render_workbook(figures)
     dashboard = render_dashboard(figures).encode()
 

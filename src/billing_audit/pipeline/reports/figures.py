@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing_audit.domain.access import AccessReviewResult
+from billing_audit.domain.alert_messages import money
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
 from billing_audit.domain.values import CellValue, spreadsheet_time
 
@@ -262,11 +263,16 @@ WEBHOOK_MISS_SHARE = 0.25
 
 def recommend(figures: ReportFigures) -> list[str]:
     advice: list[str] = []
-    high = figures.by_level[RiskLevel.HIGH]
+    high, medium = figures.by_level[RiskLevel.HIGH], figures.by_level[RiskLevel.MEDIUM]
     if high.violations:
         advice.append(
-            f"Review the {high.violations} HIGH-risk violation(s) (${high.impact:,.2f}) listed under "
-            "Immediate action items with the editors and billing before the next invoice run."
+            f"Review the {high.violations} HIGH-risk violation(s) ({money(high.impact)}), the riskiest "
+            "first, with the editors and billing before the next invoice run."
+        )
+    if medium.violations:
+        advice.append(
+            f"Review the {medium.violations} MEDIUM-risk violation(s) ({money(medium.impact)}) with the "
+            "editors: each changed a closed or locked week's billing."
         )
     if figures.total.violations and figures.by_person:
         editor, tally = next(iter(figures.by_person.items()))
@@ -313,6 +319,16 @@ def recommend(figures: ReportFigures) -> list[str]:
             if backlog.oldest
             else f"A scan backlog of {backlog.rows_left} row(s) is still open."
         )
+    review = figures.access_review
+    if review is not None and review.findings:
+        reasons = ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in review.counts().items())
+        advice.append(
+            f"The access review of {review.reviewed_at.astimezone(ZoneInfo(figures.zone)):%Y-%m-%d} has "
+            f"{len(review.findings)} finding(s) ({reasons}): see Access Review."
+        )
     if not advice:
-        advice.append("No action needed: no high-risk violations and the audit kept up over this period.")
+        advice.append(
+            "No action needed: no HIGH- or MEDIUM-risk violation, no access finding, and the audit kept up "
+            "over this period."
+        )
     return advice
