@@ -15,7 +15,7 @@ import boto3
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.access import AccessReviewResult
-from billing_audit.domain.alert_messages import change_text, money
+from billing_audit.domain.alert_messages import change_text, counted, money
 from billing_audit.domain.backup import BACKUP_PREFIX, manifest_key
 from billing_audit.domain.models import AuditEvent
 from billing_audit.domain.values import utc_iso
@@ -320,9 +320,15 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         if kind != "change":
             lines.append(f"  {kind:<22} {count}")
     levels = summary["violations_by_risk_level"]
-    lines += ["", "By risk level: " + ", ".join(f"{k} {v}" for k, v in levels.items()), "", "Top findings:"]
     ranked = sorted(result.violations, key=lambda e: (-e.risk_score, -abs(e.financial_impact or 0.0), e.changed_at))[
         :top
+    ]
+    shown = f"the {len(ranked)} of {len(result.violations)} riskiest" if len(ranked) < len(result.violations) else "all"
+    lines += [
+        "",
+        "By risk level: " + ", ".join(f"{k} {v}" for k, v in levels.items()),
+        "",
+        f"Top findings ({shown}, by risk score):",
     ]
     for event in ranked:
         impact = "" if event.financial_impact is None else money(event.financial_impact)
@@ -348,7 +354,10 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         lines.append(f"  {count:>4}  {endpoint}")
     alerts = summary["alerts"]
     kinds = ", ".join(f"{count} {kind}" for kind, count in alerts["by_kind"].items()) or "none"
-    lines += ["", f"Alerts: {alerts['notifications']} notifications ({kinds}), each by email, Slack and queue"]
+    lines += [
+        "",
+        f"Alerts: {counted(alerts['notifications'], 'notification')} ({kinds}), each by email, Slack and queue",
+    ]
     review = result.access_review
     if review is not None:
         counts = ", ".join(f"{count} {reason}" for reason, count in review.counts().items()) or "nothing found"
@@ -371,7 +380,7 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         backup = result.backup
         lines.append(
             f"Wrote the backup of {backup['day']}: {backup['manifest']} and the {backup['objects']} objects it names "
-            f"({backup['sheets']} sheets, {backup['rows']} rows, every SHA-256 verified, "
+            f"({counted(backup['sheets'], 'sheet')}, {counted(backup['rows'], 'row')}, every SHA-256 verified, "
             f"{backup['api_calls']} Smartsheet calls)"
         )
     lines += [f"Archived {location}" for location in [*result.archive.values(), *result.report.values()]]

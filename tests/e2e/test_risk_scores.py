@@ -26,7 +26,7 @@ def test_example_ranks_the_after_hours_closed_week_change_above_every_change(mod
     assert changes, "the example has ordinary changes"
     assert late["risk_score"] > max(e["risk_score"] for e in changes)
     # The demo's top findings say why: the first is this change, with its factors as `label (+weight)`.
-    printed = capsys.readouterr().out.split("Top findings:")[1].splitlines()
+    printed = capsys.readouterr().out.split("Top findings (all, by risk score):")[1].splitlines()
     assert "row 300101" in printed[1] and "Redlined Total Price" in printed[1]
     assert printed[2].strip() == (
         "risk 1.00: Outside business hours (20:30 local) (+0.3), Low access level (2) (+0.2), "

@@ -15,6 +15,7 @@ from billing_audit.domain.alert_messages import (
     AlertLinks,
     access_review_message,
     change_text,
+    counted,
     digest_message,
     operational_message,
     subject_safe,
@@ -156,7 +157,7 @@ def test_digest_email_counts_totals_and_the_worst():
     assert "By risk level: HIGH 30, MEDIUM 5" in text
     assert "Net money impact: +$58,935.00" in text
     assert "The 10 worst:" in text and "... and 25 more, all in the report." in text
-    assert "1 more below the alert level are in the report only." in text
+    assert "1 more below the alert level is in the report only." in text
     assert "Latest report: https://reports.example.com/r/Zq3" in text
     worst = [line for line in text.splitlines() if line.startswith("  - [")]
     assert len(worst) == 10 and "+$2,029.00" in worst[0]  # the largest one not sent alone
@@ -314,3 +315,9 @@ def test_a_price_mismatch_reads_as_the_total_against_quantity_times_price_not_as
     assert "Change:  total 350, quantity x unit price 300" in email
     assert "total 350, quantity x unit price 300" in _texts(_slack(violation_message(mismatch, CONTEXT, AlertLinks())))
     assert change_text(violation()) == "1,250 -> 50,750"
+
+
+def test_counted_nouns_agree_with_their_count():
+    assert counted(1, "violation") == "1 violation" and counted(2, "violation") == "2 violations"
+    assert counted(1_200, "sheet") == "1,200 sheets" and counted(1, "person", "people") == "1 person"
+    assert counted(0, "person", "people") == "0 people"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -111,6 +112,10 @@ def test_the_workbook_has_its_sheets_formats_filter_links_and_charts():
     assert any(row[new_col].value == HOSTILE and row[new_col].data_type == "s" for row in rows)
     trends = book["Trends & Analytics"]
     assert len(trends._charts) == 4
+    with zipfile.ZipFile(io.BytesIO(outcome.workbook)) as package:
+        charts = [package.read(name).decode() for name in package.namelist() if name.startswith("xl/charts/chart")]
+    [by_day] = [chart for chart in charts if "<lineChart>" in chart]
+    assert '<smooth val="1"' not in by_day and '<smooth val="0"' in by_day  # counts per day: no curve
     executive = book["Executive Dashboard"]
     values = {row[0].value: row[1] for row in executive.iter_rows(min_row=1, max_col=2) if row[0].value}
     assert values["Violations"].value == outcome.figures.total.violations

@@ -76,6 +76,11 @@ class AlertMessage(BaseModel):
 # ----- small words ------------------------------------------------------------------------------
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 violation`, `2 violations`: the noun agrees with its count."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def money(amount: float | None, *, signed: bool = False) -> str:
     if amount is None:
         return "n/a"
@@ -311,7 +316,9 @@ def digest_message(
     lines = [
         title,
         "",
-        f"This {run} found {digest.count} {noun} that were not sent one by one"
+        f"This {run} found {counted(digest.count, 'violation')} that "
+        + ("was" if digest.count == 1 else "were")
+        + " not sent one by one"
         + (f" (and {digest.singles_sent} sent one by one)." if digest.singles_sent else "."),
         f"By risk level: {levels}",
         f"Net money impact: {money(digest.total_impact, signed=True)}",
@@ -326,7 +333,12 @@ def digest_message(
     if more:
         lines.append(f"  ... and {more} more, all in the report.")
     if digest.below_level:
-        lines += ["", f"{digest.below_level} more below the alert level are in the report only."]
+        lines += [
+            "",
+            f"{digest.below_level} more below the alert level "
+            + ("is" if digest.below_level == 1 else "are")
+            + " in the report only.",
+        ]
     if context.report_link:
         lines += ["", f"Latest report: {context.report_link}"]
     lines += ["", "-- Billing Audit"]

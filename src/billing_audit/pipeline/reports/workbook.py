@@ -353,6 +353,8 @@ def _trends(book: Workbook, figures: ReportFigures) -> None:
     line.add_data(Reference(ws, min_col=2, max_col=3, min_row=first - 1, max_row=last), titles_from_data=True)
     line.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
     line.x_axis.number_format = DATE
+    for series in line.series:
+        series.smooth = False  # counts per day: a smoothed curve would draw values no day had
     line.height, line.width = 8, 18
     ws.add_chart(line, "F4")
     sheet.blank()
