@@ -17,11 +17,12 @@ from billing_audit.domain.alert_messages import (
     change_text,
     counted,
     digest_message,
+    impact_summary,
     operational_message,
     subject_safe,
     violation_message,
 )
-from billing_audit.domain.alerting import AlertingPolicy, plan_alerts
+from billing_audit.domain.alerting import AlertingPolicy, Digest, plan_alerts
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.notify.slack import (
@@ -151,11 +152,12 @@ def _digest(count: int = 40):
 def test_digest_email_counts_totals_and_the_worst():
     digest, message = _digest()
     assert digest.count == 35  # 30 HIGH past the ten sent alone (2,000..2,029) and 5 deletions of -300
-    assert message.subject == "[HIGH] 35 violations, $58,935.00 net - Subcontractor Billing - digest"
+    # Five deletions of -$300 net against the rest: the subject says what moved as well.
+    assert message.subject == "[HIGH] 35 violations, $58,935.00 net, $61,935.00 moved - Subcontractor Billing - digest"
     text = message.email
     assert "This scan run found 35 violations that were not sent one by one (and 10 sent one by one)." in text
     assert "By risk level: HIGH 30, MEDIUM 5" in text
-    assert "Net money impact: +$58,935.00" in text
+    assert "Net money impact: +$58,935.00 ($61,935.00 moved in all)" in text
     assert "The 10 worst:" in text and "... and 25 more, all in the report." in text
     assert "1 more below the alert level is in the report only." in text
     assert "Latest report: https://reports.example.com/r/Zq3" in text
@@ -321,3 +323,15 @@ def test_counted_nouns_agree_with_their_count():
     assert counted(1, "violation") == "1 violation" and counted(2, "violation") == "2 violations"
     assert counted(1_200, "sheet") == "1,200 sheets" and counted(1, "person", "people") == "1 person"
     assert counted(0, "person", "people") == "0 people"
+
+
+def test_a_digest_whose_changes_cancel_out_does_not_read_as_nothing():
+    back_and_forth = [
+        violation(1, impact=300.0, kind=EventType.POST_CLOSE_CHANGE),
+        violation(2, impact=-300.0, kind=EventType.POST_CLOSE_CHANGE),
+    ]
+    assert impact_summary(Digest(events=tuple(back_and_forth))) == "$0.00 net, $600.00 moved"
+    one_way = [violation(1, impact=-300.0, kind=EventType.POST_CLOSE_CHANGE)]
+    assert impact_summary(Digest(events=tuple(one_way))) == "-$300.00 net"
+    moved_weeks = [violation(3, impact=None, kind=EventType.WEEK_ENDING_MOVED, column="Week Ending")]
+    assert impact_summary(Digest(events=tuple(moved_weeks))) == "no money impact"

@@ -303,14 +303,25 @@ def digest_line(event: AuditEvent, context: AlertContext) -> str:
     )
 
 
+def impact_summary(digest: Digest) -> str:
+    """The digest's money in a few words: none, the net, or the net and what moved when they differ
+    (a +$300 and a -$300 are not "$0.00" of nothing)."""
+    if not digest.gross_impact:
+        return "no money impact"
+    if digest.gross_impact == abs(digest.total_impact):
+        return f"{money(digest.total_impact)} net"
+    return f"{money(digest.total_impact)} net, {money(digest.gross_impact)} moved"
+
+
 def digest_message(
     digest: Digest, context: AlertContext, row_links: Mapping[str, str | None], run: str
 ) -> AlertMessage:
     """One message for the rest of a run's violations: counts, total impact, the worst by name."""
     sheets = digest.by_sheet
     sheet_text = next(iter(sheets)) if len(sheets) == 1 else f"{len(sheets)} sheets"
-    noun = "violation" if digest.count == 1 else "violations"
-    title = f"[{digest.worst_level}] {digest.count} {noun}, {money(digest.total_impact)} net · {sheet_text} · digest"
+    title = (
+        f"[{digest.worst_level}] {counted(digest.count, 'violation')}, {impact_summary(digest)} · {sheet_text} · digest"
+    )
     levels = ", ".join(f"{level} {count}" for level, count in digest.by_level.items() if count)
     more = digest.count - len(digest.top_items)
     lines = [
@@ -321,7 +332,8 @@ def digest_message(
         + " not sent one by one"
         + (f" (and {digest.singles_sent} sent one by one)." if digest.singles_sent else "."),
         f"By risk level: {levels}",
-        f"Net money impact: {money(digest.total_impact, signed=True)}",
+        f"Net money impact: {money(digest.total_impact, signed=True)}"
+        + (f" ({money(digest.gross_impact)} moved in all)" if digest.gross_impact != abs(digest.total_impact) else ""),
         "By sheet: " + ", ".join(f"{name} {count}" for name, count in sheets.items()),
         "",
         f"The {len(digest.top_items)} worst:" if more else f"All {digest.count}:",
@@ -352,6 +364,7 @@ def digest_message(
         "by_level": digest.by_level,
         "by_sheet": sheets,
         "total_impact": digest.total_impact,
+        "gross_impact": digest.gross_impact,
         "singles_sent": digest.singles_sent,
         "below_level": digest.below_level,
         "top": [

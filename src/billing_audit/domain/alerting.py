@@ -105,6 +105,11 @@ class Digest(BaseModel):
         return round(sum(event.financial_impact or 0.0 for event in self.events), 2)
 
     @property
+    def gross_impact(self) -> float:
+        """The size of every change summed: a +$300 and a -$300 net to nothing, yet moved $600."""
+        return round(sum(abs(event.financial_impact or 0.0) for event in self.events), 2)
+
+    @property
     def top_items(self) -> tuple[AuditEvent, ...]:
         return self.events[: self.top]
 

@@ -158,6 +158,7 @@ def digest_blocks(document: Mapping[str, Any]) -> dict[str, Any]:
                 [
                     ("Violations", str(document.get("count", 0))),
                     ("Net impact", escape(_money(document.get("total_impact")))),
+                    ("Moved in all", escape(_money(document.get("gross_impact")))),
                     ("By risk level", ", ".join(f"{k} {v}" for k, v in by_level.items() if v) or "none"),
                     ("Sheets", escape(", ".join(f"{name} {count}" for name, count in sheets.items()))),
                     ("Sent one by one", str(document.get("singles_sent", 0))),
