@@ -335,7 +335,8 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         lines.append(
             f"  {event.risk_level!s:<6} {event.type.value:<20} {event.sheet_name} row {event.row_id} "
             f"{f'{event.work_request} ' if event.work_request else ''}{event.column or '(row)'}: {change_text(event)} "
-            f"by {event.editor} at {event.to_record()['changed_at']} {impact}".rstrip()
+            f"by {event.editor} {'noticed' if event.noticed_between_scans else 'at'} "
+            f"{event.to_record()['changed_at']} {impact}".rstrip()
         )
         if event.risk_factors:
             why = ", ".join(factor.render() for factor in event.risk_factors)

@@ -16,6 +16,7 @@ from billing_audit.domain.alert_messages import (
     access_review_message,
     change_text,
     counted,
+    digest_line,
     digest_message,
     impact_summary,
     operational_message,
@@ -335,3 +336,10 @@ def test_a_digest_whose_changes_cancel_out_does_not_read_as_nothing():
     assert impact_summary(Digest(events=tuple(one_way))) == "-$300.00 net"
     moved_weeks = [violation(3, impact=None, kind=EventType.WEEK_ENDING_MOVED, column="Week Ending")]
     assert impact_summary(Digest(events=tuple(moved_weeks))) == "no money impact"
+
+
+def test_a_deletion_a_scan_found_is_dated_as_noticed_not_as_done():
+    found = violation(7, impact=-300.0, kind=EventType.CLOSED_ROW_DELETED, column=None, changed_by=None)
+    assert found.noticed_between_scans and "noticed " in digest_line(found, CONTEXT)
+    seen = found.model_copy(update={"detected_via": DetectedVia.WEBHOOK, "changed_by": "ana@example.com"})
+    assert not seen.noticed_between_scans and "noticed" not in digest_line(seen, CONTEXT)

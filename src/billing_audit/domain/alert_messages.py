@@ -299,7 +299,8 @@ def digest_line(event: AuditEvent, context: AlertContext) -> str:
     return (
         f"[{event.risk_level}] {money(event.financial_impact, signed=True)} {TYPE_LABELS[event.type]} · "
         f"{where(event)} · row {event.row_id} {column}: {change} · "
-        f"{event.editor} · {local_time(event.changed_at, context.zone)}"
+        f"{event.editor} · {'noticed ' if event.noticed_between_scans else ''}"
+        f"{local_time(event.changed_at, context.zone)}"
     )
 
 

@@ -135,12 +135,17 @@ class AuditEvent(BaseModel):
     ip_address: str | None = None
 
     @property
+    def noticed_between_scans(self) -> bool:
+        """A deletion a scan found: its `changed_at` is when the scan noticed the row gone, not when
+        it was deleted, and no one is named (FORMAT.md, "Scan mode")."""
+        return self.detected_via is DetectedVia.SCAN and self.type is EventType.CLOSED_ROW_DELETED
+
+    @property
     def editor(self) -> str:
-        """Who saved it, for people: the email, or why no one is named.  A deletion a scan found
-        has no editor, and its `changed_at` is when the scan noticed the row gone (FORMAT.md)."""
+        """Who saved it, for people: the email, or why no one is named."""
         if self.changed_by:
             return self.changed_by
-        if self.detected_via is DetectedVia.SCAN and self.type is EventType.CLOSED_ROW_DELETED:
+        if self.noticed_between_scans:
             return "(not known: deleted between scans)"
         return "(not known: Smartsheet names no one)"
 

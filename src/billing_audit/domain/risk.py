@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor, RiskLevel
+from billing_audit.domain.models import AuditEvent, EventType, RiskFactor, RiskLevel
 from billing_audit.domain.policy import AuditPolicy
 from billing_audit.domain.provenance import EventReportingPolicy
 from billing_audit.domain.values import CellValue, is_blank, to_date, to_number
@@ -186,7 +186,8 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
         if weight > 0:
             factors.append(RiskFactor(code=code, label=label, weight=weight))
 
-    if _time_is_the_changes(event):
+    # A deletion a scan found carries the time the scan noticed it: the clock says nothing of it.
+    if not event.noticed_between_scans:
         clock = local.time().replace(tzinfo=None)
         if not risk.business_hours_start <= clock < risk.business_hours_end:
             add("outside_business_hours", f"Outside business hours ({local:%H:%M} local)")
@@ -227,12 +228,6 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
         if outside:
             add("outside_allowed_source", f"Saved from outside the allow-list ({', '.join(outside)})")
     return factors
-
-
-def _time_is_the_changes(event: AuditEvent) -> bool:
-    """A deletion the scan found carries the time the scan noticed it (FORMAT.md, "Scan mode"), not
-    the deletion's: the clock and calendar say nothing about it."""
-    return not (event.type is EventType.CLOSED_ROW_DELETED and event.detected_via is DetectedVia.SCAN)
 
 
 def _ratio_label(ratio: float) -> str:
