@@ -343,3 +343,10 @@ def test_a_deletion_a_scan_found_is_dated_as_noticed_not_as_done():
     assert found.noticed_between_scans and "noticed " in digest_line(found, CONTEXT)
     seen = found.model_copy(update={"detected_via": DetectedVia.WEBHOOK, "changed_by": "ana@example.com"})
     assert not seen.noticed_between_scans and "noticed" not in digest_line(seen, CONTEXT)
+
+
+def test_a_digest_line_of_a_whole_row_finding_without_money_reads_plainly():
+    moved = violation(8, impact=None, kind=EventType.WEEK_ENDING_MOVED, column="Week Ending")
+    assert digest_line(moved, CONTEXT).startswith("[MEDIUM] Week Ending moved · ")
+    added = violation(9, impact=620.0, kind=EventType.BACKDATED_ROW_ADDED, column=None)
+    assert "row 9 (whole row): " in digest_line(added, CONTEXT) and "n/a" not in digest_line(moved, CONTEXT)

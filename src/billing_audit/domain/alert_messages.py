@@ -294,10 +294,12 @@ def change_text(event: AuditEvent) -> str:
 
 
 def digest_line(event: AuditEvent, context: AlertContext) -> str:
-    column = event.column or "row"
+    column = event.column or "(whole row)"
     change = change_text(event)
+    # A finding with no money impact (a moved week, a mismatch) shows none rather than "n/a".
+    impact = "" if event.financial_impact is None else f"{money(event.financial_impact, signed=True)} "
     return (
-        f"[{event.risk_level}] {money(event.financial_impact, signed=True)} {TYPE_LABELS[event.type]} · "
+        f"[{event.risk_level}] {impact}{TYPE_LABELS[event.type]} · "
         f"{where(event)} · row {event.row_id} {column}: {change} · "
         f"{event.editor} · {'noticed ' if event.noticed_between_scans else ''}"
         f"{local_time(event.changed_at, context.zone)}"
