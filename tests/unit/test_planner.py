@@ -5,7 +5,7 @@ from __future__ import annotations
 from billing_audit.domain.detect import detect_row
 from billing_audit.domain.models import ColumnMap, EventType
 from billing_audit.domain.snapshot import RowSnapshot, SheetSnapshot
-from billing_audit.pipeline.planner import plan_scan, price_columns_to_confirm, rows_modified_since
+from billing_audit.pipeline.planner import columns_to_confirm, plan_scan, rows_modified_since
 from billing_audit.smartsheet.models import RowData, SheetData
 from tests.unit.builders import BASELINE, NOW, at, billing_row, context, timeline
 
@@ -127,27 +127,35 @@ def test_a_price_mismatch_found_with_price_cells_unread_asks_for_them():
     columns = _changes([]).columns
     repriced = _found(open_row, [("2026-11-12T10:00:00Z", "bob@x.com", {"Unit Price": 120.0})])
     assert [e.type for e in repriced] == [EventType.PRICE_MISMATCH]
-    assert price_columns_to_confirm(repriced, ("Unit Price",), context(), columns) == (
+    assert columns_to_confirm(repriced, ("Unit Price",), context(), columns) == (
         "Quantity",
         "Redlined Total Price",
     )
-    assert price_columns_to_confirm(repriced, PRICES, context(), columns) == ()  # all read: nothing left
+    assert columns_to_confirm(repriced, PRICES, context(), columns) == ()  # all read: nothing left
     # A sheet without a unit price column: the cells it has.
     no_price = ColumnMap(ids_by_title={t: i for t, i in COLUMN_IDS.items() if t != "Unit Price"})
-    assert price_columns_to_confirm(repriced, ("Quantity",), context(), no_price) == ("Redlined Total Price",)
+    assert columns_to_confirm(repriced, ("Quantity",), context(), no_price) == ("Redlined Total Price",)
     # Consistent saves found nothing resting on the prices: no read.
     consistent = _found(
         open_row, [("2026-11-12T10:00:00Z", "bob@x.com", {"Quantity": 12, "Redlined Total Price": 1200.0})]
     )
     assert consistent and not any(e.violation for e in consistent)
-    assert price_columns_to_confirm(consistent, ("Quantity", "Redlined Total Price"), context(), columns) == ()
+    assert columns_to_confirm(consistent, ("Quantity", "Redlined Total Price"), context(), columns) == ()
 
 
-def test_a_violation_priced_at_an_unread_unit_price_asks_for_it():
+def test_a_locked_row_change_asks_for_its_unit_price_and_its_week():
+    # Priced at the unit price after the save; and a week moved into a closed one and back would
+    # have made it a post-close change, which comes first.
     locked = billing_row(**{"Week Ending": "2026-11-29", "Status": "Approved"})
     found = _found(locked, [("2026-11-12T10:00:00Z", "bob@x.com", {"Quantity": 11})])
     assert (EventType.LOCKED_ROW_CHANGE, "Quantity") in [(e.type, e.column) for e in found]
-    assert price_columns_to_confirm(found, ("Quantity", "Status"), context(), _changes([]).columns) == (
+    columns = _changes([]).columns
+    assert columns_to_confirm(found, ("Quantity", "Status"), context(), columns) == (
         "Unit Price",
         "Redlined Total Price",
+        "Week Ending",
     )
+    total = _found(locked, [("2026-11-12T10:00:00Z", "bob@x.com", {"Redlined Total Price": 1100.0})])
+    locked_total = [e for e in total if e.type is EventType.LOCKED_ROW_CHANGE]
+    assert locked_total
+    assert columns_to_confirm(locked_total, (*PRICES, "Status"), context(), columns) == ("Week Ending",)

@@ -6,8 +6,8 @@
   one never edited since creation needs none (its current values are its creation values).
 - A row the webhook path has already audited through its current `modifiedAt`: nothing at all.
 
-One read is decided after the replay (`price_columns_to_confirm`): the price cells not yet read of
-a row read in part whose replay found a price mismatch or a violation on the quantity.
+Some reads are decided after the replay (`columns_to_confirm`): the cells a row read in part
+needs before a finding that rests on them is reported.
 """
 
 from __future__ import annotations
@@ -79,23 +79,28 @@ def plan_scan(
     return plan
 
 
-def price_columns_to_confirm(
+def columns_to_confirm(
     events: Sequence[AuditEvent], read: Sequence[str], ctx: AuditContext, columns: ColumnMap
 ) -> tuple[str, ...]:
-    """The price cells (quantity, unit price, total) to read before a replay's findings that rest
-    on them are reported: a price mismatch, or a violation on the quantity (its impact is priced at
-    the unit price after the save).  A cell whose history was not read was taken as unchanged since
-    it was last seen, and a change there and back (a unit price raised with its total, then lowered
-    again) would make a mismatch that never was, or misprice a change.  Read only when the replay
-    found such a finding: most rows have none."""
+    """The cells to read before a replay's findings that rest on unread ones are reported.  A cell
+    whose history was not read was taken as unchanged since it was last seen; a change there and
+    back would make a finding that never was:
+    - a price mismatch, or a violation on the quantity (priced at the unit price after the save),
+      rests on the price cells (quantity, unit price, total): a unit price raised with its total and
+      lowered again would make a mismatch;
+    - a locked-row change rests on the Week Ending too: a week moved into a closed one and back
+      makes the changes between post-close changes, which come first.
+    Read only when the replay found such a finding: most rows have none."""
     policy = ctx.policy
-    if not any(
+    wanted: list[str] = []
+    if any(
         event.type is EventType.PRICE_MISMATCH or (event.violation and event.column == policy.quantity_column)
         for event in events
     ):
-        return ()
-    prices = (policy.quantity_column, policy.unit_price_column, policy.total_price_column)
-    return tuple(title for title in prices if title not in read and columns.has(title))
+        wanted += [policy.quantity_column, policy.unit_price_column, policy.total_price_column]
+    if any(event.type is EventType.LOCKED_ROW_CHANGE for event in events):
+        wanted.append(policy.week_ending_column)
+    return tuple(title for title in dict.fromkeys(wanted) if title not in read and columns.has(title))
 
 
 def _modified_since(row: RowData, known: RowSnapshot, columns: ColumnMap) -> bool:

@@ -47,7 +47,7 @@ from billing_audit.pipeline.backlog import (
 )
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.holds import column_hold, hold, release
-from billing_audit.pipeline.planner import ScanPlan, plan_scan, price_columns_to_confirm, rows_modified_since
+from billing_audit.pipeline.planner import ScanPlan, columns_to_confirm, plan_scan, rows_modified_since
 from billing_audit.pipeline.record import record_approvals, record_events
 from billing_audit.pipeline.timelines import (
     ADDED_SINCE_ANY_TIME,
@@ -434,15 +434,14 @@ def _replay_row(sheet: _OpenSheet, item: RowWork, config: AuditConfig, deps: Aud
         timeline = build_timeline(backlog.sheet, row, deps.smartsheet, item.history_columns, known=known)
         since = known.modified_at or snapshot.taken_at
     events = detect_row(timeline, ctx, since=since)
-    reads = len(item.history_columns)
-    confirm = price_columns_to_confirm(events, item.history_columns, ctx, backlog.sheet.columns)
-    if confirm:
-        order = ctx.policy.rule_columns
-        timeline = with_history_of(timeline, backlog.sheet, deps.smartsheet, confirm, order)
+    read = item.history_columns
+    # Each round reads cells not read before, so this ends (at the latest with every rule column).
+    while confirm := columns_to_confirm(events, read, ctx, backlog.sheet.columns):
+        timeline = with_history_of(timeline, backlog.sheet, deps.smartsheet, confirm, ctx.policy.rule_columns)
         events = detect_row(timeline, ctx, since=since)
-        reads += len(confirm)
+        read = (*read, *confirm)
     record_approvals(timeline, since, config, deps)
-    return events, reads
+    return events, len(read)
 
 
 def _finish(sheet: _OpenSheet, config: AuditConfig, deps: AuditDeps, alerts: AlertBatch) -> None:
