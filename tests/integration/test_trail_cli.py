@@ -83,12 +83,29 @@ def test_queries_use_keys_and_indexes_never_a_scan(
         got = {record["event_id"] for record in json.loads(out)}
         assert got == {e.event_id for e in EVENTS if want(e)}, extra
     code, out = run(capsys, "events", "query", *WINDOW, "--limit", "5")
-    assert code == 0 and "event_id" in out and "5 events" in out
+    assert code == 0 and "event_id" in out and "5 events detected" in out and "oldest first" in out
     code, out = run(capsys, "stats", *WINDOW, "--json")
     stats = json.loads(out)
     assert code == 0 and stats["events"] == len(EVENTS)
     assert sum(row["events"] for row in stats["by"]["type"]) == len(EVENTS)
     assert "Scan" not in dynamodb_calls and "Query" in dynamodb_calls
+
+
+@pytest.mark.parametrize(
+    ("extra", "moment"),
+    [
+        ([], "detected_at"),
+        (["--sheet", "102", "--sheet", "101"], "changed_at"),
+        (["--risk", "low", "--risk", "high", "--risk", "medium"], "changed_at"),
+    ],
+)
+def test_a_query_over_several_keys_is_one_stream_in_time_order(
+    trail_cloud: LocalCloud, capsys: pytest.CaptureFixture[str], extra: list[str], moment: str
+) -> None:
+    # Several sheets, levels or days are one query each: the answer must still read oldest first.
+    code, out = run(capsys, "events", "query", *WINDOW, *extra, "--limit", "1000", "--json")
+    times = [record[moment] for record in json.loads(out)]
+    assert code == 0 and len(set(times)) > 1 and times == sorted(times)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "xlsx"])

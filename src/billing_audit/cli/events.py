@@ -78,7 +78,8 @@ def _query(args: argparse.Namespace) -> int:
         return ExitCode.OK
     print(table(QUERY_COLUMNS, [[record.get(column) for column in QUERY_COLUMNS] for record in records]))
     more = " (--limit reached)" if len(records) >= args.limit else ""
-    print(f"{len(records):,} events, {utc_iso(where.since)} to {utc_iso(where.until)}{more}")
+    when = "changed" if where.order_by == "changed_at" else "detected"
+    print(f"{len(records):,} events {when} {utc_iso(where.since)} to {utc_iso(where.until)}, oldest first{more}")
     return ExitCode.OK
 
 

@@ -8,6 +8,7 @@ indexes are shaped for exactly these reads (resources.EVENTS_TABLE).
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,12 +37,16 @@ class EventFilter:
     risk_levels: Sequence[str] = ()
     work_request: str | None = None
 
+    @property
+    def order_by(self) -> str:
+        """The time the window applies to and the answer is ordered by: the change time when an
+        index keyed by it serves the filter, else the detection time (the by-day index's)."""
+        by_change = self.work_request or self.user or self.sheet_ids or self.risk_levels
+        return "changed_at" if by_change else "detected_at"
+
     def matches(self, record: Mapping[str, Any]) -> bool:
         """The filters on a record: what the chosen index did not already apply does no harm twice."""
-        changed = str(record.get("changed_at", ""))
-        detected = str(record.get("detected_at", ""))
-        by_change = self.work_request or self.user or self.sheet_ids or self.risk_levels
-        moment = changed if by_change else detected
+        moment = str(record.get(self.order_by, ""))
         return (
             utc_iso(self.since) <= moment < utc_iso(self.until)
             and (not self.sheet_ids or record.get("sheet_id") in self.sheet_ids)
@@ -97,25 +102,32 @@ class DynamoEventQuery:
         extra: ConditionBase | None = None
         if where.types:
             extra = Attr("type").is_in(list(where.types))
-        for condition in chosen.conditions:
-            kwargs: dict[str, Any] = {
-                "IndexName": chosen.index,
-                "KeyConditionExpression": condition,
-                "ProjectionExpression": "#r",
-                "ExpressionAttributeNames": {"#r": "record"},
-                "Limit": self.page_size,
-            }
-            if extra is not None:
-                kwargs["FilterExpression"] = extra
-            while True:
-                page = self.table.query(**kwargs)
-                for item in page["Items"]:
-                    record = json.loads(str(item["record"]))
-                    if where.matches(record):
-                        yield record
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        streams = [self._pages(chosen.index, condition, extra, where) for condition in chosen.conditions]
+        # Each key's query is in time order; several keys (sheets, risk levels, days) are merged
+        # by that time so the answer is one time-ordered stream, still read page by page.
+        yield from heapq.merge(*streams, key=lambda record: str(record[where.order_by]))
+
+    def _pages(
+        self, index: str, condition: ConditionBase, extra: ConditionBase | None, where: EventFilter
+    ) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ProjectionExpression": "#r",
+            "ExpressionAttributeNames": {"#r": "record"},
+            "Limit": self.page_size,
+        }
+        if extra is not None:
+            kwargs["FilterExpression"] = extra
+        while True:
+            page = self.table.query(**kwargs)
+            for item in page["Items"]:
+                record = json.loads(str(item["record"]))
+                if where.matches(record):
+                    yield record
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class MemoryEventQuery:
@@ -123,10 +135,5 @@ class MemoryEventQuery:
         self.records = records
 
     def query(self, where: EventFilter) -> Iterator[dict[str, Any]]:
-        key = (
-            "changed_at"
-            if (where.work_request or where.user or where.sheet_ids or where.risk_levels)
-            else "detected_at"
-        )
         chosen = [dict(r) for r in self.records.values() if where.matches(r)]
-        yield from sorted(chosen, key=lambda r: (str(r[key]), str(r["event_id"])))
+        yield from sorted(chosen, key=lambda r: (str(r[where.order_by]), str(r["event_id"])))
