@@ -23,12 +23,12 @@ def test_sox_lists_closed_period_changes_who_made_them_and_segregation_of_duties
     report = build_compliance("SOX", SINCE, UNTIL, CONFIG, compliance_deps())
     closed = table(report, "Changes to closed periods")
     assert [row[-1] for row in closed.rows] == ["e0", "e1", "e4"]  # not the plain change, not the locked row
-    people = {row[0]: (row[1], row[2]) for row in table(report, "Who changed closed periods").rows}
-    assert people == {
-        "bob@example.com": (1, 1500.0),
-        "(not known: deleted between scans)": (1, -300.0),
-        "carl@example.com": (1, 0),
-    }
+    people = [(row[0], row[1], row[2]) for row in table(report, "Who changed closed periods").rows]
+    assert people == [  # no one named is a gap in the record, not a person: last
+        ("bob@example.com", 1, 1500.0),
+        ("carl@example.com", 1, 0),
+        ("(not known: deleted between scans)", 1, -300.0),
+    ]
     duties = table(report, "Segregation of duties").rows
     assert [(row[0], row[2], row[4]) for row in duties] == [("bob@example.com", 100, "Approved")]
     statuses = {status.control: status for status in report.statuses}

@@ -293,3 +293,24 @@ def test_recommendations_name_medium_violations_and_access_findings_before_sayin
     assert recommend(clear) == [
         "The access review of 2026-11-20 has 1 finding(s) (inactive user 1): see Access Review."
     ]
+
+
+def test_changes_no_one_is_named_for_come_last_by_person_and_are_never_the_editor_to_check():
+    deleted = {
+        "violation": True,
+        "type": EventType.CLOSED_ROW_DELETED,
+        "risk_level": RiskLevel.MEDIUM,
+        "financial_impact": -300.0,
+        "changed_by": None,
+        "detected_via": DetectedVia.SCAN,
+        "column": None,
+    }
+    base = week_of_events(20)
+    ana = {"violation": True, "type": EventType.POST_CLOSE_CHANGE, "risk_level": RiskLevel.LOW}
+    events = [e.model_copy(update=deleted) for e in base[:4]]
+    events += [e.model_copy(update={**ana, "changed_by": "ana@example.com"}) for e in base[4:7]]
+    figures = build(events, kind="weekly")[0].figures
+    assert list(figures.by_person) == ["ana@example.com", "(not known: deleted between scans)"]
+    advice = " ".join(recommend(figures))
+    assert "ana@example.com made 3 of the 7 violations" not in advice  # 43 %: under the half
+    assert "(not known" not in advice

@@ -105,6 +105,12 @@ class RiskFactor(BaseModel):
 _PROVENANCE = ("source", "ip_address")
 
 
+# What `AuditEvent.editor` says when no one is named: shown where a person would be, never one.
+NOTICED_BETWEEN_SCANS = "(not known: deleted between scans)"
+NAMED_BY_NO_ONE = "(not known: Smartsheet names no one)"
+UNNAMED_EDITORS = frozenset({NOTICED_BETWEEN_SCANS, NAMED_BY_NO_ONE})
+
+
 class AuditEvent(BaseModel):
     """One line of events.jsonl (FORMAT.md, "What a run writes"), plus the product's `risk_factors`."""
 
@@ -145,9 +151,7 @@ class AuditEvent(BaseModel):
         """Who saved it, for people: the email, or why no one is named."""
         if self.changed_by:
             return self.changed_by
-        if self.noticed_between_scans:
-            return "(not known: deleted between scans)"
-        return "(not known: Smartsheet names no one)"
+        return NOTICED_BETWEEN_SCANS if self.noticed_between_scans else NAMED_BY_NO_ONE
 
     def to_record(self) -> dict[str, object]:
         """The JSON object written to events.jsonl and stored, times as UTC `Z` strings."""

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from billing_audit.clock import Clock, system_clock
 from billing_audit.config import AuditConfig
 from billing_audit.domain.access import AccessReviewResult, segregation_findings
-from billing_audit.domain.models import AuditEvent
+from billing_audit.domain.models import UNNAMED_EDITORS, AuditEvent
 from billing_audit.domain.pseudonym import Pseudonymizer, pseudonymize_event, pseudonymize_review
 from billing_audit.domain.risk import CLOSED_WEEK_TYPES
 from billing_audit.domain.trail import BENIGN
@@ -247,7 +247,9 @@ def _sox(
                     spreadsheet_time(min(e.changed_at for e in items), zone),
                     spreadsheet_time(max(e.changed_at for e in items), zone),
                 ]
-                for person, items in sorted(people.items(), key=lambda item: (-len(item[1]), item[0]))
+                for person, items in sorted(
+                    people.items(), key=lambda item: (item[0] in UNNAMED_EDITORS, -len(item[1]), item[0])
+                )
             ],
             money=("Net impact",),
         )

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from billing_audit.domain.access import AccessReviewResult
 from billing_audit.domain.alert_messages import money
-from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
+from billing_audit.domain.models import UNNAMED_EDITORS, AuditEvent, DetectedVia, EventType, RiskLevel
 from billing_audit.domain.values import CellValue, spreadsheet_time
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
@@ -232,7 +232,13 @@ def compute(
         by_level=by_level,
         by_type=dict(sorted(by_type.items(), key=lambda kv: (-kv[1].violations, -kv[1].events, kv[0]))),
         by_day=_every_day(by_day, local_since.date(), (local_until - timedelta(seconds=1)).date()),
-        by_person=dict(sorted(by_person.items(), key=lambda kv: (-kv[1].violations, -kv[1].impact, kv[0]))),
+        # Changes no one is named for come last: they are a gap in the record, not a person.
+        by_person=dict(
+            sorted(
+                by_person.items(),
+                key=lambda kv: (kv[0] in UNNAMED_EDITORS, -kv[1].violations, -kv[1].impact, kv[0]),
+            )
+        ),
         by_sheet=dict(sorted(by_sheet.items(), key=lambda kv: (-kv[1].violations, -kv[1].impact, kv[0]))),
         by_via={via.value: by_via.get(via.value, 0) for via in DetectedVia},
         after_hours_violations=after_hours,
@@ -274,8 +280,9 @@ def recommend(figures: ReportFigures) -> list[str]:
             f"Review the {medium.violations} MEDIUM-risk violation(s) ({money(medium.impact)}) with the "
             "editors: each changed a closed or locked week's billing."
         )
-    if figures.total.violations and figures.by_person:
-        editor, tally = next(iter(figures.by_person.items()))
+    named = [(editor, tally) for editor, tally in figures.by_person.items() if editor not in UNNAMED_EDITORS]
+    if figures.total.violations and named:
+        editor, tally = named[0]
         share = tally.violations / figures.total.violations
         if tally.violations >= 3 and share >= 0.5:
             advice.append(
