@@ -257,7 +257,7 @@ def test_off_hours_violations_are_those_the_risk_factors_say_were_off_hours():
 
 
 def test_a_net_loss_bar_is_drawn_leftwards_from_zero_in_red():
-    svg = dashboard_module._bars([("North Billing", -135.0), ("South Billing", 155.0)], money=True)
+    svg = dashboard_module._bars([("North Billing", -135.0), ("South Billing", 155.0)], dollars=True)
     (north_x, north_w, north_fill), (south_x, _south_w, south_fill) = re.findall(
         r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="16" rx="2" fill="([^"]+)"/>', svg
     )

@@ -81,9 +81,10 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
-def money(amount: float | None, *, signed: bool = False) -> str:
-    if amount is None:
-        return "n/a"
+def money(amount: object, *, signed: bool = False, missing: str = "n/a") -> str:
+    """Dollars as people read them ("-$1,250.00"); `missing` for no amount (None, or not a number)."""
+    if not isinstance(amount, int | float):
+        return missing
     sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
     return f"{sign}${abs(amount):,.2f}"
 

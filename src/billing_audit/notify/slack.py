@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlparse
 
+from billing_audit.domain.alert_messages import money
+
 # Block Kit's limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_BLOCKS = 50
 SLACK_TEXT_LIMIT = 3000  # a section's or context element's text, and our fallback `text`
@@ -157,8 +159,8 @@ def digest_blocks(document: Mapping[str, Any]) -> dict[str, Any]:
             fields(
                 [
                     ("Violations", str(document.get("count", 0))),
-                    ("Net impact", escape(_money(document.get("total_impact")))),
-                    ("Moved in all", escape(_money(document.get("gross_impact")))),
+                    ("Net impact", escape(money(document.get("total_impact")))),
+                    ("Moved in all", escape(money(document.get("gross_impact")))),
                     ("By risk level", ", ".join(f"{k} {v}" for k, v in by_level.items() if v) or "none"),
                     ("Sheets", escape(", ".join(f"{name} {count}" for name, count in sheets.items()))),
                     ("Sent one by one", str(document.get("singles_sent", 0))),
@@ -274,13 +276,6 @@ def _sections_of(lines: list[str], heading: str) -> list[Block]:
     if lines:
         blocks.append(section(current))
     return blocks
-
-
-def _money(amount: object) -> str:
-    if not isinstance(amount, int | float):
-        return "n/a"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.2f}"
 
 
 # ----- checks ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from zoneinfo import ZoneInfo
 
+from billing_audit.domain.alert_messages import money
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow
 
 # The table lists the riskiest violations first; the workbook has every event.
@@ -67,17 +68,11 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _money(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
-
-
 def _bars(
     items: Sequence[tuple[str, float]],
     *,
     colour: str = "#2e86c1",
-    money: bool = False,
+    dollars: bool = False,
     colours: Sequence[str] = (),
 ) -> str:
     """A horizontal bar chart as inline SVG, labels left, values right.  With a negative value the
@@ -98,7 +93,7 @@ def _bars(
     for index, (label, value) in enumerate(items):
         y = index * row_height + 4
         width = max(abs(value) / largest * scale, 1 if value else 0)
-        shown = _money(value) if money else f"{value:,.0f}"
+        shown = money(value, missing="") if dollars else f"{value:,.0f}"
         short = label if len(label) <= 18 else label[:17] + "\u2026"
         fill = NEGATIVE if value < 0 else colours[index] if index < len(colours) else colour
         x = zero - width if value < 0 else zero
@@ -162,7 +157,7 @@ def _violation_row(row: ReportRow) -> str:
         + _cell(f"{row.changed_at:%Y-%m-%d %H:%M}", sort=row.changed_at.isoformat())
         + (f'<td data-v="{_e(level)}"><span class="lvl lvl-{_e(level)}">{_e(level)}</span></td>')
         + _cell(f"{row.risk_score:.2f}", sort=row.risk_score, cls="num")
-        + _cell(_money(row.impact), sort=row.impact or 0, cls="num")
+        + _cell(money(row.impact, missing=""), sort=row.impact or 0, cls="num")
         + _cell(row.type, breaks="_")
         + _cell(row.sheet_name)
         + _cell(row.work_request)
@@ -216,7 +211,7 @@ def render_dashboard(figures: ReportFigures) -> str:
         ("Status", f'<span class="status s-{_e(status_class)}">{_e(figures.status)}</span>'),
         ("Events", f"{total.events:,}"),
         ("Violations", f"{total.violations:,}"),
-        ("Impact of violations", _e(_money(total.impact))),
+        ("Impact of violations", _e(money(total.impact, missing=""))),
     ] + [(f"{level.value} risk", f"{figures.by_level[level.value].violations:,}") for level in LEVELS]
     ranked = sorted(figures.violations, key=lambda r: (-r.risk_score, -abs(r.impact or 0.0), r.changed_at))
     shown = ranked[:MAX_TABLE_ROWS]
@@ -269,7 +264,7 @@ def render_dashboard(figures: ReportFigures) -> str:
             f'<div class="panel"><h2>Events and violations by day</h2>{_columns(days)}</div>',
             f'<div class="panel"><h2>Violations by person</h2>{_bars(people, colour="#7d3c98")}</div>',
             '<div class="panel"><h2>Impact of violations by sheet</h2>'
-            f"{_bars(sheets, colour='#1f618d', money=True)}</div>",
+            f"{_bars(sheets, colour='#1f618d', dollars=True)}</div>",
             "</section>",
             '<section class="panel"><h2>Recommendations</h2><ul>',
             "".join(f"<li>{_e(advice)}</li>" for advice in figures.recommendations),
