@@ -15,10 +15,10 @@ import boto3
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.access import AccessReviewResult
-from billing_audit.domain.alert_messages import change_text, counted, money
+from billing_audit.domain.alert_messages import change_text, counted
 from billing_audit.domain.backup import BACKUP_PREFIX, manifest_key
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.values import utc_iso
+from billing_audit.domain.values import money, utc_iso
 from billing_audit.pipeline.access_review import run_access_review
 from billing_audit.pipeline.backup import BackupOutcome, run_backup, verify_backup
 from billing_audit.pipeline.deps import AuditDeps

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from billing_audit.domain.alerting import Digest
 from billing_audit.domain.models import AuditEvent, EventType
 from billing_audit.domain.policy import AuditPolicy
-from billing_audit.domain.values import CellValue, is_blank, to_date, utc_iso, week_close
+from billing_audit.domain.values import CellValue, is_blank, money, to_date, utc_iso, week_close
 
 # SNS: a subject is ASCII, starts with a letter, number or punctuation, has no line breaks or
 # control characters, and is under 100 characters.
@@ -79,14 +79,6 @@ class AlertMessage(BaseModel):
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """`1 violation`, `2 violations`: the noun agrees with its count."""
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
-
-
-def money(amount: object, *, signed: bool = False, missing: str = "n/a") -> str:
-    """Dollars as people read them ("-$1,250.00"); `missing` for no amount (None, or not a number)."""
-    if not isinstance(amount, int | float):
-        return missing
-    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
-    return f"{sign}${abs(amount):,.2f}"
 
 
 def show_value(value: CellValue) -> str:

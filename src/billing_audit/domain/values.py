@@ -111,3 +111,11 @@ def parse_instant(text: str) -> datetime:
     """An ISO-8601 instant; a naive one is taken as UTC (Smartsheet returns `Z` times)."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def money(amount: object, *, signed: bool = False, missing: str = "n/a") -> str:
+    """Dollars as people read them ("-$1,250.00"); `missing` for no amount (None, or not a number)."""
+    if not isinstance(amount, int | float):
+        return missing
+    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
+    return f"{sign}${abs(amount):,.2f}"

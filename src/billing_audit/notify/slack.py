@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from billing_audit.domain.alert_messages import money
+from billing_audit.domain.values import money
 
 # Block Kit's limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_BLOCKS = 50

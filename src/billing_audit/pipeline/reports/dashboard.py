@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from zoneinfo import ZoneInfo
 
-from billing_audit.domain.alert_messages import money
+from billing_audit.domain.values import money
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow
 
 # The table lists the riskiest violations first; the workbook has every event.

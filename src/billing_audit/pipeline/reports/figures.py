@@ -15,9 +15,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing_audit.domain.access import AccessReviewResult
-from billing_audit.domain.alert_messages import money
 from billing_audit.domain.models import UNNAMED_EDITORS, AuditEvent, DetectedVia, EventType, RiskLevel
-from billing_audit.domain.values import CellValue, spreadsheet_time
+from billing_audit.domain.values import CellValue, money, spreadsheet_time
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
 ACTION_ITEMS = 10
