@@ -78,6 +78,10 @@ def test_the_workbook_has_its_sheets_formats_filter_links_and_charts():
     assert book.sheetnames == list(SHEETS)
     details = book["Change Details"]
     assert details.freeze_panes == "A2"
+    # Printed on tabloid with its header on every page, without the row link and event id.
+    assert str(details.page_setup.paperSize) == details.PAPERSIZE_TABLOID and details.print_title_rows == "$1:$1"
+    assert details.print_area == f"'Change Details'!$A$1:$P${details.max_row}"
+    assert [details.cell(1, column).value.split("\n")[0] for column in (16, 17)] == ["Detected via", "Row link"]
     assert details.auto_filter.ref == f"A1:R{details.max_row}"
     header = [cell.value for cell in details[1]]
     # Its date-times hold no zone: their columns' titles name it.

@@ -24,6 +24,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 
 from billing_audit.domain.values import spreadsheet_time
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow, Tally
@@ -68,6 +69,7 @@ DETAIL_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Row link", 12),
     ("Event id", 34),
 )
+UNPRINTED_DETAILS = ("Row link", "Event id")  # DETAIL_COLUMNS' last, not printed
 
 
 def _styles(book: Workbook) -> None:
@@ -248,6 +250,12 @@ def _details(book: Workbook, figures: ReportFigures) -> None:
     last_column = get_column_letter(len(DETAIL_COLUMNS))
     last_row = max(sheet.row, 2)
     sheet.ws.auto_filter.ref = f"A1:{last_column}{last_row}"
+    # On paper: tabloid, the header on every page, and not the row link or event id (for clicking
+    # and looking up, not reading), so the text prints at about 6 pt rather than 4.
+    sheet.ws.page_setup.paperSize = Worksheet.PAPERSIZE_TABLOID
+    sheet.ws.print_title_rows = "1:1"
+    printed = [title for title, _ in DETAIL_COLUMNS].index(UNPRINTED_DETAILS[0])
+    sheet.ws.print_area = f"A1:{get_column_letter(printed)}{last_row}"
     level_column = get_column_letter([t for t, _ in DETAIL_COLUMNS].index("Risk level") + 1)
     for level, colour in RISK_COLOURS.items():
         # The whole row tinted by its level, kept when people sort or filter.
