@@ -250,6 +250,14 @@ class SimulatorState:
         known = self.user(email)
         return known.id if known is not None else stable_id("user", email.lower())
 
+    def editor_id_for(self, email: str) -> int:
+        """The id a callback names for a save by `email`.  A scenario may write a roster user's email
+        in another case; cell history then names the editor as written, and so does this id: that of
+        the roster user only for their email exactly, else one of its own, so a client that reads
+        callbacks learns the same email as one that reads cell history."""
+        known = self.user(email)
+        return known.id if known is not None and known.email == email else stable_id("user", email)
+
     def user_name_for(self, email: str) -> str:
         known = self.user(email)
         return known.name if known is not None and known.name else email
@@ -398,7 +406,7 @@ class SimulatorState:
                 event_type=event_type,
                 at=change.at,
                 by=change.by,
-                user_id=None if change.by is None else self.user_id_for(change.by),
+                user_id=None if change.by is None else self.editor_id_for(change.by),
                 change_agent=change.change_agent,
                 source=change.source,
                 **ids,
@@ -530,7 +538,7 @@ class SimulatorState:
             event_type="updated",
             at=change.at,
             by=change.by,
-            user_id=None if change.by is None else self.user_id_for(change.by),
+            user_id=None if change.by is None else self.editor_id_for(change.by),
             object_id=sheet.id,
             change_agent=change.change_agent,
             source=change.source,
