@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,8 +40,6 @@ from billing_audit_local.trail_outputs import check_run, seal_run
 from billing_audit_local.wiring import simulator_access_review_deps, simulator_backup_deps, simulator_deps
 from smartsheet_sim import Simulator
 from smartsheet_sim.scenario import Scenario, load_scenario
-
-BUNDLE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass
@@ -262,23 +261,31 @@ def _report(
 
 
 def _replay_through_webhooks(sim: Simulator, scenario: Scenario, stack: LocalWebhookStack) -> dict[str, int]:
-    """Edits after the baseline, each followed by Smartsheet's signed callbacks through the local front.
-
-    Callbacks go out once no edit is due within a minute of the first undelivered one (Smartsheet
-    bundles events that close together), and each is delivered twice, as a retry would.
-    """
+    """Edits after the baseline, their signed callbacks processed through the local front as they
+    happen; each callback is delivered twice, as a retry would."""
     sim.reset_call_counts()
-    pending_since: datetime | None = None
+    edits_as_they_happen(sim, scenario, lambda: stack.pump(duplicate=True))
+    return dict(sim.call_counts)
+
+
+def edits_as_they_happen(sim: Simulator, scenario: Scenario, send: Callable[[], object]) -> None:
+    """Apply the scenario's edits after the baseline, up to `now`, calling `send` (deliver the
+    callbacks) after the saves of each second and once at the end.
+
+    FORMAT.md: callbacks go out "as they happen".  A `send` that also processes them reads a row's
+    history before a later edit (its deletion, say) can take it away.  Edits falling due while the
+    product waits at the API's limits still happen at their own times, and their events wait in
+    the simulator's bundle for the next callback, as Smartsheet's do.
+    """
+    pending_at: datetime | None = None
     for edit in scenario.ordered_edits():
         if edit.at <= scenario.baseline_at or edit.at > scenario.now:
             continue
-        if pending_since is not None and edit.at - pending_since >= BUNDLE_WINDOW:
-            stack.pump(duplicate=True)
-            pending_since = None
+        if pending_at is not None and edit.at > pending_at:
+            send()
         sim.apply_edit(edit)
-        pending_since = pending_since or edit.at
-    stack.pump(duplicate=True)
-    return dict(sim.call_counts)
+        pending_at = edit.at
+    send()
 
 
 def write_outputs(result: DemoResult, out_dir: Path) -> None:

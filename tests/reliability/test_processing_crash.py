@@ -38,7 +38,7 @@ from billing_audit.store.alert_state import DynamoPendingAlerts
 from billing_audit.store.dynamo import DynamoEventStore
 from billing_audit.wiring import trail_log
 from billing_audit_local.cloud import LocalCloud
-from billing_audit_local.demo import BUNDLE_WINDOW
+from billing_audit_local.demo import edits_as_they_happen
 from billing_audit_local.environment import deployed_name
 from billing_audit_local.lambdas import local_lambda_environment
 from billing_audit_local.scenario import bundled_example, config_for
@@ -79,21 +79,16 @@ def _window(log: Path) -> set[str]:
 
 
 def _queue_callbacks(sim: Simulator, scenario: Scenario) -> int:
-    """The edits after the baseline, Smartsheet's callbacks of each bundle delivered (twice each, as
+    """The edits after the baseline, Smartsheet's callbacks delivered as they happen (twice each, as
     a retry would) through the local front onto the queue, and nothing processed yet."""
     delivered = 0
-    pending_since: datetime | None = None
-    for edit in scenario.ordered_edits():
-        if edit.at <= scenario.baseline_at or edit.at > scenario.now:
-            continue
-        if pending_since is not None and edit.at - pending_since >= BUNDLE_WINDOW:
-            delivered += sum(d.delivered for d in sim.deliver_callbacks(duplicate=True))
-            pending_since = None
-        sim.apply_edit(edit)
-        pending_since = pending_since or edit.at
-    sim.apply_edits_through(scenario.now)
+
+    def send() -> None:
+        nonlocal delivered
+        delivered += sum(d.delivered for d in sim.deliver_callbacks(duplicate=True))
+
+    edits_as_they_happen(sim, scenario, send)
     sim.set_time(scenario.now)
-    delivered += sum(d.delivered for d in sim.deliver_callbacks(duplicate=True))
     return delivered
 
 
