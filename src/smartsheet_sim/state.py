@@ -256,7 +256,9 @@ class SimulatorState:
         the roster user only for their email exactly, else one of its own, so a client that reads
         callbacks learns the same email as one that reads cell history."""
         known = self.user(email)
-        return known.id if known is not None and known.email == email else stable_id("user", email)
+        if known is None or known.email == email:
+            return self.user_id_for(email)
+        return stable_id("user", email)
 
     def user_name_for(self, email: str) -> str:
         known = self.user(email)
