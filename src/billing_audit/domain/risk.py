@@ -39,6 +39,8 @@ CLOSED_WEEK_TYPES = frozenset(
 )
 # Findings that move a whole row's value at once: their change relative to the row is 100 %.
 WHOLE_ROW_TYPES = frozenset({EventType.CLOSED_ROW_DELETED, EventType.BACKDATED_ROW_ADDED})
+# The factors `rule_factors` adds from the clock and calendar: a change made off business hours.
+OFF_HOURS_FACTORS = frozenset({"outside_business_hours", "weekend", "holiday"})
 
 
 def _week(value: CellValue) -> str:

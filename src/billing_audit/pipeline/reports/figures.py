@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from billing_audit.domain.access import AccessReviewResult
 from billing_audit.domain.models import UNNAMED_EDITORS, AuditEvent, DetectedVia, EventType, RiskLevel
+from billing_audit.domain.risk import OFF_HOURS_FACTORS
 from billing_audit.domain.values import CellValue, money, spreadsheet_time
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
@@ -172,13 +173,10 @@ def to_row(event: AuditEvent, zone: ZoneInfo, row_url: str) -> ReportRow:
     )
 
 
-# The risk factors that say a change was made off business hours (the risk policy's hours, weekends
-# and holidays, in the business zone); a deletion the scan dates only to itself carries none.
-_OFF_HOURS_FACTORS = frozenset({"outside_business_hours", "weekend", "holiday"})
-
-
 def off_hours(event: AuditEvent) -> bool:
-    return any(factor.code in _OFF_HOURS_FACTORS for factor in event.risk_factors)
+    """Whether its risk factors say it was made off business hours (the risk policy's hours,
+    weekends and holidays); a deletion the scan dates only to itself carries none."""
+    return any(factor.code in OFF_HOURS_FACTORS for factor in event.risk_factors)
 
 
 def compute(
