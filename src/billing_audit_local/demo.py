@@ -338,7 +338,7 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         f"Top findings ({shown}, by risk score):",
     ]
     for event in ranked:
-        impact = "" if event.financial_impact is None else money(event.financial_impact)
+        impact = money(event.financial_impact, missing="")
         lines.append(
             f"  {event.risk_level!s:<6} {event.type.value:<20} {event.sheet_name} row {event.row_id} "
             f"{f'{event.work_request} ' if event.work_request else ''}{event.column or '(row)'}: {change_text(event)} "
