@@ -71,6 +71,23 @@ def test_an_edited_event_is_found_where_it_is(sealed: SealedTrail, where: int) -
     assert not verdict.ok
     assert ("edited", where, event_id(lines[where])) in kinds(verdict)
     assert [f for f in verdict.findings if f.kind != "edited"] == []
+    # Only the lines above the edit are vouched for by the seal; those below link to it alone.
+    assert (verdict.verified, verdict.unvouched) == (39 - where, where)
+
+
+def test_a_rechained_copy_verifies_nothing(sealed: SealedTrail) -> None:
+    """Every line altered and the links rebuilt over the altered lines (as another run's trail of
+    the same changes would be): the copy chains among itself, and not one line is in the seal."""
+    forged: list[bytes] = []
+    for line in sealed.export():
+        value = json.loads(line)
+        value["detected_via"] = "webhook"
+        value["trail"]["prev"] = leaf_hash(forged[-1]).hex() if forged else None
+        forged.append(canonical(value))
+    verdict = check(sealed, forged)
+    assert not verdict.ok
+    assert (verdict.verified, verdict.unvouched) == (0, 39)
+    assert kinds(verdict) == [("edited", 39, event_id(forged[39]))]
 
 
 def test_a_deleted_event_is_named_by_its_successor(sealed: SealedTrail) -> None:
@@ -79,6 +96,7 @@ def test_a_deleted_event_is_named_by_its_successor(sealed: SealedTrail) -> None:
     del lines[12]
     verdict = check(sealed, lines)
     assert kinds(verdict) == [("deleted", 12, gone)]
+    assert (verdict.verified, verdict.unvouched) == (27, 12)
 
 
 def test_an_inserted_event_is_found(sealed: SealedTrail) -> None:

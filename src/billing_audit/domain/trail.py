@@ -224,12 +224,17 @@ class Finding(BaseModel):
 
 
 class Verdict(BaseModel):
-    """The outcome of a check: `ok` when every sealed position holds its leaf (or expired)."""
+    """The outcome of a check: `ok` when every sealed position holds its leaf (or expired).
+
+    `verified` counts lines the seal vouches for; `unvouched` the lines that only chain to a line
+    that fails (edited, or missing): below a break the export's own links are all there is, and a
+    forged copy links itself just as well, so they are neither verified nor accused."""
 
     tree_size: int
     root_hash: str
     lines: int = 0
     verified: int = 0
+    unvouched: int = 0
     expired: int = 0
     findings: list[Finding] = []
 
@@ -405,11 +410,13 @@ def check_leaves(
 
     chain: list[bytes | None] = [None] * tree_size
     expected, expected_id = last_leaf, last_event_id
+    vouched = last_leaf is not None  # from the sealed last leaf down, until the chain breaks
     for position in range(tree_size - 1, -1, -1):
         found = by_position.get(position, [])
         match = next((leaf for leaf in found if expected is not None and leaf.hash == expected), None)
         if match is None and expected is None and len(found) == 1:
-            match = found[0]  # after a gap the chain cannot vouch; the root still does
+            match = found[0]  # after a gap the chain cannot vouch; the root still may
+            vouched = False
         if match is not None:
             chain[position] = match.hash
             if match.expired:
@@ -422,8 +429,10 @@ def check_leaves(
                         detail="past its retention: only its hash is kept",
                     )
                 )
-            else:
+            elif vouched:
                 verdict.verified += 1
+            else:
+                verdict.unvouched += 1
             for other in found:
                 if other is not match:
                     findings.append(
@@ -447,16 +456,22 @@ def check_leaves(
                     )
                 )
             chain[position] = found[0].hash
+            # Its links still find later edits, but what it links to is only as good as it is.
             expected, expected_id = found[0].prev, found[0].prev_event_id
+            vouched = False
             continue
         findings.append(
             Finding(kind="deleted", position=position, event_id=expected_id, detail="no line holds this position")
         )
         expected, expected_id = None, None
+        vouched = False
     _mark_truncation(findings, tree_size)
     if all(node is not None for node in chain):
         computed = tree_root(node for node in chain if node is not None)
-        if computed != root and not any(f.kind in ("edited", "deleted", "inserted") for f in findings):
+        if computed == root:  # the sealed root vouches for every leaf at once
+            verdict.verified += verdict.unvouched
+            verdict.unvouched = 0
+        elif not any(f.kind in ("edited", "deleted", "inserted") for f in findings):
             findings.append(
                 Finding(
                     kind="log",
