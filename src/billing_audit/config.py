@@ -126,15 +126,25 @@ def _finite(text: str) -> float:
     return number
 
 
+def _whole(text: str) -> int:
+    number = int(text)
+    try:
+        float(number)  # the API's numbers are doubles: an integer past one is no cell's value
+    except OverflowError:
+        raise ValueError(f"the number {text[:20]}… is too large") from None
+    return number
+
+
 def _not_a_number(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
 def config_document(text: str, source: str = "configuration") -> dict[str, Any]:
     """The JSON object `text` holds, not validated yet (it may be only overrides).  Strict JSON:
-    Python's parser would take NaN, Infinity and 1e400 (an infinity), which no setting means."""
+    Python's parser would take NaN, Infinity, 1e400 (an infinity) and integers no float can hold,
+    which no setting or cell means."""
     try:
-        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite, parse_int=_whole)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source} is not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:

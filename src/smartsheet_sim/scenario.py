@@ -372,8 +372,9 @@ def load_scenario(path: str | Path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"scenario {file} is not UTF-8 text (byte {exc.start})") from None
     try:
-        # Strict JSON: Python's parser would take NaN, Infinity and 1e400 (an infinity) as cells.
-        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
+        # Strict JSON: Python's parser would take NaN, Infinity, 1e400 (an infinity) and integers
+        # no double can hold as cells, where the API's numbers are doubles.
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite, parse_int=_whole)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"scenario {file} is not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:
@@ -389,6 +390,15 @@ def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
         raise ValueError(f"the number {text[:20]} is too large")
+    return number
+
+
+def _whole(text: str) -> int:
+    number = int(text)
+    try:
+        float(number)
+    except OverflowError:
+        raise ValueError(f"the number {text[:20]}… is too large") from None
     return number
 
 
