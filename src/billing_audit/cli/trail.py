@@ -86,9 +86,9 @@ def report(verdict: Verdict, as_json: bool, extra: dict[str, Any], signature: st
         if signature:
             print(f"DIGEST SIGNATURE: {signature}")
         head = "VERIFIED" if ok else "FAILED"
-        unvouched = (
-            f"{verdict.unvouched:,} not vouched for (they link only to a line that fails), " if verdict.unvouched else ""
-        )
+        unvouched = ""
+        if verdict.unvouched:
+            unvouched = f"{verdict.unvouched:,} not vouched for (they link only to a line that fails), "
         print(
             f"{head}: {verdict.verified:,} events verified, {unvouched}{verdict.expired:,} expired (hash kept), "
             f"against a digest of {verdict.tree_size:,} leaves (root {verdict.root_hash[:16]}…)"
