@@ -110,9 +110,19 @@ def _sheet_summary(sheets: list[SheetScanResult]) -> list[dict[str, Any]]:
             "history_reads": sheet.history_reads,
             "error": sheet.error,
             "held": sheet.held,
+            "lacks": sheet.lacks,
         }
         for sheet in sheets
     ]
+
+
+def _warn_missing_columns(sheets: list[SheetScanResult]) -> None:
+    """Said at each sheet's baseline: a policy column a sheet lacks is often a misspelt title."""
+    lacking = {sheet.sheet_id: sheet.lacks for sheet in sheets if sheet.lacks}
+    if lacking:
+        logger.warning(
+            "sheets without some policy columns: the rules that use them skip those sheets", extra={"sheets": lacking}
+        )
 
 
 def _record_backlog(progress: RunProgress, seconds: float, now: datetime) -> None:
@@ -158,6 +168,7 @@ def _run_step(request: ScanRequest, context: LambdaContext) -> dict[str, Any]:
         "webhooks_recovered": recovered,
     }
     logger.info("scan step finished", extra=summary)
+    _warn_missing_columns(begun)
     failed = [sheet for sheet in begun + progress.sheets if sheet.error is not None]
     if failed:
         # Said now, whatever remains: a sheet that failed at the start has no backlog to report it.
@@ -190,6 +201,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "webhooks_recovered": upkeep.recovered if upkeep is not None else [],
     }
     logger.info("scan finished", extra=summary)
+    _warn_missing_columns(result.sheets)
     if result.failed:
         # Fail the invocation so the errors alarm fires; the other sheets' results are stored.
         raise ScanIncompleteError("; ".join(f"sheet {s.sheet_id}: {s.error}" for s in result.failed))

@@ -56,6 +56,8 @@ class DemoResult:
     backup: dict[str, Any] | None = None  # the day's backup: its manifest and objects (DIR/backup/)
     # Each event's leaf in the trail (its record, position and link): its line in events.jsonl.
     leaves: dict[str, str] = field(default_factory=dict)
+    # The policy's columns each sheet has not (AuditPolicy.missing_columns): a typo turns rules off.
+    lacks: dict[int, list[str]] = field(default_factory=dict)
     verified: dict[str, Any] = field(default_factory=dict)  # verify.json
 
     @property
@@ -95,6 +97,7 @@ class DemoResult:
             "access_review": None if self.access_review is None else self.access_review.counts(),
             "backup": self.backup,
             "archive": self.archive,
+            "sheets_without_policy_columns": {str(sheet_id): lacks for sheet_id, lacks in self.lacks.items()},
         }
 
 
@@ -150,6 +153,11 @@ def run_demo(scenario_path: Path | None, mode: str = "scan", out_dir: Path | Non
             audit_run=audit,
             alerts=alerts.collect(),
             access_review=review,
+            lacks={
+                sheet.id: lacks
+                for sheet in scenario.sheets
+                if (lacks := config.policy.missing_columns(column.title for column in sheet.columns))
+            },
         )
         if out_dir is not None:
             # The trail sealed as the run ends: digest.json and public-key.pem; events.jsonl's lines
@@ -323,6 +331,10 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         "",
         "Violations by type:",
     ]
+    for sheet_id, lacks in result.lacks.items():
+        lines.insert(
+            2, f"Note: sheet {sheet_id} has no column {', '.join(lacks)}: the rules that use it skip that sheet."
+        )
     for kind, count in summary["by_type"].items():
         if kind != "change":
             lines.append(f"  {kind:<22} {count}")

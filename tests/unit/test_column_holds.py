@@ -190,3 +190,27 @@ def test_a_scan_run_holds_and_releases_the_same_way(sheet, deps, clock):
         (1, "price_mismatch", None, 1100.0, 1000.0),
     ]
     assert deps.state.load(4001).held is None and notes(deps)[-1][0].endswith("resumed")
+
+
+def test_the_baseline_names_the_policy_columns_a_sheet_lacks(clock: Clock):
+    """A policy title misspelt ("Week ending") matches no column and would silently turn the
+    close rules off: the baseline says so, once per sheet, with the key that names it."""
+    sheet = FakeSheet(4001, COLUMNS, {}, created=at("2026-10-20T14:00:00Z"), name="Crew Billing")
+    deps = AuditDeps(
+        smartsheet=sheet,
+        events=MemoryEventStore(),
+        state=MemoryStateStore(),  # type: ignore[arg-type]
+        alerts=MemoryAlertPublisher(),
+        notifier=MemoryAlertPublisher(),
+        clock=clock,
+    )
+    policy = CONFIG.policy.model_copy(update={"week_ending_column": "Week ending", "tracked_columns": ("Qty", TOTAL)})
+    config = CONFIG.model_copy(update={"policy": policy})
+    result = run_scan(config, deps)
+    assert result.sheets[0].lacks == ["'Qty' (tracked_columns)", "'Week ending' (week_ending_column)"]
+    assert "baseline taken; it has no column 'Qty' (tracked_columns), 'Week ending'" in render(result, {})
+    # One column named by two keys is listed once; a complete sheet lacks nothing.
+    assert policy.model_copy(update={"unit_price_column": "Qty"}).missing_columns(COLUMNS)[0] == (
+        "'Qty' (tracked_columns, unit_price_column)"
+    )
+    assert CONFIG.policy.missing_columns(COLUMNS) == []

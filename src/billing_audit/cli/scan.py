@@ -62,7 +62,7 @@ def render(result: ScanResult, call_counts: dict[str, Any]) -> str:
         if sheet.held is not None:
             status = f"held: {sheet.held} (restore the column, or accept the columns: --accept-columns)"
         elif sheet.baseline:
-            status = "baseline taken"
+            status = "baseline taken" + (f"; it has no column {', '.join(sheet.lacks)}" if sheet.lacks else "")
         elif sheet.unchanged:
             status = "unchanged"
         else:

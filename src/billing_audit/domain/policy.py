@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -10,6 +12,17 @@ class PriceTolerance(BaseModel):
 
     absolute: float = Field(default=0.02, ge=0)
     relative: float = Field(default=0.005, ge=0)
+
+
+# The policy's keys that each name one column (tracked_columns names several).
+COLUMN_KEYS = (
+    "week_ending_column",
+    "status_column",
+    "quantity_column",
+    "unit_price_column",
+    "total_price_column",
+    "work_request_column",
+)
 
 
 class AuditPolicy(BaseModel):
@@ -48,6 +61,17 @@ class AuditPolicy(BaseModel):
             self.total_price_column,
         )
         return tuple(dict.fromkeys(wanted))
+
+    def missing_columns(self, titles: Iterable[str]) -> list[str]:
+        """The policy's columns a sheet with these column titles lacks, each with the keys that name
+        it, e.g. `'Week ending' (week_ending_column)`: a misspelt title silently turns rules off."""
+        present = set(titles)
+        keys: dict[str, list[str]] = {}
+        for title in self.tracked_columns:
+            keys.setdefault(title, []).append("tracked_columns")
+        for key in COLUMN_KEYS:
+            keys.setdefault(getattr(self, key), []).append(key)
+        return [f"{title!r} ({', '.join(named)})" for title, named in keys.items() if title not in present]
 
     @property
     def snapshot_columns(self) -> tuple[str, ...]:

@@ -30,6 +30,8 @@ class SheetScanResult:
     new_events: int = 0
     error: str | None = None  # Smartsheet could not be read for this sheet; its state did not move
     held: str | None = None  # a rule column changed: the sheet's audit is held (pipeline/holds.py)
+    # At the baseline: the policy's columns the sheet has not (AuditPolicy.missing_columns).
+    lacks: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -216,7 +216,8 @@ def _take_baseline(sheet_id: int, config: AuditConfig, deps: AuditDeps, now: dat
     sheet = deps.smartsheet.sheet_changes(sheet_id, after_version=None, modified_since=None, columns=columns)
     assert sheet is not None  # without a version to compare, the adapter always returns the sheet
     deps.state.save(_next_snapshot(None, sheet, [], columns, now))
-    return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True)
+    lacks = config.policy.missing_columns(sheet.columns.ids_by_title)
+    return SheetScanResult(sheet_id=sheet_id, sheet_name=sheet.name, baseline=True, lacks=lacks)
 
 
 def _deleted_rows(snapshot: SheetSnapshot, changes: SheetData, deps: AuditDeps) -> list[int]:
