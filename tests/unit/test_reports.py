@@ -318,3 +318,17 @@ def test_changes_no_one_is_named_for_come_last_by_person_and_are_never_the_edito
     advice = " ".join(recommend(figures))
     assert "ana@example.com made 3 of the 7 violations" not in advice  # 43 %: under the half
     assert "(not known" not in advice
+
+
+def test_the_risk_column_sorts_by_severity_not_by_name():
+    """Sorted by the level's name, a click on "Risk" put LOW between HIGH and MEDIUM."""
+    outcome, *_ = build(week_of_events(120), kind="weekly")
+    table = outcome.dashboard.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    risk = {
+        cell.split('"', 1)[0]: cell.split("lvl-", 1)[1].split('"', 1)[0]
+        for cell in table.split('<td data-v="')[1:]
+        if 'class="lvl' in cell
+    }
+    assert {level: rank for rank, level in risk.items()} == {"LOW": "0", "MEDIUM": "1", "HIGH": "2"}
+    head = outcome.dashboard.decode().split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert '<th data-type="num">Risk</th>' in head

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from html import escape
 from zoneinfo import ZoneInfo
 
+from billing_audit.domain.alerting import LEVEL_RANK
+from billing_audit.domain.models import RiskLevel
 from billing_audit.domain.values import money
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow
 
@@ -152,10 +154,11 @@ def _cell(value: object, *, sort: object | None = None, cls: str = "", breaks: s
 
 def _violation_row(row: ReportRow) -> str:
     level = row.risk_level or ""
+    rank = LEVEL_RANK[RiskLevel(level)] if level else -1  # sorted by severity, not by name
     return (
         "<tr>"
         + _cell(f"{row.changed_at:%Y-%m-%d %H:%M}", sort=row.changed_at.isoformat())
-        + (f'<td data-v="{_e(level)}"><span class="lvl lvl-{_e(level)}">{_e(level)}</span></td>')
+        + (f'<td data-v="{rank}"><span class="lvl lvl-{_e(level)}">{_e(level)}</span></td>')
         + _cell(f"{row.risk_score:.2f}", sort=row.risk_score, cls="num")
         + _cell(money(row.impact, missing=""), sort=row.impact or 0, cls="num")
         + _cell(row.type, breaks="_")
@@ -223,7 +226,7 @@ def render_dashboard(figures: ReportFigures) -> str:
     )
     headers = [
         ("Changed at", ""),
-        ("Risk", ""),
+        ("Risk", "num"),
         ("Score", "num"),
         ("Impact", "num"),
         ("Type", ""),
