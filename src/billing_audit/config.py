@@ -107,7 +107,13 @@ class AuditConfig(BaseModel):
 
     def risk_context(self) -> RiskContext:
         sources = self.event_reporting if self.event_reporting.enabled else None
-        return RiskContext(risk=self.risk, zone=self.zone, roster=self.roster_index(), sources=sources)
+        return RiskContext(
+            risk=self.risk,
+            zone=self.zone,
+            roster=self.roster_index(),
+            review_days=self.access_review.review_days,
+            sources=sources,
+        )
 
 
 def parse_config(data: object, source: str = "configuration") -> AuditConfig:

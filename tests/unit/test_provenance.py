@@ -65,8 +65,8 @@ def test_allow_lists_and_the_risk_factor() -> None:
         EventReportingPolicy(allowed_cidrs=("10.0.0.0/33",))
     outside = event().model_copy(update={"source": "MOBILE_IOS", "ip_address": "198.51.100.7"})
     zone = ZoneInfo("America/Chicago")
-    with_lists = RiskContext(risk=RiskPolicy(), zone=zone, roster={}, sources=POLICY)
-    without = RiskContext(risk=RiskPolicy(), zone=zone, roster={})
+    with_lists = RiskContext(risk=RiskPolicy(), zone=zone, roster={}, review_days=90, sources=POLICY)
+    without = RiskContext(risk=RiskPolicy(), zone=zone, roster={}, review_days=90)
     [factor] = [f for f in rule_factors(outside, with_lists) if f.code == "outside_allowed_source"]
     assert factor.weight == 0.3 and factor.label == "Saved from outside the allow-list (source MOBILE_IOS)"
     assert "outside_allowed_source" not in {f.code for f in rule_factors(outside, without)}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing_audit.config import AuditConfig
+from billing_audit.domain.access import AccessReviewPolicy
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor, event_id_for
 from billing_audit.domain.risk import (
     RiskContext,
@@ -26,9 +29,9 @@ ANA = RosterEntry("ana@example.com", access_level=4, active=True, last_permissio
 TUESDAY_10 = datetime(2026, 11, 10, 16, 0, tzinfo=UTC)
 
 
-def _ctx(risk: RiskPolicy | None = None, **roster: RosterEntry) -> RiskContext:
+def _ctx(risk: RiskPolicy | None = None, review_days: int = 90, **roster: RosterEntry) -> RiskContext:
     people = {"ana@example.com": ANA, **{entry.email: entry for entry in roster.values()}}
-    return RiskContext(risk=risk or RiskPolicy(), zone=ZONE, roster=people)
+    return RiskContext(risk=risk or RiskPolicy(), zone=ZONE, roster=people, review_days=review_days)
 
 
 def _event(
@@ -108,7 +111,20 @@ def test_permission_review_overdue_or_never_done() -> None:
     never = RosterEntry("eve@example.com", access_level=3)
     assert _codes(_event(by="carl@example.com"), _ctx(carl=old)) == ["permission_review_overdue"]
     assert rule_factors(_event(by="eve@example.com"), _ctx(eve=never))[0].label.endswith("(never reviewed)")
-    assert _codes(_event(by="carl@example.com"), _ctx(RiskPolicy(permission_review_days=365), carl=old)) == []
+    assert _codes(_event(by="carl@example.com"), _ctx(review_days=365, carl=old)) == []
+
+
+def test_the_factor_and_the_access_review_agree_on_who_is_overdue() -> None:
+    """One threshold: the access review's `review_days`.  The factor used a 180-day one of its own,
+    so the review flagged a person at 105 days whose changes did not carry the factor."""
+    config = AuditConfig(access_review=AccessReviewPolicy(review_days=100))
+    reviewed = TUESDAY_10.date() - timedelta(days=101)
+    carl = RosterEntry("carl@example.com", access_level=3, last_permission_review=reviewed)
+    ctx = replace(config.risk_context(), zone=ZONE, roster={"carl@example.com": carl})
+    (factor,) = rule_factors(_event(by="carl@example.com"), ctx)
+    assert factor.code == "permission_review_overdue" and factor.label.endswith("over 100 days)")
+    review = replace(ctx, review_days=101)
+    assert rule_factors(_event(by="carl@example.com"), review) == []
 
 
 def test_a_deletion_the_scan_found_has_no_time_factors() -> None:
@@ -184,7 +200,13 @@ def test_the_example_weeks_after_hours_closed_week_change_scores_one() -> None:
         old=1000.0, new=2400.0,
     )  # fmt: skip
     factors = rule_factors(event, _ctx(carl=carl))
-    assert [f.code for f in factors] == ["outside_business_hours", "low_access_level", "closed_week", "large_change"]
+    assert [f.code for f in factors] == [
+        "outside_business_hours",
+        "low_access_level",
+        "permission_review_overdue",  # reviewed 2026-08-01: 102 days before, over the review's 90
+        "closed_week",
+        "large_change",
+    ]
     assert rule_score(factors) == 1.0
 
 

@@ -104,7 +104,6 @@ class RiskPolicy(BaseModel):
     business_hours_end: time = time(18, 0)
     holidays: list[date] = Field(default_factory=list)  # dates in the business time zone
     low_access_level: int = Field(2, ge=1, le=5)  # a roster access level at or below this is low
-    permission_review_days: int = Field(180, ge=1)  # a review older than this (or none) is overdue
     large_change_ratio: float = Field(0.5, gt=0)  # |new - old| / |old| at or above this is large
     burst_minutes: float = Field(10, gt=0)  # saves by one person this close together ...
     burst_saves: int = Field(3, ge=2)  # ... this many or more (counting the event's own) are a burst
@@ -125,6 +124,9 @@ class RiskContext:
     risk: RiskPolicy
     zone: ZoneInfo
     roster: Mapping[str, RosterEntry]
+    # A permission review older than this (or none) is overdue: the access review's own threshold
+    # (AccessReviewPolicy.review_days), so the factor and the review's finding agree on who is overdue.
+    review_days: int
     # Event Reporting's allow-lists, where it is configured (domain/provenance.py).
     sources: EventReportingPolicy | None = None
 
@@ -209,8 +211,11 @@ def rule_factors(event: AuditEvent, ctx: RiskContext, burst_size: int = 1) -> li
         reviewed = person.last_permission_review
         if reviewed is None:
             add("permission_review_overdue", "Permission review overdue (never reviewed)")
-        elif (local.date() - reviewed).days > risk.permission_review_days:
-            add("permission_review_overdue", f"Permission review overdue (last {reviewed.isoformat()})")
+        elif (local.date() - reviewed).days > ctx.review_days:
+            add(
+                "permission_review_overdue",
+                f"Permission review overdue (last {reviewed.isoformat()}, over {ctx.review_days} days)",
+            )
     if event.type is EventType.WEEK_ENDING_MOVED:
         # The row's week is the one it left; the closed week may be either end of the move.
         add(

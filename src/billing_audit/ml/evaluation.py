@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from billing_audit.domain.access import AccessReviewPolicy
 from billing_audit.domain.features import build_profiles, feature_rows
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel, event_id_for
 from billing_audit.domain.risk import RiskContext, RiskPolicy, RosterEntry, blend, score_with_rules
@@ -387,7 +388,7 @@ def evaluate(seed: int = 7, risk: RiskPolicy | None = None, replicates: int = RE
     for replicate in range(replicates):
         replicate_seed = seed * 1000 + replicate
         data = build_set(replicate_seed)
-        ctx = RiskContext(risk=risk, zone=ZONE, roster=data.roster)
+        ctx = RiskContext(risk=risk, zone=ZONE, roster=data.roster, review_days=AccessReviewPolicy().review_days)
         for index, week in enumerate(data.weeks):
             profiles = build_profiles(week.train, ZONE, risk)
             model = train(
