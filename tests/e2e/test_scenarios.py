@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from billing_audit.cli import main
+from billing_audit.domain.values import counted
 from billing_audit_local.scenario import bundled_example
 from tests.e2e.judge import assert_run_matches, read_events
 
@@ -156,7 +157,7 @@ def assert_access_review(out, expected):
     # Alerted once, as an access review (not as a notice about the product), by email and in Slack.
     alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
     [email] = [a for a in alerts if a["subscriber"] == "email" and a["kind"] == "access_review"]
-    assert f"{len(expected)} finding(s)" in email["subject"] and "No audit finding" not in email["text"]
+    assert counted(len(expected), "finding") in email["subject"] and "No audit finding" not in email["text"]
     assert [a["kind"] for a in alerts if a["subscriber"] == "slack" and a["kind"] == "access_review"] == [
         "access_review"
     ]

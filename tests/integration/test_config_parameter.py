@@ -41,7 +41,7 @@ def test_a_push_reaches_a_warm_scan_function(
     config = config_for(scenario)
     assert _push(tmp_path, config) == ExitCode.OK  # the name from the environment the stack set
     out = capsys.readouterr().out
-    assert out.startswith(f"{res.CONFIG_PARAMETER_NAME}: version 2 (Intelligent-Tiering): 1 sheets,")
+    assert out.startswith(f"{res.CONFIG_PARAMETER_NAME}: version 2 (Intelligent-Tiering): 1 sheet,")
     assert parse_config(json.loads(str(_stored(cloud)["Value"]))) == config
 
     with Simulator(scenario) as sim, local_lambda_environment():

@@ -183,7 +183,7 @@ def test_review_flags_exactly_what_the_facts_imply() -> None:
     # The stored record reads back as the same result.
     assert AccessReviewResult.from_record(result.to_record()) == result
     subject, text = access_review_digest(result, ZONE)
-    assert subject == "Access review 2026-11-20: 6 finding(s), 5 person(s)"
+    assert subject == "Access review 2026-11-20: 6 findings, 5 people"
     assert "Changed and approved the same rows (1):" in text and "frank@out.com on Crew 1" in text
 
 

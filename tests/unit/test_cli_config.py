@@ -36,7 +36,7 @@ def test_a_valid_file_gets_a_one_line_summary(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out.strip()
     assert "\n" not in out
     assert out.startswith(
-        f"{path}: valid: 3 sheets, 1 workspaces, 0 folders, 2 roster users, time zone America/Chicago;"
+        f"{path}: valid: 3 sheets, 1 workspace, 0 folders, 2 roster users, time zone America/Chicago;"
     )
     assert out.endswith("bytes (standard parameter)")
 

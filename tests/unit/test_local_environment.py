@@ -52,3 +52,14 @@ def test_the_context_counts_down_to_its_deadline() -> None:
     assert LocalLambdaContext("f", timeout_seconds=0).get_remaining_time_in_millis() == 0
     assert context.invoked_function_arn.endswith(":function:billing-audit-webhook")
     assert context.log_group_name == "/aws/lambda/billing-audit-webhook"
+
+
+def test_the_synth_cache_key_follows_the_configuration_model(monkeypatch):
+    """The template carries the audit configuration as AuditConfig dumps it, defaults included: a
+    setting removed from a domain model left a cached template the new model refused."""
+    from billing_audit_local.deploy import synth
+
+    before = synth.synth_key({})
+    schema = synth.AuditConfig.model_json_schema()
+    monkeypatch.setattr(synth.AuditConfig, "model_json_schema", lambda: {**schema, "title": "another"})
+    assert synth.synth_key({}) != before

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from billing_audit.domain.models import DetectedVia, EventType, RiskFactor, RiskLevel
+from billing_audit.domain.values import counted
 from billing_audit.pipeline.reports import dashboard as dashboard_module
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
@@ -255,9 +256,7 @@ def test_off_hours_violations_are_those_the_risk_factors_say_were_off_hours():
     ]
     outcome, *_ = build(events, kind="weekly")
     assert outcome.figures.after_hours_violations == 3
-    assert any(
-        "3 violation(s) were made outside business hours" in advice for advice in outcome.figures.recommendations
-    )
+    assert any("3 violations were made outside business hours" in advice for advice in outcome.figures.recommendations)
 
 
 def test_a_net_loss_bar_is_drawn_leftwards_from_zero_in_red():
@@ -290,13 +289,11 @@ def test_recommendations_name_medium_violations_and_access_findings_before_sayin
     review.system = SystemFacts()
     assert review.status == "REVIEW"
     assert recommend(review) == [
-        "Review the 1 MEDIUM-risk violation(s) (-$300.00) with the editors: each changed a closed or locked "
+        "Review the 1 MEDIUM-risk violation (-$300.00) with the editors: each changed a closed or locked "
         "week's billing."
     ]
     clear.access_review = REVIEW
-    assert recommend(clear) == [
-        "The access review of 2026-11-20 has 1 finding(s) (inactive user 1): see Access Review."
-    ]
+    assert recommend(clear) == ["The access review of 2026-11-20 has 1 finding (inactive user 1): see Access Review."]
 
 
 def test_changes_no_one_is_named_for_come_last_by_person_and_are_never_the_editor_to_check():
@@ -332,3 +329,13 @@ def test_the_risk_column_sorts_by_severity_not_by_name():
     assert {level: rank for rank, level in risk.items()} == {"LOW": "0", "MEDIUM": "1", "HIGH": "2"}
     head = outcome.dashboard.decode().split("<thead>", 1)[1].split("</thead>", 1)[0]
     assert '<th data-type="num">Risk</th>' in head
+
+
+def test_counts_read_as_words():
+    assert [counted(n, "finding") for n in (0, 1, 2, 1500)] == [
+        "0 findings",
+        "1 finding",
+        "2 findings",
+        "1,500 findings",
+    ]
+    assert (counted(1, "person"), counted(3, "person")) == ("1 person", "3 people")

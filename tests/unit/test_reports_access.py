@@ -30,7 +30,7 @@ def review() -> AccessReviewResult:
                 sheet_id=101,
                 sheet_name="Subcontractor Billing",
                 reason=AccessReason.SEGREGATION_OF_DUTIES,
-                detail="changed billed values of 1 row(s) and approved the same row(s)",
+                detail="changed billed values of 1 row and approved the same row",
                 evidence={"rows": [{"row_id": 5000, "approved": {"status": "Approved", "at": "2026-11-18T15:00:00Z"}}]},
             ),
             AccessFinding(

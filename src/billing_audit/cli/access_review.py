@@ -10,6 +10,7 @@ from typing import Any
 from billing_audit.cli.exits import ExitCode
 from billing_audit.config import load_config
 from billing_audit.domain.access import REASON_TITLES, AccessReason, AccessReviewResult
+from billing_audit.domain.values import counted
 from billing_audit.pipeline.access_review import run_access_review
 from billing_audit.resources import CONFIG_ENV
 from billing_audit.settings import AccessReviewSettings, load
@@ -29,9 +30,9 @@ def _access_review(args: argparse.Namespace) -> int:
 
 def render(result: AccessReviewResult, out: Path | None = None) -> str:
     lines = [
-        f"Access review at {result.reviewed_at.isoformat()}: {len(result.sheets)} sheet(s), "
-        f"{result.people} person(s) with access, {result.approvals} approval(s) weighed, "
-        f"{len(result.findings)} finding(s) (last logins from the {result.last_login_source})"
+        f"Access review at {result.reviewed_at.isoformat()}: {counted(len(result.sheets), 'sheet')}, "
+        f"{counted(result.people, 'person')} with access, {counted(result.approvals, 'approval')} weighed, "
+        f"{counted(len(result.findings), 'finding')} (last logins from the {result.last_login_source})"
     ]
     for reason in AccessReason:
         chosen = [finding for finding in result.findings if finding.reason is reason]

@@ -16,6 +16,7 @@ import boto3
 
 from billing_audit import resources as res
 from billing_audit.config import AuditConfig, config_document, parse_config, read_config_text
+from billing_audit.domain.values import counted
 from billing_audit.settings import ConfigSettings, load
 from billing_audit.store.parameters import ADVANCED, ConfigParameter, check_size, parameter_value, tier_for
 
@@ -31,8 +32,9 @@ def summary(config: AuditConfig) -> str:
     tier = "advanced" if tier_for(value) == ADVANCED else "standard"
     sheets = config.sheets
     return (
-        f"{len(sheets.sheet_ids)} sheets, {len(sheets.workspaces)} workspaces, {len(sheets.folders)} folders, "
-        f"{len(config.roster)} roster users, time zone {config.timezone}; {size} bytes ({tier} parameter)"
+        f"{counted(len(sheets.sheet_ids), 'sheet')}, {counted(len(sheets.workspaces), 'workspace')}, "
+        f"{counted(len(sheets.folders), 'folder')}, {counted(len(config.roster), 'roster user')}, "
+        f"time zone {config.timezone}; {size} bytes ({tier} parameter)"
     )
 
 

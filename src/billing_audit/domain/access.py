@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from billing_audit.domain.models import AuditEvent, RowTimeline
 from billing_audit.domain.risk import RosterEntry
-from billing_audit.domain.values import CellValue, is_blank, utc_iso
+from billing_audit.domain.values import CellValue, counted, is_blank, utc_iso
 
 # The roster's access_level 1-5 is the highest share level a person should hold (FORMAT.md).
 ROSTER_LEVELS = ("VIEWER", "EDITOR", "EDITOR_SHARE", "ADMIN", "OWNER")
@@ -421,7 +421,8 @@ def segregation_findings(
                 sheet_id=sheet_id,
                 sheet_name=names[sheet_id],
                 reason=AccessReason.SEGREGATION_OF_DUTIES,
-                detail=f"changed billed values of {len(rows)} row(s) and approved the same row(s)",
+                detail=f"changed billed values of {counted(len(rows), 'row')} and approved "
+                + ("the same row" if len(rows) == 1 else "the same rows"),
                 evidence={"rows": evidence_rows},
             )
         )
@@ -444,10 +445,10 @@ def access_review_digest(result: AccessReviewResult, zone: ZoneInfo) -> tuple[st
     (the first ten; the stored result and the report have all)."""
     local = result.reviewed_at.astimezone(zone)
     people = len({finding.person.lower() for finding in result.findings})
-    subject = f"Access review {local:%Y-%m-%d}: {len(result.findings)} finding(s), {people} person(s)"
+    subject = f"Access review {local:%Y-%m-%d}: {counted(len(result.findings), 'finding')}, {counted(people, 'person')}"
     lines = [
-        f"Access review of {len(result.sheets)} sheet(s) at {local:%Y-%m-%d %H:%M %Z}: "
-        f"{result.people} person(s) with access, {result.approvals} approval(s) weighed; "
+        f"Access review of {counted(len(result.sheets), 'sheet')} at {local:%Y-%m-%d %H:%M %Z}: "
+        f"{counted(result.people, 'person')} with access, {counted(result.approvals, 'approval')} weighed; "
         f"last logins from the {result.last_login_source}.",
     ]
     for reason in AccessReason:

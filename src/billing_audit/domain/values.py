@@ -113,6 +113,15 @@ def parse_instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+IRREGULAR_PLURALS = {"person": "people"}
+
+
+def counted(number: float, noun: str) -> str:
+    """`1 finding`, `2 findings`, `2 people`: a count for a reader, never `finding(s)`."""
+    word = noun if number == 1 else IRREGULAR_PLURALS.get(noun, noun + "s")
+    return f"{number:,.0f} {word}"
+
+
 def money(amount: object, *, signed: bool = False, missing: str = "n/a") -> str:
     """Dollars as people read them ("-$1,250.00"); `missing` for no amount (None, or not a number)."""
     if not isinstance(amount, int | float):

@@ -27,7 +27,7 @@ from billing_audit.domain.models import UNNAMED_EDITORS, AuditEvent
 from billing_audit.domain.pseudonym import Pseudonymizer, pseudonymize_event, pseudonymize_review
 from billing_audit.domain.risk import CLOSED_WEEK_TYPES
 from billing_audit.domain.trail import BENIGN
-from billing_audit.domain.values import spreadsheet_time
+from billing_audit.domain.values import counted, spreadsheet_time
 from billing_audit.pipeline.access_review import billed_columns
 from billing_audit.pipeline.backup import verify_backup
 from billing_audit.pipeline.trail import TrailDeps, verify_stored
@@ -178,9 +178,9 @@ def _sox(
         Status(
             "Segregation of duties",
             not duties,
-            f"{len(duties)} person-sheet pair(s) changed billed values and approved the same rows"
+            f"{counted(len(duties), 'person-sheet pair')} changed billed values and approved the same rows"
             if duties
-            else f"no one changed and approved the same row ({len(approvals)} approval(s) in the period)",
+            else f"no one changed and approved the same row ({counted(len(approvals), 'approval')} in the period)",
         ),
     ]
     impact = round(sum(event.financial_impact or 0.0 for event in closed), 2)
@@ -458,7 +458,7 @@ def trail_status(deps: TrailDeps) -> Status:
         return Status(control, False, "no digest has been written: the trail is not sealed")
     outcome = verify_stored(deps.trail, digests, deps.signer.public_key_pem().encode(), deps.clock())
     verdict = outcome.verdict
-    sealed = f"{outcome.digests} signed digest(s), the latest {digests[-1].digest_time}"
+    sealed = f"{counted(outcome.digests, 'signed digest')}, the latest {digests[-1].digest_time}"
     if verdict.ok:
         return Status(
             control,
@@ -466,7 +466,7 @@ def trail_status(deps: TrailDeps) -> Status:
             f"{verdict.verified:,} events verified against {sealed}; {outcome.unsealed} logged since, not sealed yet",
         )
     problems = [finding for finding in verdict.findings if finding.kind not in BENIGN]
-    return Status(control, False, f"{len(problems)} finding(s) against {sealed}; first: {problems[0].detail}")
+    return Status(control, False, f"{counted(len(problems), 'finding')} against {sealed}; first: {problems[0].detail}")
 
 
 def backup_status(store: BackupStore) -> Status:
@@ -476,9 +476,11 @@ def backup_status(store: BackupStore) -> Status:
         return Status("Backups", False, "no backup in the backup bucket")
     result = verify_backup(store, days[-1])
     if result.ok:
-        return Status("Backups", True, f"{days[-1].isoformat()}: {result.checked} object(s) re-read, all match")
+        return Status(
+            "Backups", True, f"{days[-1].isoformat()}: {counted(result.checked, 'object')} re-read, all match"
+        )
     return Status(
         "Backups",
         False,
-        f"{days[-1].isoformat()}: {len(result.problems)} problem(s); first: {result.problems[0].line()}",
+        f"{days[-1].isoformat()}: {counted(len(result.problems), 'problem')}; first: {result.problems[0].line()}",
     )

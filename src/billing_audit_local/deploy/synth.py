@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from billing_audit.config import AuditConfig
 from billing_audit_local.deploy.errors import DeployError
 from billing_audit_local.paths import repo_root
 
@@ -40,6 +41,9 @@ def synth_key(context: dict[str, Any]) -> str:
     config = REPO_ROOT / "infra" / "config.json"
     if config.exists():
         digest.update(config.read_bytes())
+    # The stack stores the audit configuration as AuditConfig dumps it, every default included:
+    # a setting added, renamed or removed anywhere in the model changes the template.
+    digest.update(json.dumps(AuditConfig.model_json_schema(), sort_keys=True).encode())
     try:
         digest.update(version("aws-cdk-lib").encode())
     except PackageNotFoundError:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from billing_audit.domain.alerting import LEVEL_RANK
 from billing_audit.domain.models import RiskLevel
-from billing_audit.domain.values import money
+from billing_audit.domain.values import counted, money
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow
 
 # The table lists the riskiest violations first; the workbook has every event.
@@ -201,8 +201,9 @@ def _access_review_section(figures: ReportFigures) -> str:
     )
     return (
         '<section class="panel"><h2>Access review</h2>'
-        f'<p class="note">Reviewed {when:%Y-%m-%d %H:%M} ({_e(figures.zone)}): {len(review.sheets)} sheet(s), '
-        f"{review.people} people with access, {review.approvals} approvals weighed; {counts}.</p>"
+        f'<p class="note">Reviewed {when:%Y-%m-%d %H:%M} ({_e(figures.zone)}): '
+        f"{counted(len(review.sheets), 'sheet')}, {counted(review.people, 'person')} with access, "
+        f"{counted(review.approvals, 'approval')} weighed; {counts}.</p>"
         f"{table}</section>"
     )
 

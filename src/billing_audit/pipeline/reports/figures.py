@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from billing_audit.domain.access import AccessReviewResult
 from billing_audit.domain.models import UNNAMED_EDITORS, AuditEvent, DetectedVia, EventType, RiskLevel
 from billing_audit.domain.risk import OFF_HOURS_FACTORS
-from billing_audit.domain.values import CellValue, money, spreadsheet_time
+from billing_audit.domain.values import CellValue, counted, money, spreadsheet_time
 
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
 ACTION_ITEMS = 10
@@ -269,12 +269,12 @@ def recommend(figures: ReportFigures) -> list[str]:
     high, medium = figures.by_level[RiskLevel.HIGH], figures.by_level[RiskLevel.MEDIUM]
     if high.violations:
         advice.append(
-            f"Review the {high.violations} HIGH-risk violation(s) ({money(high.impact)}), the riskiest "
+            f"Review the {counted(high.violations, 'HIGH-risk violation')} ({money(high.impact)}), the riskiest "
             "first, with the editors and billing before the next invoice run."
         )
     if medium.violations:
         advice.append(
-            f"Review the {medium.violations} MEDIUM-risk violation(s) ({money(medium.impact)}) with the "
+            f"Review the {counted(medium.violations, 'MEDIUM-risk violation')} ({money(medium.impact)}) with the "
             "editors: each changed a closed or locked week's billing."
         )
     named = [(editor, tally) for editor, tally in figures.by_person.items() if editor not in UNNAMED_EDITORS]
@@ -288,7 +288,8 @@ def recommend(figures: ReportFigures) -> list[str]:
             )
     if figures.after_hours_violations:
         advice.append(
-            f"{figures.after_hours_violations} violation(s) were made outside business hours, on a weekend "
+            f"{counted(figures.after_hours_violations, 'violation')} "
+            f"{'was' if figures.after_hours_violations == 1 else 'were'} made outside business hours, on a weekend "
             f"or on a holiday ({figures.zone}; see their risk factors): confirm they were authorised."
         )
     scanned = sum(figures.by_via.values())
@@ -301,7 +302,7 @@ def recommend(figures: ReportFigures) -> list[str]:
         )
     if metrics.get("WebhookCallbacksFailed", 0):
         advice.append(
-            f"{metrics['WebhookCallbacksFailed']:.0f} webhook callback(s) failed processing in this period: "
+            f"{counted(metrics['WebhookCallbacksFailed'], 'webhook callback')} failed processing in this period: "
             "check the process function's errors and the callback dead-letter queue."
         )
     stale_before = figures.generated_at - timedelta(hours=STALE_SCAN_HOURS)
@@ -318,17 +319,17 @@ def recommend(figures: ReportFigures) -> list[str]:
     backlog = figures.system.backlog
     if backlog.rows_left:
         advice.append(
-            f"A scan backlog of {backlog.rows_left} row(s) on {backlog.sheets} sheet(s) is still open "
-            f"(since {backlog.oldest:%Y-%m-%d %H:%M}): the audit of those rows is behind."
+            f"A scan backlog of {counted(backlog.rows_left, 'row')} on {counted(backlog.sheets, 'sheet')} "
+            f"is still open (since {backlog.oldest:%Y-%m-%d %H:%M}): the audit of those rows is behind."
             if backlog.oldest
-            else f"A scan backlog of {backlog.rows_left} row(s) is still open."
+            else f"A scan backlog of {counted(backlog.rows_left, 'row')} is still open."
         )
     review = figures.access_review
     if review is not None and review.findings:
         reasons = ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in review.counts().items())
         advice.append(
             f"The access review of {review.reviewed_at.astimezone(ZoneInfo(figures.zone)):%Y-%m-%d} has "
-            f"{len(review.findings)} finding(s) ({reasons}): see Access Review."
+            f"{counted(len(review.findings), 'finding')} ({reasons}): see Access Review."
         )
     if not advice:
         advice.append(
