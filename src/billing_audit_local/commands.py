@@ -58,7 +58,12 @@ def register_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="run a scenario end to end on the local simulator and moto")
     demo.add_argument("--scenario", type=Path, help="scenario file (default: the bundled example week)")
     demo.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
-    demo.add_argument("--mode", choices=("scan", "webhook"), default="scan")
+    demo.add_argument(
+        "--mode",
+        choices=("scan", "webhook"),
+        default="scan",
+        help="scan: the audit scans at `now`; webhook: signed callbacks as the edits happen (default: scan)",
+    )
     demo.set_defaults(func=_demo)
 
 

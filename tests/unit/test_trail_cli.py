@@ -76,6 +76,15 @@ def test_tables_fit_the_width() -> None:
     assert all(len(line) <= 60 for line in text.splitlines()) and "…" in text
 
 
+def test_piped_tables_are_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under pytest stdout is not a terminal, as when piped into a file or grep."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    rows = [["x" * 300, "y" * 300]]
+    assert "…" not in table(["a", "b"], rows) and "x" * 300 in table(["a", "b"], rows)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert all(len(line) <= 80 for line in table(["a", "b"], rows).splitlines())
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
 def test_export_writers_keep_every_event_and_defuse_formulas(fmt: str) -> None:
     lines = [canonical({"event_id": "e1", "new_value": '=HYPERLINK("x")', "trail": {"position": 0}})]

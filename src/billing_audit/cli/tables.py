@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -10,6 +11,10 @@ from typing import Any, TextIO
 
 
 def width() -> int:
+    """The terminal's width; piped or redirected (and no COLUMNS set), no limit: a file or a grep
+    wants the whole line, not one cut to a terminal that is not there."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return sys.maxsize
     return shutil.get_terminal_size((100, 24)).columns
 
 
