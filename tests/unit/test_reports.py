@@ -339,3 +339,17 @@ def test_counts_read_as_words():
         "1,500 findings",
     ]
     assert (counted(1, "person"), counted(3, "person")) == ("1 person", "3 people")
+
+
+def test_summaries_name_types_as_alerts_do_and_times_name_their_zone():
+    outcome, *_ = build(week_of_events(40), kind="weekly")
+    book = load_workbook(io.BytesIO(outcome.workbook))
+    labels = {row[0] for row in book["Executive Dashboard"].iter_rows(values_only=True) if row[0]}
+    assert "post-close change" in labels and "post_close_change" not in labels
+    assert f"Generated ({outcome.figures.zone})" in labels
+    trends = {row[0] for row in book["Trends & Analytics"].iter_rows(values_only=True) if row[0]}
+    assert "locked-row change" in trends
+    # Change Details keeps the codes that events.jsonl and `events query --type` use.
+    details = book["Change Details"]
+    column = [cell.value for cell in details[1]].index("Type")
+    assert {row[column] for row in details.iter_rows(min_row=2, values_only=True)} >= {"post_close_change"}

@@ -26,6 +26,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
+from billing_audit.domain.alert_messages import TYPE_LABELS
+from billing_audit.domain.models import EventType
 from billing_audit.domain.values import spreadsheet_time
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow, Tally
 
@@ -178,11 +180,17 @@ def _period(figures: ReportFigures) -> str:
     return f"{figures.since:%Y-%m-%d %H:%M} to {figures.until:%Y-%m-%d %H:%M} ({figures.zone})"
 
 
+def _by_type_label(figures: ReportFigures) -> list[tuple[str, Tally]]:
+    """The summaries' type names as the alerts write them ("post-close change"); Change Details
+    keeps the codes, which `events query --type` and events.jsonl use."""
+    return [(TYPE_LABELS[EventType(kind)], tally) for kind, tally in figures.by_type.items()]
+
+
 def _executive(book: Workbook, figures: ReportFigures) -> None:
     sheet = _Sheet(book, SHEETS[0], (26, 18, 18, 26, 16, 18, 18, 16, 12, 12))
     sheet.append([sheet.cell(figures.title, "ba_title")])
     sheet.append(["Period", _period(figures)])
-    sheet.append(["Generated", sheet.cell(figures.generated_at, "ba_datetime")])
+    sheet.append([f"Generated ({figures.zone})", sheet.cell(figures.generated_at, "ba_datetime")])
     sheet.append(["Status", sheet.cell(figures.status, f"ba_status_{figures.status.replace(' ', '_')}")])
     sheet.blank()
     sheet.section("Totals")
@@ -201,7 +209,7 @@ def _executive(book: Workbook, figures: ReportFigures) -> None:
     sheet.blank()
     sheet.section("By type")
     sheet.header(["Type", "Events", "Violations", "Impact of violations"])
-    for kind, tally in figures.by_type.items():
+    for kind, tally in _by_type_label(figures):
         sheet.append([kind, tally.events, tally.violations, sheet.cell(tally.impact, "ba_money")])
     sheet.blank()
     sheet.section("Immediate action items")
@@ -295,7 +303,7 @@ def _insights(book: Workbook, figures: ReportFigures) -> None:
     sheet.append(["Period", _period(figures)])
     sheet.blank()
     sheet.section("Scan coverage")
-    sheet.header(["Sheet", "Last scan", "Rows tracked", "Events", "Violations"])
+    sheet.header(["Sheet", f"Last scan ({figures.zone})", "Rows tracked", "Events", "Violations"])
     if not system.coverage:
         sheet.append(["No sheet state recorded."])
     for sheet_cover in system.coverage:
@@ -327,7 +335,7 @@ def _insights(book: Workbook, figures: ReportFigures) -> None:
     sheet.append(["Sheets with an open backlog", backlog.sheets])
     sheet.append(["Rows left", backlog.rows_left])
     sheet.append(["Cell-history reads left", backlog.history_reads_left])
-    sheet.append(["Open since", sheet.cell(backlog.oldest, "ba_datetime") if backlog.oldest else "-"])
+    sheet.append([f"Open since ({figures.zone})", sheet.cell(backlog.oldest, "ba_datetime") if backlog.oldest else "-"])
     sheet.blank()
     sheet.section("Recommendations")
     for advice in figures.recommendations:
@@ -390,7 +398,7 @@ def _trends(book: Workbook, figures: ReportFigures) -> None:
     ws.add_chart(impact, "F40")
     sheet.blank()
 
-    first, last = _table(sheet, "By type", "Type", list(figures.by_type.items()))
+    first, last = _table(sheet, "By type", "Type", _by_type_label(figures))
     pie = PieChart()
     pie.title = "Events by type"
     pie.add_data(Reference(ws, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
@@ -417,7 +425,8 @@ def _access_review(book: Workbook, figures: ReportFigures) -> None:
     if review is None:
         sheet.append(["No access review stored yet (billing-audit access-review, or its monthly schedule)."])
         return
-    sheet.append(["Reviewed", sheet.cell(spreadsheet_time(review.reviewed_at, ZoneInfo(figures.zone)), "ba_datetime")])
+    reviewed = spreadsheet_time(review.reviewed_at, ZoneInfo(figures.zone))
+    sheet.append([f"Reviewed ({figures.zone})", sheet.cell(reviewed, "ba_datetime")])
     sheet.append(["Sheets reviewed", len(review.sheets)])
     sheet.append(["People with access", review.people])
     sheet.append(["Approvals weighed", review.approvals])
