@@ -310,8 +310,13 @@ def test_changes_no_one_is_named_for_come_last_by_person_and_are_never_the_edito
     ana = {"violation": True, "type": EventType.POST_CLOSE_CHANGE, "risk_level": RiskLevel.LOW}
     events = [e.model_copy(update=deleted) for e in base[:4]]
     events += [e.model_copy(update={**ana, "changed_by": "ana@example.com"}) for e in base[4:7]]
-    figures = build(events, kind="weekly")[0].figures
+    outcome = build(events, kind="weekly")[0]
+    figures = outcome.figures
     assert list(figures.by_person) == ["ana@example.com", "(not known: deleted between scans)"]
+    # The dashboard says their time is when the scan noticed them, not when they happened.
+    table = outcome.dashboard.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    noticed = [row for row in table.split("<tr>") if "deleted between scans" in row]
+    assert len(noticed) == 4 and all("(noticed)</td>" in row for row in noticed)
     advice = " ".join(recommend(figures))
     assert "ana@example.com made 3 of the 7 violations" not in advice  # 43 %: under the half
     assert "(not known" not in advice

@@ -12,7 +12,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from billing_audit.domain.alerting import LEVEL_RANK
-from billing_audit.domain.models import RiskLevel
+from billing_audit.domain.models import NOTICED_BETWEEN_SCANS, RiskLevel
 from billing_audit.domain.values import counted, money
 from billing_audit.pipeline.reports.figures import LEVELS, ReportFigures, ReportRow
 
@@ -157,7 +157,11 @@ def _violation_row(row: ReportRow) -> str:
     rank = LEVEL_RANK[RiskLevel(level)] if level else -1  # sorted by severity, not by name
     return (
         "<tr>"
-        + _cell(f"{row.changed_at:%Y-%m-%d %H:%M}", sort=row.changed_at.isoformat())
+        # A deletion a scan found: the time it was noticed, which the cell must not pass off as the change's.
+        + _cell(
+            f"{row.changed_at:%Y-%m-%d %H:%M}{' (noticed)' if row.changed_by == NOTICED_BETWEEN_SCANS else ''}",
+            sort=row.changed_at.isoformat(),
+        )
         + (f'<td data-v="{rank}"><span class="lvl lvl-{_e(level)}">{_e(level)}</span></td>')
         + _cell(f"{row.risk_score:.2f}", sort=row.risk_score, cls="num")
         + _cell(money(row.impact, missing=""), sort=row.impact or 0, cls="num")
