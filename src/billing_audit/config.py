@@ -121,7 +121,7 @@ def parse_config(data: object, source: str = "configuration") -> AuditConfig:
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:
-        where, problem = first_problem(exc)
+        where, problem = first_problem(exc, AuditConfig)
         raise ConfigError(f"{source} field {where}: {problem}") from None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib import resources as package_files
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from billing_audit.config import AuditConfig, RosterUser, SheetSelection
 from billing_audit.domain.policy import AuditPolicy
@@ -29,7 +29,7 @@ def config_for(scenario: Scenario) -> AuditConfig:
     try:
         policy = AuditPolicy.model_validate(scenario.policy)
     except ValidationError as exc:
-        raise _field_error(exc, "policy") from None
+        raise _field_error(exc, "policy", AuditPolicy) from None
     reporting = scenario.event_reporting
     try:
         # An account with Event Reporting: the product reads it, with the scenario's allow-lists.
@@ -41,7 +41,7 @@ def config_for(scenario: Scenario) -> AuditConfig:
             else EventReportingPolicy()
         )
     except ValidationError as exc:
-        raise _field_error(exc, "event_reporting") from None
+        raise _field_error(exc, "event_reporting", EventReportingPolicy) from None
     return AuditConfig(
         timezone=scenario.timezone,
         policy=policy,
@@ -55,7 +55,7 @@ def config_for(scenario: Scenario) -> AuditConfig:
 _ROSTER_FIELDS = set(RosterUser.model_fields)
 
 
-def _field_error(exc: ValidationError, field: str) -> ScenarioError:
+def _field_error(exc: ValidationError, field: str, model: type[BaseModel]) -> ScenarioError:
     """One line naming the scenario field a product model refused, as the product words it."""
-    where, problem = first_problem(exc)
+    where, problem = first_problem(exc, model)
     return ScenarioError(f"scenario field {field if where == '(top level)' else f'{field}.{where}'}: {problem}")

@@ -348,6 +348,8 @@ def scenario_field_error(exc: ValidationError) -> ScenarioError:
         loc, message = (*loc, *cause.location), cause.message
     elif first["type"] == "value_error" and cause is not None:
         message = str(cause)  # our own words, without pydantic's "Value error, "
+    elif first["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        message = "Input should be a JSON object"  # not pydantic's "... or instance of Scenario"
     # One line whatever the file holds: a key that is not a plain name is quoted.
     parts = [str(part) for part in loc]
     location = ".".join(p if p and p.isprintable() and not any(c in p for c in ". ") else repr(p) for p in parts)

@@ -100,7 +100,11 @@ def test_a_denied_read_is_a_dependency_failure(ssm: Stubber) -> None:
             {"timezone": "Mars/Olympus"},
             f"configuration parameter {NAME} field timezone: unknown IANA time zone 'Mars/Olympus'",
         ),
-        ({"sheets": {"sheet_id": [1]}}, f"configuration parameter {NAME} field sheets.sheet_id: Extra inputs"),
+        (
+            {"sheets": {"sheet_id": [1]}},
+            f"configuration parameter {NAME} field sheets.sheet_id: unknown key (known: folders, sheet_ids, "
+            "workspaces)",
+        ),
     ],
 )
 def test_a_bad_parameter_is_one_line_naming_it_and_the_field(ssm: Stubber, stored: Any, message: str) -> None:
