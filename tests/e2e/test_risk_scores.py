@@ -30,6 +30,7 @@ def test_example_ranks_the_after_hours_closed_week_change_above_every_change(mod
     assert "row 300101" in printed[1] and "Redlined Total Price" in printed[1]
     assert printed[2].strip() == (
         "risk 1.00: Outside business hours (20:30 local) (+0.3), Low access level (2) (+0.2), "
+        "Permission review overdue (last 2026-08-01, over 90 days) (+0.25), "
         "Change to a closed week (week ending 2026-11-08) (+0.4), Large change (140% of the value) (+0.3)"
     )
     codes = {f["code"] for f in late["risk_factors"]}
