@@ -16,10 +16,10 @@ import boto3
 from billing_audit.budget import HISTORY_ENDPOINT
 from billing_audit.config import AuditConfig
 from billing_audit.domain.access import AccessReviewResult
-from billing_audit.domain.alert_messages import change_text, counted
+from billing_audit.domain.alert_messages import change_text
 from billing_audit.domain.backup import BACKUP_PREFIX, manifest_key
 from billing_audit.domain.models import AuditEvent
-from billing_audit.domain.values import money, utc_iso
+from billing_audit.domain.values import counted, money, utc_iso
 from billing_audit.pipeline.access_review import run_access_review
 from billing_audit.pipeline.backup import BackupOutcome, run_backup, verify_backup
 from billing_audit.pipeline.deps import AuditDeps
@@ -381,7 +381,11 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
     review = result.access_review
     if review is not None:
         counts = ", ".join(f"{count} {reason}" for reason, count in review.counts().items()) or "nothing found"
-        lines += ["", f"Access review: {review.people} people with access to {len(review.sheets)} sheet(s): {counts}"]
+        lines += [
+            "",
+            f"Access review: {counted(review.people, 'person', 'people')} with access to "
+            f"{counted(len(review.sheets), 'sheet')}: {counts}",
+        ]
         for finding in review.findings[:top]:
             lines.append(f"  {finding.person} on {finding.sheet_name}: {finding.detail}")
     lines += ["", f"Wrote {out_dir / 'events.jsonl'}, {out_dir / 'alerts.jsonl'} and {out_dir / 'summary.json'}"]

@@ -343,7 +343,7 @@ def test_counts_read_as_words():
         "2 findings",
         "1,500 findings",
     ]
-    assert (counted(1, "person"), counted(3, "person")) == ("1 person", "3 people")
+    assert (counted(1, "person", "people"), counted(3, "person", "people")) == ("1 person", "3 people")
 
 
 def test_summaries_name_types_as_alerts_do_and_times_name_their_zone():

@@ -31,7 +31,7 @@ def _access_review(args: argparse.Namespace) -> int:
 def render(result: AccessReviewResult, out: Path | None = None) -> str:
     lines = [
         f"Access review at {result.reviewed_at.isoformat()}: {counted(len(result.sheets), 'sheet')}, "
-        f"{counted(result.people, 'person')} with access, {counted(result.approvals, 'approval')} weighed, "
+        f"{counted(result.people, 'person', 'people')} with access, {counted(result.approvals, 'approval')} weighed, "
         f"{counted(len(result.findings), 'finding')} (last logins from the {result.last_login_source})"
     ]
     for reason in AccessReason:

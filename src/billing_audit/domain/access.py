@@ -445,10 +445,11 @@ def access_review_digest(result: AccessReviewResult, zone: ZoneInfo) -> tuple[st
     (the first ten; the stored result and the report have all)."""
     local = result.reviewed_at.astimezone(zone)
     people = len({finding.person.lower() for finding in result.findings})
-    subject = f"Access review {local:%Y-%m-%d}: {counted(len(result.findings), 'finding')}, {counted(people, 'person')}"
+    found = f"{counted(len(result.findings), 'finding')}, {counted(people, 'person', 'people')}"
+    subject = f"Access review {local:%Y-%m-%d}: {found}"
     lines = [
         f"Access review of {counted(len(result.sheets), 'sheet')} at {local:%Y-%m-%d %H:%M %Z}: "
-        f"{counted(result.people, 'person')} with access, {counted(result.approvals, 'approval')} weighed; "
+        f"{counted(result.people, 'person', 'people')} with access, {counted(result.approvals, 'approval')} weighed; "
         f"last logins from the {result.last_login_source}.",
     ]
     for reason in AccessReason:

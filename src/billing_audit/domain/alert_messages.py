@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from billing_audit.domain.alerting import Digest
 from billing_audit.domain.models import AuditEvent, EventType
 from billing_audit.domain.policy import AuditPolicy
-from billing_audit.domain.values import CellValue, is_blank, money, to_date, utc_iso, week_close
+from billing_audit.domain.values import CellValue, counted, is_blank, money, to_date, utc_iso, week_close
 
 # SNS: a subject is ASCII, starts with a letter, number or punctuation, has no line breaks or
 # control characters, and is under 100 characters.
@@ -74,11 +74,6 @@ class AlertMessage(BaseModel):
 
 
 # ----- small words ------------------------------------------------------------------------------
-
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """`1 violation`, `2 violations`: the noun agrees with its count."""
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def show_value(value: CellValue) -> str:

@@ -113,13 +113,9 @@ def parse_instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-IRREGULAR_PLURALS = {"person": "people"}
-
-
-def counted(number: float, noun: str) -> str:
-    """`1 finding`, `2 findings`, `2 people`: a count for a reader, never `finding(s)`."""
-    word = noun if number == 1 else IRREGULAR_PLURALS.get(noun, noun + "s")
-    return f"{number:,.0f} {word}"
+def counted(count: float, noun: str, plural: str | None = None) -> str:
+    """`1 finding`, `2 findings`, `3 people`: the noun agrees with its count, never `finding(s)`."""
+    return f"{count:,.0f} {noun if count == 1 else plural or noun + 's'}"
 
 
 def money(amount: object, *, signed: bool = False, missing: str = "n/a") -> str:

@@ -206,7 +206,7 @@ def _access_review_section(figures: ReportFigures) -> str:
     return (
         '<section class="panel"><h2>Access review</h2>'
         f'<p class="note">Reviewed {when:%Y-%m-%d %H:%M} ({_e(figures.zone)}): '
-        f"{counted(len(review.sheets), 'sheet')}, {counted(review.people, 'person')} with access, "
+        f"{counted(len(review.sheets), 'sheet')}, {counted(review.people, 'person', 'people')} with access, "
         f"{counted(review.approvals, 'approval')} weighed; {counts}.</p>"
         f"{table}</section>"
     )
