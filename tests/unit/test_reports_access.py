@@ -67,6 +67,11 @@ def test_the_latest_review_has_its_sheet_and_dashboard_section() -> None:
     ]
     assert json.loads(findings[0][5])["rows"][0]["approved"]["status"] == "Approved"
     assert sheet.auto_filter.ref == f"A{header + 1}:F{sheet.max_row}"
+    # A write-only sheet sizes no row to its text: a row is made as high as its evidence wraps (80
+    # characters a line), so it does not run over the next finding.
+    for offset, finding in enumerate(findings):
+        lines = -(-len(str(finding[5])) // 80)
+        assert lines > 1 and sheet.row_dimensions[header + 2 + offset].height == 15 * lines
     html = outcome.dashboard.decode()
     assert "<h2>Access review</h2>" in html and "zed@outside.example" in html and "segregation_of_duties 1" in html
 

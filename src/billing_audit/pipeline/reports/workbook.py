@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -41,6 +42,8 @@ SCORE = "0.00"
 MAX_SHEET_HYPERLINKS = 65_530
 MAX_CELL_CHARS = 32_767
 TOP_CHART_ITEMS = 15
+# Excel caps a row at 409 points: a wrapped row grows to 27 lines of 15, and scrolls beyond.
+MAX_WRAPPED_LINES = 27
 RISK_COLOURS = {"HIGH": "F8CBAD", "MEDIUM": "FFE699", "LOW": "C6E0B4"}
 STATUS_COLOURS = {"ACTION REQUIRED": "C00000", "REVIEW": "BF8F00", "CLEAR": "548235"}
 HEADER_FILL = "1F3864"
@@ -127,7 +130,10 @@ class _Sheet:
             cell.style = style
         return cell
 
-    def append(self, values: Sequence[Any]) -> int:
+    def append(self, values: Sequence[Any], *, lines: int = 1) -> int:
+        if lines > 1:
+            # A write-only sheet sizes no row to its wrapped text: a wrapped row's height is set.
+            self.ws.row_dimensions[self.row + 1].height = 15 * min(lines, MAX_WRAPPED_LINES)
         self.ws.append(list(values))
         self.row += 1
         return self.row
@@ -139,10 +145,7 @@ class _Sheet:
         self.append([self.cell(title, "ba_section")])
 
     def header(self, titles: Sequence[str], *, lines: int = 1) -> int:
-        if lines > 1:
-            # A write-only sheet sizes no row to its wrapped text: the header's height is set.
-            self.ws.row_dimensions[self.row + 1].height = 15 * lines
-        return self.append([self.cell(title, "ba_header") for title in titles])
+        return self.append([self.cell(title, "ba_header") for title in titles], lines=lines)
 
 
 def _safe(value: Any) -> Any:
@@ -442,6 +445,11 @@ def _access_review(book: Workbook, figures: ReportFigures) -> None:
     sheet.section("Findings")
     first = sheet.header([title for title, _ in ACCESS_COLUMNS])
     for finding in review.findings:
+        evidence = json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False)
+        wrapped = (
+            math.ceil(len(text) / width)
+            for text, width in ((finding.detail, ACCESS_COLUMNS[4][1]), (evidence, ACCESS_COLUMNS[5][1]))
+        )
         sheet.append(
             [
                 sheet.cell(finding.person),
@@ -449,8 +457,9 @@ def _access_review(book: Workbook, figures: ReportFigures) -> None:
                 finding.sheet_id,
                 finding.reason.value,
                 sheet.cell(finding.detail, "ba_wrap"),
-                sheet.cell(json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False), "ba_wrap"),
-            ]
+                sheet.cell(evidence, "ba_wrap"),
+            ],
+            lines=max(wrapped),
         )
     if review.findings:
         sheet.ws.auto_filter.ref = f"A{first}:{get_column_letter(len(ACCESS_COLUMNS))}{sheet.row}"
