@@ -358,3 +358,17 @@ def test_summaries_name_types_as_alerts_do_and_times_name_their_zone():
     details = book["Change Details"]
     column = [cell.value for cell in details[1]].index("Type")
     assert {row[column] for row in details.iter_rows(min_row=2, values_only=True)} >= {"post_close_change"}
+
+
+def test_the_totals_show_what_moved_beside_the_net():
+    """A +$300 and a -$300 net to nothing; the reports also say $600 of billing moved."""
+    base = week_of_events(2)
+    update = {"violation": True, "type": EventType.POST_CLOSE_CHANGE, "risk_level": RiskLevel.MEDIUM}
+    events = [base[0].model_copy(update={**update, "financial_impact": 300.0})]
+    events.append(base[1].model_copy(update={**update, "financial_impact": -300.0}))
+    outcome = build(events, kind="weekly")[0]
+    assert (outcome.figures.total.impact, outcome.figures.total.moved) == (0.0, 600.0)
+    executive = load_workbook(io.BytesIO(outcome.workbook))["Executive Dashboard"]
+    values = {row[0]: row[1] for row in executive.iter_rows(values_only=True, max_col=2) if row[0]}
+    assert (values["Financial impact of violations"], values["Amount moved by violations (gross)"]) == (0, 600)
+    assert '<div class="card">Amount moved (gross)<b>$600.00</b></div>' in outcome.dashboard.decode()

@@ -219,7 +219,8 @@ def render_dashboard(figures: ReportFigures) -> str:
         ("Status", f'<span class="status s-{_e(status_class)}">{_e(figures.status)}</span>'),
         ("Events", f"{total.events:,}"),
         ("Violations", f"{total.violations:,}"),
-        ("Impact of violations", _e(money(total.impact, missing=""))),
+        ("Impact of violations (net)", _e(money(total.impact, missing=""))),
+        ("Amount moved (gross)", _e(money(total.moved, missing=""))),
     ] + [(f"{level.value} risk", f"{figures.by_level[level.value].violations:,}") for level in LEVELS]
     ranked = sorted(figures.violations, key=lambda r: (-r.risk_score, -abs(r.impact or 0.0), r.changed_at))
     shown = ranked[:MAX_TABLE_ROWS]

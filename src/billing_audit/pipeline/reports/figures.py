@@ -52,13 +52,15 @@ class ReportRow:
 class Tally:
     events: int = 0
     violations: int = 0
-    impact: float = 0.0  # the violations' financial impact (null counts as 0)
+    impact: float = 0.0  # the violations' financial impact (null counts as 0): net
+    moved: float = 0.0  # the violations' impacts summed unsigned: a +$300 and a -$300 moved $600
 
     def add(self, row: ReportRow) -> None:
         self.events += 1
         if row.violation:
             self.violations += 1
             self.impact += row.impact or 0.0
+            self.moved += abs(row.impact or 0.0)
 
 
 @dataclass

@@ -200,6 +200,8 @@ def _executive(book: Workbook, figures: ReportFigures) -> None:
     sheet.append(["Events", figures.total.events])
     sheet.append(["Violations", figures.total.violations])
     sheet.append(["Financial impact of violations", sheet.cell(figures.total.impact, "ba_money")])
+    # The net can hide money: a +$300 and a -$300 net to nothing, yet $600 of billing moved.
+    sheet.append(["Amount moved by violations (gross)", sheet.cell(figures.total.moved, "ba_money")])
     sheet.append(["Violations outside business hours", figures.after_hours_violations])
     sheet.blank()
     sheet.section("By risk level")
