@@ -284,8 +284,10 @@ def test_the_workbook_holds_every_row_with_its_level_and_text_never_runs_as_a_fo
     assert book.sheetnames == ["Rows", "Columns", "Attachments", "Discussions", "About"]
     sheet = book["Rows"]
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
-    assert values[0][:3] == ["Row", "Level", "Work Request #"]
-    assert [(v[2], v[1]) for v in values[1:4]] == [("A", 0), ("A.1", 1), ("A.1.a", 2)]
-    assert sheet.cell(row=4, column=3).alignment.indent == 2
+    assert values[0][:4] == ["Row #", "Row id", "Level", "Work Request #"]
+    assert [(v[3], v[2]) for v in values[1:4]] == [("A", 0), ("A.1", 1), ("A.1.a", 2)]
+    # The row id the audit's events name, as text: Excel would round a 16-digit number.
+    assert [v[1] for v in values[1:]] == [str(row.id) for row in rows]
+    assert sheet.cell(row=4, column=4).alignment.indent == 2
     last = list(sheet.iter_rows())[-1]
-    assert last[2].data_type == "s" and last[4].value == "=SUM(1,2)" and last[4].data_type == "s"
+    assert last[3].data_type == "s" and last[5].value == "=SUM(1,2)" and last[5].data_type == "s"

@@ -56,8 +56,11 @@ def render_backup_workbook(backup: SheetBackup) -> bytes:
     book = Workbook(write_only=True)
     columns = sorted(sheet.columns, key=lambda column: column.index)
     rows_ws = book.create_sheet("Rows")
-    rows_ws.freeze_panes = "C2"
-    rows_ws.append([_cell(rows_ws, name, bold=True) for name in ("Row", "Level", *(c.title for c in columns))])
+    rows_ws.freeze_panes = "D2"
+    # "Row #" is the row's place in the sheet, as Smartsheet numbers it; "Row id" is what the audit's
+    # events and links name (text: Excel keeps 15 digits of a number, and ids run to 16).
+    header = ("Row #", "Row id", "Level", *(c.title for c in columns))
+    rows_ws.append([_cell(rows_ws, name, bold=True) for name in header])
     levels: dict[int, int] = {}
     for number, row in enumerate(sheet.rows, start=1):
         level = levels.get(row.parent_id, -1) + 1 if row.parent_id is not None else 0
@@ -70,7 +73,7 @@ def render_backup_workbook(backup: SheetBackup) -> bytes:
             )
             for column in columns
         ]
-        rows_ws.append([_cell(rows_ws, number), _cell(rows_ws, level), *values])
+        rows_ws.append([_cell(rows_ws, number), _cell(rows_ws, str(row.id)), _cell(rows_ws, level), *values])
     _table(
         book,
         "Columns",
