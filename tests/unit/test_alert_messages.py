@@ -15,7 +15,6 @@ from billing_audit.domain.alert_messages import (
     AlertLinks,
     access_review_message,
     change_text,
-    counted,
     digest_line,
     digest_message,
     impact_summary,
@@ -26,6 +25,7 @@ from billing_audit.domain.alert_messages import (
 from billing_audit.domain.alerting import AlertingPolicy, Digest, plan_alerts
 from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor
 from billing_audit.domain.policy import AuditPolicy
+from billing_audit.domain.values import counted
 from billing_audit.notify.slack import (
     FIELD_TEXT_LIMIT,
     HEADER_LIMIT,
@@ -301,6 +301,10 @@ def test_a_work_request_numbered_wr_is_not_prefixed_twice_and_a_short_digest_lis
     assert "All 2:" in digest.email and "worst" not in digest.email and "more" not in digest.email
     assert "This batch of callbacks found 2 violations" in digest.email
     assert "*All 2*" in _slack(digest)["blocks"][2]["text"]["text"]
+    # A digest of one (a callback's lone MEDIUM violation) does not say "All 1".
+    (one,) = plan_alerts([violation(3, impact=500.0)], AlertingPolicy(), grants={}).digest.events
+    lone = digest_message(Digest(events=(one,), singles_sent=0, below_level=0, top=10), CONTEXT, {}, "callback")
+    assert "The violation:" in lone.email and "All 1" not in lone.email
 
 
 def test_a_deletion_a_scan_found_says_why_no_one_is_named() -> None:

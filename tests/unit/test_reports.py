@@ -12,7 +12,6 @@ import pytest
 from openpyxl import load_workbook
 
 from billing_audit.domain.models import DetectedVia, EventType, RiskFactor, RiskLevel
-from billing_audit.domain.values import counted
 from billing_audit.pipeline.reports import dashboard as dashboard_module
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
@@ -334,16 +333,6 @@ def test_the_risk_column_sorts_by_severity_not_by_name():
     assert {level: rank for rank, level in risk.items()} == {"LOW": "0", "MEDIUM": "1", "HIGH": "2"}
     head = outcome.dashboard.decode().split("<thead>", 1)[1].split("</thead>", 1)[0]
     assert '<th data-type="num">Risk</th>' in head
-
-
-def test_counts_read_as_words():
-    assert [counted(n, "finding") for n in (0, 1, 2, 1500)] == [
-        "0 findings",
-        "1 finding",
-        "2 findings",
-        "1,500 findings",
-    ]
-    assert (counted(1, "person", "people"), counted(3, "person", "people")) == ("1 person", "3 people")
 
 
 def test_summaries_name_types_as_alerts_do_and_times_name_their_zone():

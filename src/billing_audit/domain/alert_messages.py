@@ -327,7 +327,9 @@ def digest_message(
         + (f" ({money(digest.gross_impact)} moved in all)" if digest.gross_impact != abs(digest.total_impact) else ""),
         "By sheet: " + ", ".join(f"{name} {count}" for name, count in sheets.items()),
         "",
-        f"The {len(digest.top_items)} worst:" if more else f"All {digest.count}:",
+        f"The {len(digest.top_items)} worst:"
+        if more
+        else ("The violation:" if digest.count == 1 else f"All {digest.count}:"),
     ]
     for event in digest.top_items:
         lines.append(f"  - {digest_line(event, context)}")
