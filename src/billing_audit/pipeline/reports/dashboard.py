@@ -29,9 +29,9 @@ h1{margin:0;font-size:1.35em}h2{font-size:1.1em;margin:0 0 10px}main{padding:14p
 .meta{opacity:.85;font-size:.9em}.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
 .card,.panel{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .card b{display:block;font-size:1.35em;overflow-wrap:anywhere}.panel{margin-top:14px}.grid{display:grid;gap:14px;
-grid-template-columns:repeat(auto-fit,minmax(320px,1fr))}.grid .panel{margin-top:0}
+grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr))}.grid .panel{margin-top:0}
 .status{font-weight:700}.s-ACTION{color:#c0392b}.s-REVIEW{color:#b7950b}.s-CLEAR{color:#27ae60}
-svg{width:100%;height:auto}svg text{font-size:11px;fill:#333}.wrap{overflow-x:auto}
+svg{width:100%;max-width:560px;height:auto}svg text{font-size:11px;fill:#333}.wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.88em}th,td{padding:6px 8px;border-bottom:1px solid #e5e8eb;
 text-align:left;vertical-align:top}th{background:#1f3864;color:#fff;cursor:pointer;position:sticky;top:0;
 white-space:nowrap}th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
@@ -70,6 +70,11 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+# A bar's label fits its 170 units at 11px (an email such as carl.wu@example.com whole); longer
+# ones are cut, with the whole label as the bar's tooltip.
+LABEL_CHARS = 25
+
+
 def _bars(
     items: Sequence[tuple[str, float]],
     *,
@@ -82,7 +87,7 @@ def _bars(
     reads as a gain."""
     if not items:
         return '<p class="note">No data in this period.</p>'
-    row_height, label_width, bar_width = 22, 130, 170
+    row_height, label_width, bar_width = 22, 170, 170
     largest = max((abs(value) for _, value in items), default=0) or 1
     signed = any(value < 0 for _, value in items)
     zero, scale = (label_width + bar_width / 2, bar_width / 2) if signed else (label_width, bar_width)
@@ -96,7 +101,7 @@ def _bars(
         y = index * row_height + 4
         width = max(abs(value) / largest * scale, 1 if value else 0)
         shown = money(value, missing="") if dollars else f"{value:,.0f}"
-        short = label if len(label) <= 18 else label[:17] + "\u2026"
+        short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
         fill = NEGATIVE if value < 0 else colours[index] if index < len(colours) else colour
         x = zero - width if value < 0 else zero
         # A negative bar's value sits right of the zero line, where its row has no bar.
