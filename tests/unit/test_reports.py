@@ -120,6 +120,9 @@ def test_the_workbook_has_its_sheets_formats_filter_links_and_charts():
         charts = [package.read(name).decode() for name in package.namelist() if name.startswith("xl/charts/chart")]
     [by_day] = [chart for chart in charts if "<lineChart>" in chart]
     assert '<smooth val="1"' not in by_day and '<smooth val="0"' in by_day  # counts per day: no curve
+    # Count axes tick in whole steps, never 0.5.
+    [by_person] = [chart for chart in charts if "Violations by person" in chart]
+    assert all('<majorUnit val="' in chart and 'formatCode="0"' in chart for chart in (by_day, by_person))
     executive = book["Executive Dashboard"]
     values = {row[0].value: row[1] for row in executive.iter_rows(min_row=1, max_col=2) if row[0].value}
     assert values["Violations"].value == outcome.figures.total.violations

@@ -361,6 +361,12 @@ def _table(
     return first, sheet.row
 
 
+def _whole_numbers(chart: BarChart | LineChart, largest: int) -> None:
+    """A count axis in whole steps (about six of them): left to itself it ticks 0.5, 1, 1.5."""
+    chart.y_axis.number_format = "0"
+    chart.y_axis.majorUnit = max(1, math.ceil(largest / 6))
+
+
 def _trends(book: Workbook, figures: ReportFigures) -> None:
     sheet = _Sheet(book, SHEETS[3], (30, 12, 12, 18))
     ws = sheet.ws
@@ -376,6 +382,7 @@ def _trends(book: Workbook, figures: ReportFigures) -> None:
     line.x_axis.number_format = DATE
     for series in line.series:
         series.smooth = False  # counts per day: a smoothed curve would draw values no day had
+    _whole_numbers(line, max((tally.events for _, tally in days), default=0))
     line.height, line.width = 8, 18
     ws.add_chart(line, "F4")
     sheet.blank()
@@ -385,6 +392,7 @@ def _trends(book: Workbook, figures: ReportFigures) -> None:
     top = min(last, first + TOP_CHART_ITEMS - 1)
     bar = BarChart()
     bar.type, bar.title = "bar", "Violations by person (top 15)"
+    _whole_numbers(bar, max((tally.violations for _, tally in people[:TOP_CHART_ITEMS]), default=0))
     bar.add_data(Reference(ws, min_col=3, min_row=first - 1, max_row=top), titles_from_data=True)
     bar.set_categories(Reference(ws, min_col=1, min_row=first, max_row=top))
     bar.height, bar.width = 8, 18
