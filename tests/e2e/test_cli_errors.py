@@ -127,3 +127,8 @@ def test_a_bad_date_is_refused_before_any_setting_is_read(command, flag):
     result = _run(*command, flag, "garbage")
     assert result.returncode == 2 and f"argument {flag}: not an ISO date" in result.stderr, result.stderr
     assert "environment variable" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_period_that_ends_before_it_starts_is_refused_before_any_setting_is_read():
+    result = _run("compliance-report", "--standard", "SOX", "--since", "2026-11-15", "--until", "2026-11-01")
+    assert result.returncode == 2 and result.stderr.strip() == "billing-audit: --since must be before --until"

@@ -47,6 +47,15 @@ def at_zone(moment: date | datetime, zone: tzinfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
+def check_period(since: date | datetime, until: date | datetime) -> None:
+    """A period that ends before it starts is refused before any setting is read, where the two
+    compare without a zone (two dates, or two times with offsets); the rest are checked once zoned."""
+    both_dates = not isinstance(since, datetime) and not isinstance(until, datetime)
+    both_aware = isinstance(since, datetime) and isinstance(until, datetime) and since.tzinfo and until.tzinfo
+    if (both_dates or both_aware) and since >= until:  # type: ignore[operator]
+        raise BadInput("--since must be before --until")
+
+
 def make_output_dir(path: Path, flag: str = "--out") -> Path:
     """The directory a command writes into, made now: a run must not do its work and then find it
     cannot keep the result."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from billing_audit.cli.arguments import at_zone, iso_moment, make_output_dir
+from billing_audit.cli.arguments import at_zone, check_period, iso_moment, make_output_dir
 from billing_audit.cli.exits import ExitCode
 from billing_audit.config import load_config
 from billing_audit.errors import BadInput
@@ -18,6 +18,7 @@ from billing_audit.wiring import audit_config, compliance_dependencies
 
 
 def _compliance(args: argparse.Namespace) -> int:
+    check_period(args.since, args.until)
     config = load_config(args.config) if args.config is not None else audit_config(load(ComplianceSettings))
     since, until = at_zone(args.since, config.zone), at_zone(args.until, config.zone)
     out = make_output_dir(args.out)
