@@ -45,9 +45,8 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def deps(sheet: FakeSheet, clock: Clock) -> AuditDeps:
-    deps = AuditDeps(
+def memory_deps(sheet: FakeSheet, clock: Clock) -> AuditDeps:
+    return AuditDeps(
         smartsheet=sheet,
         events=MemoryEventStore(),
         state=MemoryStateStore(),  # type: ignore[arg-type]
@@ -55,6 +54,11 @@ def deps(sheet: FakeSheet, clock: Clock) -> AuditDeps:
         notifier=MemoryAlertPublisher(),
         clock=clock,
     )
+
+
+@pytest.fixture
+def deps(sheet: FakeSheet, clock: Clock) -> AuditDeps:
+    deps = memory_deps(sheet, clock)
     run_scan(CONFIG, deps)  # the baseline
     return deps
 
@@ -195,15 +199,7 @@ def test_a_scan_run_holds_and_releases_the_same_way(sheet, deps, clock):
 def test_the_baseline_names_the_policy_columns_a_sheet_lacks(clock: Clock):
     """A policy title misspelt ("Week ending") matches no column and would silently turn the
     close rules off: the baseline says so, once per sheet, with the key that names it."""
-    sheet = FakeSheet(4001, COLUMNS, {}, created=at("2026-10-20T14:00:00Z"), name="Crew Billing")
-    deps = AuditDeps(
-        smartsheet=sheet,
-        events=MemoryEventStore(),
-        state=MemoryStateStore(),  # type: ignore[arg-type]
-        alerts=MemoryAlertPublisher(),
-        notifier=MemoryAlertPublisher(),
-        clock=clock,
-    )
+    deps = memory_deps(FakeSheet(4001, COLUMNS, {}, created=at("2026-10-20T14:00:00Z"), name="Crew Billing"), clock)
     policy = CONFIG.policy.model_copy(update={"week_ending_column": "Week ending", "tracked_columns": ("Qty", TOTAL)})
     config = CONFIG.model_copy(update={"policy": policy})
     result = run_scan(config, deps)
