@@ -233,6 +233,23 @@ def test_added_backdated_row_and_no_change_events_for_its_creation_values():
     assert (events[0].new_value, events[0].changed_by) == (620.0, "carl@x.com")
 
 
+@pytest.mark.parametrize("editor", ["carl@x.com", "d@x.com"])
+def test_an_edit_in_the_second_a_row_was_added_is_an_edit_not_its_creation(editor):
+    """History is to the second: the creator's first save of that second is the creation, any
+    other save of it (the creator's next, or someone else's) an edit of the row it made."""
+    cells = billing_row(**{"Week Ending": "2026-11-08", "Quantity": 2, "Unit Price": 100.0})
+    cells["Redlined Total Price"] = 200.0
+    second = "2026-11-12T10:00:00Z"
+    row = timeline({}, [(second, editor, {"Quantity": 3})], added=(second, "carl@x.com", cells))
+    events = detect_row(row, context(), BASELINE)
+    assert kinds(events) == [
+        ("backdated_row_added", None, 200.0, RiskLevel.MEDIUM),
+        ("post_close_change", "Quantity", 100.0, RiskLevel.MEDIUM),
+        ("price_mismatch", None, None, RiskLevel.LOW),
+    ]
+    assert (events[1].old_value, events[1].new_value, events[1].changed_by) == (2, 3, editor)
+
+
 def test_added_row_in_open_week_with_mismatch_and_later_edit():
     cells = billing_row(**{"Week Ending": "2026-11-15", "Redlined Total Price": 900.0})
     row = timeline(

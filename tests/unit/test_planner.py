@@ -66,12 +66,18 @@ def test_open_rows_read_only_cells_that_differ():
     assert same.history_columns == {} and [r.id for r in same.changed_rows] == [1]
 
 
-def test_added_rows_read_history_only_when_edited_after_creation():
-    fresh = _row(9, billing_row(), modified="2026-11-12T10:00:00Z", created="2026-11-12T10:00:00Z")
-    edited = _row(8, billing_row(), modified="2026-11-13T10:00:00Z", created="2026-11-12T10:00:00Z")
-    plan = plan_scan(_snapshot({}), _changes([fresh, edited]), context(), NOW)
-    assert [r.id for r in plan.added_rows] == [9, 8]
-    assert plan.history_columns == {8: RULES}
+def test_added_rows_read_history_only_when_edited_after_creation_or_closed_or_locked():
+    open_week = billing_row(**{"Week Ending": "2026-11-22"})
+    fresh = _row(9, open_week, modified="2026-11-12T10:00:00Z", created="2026-11-12T10:00:00Z")
+    edited = _row(8, open_week, modified="2026-11-13T10:00:00Z", created="2026-11-12T10:00:00Z")
+    # An edit in the second of creation leaves modifiedAt at createdAt: on a row closed or locked
+    # it may be a violation, so its history is read all the same.
+    closed = _row(7, billing_row(), modified="2026-11-12T10:00:00Z", created="2026-11-12T10:00:00Z")
+    locked = billing_row(**{"Week Ending": "2026-11-22", "Status": "Completed"})
+    completed = _row(6, locked, modified="2026-11-12T10:00:00Z", created="2026-11-12T10:00:00Z")
+    plan = plan_scan(_snapshot({}), _changes([fresh, edited, closed, completed]), context(), NOW)
+    assert [r.id for r in plan.added_rows] == [9, 8, 7, 6]
+    assert plan.history_columns == {8: RULES, 7: RULES, 6: RULES}
 
 
 def test_rows_not_modified_since_the_snapshot_are_skipped():

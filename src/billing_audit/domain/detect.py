@@ -186,8 +186,18 @@ def detect_row(timeline: RowTimeline, ctx: AuditContext, since: datetime) -> lis
     events: list[AuditEvent] = []
     created = timeline.created
     if created is not None and created.at > since:
-        state = _state_at(timeline, entries, created.at)
+        # The second the row was created may hold later saves too (history is to the second): the
+        # creator's first save is the creation, and any other save of that second is an edit of it.
+        state = _state_at(timeline, [], created.at)
+        second = group_saves(e for e in entries if e.at == created.at and e.column in timeline.history_columns)
+        creator = (created.by or "").lower()
+        creation = next((save for save in second if (save.by or "").lower() == creator), second[0] if second else None)
+        if creation is not None:
+            state.update(creation.cells)
         events.extend(_added_row_findings(factory, state, created.at, created.by))
+        for save in second:
+            if save is not creation:
+                events.extend(_save_findings(factory, state, save))
         start = created.at
     elif timeline.start_modified_at is not None and timeline.start_modified_at == since:
         # `start` was read in the second of the row's last save: a later save of that same second

@@ -2,8 +2,10 @@
 
 - A row closed or locked at the previous scan or now: the history of every rule column it has.
 - Any other modified row: only the rule columns whose value differs between then and now.
-- A row added since and edited after creation: every rule column, to learn what it was created with;
-  one never edited since creation needs none (its current values are its creation values).
+- A row added since and edited after creation, or closed or locked now: every rule column, to learn
+  what it was created with (an edit in the second of its creation leaves `modifiedAt` at its
+  `createdAt`); an open one never edited since creation needs none (its current values are its
+  creation values).
 - A row the webhook path has already audited through its current `modifiedAt`: nothing at all.
 
 Some reads are decided after the replay (`columns_to_confirm`): the cells a row read in part
@@ -64,7 +66,10 @@ def plan_scan(
         known = snapshot.rows.get(row.id)
         if known is None:
             plan.added_rows.append(row)
-            if row.created_at is None or row.modified_at is None or row.modified_at > row.created_at:
+            # Edited since creation, or closed or locked now (an edit in the second of its creation
+            # leaves `modifiedAt` at `createdAt`, and on such a row it may be a violation): read.
+            edited = row.created_at is None or row.modified_at is None or row.modified_at > row.created_at
+            if edited or ctx.closed_or_locked(row.values, now):
                 plan.history_columns[row.id] = tuple(present)
             continue
         if not _modified_since(row, known, changes.columns):
