@@ -168,8 +168,10 @@ def test_example_cell_history_reads_are_no_more_than_the_rules_require(tmp_path)
     assert main(["demo", "--out", str(out)]) == 0
     calls = json.loads((out / "summary.json").read_text())["api_calls"]
     # 300101 (closed) and 300103 (locked): Quantity, Unit Price, Total, Week Ending, Status each;
-    # 300102 (open, unlocked): only the three cells that differ; the added and deleted rows: none.
-    assert calls["cell_history"] == 13
+    # 300102 (open, unlocked): only the three cells that differ; the added row 300199, backdated
+    # into a closed week: all five (an edit in the second of its creation would not move its
+    # modifiedAt); the deleted row: none.
+    assert calls["cell_history"] == 5 + 5 + 3 + 5
     # The baseline reads the columns first, so that its one sheet read asks only for the columns the
     # rules use (columnIds).
     assert calls["by_phase"]["baseline"] == {"GET /sheets/{sheetId}/columns": 1, "GET /sheets/{sheetId}": 1}
