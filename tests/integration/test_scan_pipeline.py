@@ -199,7 +199,7 @@ def test_scan_command_prints_findings(cloud, sim, scenario, capsys, monkeypatch)
     monkeypatch.setenv("BILLING_AUDIT_CONFIG", config_for(scenario).model_dump_json())
     assert main(["scan", "--sheet", "3001", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "sheet 3001 Line Crew Billing: 3 modified, 1 added, 1 deleted, 13 cell histories" in out
+    assert "sheet 3001 Line Crew Billing: 3 modified, 1 added, 1 deleted, 18 cell histories" in out
     assert deps.events.all_events() == []
 
 
