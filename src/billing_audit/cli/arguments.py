@@ -52,7 +52,7 @@ def check_period(since: date | datetime, until: date | datetime) -> None:
     compare without a zone (two dates, or two times with offsets); the rest are checked once zoned."""
     both_dates = not isinstance(since, datetime) and not isinstance(until, datetime)
     both_aware = isinstance(since, datetime) and isinstance(until, datetime) and since.tzinfo and until.tzinfo
-    if (both_dates or both_aware) and since >= until:  # type: ignore[operator]
+    if (both_dates or both_aware) and since >= until:
         raise BadInput("--since must be before --until")
 
 
