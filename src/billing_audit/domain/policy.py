@@ -14,15 +14,16 @@ class PriceTolerance(BaseModel):
     relative: float = Field(default=0.005, ge=0)
 
 
-# The policy's keys that each name one column (tracked_columns names several).
-COLUMN_KEYS = (
+# The policy's keys that each name one column (tracked_columns names several): those whose history
+# the replay may read, and with the work request, every column a scan remembers of a row.
+RULE_COLUMN_KEYS = (
     "week_ending_column",
     "status_column",
     "quantity_column",
     "unit_price_column",
     "total_price_column",
-    "work_request_column",
 )
+COLUMN_KEYS = (*RULE_COLUMN_KEYS, "work_request_column")
 
 
 class AuditPolicy(BaseModel):
@@ -52,15 +53,7 @@ class AuditPolicy(BaseModel):
     @property
     def rule_columns(self) -> tuple[str, ...]:
         """Every column whose history the replay may need, tracked ones first, without repeats."""
-        wanted = (
-            *self.tracked_columns,
-            self.week_ending_column,
-            self.status_column,
-            self.quantity_column,
-            self.unit_price_column,
-            self.total_price_column,
-        )
-        return tuple(dict.fromkeys(wanted))
+        return tuple(dict.fromkeys((*self.tracked_columns, *(getattr(self, key) for key in RULE_COLUMN_KEYS))))
 
     def missing_columns(self, titles: Iterable[str]) -> list[str]:
         """The policy's columns a sheet with these column titles lacks, each with the keys that name
@@ -76,4 +69,4 @@ class AuditPolicy(BaseModel):
     @property
     def snapshot_columns(self) -> tuple[str, ...]:
         """What a scan remembers of each row: the rule columns plus the work request."""
-        return tuple(dict.fromkeys((*self.rule_columns, self.work_request_column)))
+        return tuple(dict.fromkeys((*self.tracked_columns, *(getattr(self, key) for key in COLUMN_KEYS))))
