@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from billing_audit.cli.arguments import at_zone, iso_moment, positive_int
+from billing_audit.cli.arguments import at_zone, check_period, iso_moment, positive_int
 from billing_audit.cli.exits import ExitCode
 from billing_audit.cli.tables import Progress, table
 from billing_audit.cli.trail import trail_deps
@@ -48,8 +48,7 @@ def _at(moment: date | datetime | None, default: datetime) -> datetime:
 def event_filter(args: argparse.Namespace, now: datetime) -> EventFilter:
     until = _at(args.until, now)
     since = _at(args.since, until - timedelta(days=DEFAULT_DAYS))
-    if since >= until:
-        raise BadInput("--since must be before --until")
+    check_period(since, until)
     return EventFilter(
         since=since,
         until=until,
