@@ -328,13 +328,13 @@ def render_summary(result: DemoResult, out_dir: Path, top: int = 10) -> str:
         f"Billing Audit demo: {result.scenario.name} ({result.mode} mode, audit at {summary['now']})",
         f"{summary['events']} events, {summary['violations']} violations, "
         f"violation impact ${summary['total_violation_impact']:,.2f}",
+        *(
+            f"Note: sheet {sheet_id} has no column {', '.join(lacks)}: the rules that use it skip that sheet."
+            for sheet_id, lacks in result.lacks.items()
+        ),
         "",
         "Violations by type:",
     ]
-    for sheet_id, lacks in result.lacks.items():
-        lines.insert(
-            2, f"Note: sheet {sheet_id} has no column {', '.join(lacks)}: the rules that use it skip that sheet."
-        )
     for kind, count in summary["by_type"].items():
         if kind != "change":
             lines.append(f"  {kind:<22} {count}")
