@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 
 from bench.results_file import RESULTS, record
-from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskLevel
+from billing_audit.domain.models import AuditEvent, DetectedVia, EventType, RiskFactor, RiskLevel
 from billing_audit.pipeline.reports.build import ReportDeps, ReportOutcome, ReportRequest, build_report
 from billing_audit.pipeline.reports.links import PresignedLinks
 from billing_audit.pipeline.reports.workbook import SHEETS
@@ -38,6 +38,16 @@ from billing_audit.store.memory import MemoryMetrics, MemoryReportLedger, Memory
 NOW = datetime(2026, 11, 23, 13, tzinfo=UTC)
 LAMBDA_MEMORY_MB = 1024
 TYPES = [t for t in EventType if t is not EventType.CHANGE]
+# Factors as the risk rules word them (domain/risk.py): two or more wrap in Change Details.
+FACTORS = [
+    RiskFactor(code="outside_business_hours", label="Outside business hours (20:30 local)", weight=0.3),
+    RiskFactor(code="low_access_level", label="Low access level (2)", weight=0.2),
+    RiskFactor(
+        code="permission_review_overdue", label="Permission review overdue (last 2026-08-01, over 90 days)", weight=0.25
+    ),
+    RiskFactor(code="closed_week_change", label="Change to a closed week (week ending 2026-11-08)", weight=0.4),
+    RiskFactor(code="large_change", label="Large change (140% of the value)", weight=0.3),
+]
 
 
 class GeneratedEvents:
@@ -75,6 +85,7 @@ class GeneratedEvents:
                 financial_impact=round(rng.uniform(-2000, 20000), 2) if violation else None,
                 risk_level=rng.choice(list(RiskLevel)) if violation else None,
                 risk_score=round(rng.uniform(0.2, 0.99), 2) if violation else 0.0,
+                risk_factors=rng.sample(FACTORS, rng.randint(0, 3)),
                 detected_at=detected,
                 detected_via=rng.choice(list(DetectedVia)),
             )

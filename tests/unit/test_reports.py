@@ -364,3 +364,28 @@ def test_the_totals_show_what_moved_beside_the_net():
     values = {row[0]: row[1] for row in executive.iter_rows(values_only=True, max_col=2) if row[0]}
     assert (values["Financial impact of violations"], values["Amount moved by violations (gross)"]) == (0, 600)
     assert '<div class="card">Amount moved (gross)<b>$600.00</b></div>' in outcome.dashboard.decode()
+
+
+def test_change_details_wraps_risk_factors_and_grows_the_row_to_show_them_all():
+    many = [
+        RiskFactor(code="outside_business_hours", label="Outside business hours (23:40)", weight=0.3),
+        RiskFactor(code="closed_week_change", label="Change to a closed week", weight=0.4),
+        RiskFactor(code="large_change", label="Large change relative to the row's value (40%)", weight=0.3),
+    ]
+    events = [
+        event.model_copy(update={"risk_factors": many if index == 0 else many[:1]})
+        for index, event in enumerate(week_of_events(3))
+    ]
+    outcome, *_ = build(events, kind="weekly")
+    details = load_workbook(io.BytesIO(outcome.workbook))["Change Details"]
+    column = [cell.value.split("\n")[0] for cell in details[1]].index("Risk factors") + 1
+    by_lines = {}
+    for row in range(2, details.max_row + 1):
+        cell = details.cell(row, column)
+        assert cell.alignment.wrap_text
+        wraps = len(cell.value) > workbook_module.FACTORS_WIDTH
+        by_lines[wraps] = details.row_dimensions[row].height
+        if wraps:  # a grown row reads along its last line, every cell of it
+            assert {c.alignment.vertical for c in details[row] if c.value is not None} <= {None, "bottom"}
+    # Three factors take three lines of the column; one fits a line and leaves the row's height alone.
+    assert by_lines == {True: 15 * 3, False: None}

@@ -51,6 +51,7 @@ FONT = "Calibri"  # the body font of a new workbook, so styled cells match the r
 # Characters XML 1.0 cannot carry; user-entered cell text may hold them.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
+FACTORS_WIDTH = 44
 ACTION_COLUMNS = (
     "Changed at", "Sheet", "Work Request #", "Changed by", "Column", "Old value", "New value", "Impact", "Score", "Row",
 )  # fmt: skip
@@ -68,7 +69,7 @@ DETAIL_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Financial impact", 17),
     ("Risk level", 11),
     ("Risk score", 10),
-    ("Risk factors", 44),
+    ("Risk factors", FACTORS_WIDTH),
     ("Detected at", 17),
     ("Detected via", 12),
     ("Row link", 12),
@@ -94,7 +95,9 @@ def _styles(book: Workbook) -> None:
         NamedStyle("ba_date", font=Font(name=FONT), number_format=DATE),
         NamedStyle("ba_score", font=Font(name=FONT), number_format=SCORE),
         NamedStyle("ba_link", font=Font(name=FONT, color="0563C1", underline="single")),
-        NamedStyle("ba_wrap", font=Font(name=FONT), alignment=Alignment(wrap_text=True, vertical="top")),
+        # Wrapped text sits at the bottom, as every other cell does: a row grown to show it all
+        # reads along its last line.
+        NamedStyle("ba_wrap", font=Font(name=FONT), alignment=Alignment(wrap_text=True)),
     ]
     named += [
         NamedStyle(f"ba_risk_{level}", fill=PatternFill("solid", fgColor=colour), font=Font(name=FONT, bold=True))
@@ -146,6 +149,11 @@ class _Sheet:
 
     def header(self, titles: Sequence[str], *, lines: int = 1) -> int:
         return self.append([self.cell(title, "ba_header") for title in titles], lines=lines)
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """About how many lines `text` wraps to in a column `width` characters wide."""
+    return max(1, math.ceil(len(text) / width))
 
 
 def _safe(value: Any) -> Any:
@@ -259,7 +267,9 @@ def _details(book: Workbook, figures: ReportFigures) -> None:
     sheet.ws.freeze_panes = "A2"
     sheet.header(_zoned([title for title, _ in DETAIL_COLUMNS], figures.zone), lines=2)
     for index, row in enumerate(figures.rows):
-        sheet.append(_detail_values(sheet, row, real_link=index < MAX_SHEET_HYPERLINKS))
+        # The factors wrap and the row grows to show them: clipped, a printed page hides why.
+        lines = _wrapped_lines(row.factors, FACTORS_WIDTH)
+        sheet.append(_detail_values(sheet, row, real_link=index < MAX_SHEET_HYPERLINKS), lines=lines)
     last_column = get_column_letter(len(DETAIL_COLUMNS))
     last_row = max(sheet.row, 2)
     sheet.ws.auto_filter.ref = f"A1:{last_column}{last_row}"
@@ -293,7 +303,7 @@ def _detail_values(sheet: _Sheet, row: ReportRow, *, real_link: bool) -> list[An
         sheet.cell(row.impact, "ba_money") if row.impact is not None else None,
         sheet.cell(row.risk_level, f"ba_risk_{row.risk_level}") if row.risk_level else None,
         sheet.cell(row.risk_score, "ba_score"),
-        sheet.cell(row.factors) if row.factors else None,
+        sheet.cell(row.factors, "ba_wrap") if row.factors else None,
         sheet.cell(row.detected_at, "ba_datetime"),
         row.detected_via,
         _link_cell(sheet, row.url, real=real_link),
@@ -457,7 +467,7 @@ def _access_review(book: Workbook, figures: ReportFigures) -> None:
     for finding in review.findings:
         evidence = json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False)
         wrapped = (
-            math.ceil(len(text) / width)
+            _wrapped_lines(text, width)
             for text, width in ((finding.detail, ACCESS_COLUMNS[4][1]), (evidence, ACCESS_COLUMNS[5][1]))
         )
         sheet.append(
