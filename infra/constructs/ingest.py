@@ -152,8 +152,9 @@ class Ingest(Construct):
             acknowledge(
                 self.api.deployment_stage,
                 "AwsSolutions-APIG3",
-                "WAF is optional (config api.waf); without it the stage throttles, the function caps the "
-                "body size and rejects unsigned callbacks before any work.",
+                "WAF is optional (config api.waf); without it the stage throttles, and the function "
+                "refuses a body over its size limit or not JSON (400) and an unsigned callback (401) "
+                "before it queues or stores anything.",
             )
 
     @property
@@ -180,7 +181,7 @@ class Ingest(Construct):
             ),
         ]
         # WAF sees at most the first 8 KB of a regional body; it can enforce the body limit only
-        # when that limit fits, otherwise the webhook function's own check (413) is the limit.
+        # when that limit fits, otherwise the webhook function's own check (400) is the limit.
         if config.api.max_body_bytes <= WAF_BODY_INSPECTION_BYTES:
             rules.append(
                 wafv2.CfnWebACL.RuleProperty(

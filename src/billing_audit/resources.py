@@ -205,7 +205,7 @@ SCHEDULER_DLQ_ENV = "SCHEDULER_DLQ_URL"
 WEBHOOK_SECRET_PREFIX_ENV = "WEBHOOK_SECRET_PREFIX"  # noqa: S105 - an env var name
 SLACK_WEBHOOK_SECRET_ENV = "SLACK_WEBHOOK_SECRET"  # noqa: S105
 WEBHOOK_URL_ENV = "WEBHOOK_URL"  # the public POST /webhook address, for `billing-audit webhooks sync`
-WEBHOOK_MAX_BODY_ENV = "WEBHOOK_MAX_BODY_BYTES"  # the webhook function refuses larger bodies (413)
+WEBHOOK_MAX_BODY_ENV = "WEBHOOK_MAX_BODY_BYTES"  # the webhook function refuses larger bodies (400)
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 
 # Custom CloudWatch metrics (namespace METRICS_NAMESPACE, emitted through Powertools with the

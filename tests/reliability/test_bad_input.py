@@ -132,6 +132,26 @@ def test_arbitrary_requests_are_never_a_5xx_nor_queued(
     assert webhook.queued() == before  # nothing here carries a signature made with the secret
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000,  # deeper than the JSON parser recurses
+        '{"webhookId": ' + "7" * 5_000 + "}",  # longer than Python turns into an int
+        '{"webhookId": "' + "7" * 5_000 + '"}',
+        '{"webhookId": 99999999999999999999, "nonce": "n", "events": []}',  # past 64 bits
+        '{"webhookId": "\u00b2", "nonce": "n", "events": []}',  # a digit int() does not read
+        '{"webhookId": 0, "nonce": "n", "events": []}',
+        '{"webhookId": -7301, "challenge": "x"}',
+    ],
+)
+@pytest.mark.parametrize("signed", [False, True])
+def test_bodies_no_parser_or_secret_name_takes_are_a_400(webhook: Webhook, body: str, signed: bool) -> None:
+    headers = {"Smartsheet-Hmac-SHA256": sign(SECRET, body.encode())} if signed else {}
+    before = webhook.queued()
+    response = webhook.call(body, headers)
+    assert response["statusCode"] == 400 and webhook.queued() == before
+
+
 @settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )

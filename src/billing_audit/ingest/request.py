@@ -149,7 +149,9 @@ class WebhookIngest:
         try:
             text = raw.decode("utf-8")
             payload = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        # ValueError: not UTF-8, not JSON, or an integer longer than Python converts; RecursionError:
+        # nesting deeper than the parser goes.  A stranger's body, however made, is a 400.
+        except (ValueError, RecursionError):
             return _refuse(Outcome.MALFORMED, 400, "Bad request", detail="body is not JSON")
         if not isinstance(payload, dict):
             return _refuse(Outcome.MALFORMED, 400, "Bad request", detail="body is not a JSON object")

@@ -50,16 +50,20 @@ class WebhookCallback(BaseModel):
     challenge: str | None = None
 
 
+# Smartsheet's ids are positive 64-bit integers; anything else names no webhook (and would make a
+# secret name Secrets Manager refuses: a 5xx, where a stranger's body deserves a 400).
+MAX_WEBHOOK_ID = 2**63 - 1
+
+
 def webhook_id_of(payload: Mapping[str, Any]) -> int | None:
-    """The webhook id of a raw (not yet validated) callback body, or None if it has no integer one."""
+    """The webhook id of a raw (not yet validated) callback body, or None if it has no id Smartsheet
+    could have given (a positive 64-bit integer, or its ASCII digits)."""
     value = next((payload[name] for name in WEBHOOK_ID_FIELDS if name in payload), None)
-    if isinstance(value, bool):
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return value if 0 < value <= MAX_WEBHOOK_ID else None
 
 
 def sign(secret: str, body: bytes) -> str:
