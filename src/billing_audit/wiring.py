@@ -76,12 +76,23 @@ def smartsheet_token(settings: SmartsheetSettings, *, fresh: bool = False) -> st
     """The token itself where it is set (local runs); else from its Secrets Manager secret, cached
     by Powertools.  `fresh` skips the cache: after a 401, the secret may have been rotated."""
     if settings.access_token is not None:
-        return settings.access_token.get_secret_value()
+        return usable_token(settings.access_token.get_secret_value(), res.SMARTSHEET_TOKEN_ENV)
     if not settings.token_secret:
         raise MissingSetting(
             f"no Smartsheet token: set {res.SMARTSHEET_TOKEN_ENV} or {res.SMARTSHEET_TOKEN_SECRET_ENV}"
         )
-    return str(parameters.get_secret(settings.token_secret, max_age=res.SECRET_CACHE_SECONDS, force_fetch=fresh))
+    secret = parameters.get_secret(settings.token_secret, max_age=res.SECRET_CACHE_SECONDS, force_fetch=fresh)
+    return usable_token(str(secret), f"secret {settings.token_secret}")
+
+
+def usable_token(token: str, source: str) -> str:
+    """The token without the spaces and line ends a paste leaves around it.  One that still holds
+    a character no HTTP header carries is refused here, naming only where it came from: sent, the
+    HTTP library's error would quote the whole header, token and all, into a log."""
+    token = token.strip()
+    if not token or not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise MissingSetting(f"the Smartsheet token in {source} is empty or holds spaces or control characters")
+    return token
 
 
 def sdk_smartsheet(

@@ -13,6 +13,7 @@ Commands do not catch errors to choose a code: `run` classifies whatever escapes
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import traceback
@@ -24,9 +25,11 @@ from pathlib import Path
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from billing_audit import resources as res
 from billing_audit.errors import BadInput, DependencyFailed
 
 PROGRAM = "billing-audit"
+MIN_REDACTED = 8  # shorter, a "token" is a test value, and replacing it would garble the log
 
 
 class ExitCode(IntEnum):
@@ -47,10 +50,16 @@ def _say(message: str) -> None:
 
 def _log_unexpected(exc: BaseException) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = "".join(traceback.format_exception(exc))
+    # A bug's message may quote what it was handed; the token set in the environment never lands
+    # in a file (the one from Secrets Manager is checked before use: wiring.usable_token).
+    token = os.environ.get(res.SMARTSHEET_TOKEN_ENV, "").strip()
+    if len(token) >= MIN_REDACTED:
+        text = text.replace(token, "[Smartsheet token]")
     with tempfile.NamedTemporaryFile(
         "w", prefix=f"{PROGRAM}-{stamp}-", suffix=".log", delete=False, encoding="utf-8"
     ) as log:
-        log.write("".join(traceback.format_exception(exc)))
+        log.write(text)
     return Path(log.name)
 
 

@@ -268,6 +268,10 @@ class SdkSmartsheet:
             ) from None
         except SmartsheetException as exc:
             raise SmartsheetError(f"Smartsheet {endpoint} failed: {type(exc).__name__} ({self.api_base})") from None
+        except ValueError as exc:
+            # Named by type alone: http.client's message for a header it cannot send quotes the
+            # header, and the Authorization header is the token.
+            raise SmartsheetError(f"Smartsheet {endpoint} failed: {type(exc).__name__} ({self.api_base})") from None
 
     def call_counts(self) -> dict[str, int]:
         return dict(self._calls)
