@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.results_file import RESULTS, record
 from billing_audit.domain.trail import Frontier, canonical, check_export, leaf_hash, leaf_line
-from billing_audit.store.trail import Record, TrailEntry, TrailHead
+from billing_audit.store.trail import Record, StoredEvent, TrailEntry, TrailHead
 
 VERIFY_GOAL_RATIO = 2.0
 EXPORT_GOAL_MB = 200
@@ -80,6 +80,9 @@ class GeneratedTrail:
 
     def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {event_id: make_record(int(event_id, 16)) for event_id in event_ids}
+
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:  # pragma: no cover
+        raise NotImplementedError
 
     def head(self) -> TrailHead:  # pragma: no cover - the export reads entries only
         raise NotImplementedError

@@ -226,6 +226,48 @@ def test_the_stored_trail_verifies_and_tampering_is_reported(
     assert main(["verify"]) == 0
 
 
+def test_the_stored_trail_finds_events_hidden_from_or_forged_into_the_indexes(
+    trail_cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = boto3.resource("dynamodb").Table(os.environ[EVENTS_TABLE.env_var])
+    state = boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
+    entries = list(DynamoTrail(state, table).entries())
+    logged_days = {entry.detected_day for entry in entries}
+    quiet_day = next(
+        day
+        for day in (f"2026-11-{n:02d}" for n in range(30, 0, -1))
+        if day not in logged_days and day > min(logged_days)
+    )
+    high = next(
+        entry
+        for entry in entries
+        if json.loads(table.get_item(Key={"event_id": entry.event_id})["Item"]["record"])["risk_level"] == "HIGH"
+    )
+    hidden = table.get_item(Key={"event_id": high.event_id})["Item"]
+    early = table.get_item(Key={"event_id": entries[5].event_id})["Item"]
+    forged = {**hidden, "event_id": "forged-0001", "detected_day": quiet_day}
+    # A forged event on a day the log has no entry for; a HIGH violation moved out of its day and
+    # out of the risk index (its record untouched); an expiry brought forward for the TTL to delete.
+    table.put_item(Item=forged)
+    table.put_item(Item={k: v for k, v in {**hidden, "detected_day": quiet_day}.items() if k != "risk_level"})
+    table.put_item(Item={**early, "expires_at": 1})
+    try:
+        code, out = run(capsys, "verify", "--json")
+        found = {(f["kind"], f["event_id"]): f["detail"] for f in json.loads(out)["findings"]}
+        assert code == 3 and set(found) == {
+            ("inserted", "forged-0001"),
+            ("misindexed", high.event_id),
+            ("misindexed", entries[5].event_id),
+        }
+        assert "detected_day, risk_level" in found[("misindexed", high.event_id)]
+        assert "expires_at" in found[("misindexed", entries[5].event_id)]
+    finally:
+        table.delete_item(Key={"event_id": "forged-0001"})
+        table.put_item(Item=hidden)
+        table.put_item(Item=early)
+    assert main(["verify"]) == 0
+
+
 def test_a_later_digest_extends_an_earlier_one_offline(
     trail_cloud: LocalCloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

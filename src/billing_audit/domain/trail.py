@@ -209,7 +209,9 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
 
 # --- Finding where a copy of the trail differs from what was sealed ---------------------------
 
-FindingKind = Literal["edited", "deleted", "inserted", "truncated", "expired", "unsealed", "malformed", "log"]
+FindingKind = Literal[
+    "edited", "deleted", "inserted", "misindexed", "truncated", "expired", "unsealed", "malformed", "log"
+]
 # What only says an event is gone by design, or not yet sealed, is not tampering.
 BENIGN: frozenset[str] = frozenset({"expired"})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from billing_audit.clock import Clock
 from billing_audit.domain.models import AuditEvent
@@ -121,8 +121,9 @@ class StoredVerdict:
 
 def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: bytes, now: datetime) -> StoredVerdict:
     """Check the stored trail: digests (signatures, chain), the log (positions, links, the root at
-    every digest's size) and every logged event's record against its leaf hash; then every event
-    the table holds on the days the log covers is in the log.  Reads entries and records in pages."""
+    every digest's size), every logged event's record against its leaf hash and its item's index
+    attributes and expiry against the record and the log; then every event the table holds on each
+    day from the log's first to today is in the log.  Reads entries and records in pages."""
     latest = digests[-1] if digests else None
     size = latest.tree_size if latest else 0
     verdict = Verdict(tree_size=size, root_hash=latest.root_hash if latest else "")
@@ -136,10 +137,10 @@ def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: by
     now_epoch = int(now.timestamp())
 
     def check_batch() -> None:
-        records = trail.stored_records([entry.event_id for entry in batch])
+        stored = trail.stored_events([entry.event_id for entry in batch])
         for entry in batch:
-            record = records.get(entry.event_id)
-            if record is None:
+            held = stored.get(entry.event_id)
+            if held is None:
                 if entry.expires_at is not None and entry.expires_at <= now_epoch:
                     verdict.expired += 1
                     findings.append(
@@ -159,13 +160,24 @@ def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: by
                             detail="logged, but the events table no longer holds it",
                         )
                     )
-            elif leaf_hash(entry.line_for(record)) != entry.leaf_hash:
+            elif leaf_hash(entry.line_for(held.record)) != entry.leaf_hash:
                 findings.append(
                     Finding(
                         kind="edited",
                         position=entry.position,
                         event_id=entry.event_id,
                         detail="the stored record does not hash to its leaf",
+                    )
+                )
+            elif wrong := [*held.disagreeing, *(["expires_at"] if held.expires_at != entry.expires_at else [])]:
+                # The record holds, but what queries, reports and the TTL read beside it does not:
+                # an index moved or cleared hides the event, an expiry moved deletes it early.
+                findings.append(
+                    Finding(
+                        kind="misindexed",
+                        position=entry.position,
+                        event_id=entry.event_id,
+                        detail=f"the item's {', '.join(wrong)} do not match its record and log entry",
                     )
                 )
             else:
@@ -212,7 +224,14 @@ def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: by
                     detail=f"the log ends before position {frontier.size}; the digest seals {size} leaves",
                 )
             )
-    for day, logged in sorted(days.items()):
+    # Every day from the log's first to today, not only days it has entries for: an event put
+    # in the table on a day the log never saw is as much an insertion.
+    today = now.astimezone(UTC).date()
+    first = min((date.fromisoformat(day) for day in days), default=today)
+    last = max([today, *(date.fromisoformat(day) for day in days)])
+    for offset in range((last - first).days + 1):
+        day = (first + timedelta(days=offset)).isoformat()
+        logged = days.get(day, set())
         for event_id in trail.stored_ids(day):
             if event_id not in logged and trail.entry_of(event_id) is None:
                 findings.append(

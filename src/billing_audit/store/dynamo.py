@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -43,20 +43,9 @@ class DynamoEventStore:
         record = event.to_record()
         item: dict[str, Any] = {
             "event_id": event.event_id,
-            "sheet_key": str(event.sheet_id),
-            "changed_at": record["changed_at"],
-            "detected_day": detected_day(event.detected_at),
-            "detected_at": record["detected_at"],
-            "type": event.type.value,
             "record": json.dumps(record, sort_keys=True),
+            **index_attributes(record),
         }
-        # GSI keys must be absent rather than null: the indexes are sparse on purpose.
-        if event.changed_by:
-            item["changed_by"] = event.changed_by.lower()
-        if event.risk_level is not None:
-            item["risk_level"] = event.risk_level.value
-        if event.work_request:
-            item["work_request"] = event.work_request
         if self.retention_days:
             item["expires_at"] = int(event.changed_at.timestamp()) + self.retention_days * 86_400
         return item
@@ -196,6 +185,32 @@ class DynamoEventStore:
 def detected_day(moment: datetime) -> str:
     """The by-detected-day index's partition: the UTC date of the detection."""
     return moment.astimezone(UTC).date().isoformat()
+
+
+# The attributes an event's item carries beside its record, for the indexes and queries to read.
+INDEX_ATTRIBUTES = ("sheet_key", "changed_at", "detected_day", "detected_at", "type", "changed_by", "risk_level",
+                    "work_request")  # fmt: skip
+
+
+def index_attributes(record: Mapping[str, Any]) -> dict[str, Any]:
+    """INDEX_ATTRIBUTES as the stored record gives them.  The trail seals the record alone, so its
+    verification holds an item's attributes to this (pipeline/trail.py): an index that says
+    otherwise would hide an event from, or misplace it in, every query and report."""
+    attributes: dict[str, Any] = {
+        "sheet_key": str(record["sheet_id"]),
+        "changed_at": record["changed_at"],
+        "detected_day": detected_day(datetime.fromisoformat(str(record["detected_at"]).replace("Z", "+00:00"))),
+        "detected_at": record["detected_at"],
+        "type": record["type"],
+    }
+    # GSI keys must be absent rather than null: the indexes are sparse on purpose.
+    if record.get("changed_by"):
+        attributes["changed_by"] = str(record["changed_by"]).lower()
+    if record.get("risk_level") is not None:
+        attributes["risk_level"] = record["risk_level"]
+    if record.get("work_request"):
+        attributes["work_request"] = record["work_request"]
+    return attributes
 
 
 class DynamoStateStore:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from billing_audit.domain.trail import Frontier, leaf_hash, leaf_line
 from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX
+from billing_audit.store.dynamo import INDEX_ATTRIBUTES, index_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -59,6 +60,15 @@ class TrailHead:
     frontier: Frontier
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    record: Record
+    # The item's attributes beside the record that say otherwise than it (store/dynamo.py
+    # index_attributes): names only, never values.
+    disagreeing: tuple[str, ...] = ()
+    expires_at: int | None = None  # when the table's TTL deletes it
+
+
 class TrailContention(RuntimeError):
     """The head kept moving under every attempt to append: too many writers at once."""
 
@@ -80,6 +90,9 @@ class TrailLog(Protocol):
 
     def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The records of these events as the events table holds them now (absent ids are missing)."""
+
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        """The same, each with what of its item does not agree with its record (absent ids are missing)."""
 
     def stored_ids(self, day: str) -> Iterator[str]:
         """Ids of the events the table holds that were detected on this UTC day (through its index)."""
@@ -251,23 +264,41 @@ class DynamoTrail:
         return None if item is None else _entry_from(item)
 
     def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+        return {event_id: dict(stored.record) for event_id, stored in self._read(event_ids, []).items()}
+
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        return self._read(event_ids, [*INDEX_ATTRIBUTES, "expires_at"])
+
+    def _read(self, event_ids: Sequence[str], attributes: list[str]) -> dict[str, StoredEvent]:
+        found: dict[str, StoredEvent] = {}
         client = self.events.meta.client
         wanted = list(dict.fromkeys(event_ids))
+        names = {f"#a{index}": name for index, name in enumerate(["event_id", "record", *attributes])}
         for start in range(0, len(wanted), 100):
             keys = [{"event_id": event_id} for event_id in wanted[start : start + 100]]
             request: Any = {
                 self.events.name: {
                     "Keys": keys,
                     "ConsistentRead": True,
-                    "ProjectionExpression": "event_id, #r",
-                    "ExpressionAttributeNames": {"#r": "record"},
+                    "ProjectionExpression": ", ".join(names),
+                    "ExpressionAttributeNames": names,
                 }
             }
             while request:
                 answer = client.batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self.events.name, []):
-                    found[str(item["event_id"])] = json.loads(str(item["record"]))
+                    record = json.loads(str(item["record"]))
+                    disagreeing: tuple[str, ...] = ()
+                    if attributes:
+                        try:
+                            expected = index_attributes(record)
+                        except (KeyError, TypeError, ValueError):  # not an event's record: its hash says so
+                            expected = {}
+                        disagreeing = tuple(name for name in INDEX_ATTRIBUTES if item.get(name) != expected.get(name))
+                    expiry = item.get("expires_at")
+                    found[str(item["event_id"])] = StoredEvent(
+                        record, disagreeing, int(str(expiry)) if expiry is not None else None
+                    )
                 request = answer.get("UnprocessedKeys")
         return found
 
@@ -346,6 +377,13 @@ class MemoryTrail:
     def stored_records(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         held = self._records()
         return {event_id: dict(held[event_id]) for event_id in event_ids if event_id in held}
+
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        # Records held as they are: no attribute beside them to disagree; they expire as logged.
+        return {
+            event_id: StoredEvent(record, expires_at=_expiry(record, self.retention_days))
+            for event_id, record in self.stored_records(event_ids).items()
+        }
 
     def stored_ids(self, day: str) -> Iterator[str]:
         for event_id, record in self._records().items():
