@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 
 from billing_audit.cli import configuration, scan, webhooks
 from billing_audit.cli.exits import PROGRAM, run
+from billing_audit.cli.tables import terminal_safe
 
 COMMANDS_ENTRY_POINTS = "billing_audit.commands"
 
@@ -31,5 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run(lambda: args.func(args))
+    with terminal_safe():
+        args = build_parser().parse_args(argv)
+        return run(lambda: args.func(args))

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 (0x9b alone starts an escape sequence).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class TerminalSafe:
+    """A terminal stream that shows control characters as `\\xNN` rather than obeying them: sheet
+    names, cell values and emails come from Smartsheet's users, and an escape sequence in one must
+    not recolour, retitle or clear the auditor's terminal.  Only for a terminal: piped or
+    redirected output (an export, JSON) keeps its exact characters."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(_CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def terminal_safe() -> Iterator[None]:
+    """stdout and stderr behind TerminalSafe while they are terminals, for the command's run."""
+    saved = sys.stdout, sys.stderr
+    if sys.stdout.isatty():
+        sys.stdout = TerminalSafe(sys.stdout)  # type: ignore[assignment]
+    if sys.stderr.isatty():
+        sys.stderr = TerminalSafe(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def width() -> int:
