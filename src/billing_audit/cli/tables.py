@@ -36,9 +36,9 @@ def terminal_safe() -> Iterator[None]:
     """stdout and stderr behind TerminalSafe while they are terminals, for the command's run."""
     saved = sys.stdout, sys.stderr
     if sys.stdout.isatty():
-        sys.stdout = TerminalSafe(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = TerminalSafe(sys.stdout)
     if sys.stderr.isatty():
-        sys.stderr = TerminalSafe(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = TerminalSafe(sys.stderr)
     try:
         yield
     finally:
