@@ -162,6 +162,10 @@ class BillingAuditStack(cdk.Stack):
             environment={shared.SMARTSHEET_API_BASE_ENV: config.smartsheet.api_base},
         )
         configuration.grant_read(reports.report)
+        # Alerts link the latest report, each through a short link issued for it (the ledger keeps
+        # no link): the auditors write its `link#` item in the state table, as they may already.
+        for auditor in (processing.process, processing.scan):
+            auditor.function.add_environment(shared.REPORT_LINK_BASE_ENV, reports.link_base_url)
         if config.reports.pseudonymize:
             # People's emails become keyed pseudonyms in what reports show (domain/pseudonym.py).
             reports.report.function.add_environment(shared.PSEUDONYM_KEY_SECRET_ENV, shared.PSEUDONYM_KEY_SECRET)

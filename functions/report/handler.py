@@ -62,7 +62,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     record = outcome.record
     metrics.add_metric(name=res.METRIC_REPORTS_BUILT, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=res.METRIC_REPORT_EVENTS, unit=MetricUnit.Count, value=record.events)
-    # The links are bearer links: they are in the ledger and in alerts, never in logs.
+    # The links are bearer links: handed to people (the CLI, alerts), never logged or stored.
     summary = {
         "kind": record.kind,
         "skipped": False,

@@ -69,6 +69,9 @@ class AuditSettings(SmartsheetSettings, WebhookSecretSettings, ConfigSettings):
     models_bucket: str | None = Field(None, alias=res.MODELS_BUCKET.env_var)
     # The product's event bus, which every stored violation is put on (absent: none is).
     event_bus_name: str | None = Field(None, alias=res.EVENT_BUS_ENV)
+    # Where short links are served: alerts link the latest report through a link issued for them
+    # (absent: alerts carry no report link).
+    report_link_base_url: str | None = Field(None, alias=res.REPORT_LINK_BASE_ENV)
 
 
 class RetrainSettings(ConfigSettings):

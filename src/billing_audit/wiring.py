@@ -19,7 +19,7 @@ from billing_audit.pipeline.compliance import ComplianceDeps, Status, backup_sta
 from billing_audit.pipeline.deps import AuditDeps
 from billing_audit.pipeline.provenance import SaveSources
 from billing_audit.pipeline.reports.build import ReportDeps
-from billing_audit.pipeline.reports.links import LinkIssuer, PresignedLinks, ShortLinks
+from billing_audit.pipeline.reports.links import LatestReportLinks, LinkIssuer, PresignedLinks, ShortLinks
 from billing_audit.pipeline.trail import TrailDeps
 from billing_audit.resources import MissingSetting
 from billing_audit.settings import (
@@ -49,7 +49,7 @@ from billing_audit.store.eventbridge import EventBridgeBus
 from billing_audit.store.memory import MemoryEventBus
 from billing_audit.store.metrics import CloudWatchMetrics
 from billing_audit.store.parameters import ConfigParameter
-from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger, LatestReportLinks
+from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger
 from billing_audit.store.s3 import S3Blobs
 from billing_audit.store.secrets import WebhookSecretStore
 from billing_audit.store.sns import SnsAlertPublisher
@@ -179,8 +179,15 @@ def aws_dependencies(
         if settings.event_bus_name
         else MemoryEventBus(),
         smartsheet_app_url=app_base(settings.api_base),
-        # Alerts link the latest report while its links live (the ledger is in the state table).
-        report_links=LatestReportLinks(DynamoReportLedger(dynamodb.Table(settings.state_table)), clock),
+        # Alerts link the latest report while its links live, each through a short link issued for
+        # it: the ledger (in the state table) keeps no link.
+        report_links=LatestReportLinks(
+            DynamoReportLedger(dynamodb.Table(settings.state_table)),
+            ShortLinks(DynamoLinkStore(dynamodb.Table(settings.state_table)), settings.report_link_base_url),
+            clock,
+        )
+        if settings.report_link_base_url
+        else None,
         trail=trail_log(config, settings.state_table, settings.events_table),
         approvals=DynamoApprovalStore(dynamodb.Table(settings.state_table), config.retention_days),
         # Source and IP of each change from Event Reporting, only where it is configured.

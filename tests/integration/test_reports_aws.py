@@ -13,10 +13,10 @@ import boto3
 import pytest
 from openpyxl import load_workbook
 
-from billing_audit.pipeline.reports.links import token_hash
+from billing_audit.pipeline.reports.links import LatestReportLinks, ShortLinks, token_hash
 from billing_audit.resources import EVENTS_TABLE, REPORTS_BUCKET, STATE_TABLE, TableSpec
 from billing_audit.store.dynamo import DynamoEventStore
-from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger, LatestReportLinks
+from billing_audit.store.reports import DynamoLinkStore, DynamoReportLedger
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import invoke, load_handler
 from tests.unit.report_builders import NOW, week_of_events
@@ -135,17 +135,18 @@ def test_the_scheduled_report_is_stored_and_its_short_link_re_signs_until_it_exp
     state = boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
     record = DynamoReportLedger(state).latest("weekly")
     assert record is not None and record.report_id == summary["report_id"]
-    link = record.links["workbook"]
-    assert link.startswith(LINK_BASE)
-    assert LatestReportLinks(DynamoReportLedger(state)).latest() == record.links["dashboard"]
+    assert record.links == {}  # the ledger keeps no link: one is issued for whoever needs it
+    link = LatestReportLinks(DynamoReportLedger(state), ShortLinks(DynamoLinkStore(state), LINK_BASE)).latest()
+    assert link is not None and link.startswith(LINK_BASE)
     token = link.removeprefix(LINK_BASE)
 
     answer = invoke("report_link", {"pathParameters": {"token": token}})
     assert answer["statusCode"] == 302 and answer["headers"]["Cache-Control"] == "no-store"
     location = answer["headers"]["Location"]
     assert "X-Amz-Expires=300" in location
+    dashboard = s3.get_object(Bucket=bucket, Key=summary["keys"]["dashboard"])["Body"].read()
     with urllib.request.urlopen(location, timeout=10) as download:  # the local cloud's URL
-        assert download.read() == body
+        assert download.read() == dashboard  # alerts link the dashboard
 
     # Nothing new since: the next slot's report is skipped.
     again = invoke("report", {"job": "report_weekly", "scheduled_time": (slot + timedelta(seconds=5)).isoformat()})
@@ -160,3 +161,25 @@ def test_the_scheduled_report_is_stored_and_its_short_link_re_signs_until_it_exp
     assert invoke("report_link", {"pathParameters": {"token": token}})["statusCode"] == 410
     assert invoke("report_link", {"pathParameters": {"token": "no-such-token"}})["statusCode"] == 404
     assert DynamoLinkStore(state).resolve(token_hash("no-such-token")) is None
+
+
+def test_the_report_command_hands_out_fresh_links_when_nothing_is_new(report_env, capsys):
+    from billing_audit.cli import main
+
+    detected = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    DynamoEventStore(_events_table()).add(week_of_events(20, now=detected + timedelta(days=1)))
+    assert main(["report", "--force"]) == 0
+    first = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines() if ": " + LINK_BASE in line]
+    assert len(first) == 2
+    # Nothing detected since: no report is built, and the last one's links are issued again (the
+    # ledger keeps none to hand out), each opening its object until the first ones expire.
+    assert main(["report"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("No events detected since the last report")
+    again = [line.split(": ", 1)[1] for line in out.splitlines() if ": " + LINK_BASE in line]
+    assert len(again) == 2 and not set(again) & set(first)
+    state = boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
+    record = DynamoReportLedger(state).latest()
+    links = DynamoLinkStore(state)
+    opened = {links.resolve(token_hash(link.removeprefix(LINK_BASE))) for link in again}
+    assert opened == {(key, record.links_expire_at) for key in record.keys.values()}

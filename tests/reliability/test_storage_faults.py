@@ -24,17 +24,18 @@ from botocore.exceptions import ClientError
 from billing_audit import resources as res
 from billing_audit.domain.backup import BackupColumn, NewRow, manifest_key, object_key
 from billing_audit.pipeline.backup import verify_backup
+from billing_audit.pipeline.reports.links import LatestReportLinks, PresignedLinks
 from billing_audit.smartsheet.archive import SdkSheetArchive
 from billing_audit.smartsheet.sdk_client import SdkSmartsheet
 from billing_audit.store.dynamo import DynamoEventStore
-from billing_audit.store.reports import LEDGER_PK, DynamoReportLedger, LatestReportLinks
+from billing_audit.store.reports import LEDGER_PK, DynamoReportLedger
 from billing_audit_local.cloud import LocalCloud
 from billing_audit_local.lambdas import invoke, load_handler, local_lambda_environment
 from billing_audit_local.scenario import bundled_example, config_for
 from smartsheet_sim import Simulator, SimulatorOptions
 from smartsheet_sim.scenario import load_scenario
 from tests.reliability.support import RawBody
-from tests.unit.report_builders import week_of_events
+from tests.unit.report_builders import MemoryBlobs, week_of_events
 
 pytestmark = pytest.mark.reliability
 
@@ -105,7 +106,10 @@ def test_a_report_whose_files_cannot_all_be_stored_fails_without_a_link_and_the_
             invoke("report", job)
         assert outage.answered >= 2  # botocore retried before giving up
         ledger = DynamoReportLedger(state)
-        assert ledger.latest("weekly") is None and LatestReportLinks(ledger).latest() is None
+        assert (
+            ledger.latest("weekly") is None
+            and LatestReportLinks(ledger, PresignedLinks(MemoryBlobs())).latest() is None
+        )
         assert _link_items(state) == []  # no link to a half report
         # A short outage is absorbed by the retries; the rerun of the slot is the whole report, once.
         outage.left = 1

@@ -16,10 +16,9 @@ from billing_audit.pipeline.reports import dashboard as dashboard_module
 from billing_audit.pipeline.reports import workbook as workbook_module
 from billing_audit.pipeline.reports.build import ReportRequest, build_report
 from billing_audit.pipeline.reports.figures import SystemFacts, recommend, to_row
-from billing_audit.pipeline.reports.links import open_link, token_hash
+from billing_audit.pipeline.reports.links import LatestReportLinks, open_link, token_hash
 from billing_audit.pipeline.reports.workbook import CURRENCY, DATE_TIME, FONT, SHEETS
 from billing_audit.store.memory import MemoryEventStore
-from billing_audit.store.reports import LatestReportLinks
 from tests.unit.alert_builders import violation
 from tests.unit.compliance_builders import REVIEW
 from tests.unit.report_builders import HOSTILE, NOW, report_deps, week_of_events
@@ -212,11 +211,17 @@ def test_a_short_link_redirects_to_a_fresh_url_until_it_expires_then_is_gone():
     assert open_link("", links, blobs, clock=lambda: NOW).status == 404
 
 
-def test_alerts_get_the_latest_reports_link_while_it_lives():
-    outcome, deps, _blobs, _links = build(week_of_events(30), kind="daily", link_days=2)
-    latest = LatestReportLinks(deps.ledger, clock=lambda: NOW + timedelta(days=1))
-    assert latest.latest() == outcome.record.links["dashboard"]
-    assert LatestReportLinks(deps.ledger, clock=lambda: NOW + timedelta(days=2)).latest() is None
+def test_alerts_get_a_fresh_link_to_the_latest_report_while_its_links_live():
+    outcome, deps, _blobs, links = build(week_of_events(30), kind="daily", link_days=2)
+    # The ledger keeps the report's keys, never a link: reading it hands out nothing that opens.
+    stored = deps.ledger.latest().model_dump_json()
+    assert outcome.record.links and not any(link in stored for link in outcome.record.links.values())
+    latest = LatestReportLinks(deps.ledger, deps.links, clock=lambda: NOW + timedelta(days=1))
+    link = latest.latest()
+    assert link not in outcome.record.links.values()  # a link of its own, opening the dashboard till the end
+    found = links.resolve(token_hash(link.rsplit("/", 1)[1]))
+    assert found == (outcome.record.keys["dashboard"], outcome.record.links_expire_at)
+    assert LatestReportLinks(deps.ledger, deps.links, clock=lambda: NOW + timedelta(days=2)).latest() is None
 
 
 def test_an_empty_window_still_makes_a_readable_report():

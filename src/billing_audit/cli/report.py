@@ -12,6 +12,7 @@ from billing_audit.cli.exits import PROGRAM, ExitCode
 from billing_audit.config import load_config
 from billing_audit.errors import BadInput
 from billing_audit.pipeline.reports.build import ReportOutcome, ReportRequest, build_report
+from billing_audit.pipeline.reports.links import links_again
 from billing_audit.resources import CONFIG_ENV, REPORT_LINK_BASE_ENV
 from billing_audit.settings import ReportSettings, load
 from billing_audit.wiring import audit_config, report_dependencies
@@ -34,12 +35,15 @@ def _report(args: argparse.Namespace) -> int:
         force=args.force,
         link_days=settings.link_days,
     )
+    deps = report_dependencies(settings)
     try:
-        outcome = build_report(
-            request, report_dependencies(settings), zone=config.zone, configured_sheets=config.sheets.sheet_ids
-        )
+        outcome = build_report(request, deps, zone=config.zone, configured_sheets=config.sheets.sheet_ids)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if outcome.previous is not None and outcome.record is None:
+        # Nothing new: the last report's links again, issued now (the ledger keeps none).
+        again = links_again(outcome.previous, deps.links, deps.clock())
+        outcome.previous = outcome.previous.model_copy(update={"links": again})
     print(render(outcome))
     return ExitCode.OK
 
@@ -51,7 +55,10 @@ def render(outcome: ReportOutcome) -> str:
         if previous is not None:
             lines.append(f"Last report {previous.report_id}, built {previous.built_at.isoformat()}:")
             lines += [f"  {name}: {link}" for name, link in previous.links.items()]
-            lines.append(f"  links expire {previous.links_expire_at.isoformat()}")
+            if previous.links:
+                lines.append(f"  links expire {previous.links_expire_at.isoformat()}")
+            else:
+                lines.append(f"  its links expired {previous.links_expire_at.isoformat()}")
         return "\n".join(lines)
     record = outcome.record
     lines = [

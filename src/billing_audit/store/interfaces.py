@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from billing_audit.domain.alert_messages import AlertMessage
 from billing_audit.domain.alerting import AlertingPolicy
@@ -190,7 +190,9 @@ class ReportRecord(BaseModel):
     violations: int
     keys: dict[str, str]  # "workbook" / "dashboard" -> S3 key
     sha256: dict[str, str]  # same names -> hex digest
-    links: dict[str, str]  # same names -> the link people are given
+    # Same names -> the links people were given: bearer links, so never stored (excluded from the
+    # ledger's JSON); whoever needs one later issues it again from `keys` (pipeline/reports/links.py).
+    links: dict[str, str] = Field(default_factory=dict, exclude=True)
     links_expire_at: datetime
 
 

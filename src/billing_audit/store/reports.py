@@ -4,7 +4,8 @@ Items (partition `pk`, sort `sk`):
 - `report` / `latest` and `latest#<kind>`: the latest report, of any kind and of each (its record as
   JSON); `report` / `built#<time>#<id>`: each one.
 - `link#<sha256 of token>` / `link`: the object a short link opens and when it stops opening it.  Only
-  the token's hash is stored, so reading the table does not hand out working links.
+  the token's hash is stored, and the ledger keeps a report's keys, not its links, so reading the
+  table hands out no working link.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from billing_audit.clock import Clock, system_clock
 from billing_audit.domain.values import parse_instant, utc_iso
-from billing_audit.store.interfaces import ReportLedger, ReportRecord
+from billing_audit.store.interfaces import ReportRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -61,17 +61,3 @@ class DynamoLinkStore:
         if item is None:
             return None
         return str(item["object_key"]), parse_instant(str(item["expires_at"]))
-
-
-class LatestReportLinks:
-    """`ReportLinks` over the ledger: the latest report's dashboard link, while it still opens."""
-
-    def __init__(self, ledger: ReportLedger, clock: Clock = system_clock) -> None:
-        self.ledger = ledger
-        self.clock = clock
-
-    def latest(self) -> str | None:
-        report = self.ledger.latest()
-        if report is None or report.links_expire_at <= self.clock():
-            return None
-        return report.links.get("dashboard") or report.links.get("workbook")

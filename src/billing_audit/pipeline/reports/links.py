@@ -20,7 +20,7 @@ from typing import Protocol
 
 from billing_audit.clock import Clock, system_clock
 from billing_audit.resources import REPORT_LINK_REDIRECT_SECONDS
-from billing_audit.store.interfaces import BlobStore, LinkStore
+from billing_audit.store.interfaces import BlobStore, LinkStore, ReportLedger, ReportRecord
 
 # S3 (SigV4) refuses presigned URLs that claim to live longer than a week.
 PRESIGNED_MAX_SECONDS = 7 * 86_400
@@ -54,6 +54,32 @@ class PresignedLinks:
     def issue(self, key: str, expires_at: datetime) -> str:
         seconds = int((expires_at - self.clock()).total_seconds())
         return self.blobs.link(key, max(1, min(seconds, PRESIGNED_MAX_SECONDS)))
+
+
+def links_again(report: ReportRecord, issuer: LinkIssuer, now: datetime, names: tuple[str, ...] = ()) -> dict[str, str]:
+    """A built report's links issued afresh (`names`, or all), expiring when its first ones do; none
+    once they have.  The ledger keeps no link, so reading it hands out none."""
+    if report.links_expire_at <= now:
+        return {}
+    wanted = names or tuple(report.keys)
+    return {name: issuer.issue(report.keys[name], report.links_expire_at) for name in wanted if name in report.keys}
+
+
+class LatestReportLinks:
+    """`ReportLinks` over the ledger: a fresh link to the latest report's dashboard (else its
+    workbook), while that report's links live."""
+
+    def __init__(self, ledger: ReportLedger, issuer: LinkIssuer, clock: Clock = system_clock) -> None:
+        self.ledger = ledger
+        self.issuer = issuer
+        self.clock = clock
+
+    def latest(self) -> str | None:
+        report = self.ledger.latest()
+        if report is None:
+            return None
+        name = "dashboard" if "dashboard" in report.keys else "workbook"
+        return links_again(report, self.issuer, self.clock(), (name,)).get(name)
 
 
 @dataclass(frozen=True)
