@@ -33,7 +33,7 @@ def _stores() -> tuple[DynamoLinkStore, S3Blobs]:
 
 
 @logger.inject_lambda_context(log_event=False)  # the path holds the token: never logged
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # nor the presigned Location in a trace
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = str((event.get("pathParameters") or {}).get("token") or "")
     links, blobs = _stores()

@@ -286,6 +286,17 @@ def test_webhook_stage_throttles_logs_and_traces(template: Any) -> None:
     )
 
 
+def test_the_report_link_stage_keeps_no_token_in_a_trace_or_log(template_json: dict[str, Any]) -> None:
+    # The link's URL is its bearer token: X-Ray would keep it with each request; the access log
+    # keeps the path template only.
+    stages = {
+        r["Properties"]["StageName"]: r["Properties"] for r in of_type(template_json, "AWS::ApiGateway::Stage").values()
+    }
+    link = stages["r"]
+    assert link.get("TracingEnabled") is False and "$context.resourcePath" in link["AccessLogSetting"]["Format"]
+    assert "$context.path" not in link["AccessLogSetting"]["Format"] and stages["prod"]["TracingEnabled"] is True
+
+
 def test_webhook_method_is_unauthenticated_proxy_that_keeps_the_body(template_json: dict[str, Any]) -> None:
     ingest = {k: r for k, r in template_json["Resources"].items() if "/Ingest/" in r["Metadata"]["aws:cdk:path"]}
     [method] = of_type({"Resources": ingest}, "AWS::ApiGateway::Method").values()
