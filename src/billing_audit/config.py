@@ -145,12 +145,29 @@ def _not_a_number(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are each there once: a key written twice would be read as its last
+    value with nothing said, and a setting typed twice is a mistake to name."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        data[key] = value
+    return data
+
+
 def config_document(text: str, source: str = "configuration") -> dict[str, Any]:
     """The JSON object `text` holds, not validated yet (it may be only overrides).  Strict JSON:
     Python's parser would take NaN, Infinity, 1e400 (an infinity) and integers no float can hold,
-    which no setting or cell means."""
+    which no setting or cell means, and a key written twice in one object (the last would win)."""
     try:
-        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite, parse_int=_whole)
+        data = json.loads(
+            text,
+            parse_constant=_not_a_number,
+            parse_float=_finite,
+            parse_int=_whole,
+            object_pairs_hook=_unique_keys,
+        )
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source} is not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:

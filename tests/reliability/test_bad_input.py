@@ -228,6 +228,8 @@ NOT_STRICT_JSON = [
     (b'{"a": 1' + b"0" * 400 + b"}", "the number 10000000000000000000… is too large"),
     (b'{"a": "\xff\xfe"}', "is not UTF-8 text"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    # A key typed twice: Python keeps the last value and says nothing.
+    (b'{"a": {"high_impact": 5, "high_impact": 5000}}', "the key 'high_impact' appears twice in one object"),
 ]
 
 
