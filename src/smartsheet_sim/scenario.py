@@ -375,15 +375,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"scenario {file} is not UTF-8 text (byte {exc.start})") from None
     try:
         # Strict JSON: Python's parser would take NaN, Infinity, 1e400 (an infinity) and integers
-        # no double can hold as cells, where the API's numbers are doubles; nor a key twice in an
-        # object (a cell or setting typed twice: the last would win unsaid).
-        data = json.loads(
-            text,
-            parse_constant=_not_a_number,
-            parse_float=_finite,
-            parse_int=_whole,
-            object_pairs_hook=_unique_keys,
-        )
+        # no double can hold as cells, where the API's numbers are doubles.
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite, parse_int=_whole)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"scenario {file} is not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:
@@ -413,14 +406,3 @@ def _whole(text: str) -> int:
 
 def _not_a_number(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object whose keys are each there once: a key written twice would be read as its last
-    value with nothing said, and a setting typed twice is a mistake to name."""
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        data[key] = value
-    return data
