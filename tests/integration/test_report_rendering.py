@@ -133,6 +133,16 @@ def test_chromium_shows_the_dashboard_without_errors_or_requests(report: Path, t
     assert "<svg" in dom and 'class="sortable"' in dom and "Violations by risk level" in dom
 
 
+def test_only_the_dashboards_own_script_runs(report: Path, tmp_path: Path) -> None:
+    """Its script is allowed by hash: one that slipped past the escaping is refused, and says so."""
+    html = (report / "dashboard.html").read_text(encoding="utf-8")
+    page = tmp_path / "injected.html"
+    page.write_text(html.replace("</main>", "<script>document.title='injected'</script></main>", 1), encoding="utf-8")
+    _shot, console, _requests, dom = load_in_chromium(page, tmp_path)
+    assert "Content Security Policy" in console and "<title>injected</title>" not in dom
+    assert console.count("Content Security Policy") == 1  # the injected one; the page's own ran
+
+
 def test_the_checks_see_errors_and_requests(tmp_path: Path) -> None:
     """The same checks on a page that errs and loads an image: they must not pass silently."""
     page = tmp_path / "bad.html"
