@@ -68,7 +68,16 @@ class Reports(Construct):
             description="Answers a report's short link with a freshly presigned download",
         )
         link_role = self.link.role
-        iam.Grant.add_to_principal(grantee=link_role, actions=["dynamodb:GetItem"], resource_arns=[state.table_arn])
+        # Its tokens' items only: nothing else of the state table is a link's business.
+        link_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem"],
+                resources=[state.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{shared.REPORT_LINK_PARTITION_PREFIX}*"]}
+                },
+            )
+        )
         iam.Grant.add_to_principal(grantee=link_role, actions=["s3:GetObject"], resource_arns=[objects])
         grant_bucket_key(bucket, self.link.role, write=False)
         acknowledge(

@@ -29,6 +29,7 @@ from billing_audit.resources import (
     PSEUDONYM_KEY_SECRET,
     STATE_TABLE,
     TRAIL_DIGESTS_BUCKET,
+    TRAIL_PARTITION,
     TRAIL_SIGNING_KEY_ENV,
 )
 from billing_audit.store.digests import DIGEST_PREFIX
@@ -132,9 +133,13 @@ class TrailDigests(Construct):
             description="Sign a digest of the trail's log and keep it in the Object Lock bucket (hourly)",
         )
         role = self.digest.role
-        # The log's head and the latest digest's pointer: two items of the state table.
-        iam.Grant.add_to_principal(
-            grantee=role, actions=["dynamodb:GetItem", "dynamodb:PutItem"], resource_arns=[state.table_arn]
+        # The log's head and the latest digest's pointer: two items of the trail's partition.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                resources=[state.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [TRAIL_PARTITION]}},
+            )
         )
         role.add_to_policy(iam.PolicyStatement(actions=["kms:Sign"], resources=[key_arn]))
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[digest_objects()]))

@@ -90,6 +90,11 @@ STATE_TABLE = TableSpec(
     ttl_attribute="purge_at",
 )
 
+# Partitions of the state table that a function touching nothing else is held to (IAM's
+# dynamodb:LeadingKeys): the trail's log and digest pointer; each short link's item.
+TRAIL_PARTITION = "trail"
+REPORT_LINK_PARTITION_PREFIX = "link#"
+
 # Powertools idempotency layout (its default key and TTL attribute names).
 IDEMPOTENCY_TABLE = TableSpec(
     logical_id="IdempotencyTable",

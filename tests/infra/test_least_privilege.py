@@ -170,3 +170,19 @@ def test_the_state_table_is_used_by_key_and_partition_never_scanned(template_jso
         "dynamodb:BatchWriteItem"
     }
     assert calls - {"dynamodb:Scan"} <= granted, calls - granted
+
+
+@pytest.mark.parametrize(
+    ("name", "operator", "partitions"),
+    [
+        ("report_link", "ForAllValues:StringLike", [f"{shared.REPORT_LINK_PARTITION_PREFIX}*"]),
+        ("digest", "ForAllValues:StringEquals", [shared.TRAIL_PARTITION]),
+    ],
+)
+def test_functions_of_one_state_partition_are_held_to_it(
+    template_json: dict[str, Any], name: str, operator: str, partitions: list[str]
+) -> None:
+    # The link function reads its tokens' items, the digest function the trail's head and pointer:
+    # neither may read or write another partition of the state table (snapshots, ledger, approvals).
+    on_state = [s for s in _statements(template_json, name) if "StateTable" in json.dumps(s["Resource"])]
+    assert on_state and all(s["Condition"] == {operator: {"dynamodb:LeadingKeys": partitions}} for s in on_state)

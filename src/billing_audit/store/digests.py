@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from billing_audit.domain.trail import Digest
+from billing_audit.resources import TRAIL_PARTITION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -99,7 +100,7 @@ def in_chain_order(digests: list[Digest]) -> list[Digest]:
 
 
 class S3DigestStore:
-    HEAD_KEY: dict[str, str] = {"pk": "trail", "sk": "digest-head"}
+    HEAD_KEY: dict[str, str] = {"pk": TRAIL_PARTITION, "sk": "digest-head"}
 
     def __init__(self, s3: Any, bucket: str, state: Table) -> None:
         self.s3 = s3

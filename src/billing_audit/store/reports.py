@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from billing_audit.domain.values import parse_instant, utc_iso
+from billing_audit.resources import REPORT_LINK_PARTITION_PREFIX
 from billing_audit.store.interfaces import ReportRecord
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class DynamoLinkStore:
 
     @staticmethod
     def _key(token_hash: str) -> dict[str, str]:
-        return {"pk": f"link#{token_hash}", "sk": "link"}
+        return {"pk": f"{REPORT_LINK_PARTITION_PREFIX}{token_hash}", "sk": "link"}
 
     def put(self, token_hash: str, key: str, expires_at: datetime) -> None:
         self.table.put_item(

@@ -27,7 +27,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from billing_audit.domain.trail import Frontier, leaf_hash, leaf_line
-from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX
+from billing_audit.resources import EVENTS_BY_DETECTED_DAY_INDEX, TRAIL_PARTITION
 from billing_audit.store.dynamo import INDEX_ATTRIBUTES, index_attributes
 
 if TYPE_CHECKING:
@@ -122,8 +122,8 @@ def _plan(
 
 
 class DynamoTrail:
-    PK = "trail"
-    HEAD_KEY: Mapping[str, str] = {"pk": "trail", "sk": "head"}
+    PK = TRAIL_PARTITION
+    HEAD_KEY: Mapping[str, str] = {"pk": TRAIL_PARTITION, "sk": "head"}
     ATTEMPTS = 60
 
     def __init__(
