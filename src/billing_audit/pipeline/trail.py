@@ -15,6 +15,7 @@ from billing_audit.domain.trail import (
     ConsistencyProof,
     Digest,
     Finding,
+    FindingKind,
     Frontier,
     InclusionProof,
     Verdict,
@@ -136,6 +137,9 @@ def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: by
     batch: list[TrailEntry] = []
     now_epoch = int(now.timestamp())
 
+    def flag(kind: FindingKind, entry: TrailEntry, detail: str) -> None:
+        findings.append(Finding(kind=kind, position=entry.position, event_id=entry.event_id, detail=detail))
+
     def check_batch() -> None:
         stored = trail.stored_events([entry.event_id for entry in batch])
         for entry in batch:
@@ -143,43 +147,15 @@ def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: by
             if held is None:
                 if entry.expires_at is not None and entry.expires_at <= now_epoch:
                     verdict.expired += 1
-                    findings.append(
-                        Finding(
-                            kind="expired",
-                            position=entry.position,
-                            event_id=entry.event_id,
-                            detail="past its retention: only its hash is kept",
-                        )
-                    )
+                    flag("expired", entry, "past its retention: only its hash is kept")
                 else:
-                    findings.append(
-                        Finding(
-                            kind="deleted",
-                            position=entry.position,
-                            event_id=entry.event_id,
-                            detail="logged, but the events table no longer holds it",
-                        )
-                    )
+                    flag("deleted", entry, "logged, but the events table no longer holds it")
             elif leaf_hash(entry.line_for(held.record)) != entry.leaf_hash:
-                findings.append(
-                    Finding(
-                        kind="edited",
-                        position=entry.position,
-                        event_id=entry.event_id,
-                        detail="the stored record does not hash to its leaf",
-                    )
-                )
+                flag("edited", entry, "the stored record does not hash to its leaf")
             elif wrong := [*held.disagreeing, *(["expires_at"] if held.expires_at != entry.expires_at else [])]:
                 # The record holds, but what queries, reports and the TTL read beside it does not:
                 # an index moved or cleared hides the event, an expiry moved deletes it early.
-                findings.append(
-                    Finding(
-                        kind="misindexed",
-                        position=entry.position,
-                        event_id=entry.event_id,
-                        detail=f"the item's {', '.join(wrong)} do not match its record and log entry",
-                    )
-                )
+                flag("misindexed", entry, f"the item's {', '.join(wrong)} do not match its record and log entry")
             else:
                 verdict.verified += 1
         batch.clear()
@@ -188,25 +164,11 @@ def verify_stored(trail: TrailLog, digests: Sequence[Digest], public_key_pem: by
         verdict.lines += 1
         expected_position = previous.position + 1 if previous else 0
         if entry.position != expected_position or entry.prev != (previous.leaf_hash if previous else None):
-            findings.append(
-                Finding(
-                    kind="log",
-                    position=entry.position,
-                    event_id=entry.event_id,
-                    detail="the log entry does not link to the entry before it (moved, inserted or removed)",
-                )
-            )
+            flag("log", entry, "the log entry does not link to the entry before it (moved, inserted or removed)")
         frontier.append(entry.leaf_hash)
         sealed = sealed_roots.get(frontier.size)
         if sealed is not None and frontier.root() != sealed:
-            findings.append(
-                Finding(
-                    kind="log",
-                    position=entry.position,
-                    event_id=entry.event_id,
-                    detail=f"the log's first {frontier.size} leaves are not what a digest sealed",
-                )
-            )
+            flag("log", entry, f"the log's first {frontier.size} leaves are not what a digest sealed")
         if entry.detected_day:
             days.setdefault(entry.detected_day, set()).add(entry.event_id)
         previous = entry
