@@ -78,3 +78,31 @@ def test_a_webhook_id_without_a_secret_is_not_read_again_at_once() -> None:
     assert secrets.get(42) is None
     assert secrets.get(42, fresh=True) is None and secrets.get(42) is None
     assert Missing.calls == 1
+
+
+def test_forced_reads_of_one_webhook_are_rationed() -> None:
+    """Wrong signatures each ask for a fresh read; a flood of them must not become a flood of
+    Secrets Manager reads, while a rotation right after a few of them is still seen."""
+    forced: list[bool] = []
+
+    class Provider:
+        def get(self, name: str, *, max_age: int, force_fetch: bool) -> str:
+            forced.append(force_fetch)
+            return "s3cret"
+
+    now = [100.0]
+    secrets = SecretsManagerSecrets(Provider(), prefix="p/", max_age=60, monotonic=lambda: now[0])  # type: ignore[arg-type]
+    burst = int(SecretsManagerSecrets.FORCED_BURST)
+    for _ in range(50):
+        assert secrets.get(7, fresh=True) == WebhookSecret(current="s3cret")
+    assert forced.count(True) == burst and len(forced) == 50
+    assert secrets.get(8, fresh=True) is not None  # another webhook has its own allowance
+    assert forced.count(True) == burst + 1
+    now[0] += 1 / SecretsManagerSecrets.FORCED_PER_SECOND
+    secrets.get(7, fresh=True)
+    secrets.get(7, fresh=True)
+    assert forced.count(True) == burst + 2  # one more a second, no new burst
+    now[0] += 3600
+    for _ in range(50):
+        secrets.get(7, fresh=True)
+    assert forced.count(True) == 2 * burst + 2  # after a quiet hour, the burst again and no more

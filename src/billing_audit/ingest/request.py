@@ -42,7 +42,9 @@ from billing_audit.smartsheet.webhooks import (
 )
 from billing_audit.store.secrets import SecretFormatError, SecretUnavailable, WebhookSecret
 
-ROTATION_POLL_SECONDS = 0.25
+# The secret store allows a webhook's secret to be read afresh about once a second once a short
+# burst is spent (store/secrets.py): polling faster would spend the burst and then reread the cache.
+ROTATION_POLL_SECONDS = 1.0
 MAX_CHALLENGE_LENGTH = 512
 
 

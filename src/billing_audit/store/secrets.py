@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -102,11 +103,18 @@ class SecretsManagerSecrets:
     """The webhook function's reader: Powertools Parameters (cached `max_age`, `fresh` forces a fetch).
 
     An id found to have no secret is remembered for a few seconds: anyone can post a made-up
-    webhook id, and each must not cost Secrets Manager reads (Powertools caches only hits).
+    webhook id, and each must not cost Secrets Manager reads (Powertools caches only hits).  For
+    the same reason forced reads of one id are rationed: a wrong signature asks for one (the
+    secret may have just been rotated), and anyone who knows a webhook id can send wrong signatures.
+    Each id may force `FORCED_BURST` reads at once and one more a second after that; past the
+    allowance `fresh` is served from the cache the last read filled, so a flood of wrong signatures
+    costs one read a second per container, while a rotation right after a few of them is still seen.
     """
 
     MISSING_SECONDS = 10.0
-    MISSING_LIMIT = 10_000
+    REMEMBERED_IDS = 10_000  # ids each table below holds at most: made-up ids must not grow memory
+    FORCED_BURST = 5.0
+    FORCED_PER_SECOND = 1.0
 
     def __init__(
         self,
@@ -114,25 +122,43 @@ class SecretsManagerSecrets:
         *,
         prefix: str = res.WEBHOOK_SECRET_PREFIX,
         max_age: int = res.SECRET_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
         self.prefix = prefix
         self.max_age = max_age
+        self.monotonic = monotonic
         self._missing_until: dict[int, float] = {}
+        self._forced: dict[int, tuple[float, float]] = {}  # id -> (allowance, when last counted)
+
+    def _may_force(self, webhook_id: int, now: float) -> bool:
+        """Whether a forced read of this id fits its allowance (a token bucket); counts it if so."""
+        allowance, since = self._forced.get(webhook_id, (self.FORCED_BURST, now))
+        allowance = min(self.FORCED_BURST, allowance + (now - since) * self.FORCED_PER_SECOND)
+        if allowance < 1.0:
+            self._forced[webhook_id] = (allowance, now)
+            return False
+        if webhook_id not in self._forced and len(self._forced) >= self.REMEMBERED_IDS:
+            self._forced.clear()
+        self._forced[webhook_id] = (allowance - 1.0, now)
+        return True
 
     def get(self, webhook_id: int, *, fresh: bool = False) -> WebhookSecret | None:
         """The webhook's secret, or None when the product does not manage that webhook."""
-        if time.monotonic() < self._missing_until.get(webhook_id, 0.0):
+        now = self.monotonic()
+        if now < self._missing_until.get(webhook_id, 0.0):
             return None
+        if fresh and not self._may_force(webhook_id, now):
+            fresh = False
         try:
             value: Any = self.provider.get(
                 secret_name(webhook_id, self.prefix), max_age=self.max_age, force_fetch=fresh
             )
         except GetParameterError as exc:
             if _not_found(exc):
-                if len(self._missing_until) >= self.MISSING_LIMIT:
+                if len(self._missing_until) >= self.REMEMBERED_IDS:
                     self._missing_until.clear()
-                self._missing_until[webhook_id] = time.monotonic() + self.MISSING_SECONDS
+                self._missing_until[webhook_id] = now + self.MISSING_SECONDS
                 return None
             raise SecretUnavailable(f"cannot read the secret of webhook {webhook_id}") from None
         if isinstance(value, bytes):
