@@ -23,6 +23,7 @@ from billing_audit.resources import ALERTS_TOPIC_ENV, CONFIG_PARAMETER_ENV
 from billing_audit.store.parameters import ConfigParameter
 from billing_audit_local.deploy import deploy_stack
 from billing_audit_local.environment import REGION, LocalAws, ProcessEnvironment, smartsheet_token
+from billing_audit_local.moto_atomic_writes import serialize_writes
 from billing_audit_local.moto_partitions import read_one_partition
 
 _SERVER: ThreadedMotoServer | None = None
@@ -39,6 +40,7 @@ def _moto_endpoint() -> str:
     with _SERVER_LOCK:
         if _SERVER is None:
             read_one_partition()  # DynamoDB's cost for a query, not moto's whole-table walk
+            serialize_writes()  # DynamoDB's atomic conditional writes, not moto's check-then-write
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             server.start()
             _SERVER = server
