@@ -75,12 +75,16 @@ def timeline(
     for when, by, cells in saves:
         history += [CellEntry(column=c, value=v, at=at(when), by=by) for c, v in cells.items()]
         current.update(cells)
+    # The row's modifiedAt and modifiedBy as the API reads them: the last entry of the latest second.
+    last = max(reversed(history), key=lambda entry: entry.at, default=None)
     return RowTimeline(
         sheet_id=4001,
         sheet_name="Crew 12 Billing",
         row_id=row_id,
         start={} if added else dict(start),
         current=current,
+        current_modified_at=last.at if last else None,
+        current_modified_by=last.by if last else None,
         history_columns=columns,
         history=history,
         created=created,

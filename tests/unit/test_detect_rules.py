@@ -340,3 +340,51 @@ def test_another_persons_save_in_the_same_second_does_not_split_a_save():
         ("price_mismatch", None, None),
     ]
     assert bob[1].old_value == 1440.0 and bob[1].new_value == 1000.0
+
+
+# -- saves by two people in one second: the row's modifiedBy says whose came last ----------------
+
+
+def _second_merged_first_saver_last(row: RowTimeline, second: str) -> RowTimeline:
+    """The histories merged so that, within `second`, the first save's entries come last: a merge
+    order that alone would replay the two saves backwards."""
+    before = [entry for entry in row.history if entry.at != at(second)]
+    within = [entry for entry in row.history if entry.at == at(second)]
+    return row.model_copy(update={"history": before + within[::-1]})
+
+
+@pytest.mark.parametrize(
+    ("start", "first", "then", "expected"),
+    [
+        # Bob unlocks the row, then Ana edits it: an edit of an unlocked row.
+        ({"Week Ending": "2026-11-15", "Status": "Completed"}, {"Status": "In Progress"}, {"Quantity": 11}, "change"),
+        # Ana edits, then Bob locks the row: her edit came before the lock.
+        ({"Week Ending": "2026-11-15"}, {"Quantity": 11}, {"Status": "Completed"}, "change"),
+        # Bob locks the row, then Ana edits it.
+        ({"Week Ending": "2026-11-15"}, {"Status": "Completed"}, {"Quantity": 11}, "locked_row_change"),
+        # Bob moves the row into a closed week, then Ana edits it.
+        ({"Week Ending": "2026-11-15"}, {"Week Ending": "2026-11-01"}, {"Quantity": 11}, "post_close_change"),
+    ],
+)
+def test_saves_of_two_people_in_the_rows_last_second_replay_in_modified_by_order(start, first, then, expected):
+    second = "2026-11-12T10:00:00Z"
+    first_by, then_by = ("bob@x.com", "ana@x.com") if "Quantity" in then else ("ana@x.com", "bob@x.com")
+    row = timeline(billing_row(**start), [(second, first_by, first), (second, then_by, then)])
+    assert row.current_modified_by == then_by
+    events = detect_row(_second_merged_first_saver_last(row, second), context(), BASELINE)
+    quantity = [e for e in events if e.column == "Quantity"]
+    assert [(e.type.value, e.changed_by) for e in quantity] == [(expected, "ana@x.com")]
+
+
+def test_without_modified_by_in_that_second_saves_of_one_second_keep_the_merge_order():
+    # A later save (another second) leaves nothing to say who came first in this one.
+    second = "2026-11-12T10:00:00Z"
+    row = timeline(
+        billing_row(**{"Week Ending": "2026-11-15", "Status": "Completed"}),
+        [(second, "bob@x.com", {"Status": "In Progress"}), (second, "ana@x.com", {"Quantity": 11})],
+    )
+    row = _second_merged_first_saver_last(row, second).model_copy(
+        update={"current_modified_at": at("2026-11-12T11:00:00Z"), "current_modified_by": "carl@x.com"}
+    )
+    quantity = [e for e in detect_row(row, context(), BASELINE) if e.column == "Quantity"]
+    assert [e.type.value for e in quantity] == ["locked_row_change"]  # merge order: Ana's save first

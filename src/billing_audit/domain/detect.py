@@ -73,8 +73,8 @@ def group_saves(entries: Iterable[CellEntry]) -> list[Save]:
     Entries must come oldest first; histories of several columns are merged, so entries of one
     save need not stand together.  A column met again under the same timestamp and editor belongs
     to that person's next save in the same second: the k-th entry of each column goes to the k-th
-    save.  (Saves by different people in one second keep the order their first entries came in:
-    the API gives nothing finer.)
+    save.  (Saves by different people in one second keep the order their first entries came in;
+    `_saves` then puts the row's last saver last, the only finer order the API gives.)
     """
     saves: list[Save] = []
     by_key: dict[tuple[datetime, str | None], list[Save]] = {}
@@ -86,6 +86,28 @@ def group_saves(entries: Iterable[CellEntry]) -> list[Save]:
             bucket.append(target)
             saves.append(target)
         target.cells[entry.column] = entry.value
+    return saves
+
+
+def _saves(timeline: RowTimeline, entries: Iterable[CellEntry]) -> list[Save]:
+    """`group_saves`, with the row's last saver's last save put last in the second of its `modifiedAt`.
+
+    The merged histories order saves of one second only by the column their first entries came
+    from; the row's `modifiedBy` says who saved last, so of two people in the row's last second,
+    which came first is known.
+    """
+    saves = group_saves(entries)
+    at, by = timeline.current_modified_at, (timeline.current_modified_by or "").lower()
+    if at is None or not by:
+        return saves
+    at = at.replace(microsecond=0)
+    in_second = [save for save in saves if save.at == at]
+    last_saver = [save for save in in_second if (save.by or "").lower() == by]
+    if not last_saver or last_saver[-1] is in_second[-1]:
+        return saves
+    moved = last_saver[-1]
+    saves.remove(moved)
+    saves.insert(saves.index(in_second[-1]) + 1, moved)
     return saves
 
 
@@ -189,7 +211,7 @@ def detect_row(timeline: RowTimeline, ctx: AuditContext, since: datetime) -> lis
         # The second the row was created may hold later saves too (history is to the second): the
         # creator's first save is the creation, and any other save of that second is an edit of it.
         state = _state_at(timeline, [], created.at)
-        second = group_saves(e for e in entries if e.at == created.at and e.column in timeline.history_columns)
+        second = _saves(timeline, (e for e in entries if e.at == created.at and e.column in timeline.history_columns))
         creator = (created.by or "").lower()
         creation = next((save for save in second if (save.by or "").lower() == creator), second[0] if second else None)
         if creation is not None:
@@ -204,7 +226,7 @@ def detect_row(timeline: RowTimeline, ctx: AuditContext, since: datetime) -> lis
         # is in the history at `since` but not in `start`.
         start = since
         state = _state_at(timeline, [entry for entry in entries if entry.at < since], since)
-        boundary = group_saves(e for e in entries if e.at == since and e.column in timeline.history_columns)
+        boundary = _saves(timeline, (e for e in entries if e.at == since and e.column in timeline.history_columns))
         seen = _seen_prefix(timeline.start, boundary)
         for save in boundary[:seen]:
             # Audited when `start` was read: replayed only to reach the row as it was seen and to
@@ -216,7 +238,7 @@ def detect_row(timeline: RowTimeline, ctx: AuditContext, since: datetime) -> lis
         start = since
         state = _state_at(timeline, entries, since)
     later = [entry for entry in entries if entry.at > start and entry.column in timeline.history_columns]
-    for save in group_saves(later):
+    for save in _saves(timeline, later):
         events.extend(_save_findings(factory, state, save))
     return events
 

@@ -76,6 +76,9 @@ class RowTimeline(BaseModel):
     since; `start_modified_at` is the row's `modifiedAt` when it was seen.  `history` holds every
     entry Smartsheet serves of the columns in `history_columns` (none from before a sheet was
     copied or imported); every other column kept the value in `current` throughout.
+    `current_modified_at`/`current_modified_by` are the row's `modifiedAt`/`modifiedBy` as `current`
+    was read: who saved the row last, the one thing the API says about the order of the saves
+    several people made in one second (history is to the second).
     """
 
     sheet_id: int
@@ -84,6 +87,8 @@ class RowTimeline(BaseModel):
     start: dict[str, CellValue] = Field(default_factory=dict)
     start_modified_at: datetime | None = None
     current: dict[str, CellValue] = Field(default_factory=dict)
+    current_modified_at: datetime | None = None
+    current_modified_by: str | None = None
     history_columns: frozenset[str] = frozenset()
     history: list[CellEntry] = Field(default_factory=list)
     created: RowCreation | None = None  # set only for a row added since `start` was taken

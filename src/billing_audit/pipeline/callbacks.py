@@ -339,6 +339,8 @@ def _audit_row(
         start=dict(start.values) if start is not None else {},
         start_modified_at=start.modified_at if start is not None else None,
         current=row.values,
+        current_modified_at=row.modified_at,
+        current_modified_by=row.modified_by,
         history_columns=present,
         history=entries,
         created=created,

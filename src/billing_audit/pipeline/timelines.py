@@ -56,6 +56,8 @@ def build_timeline(
         start=dict(known.values) if known is not None else {},
         start_modified_at=known.modified_at if known is not None else None,
         current=row.values,
+        current_modified_at=row.modified_at,
+        current_modified_by=row.modified_by,
         history_columns=frozenset(history_columns),
         history=history,
         created=created,
