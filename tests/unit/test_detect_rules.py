@@ -388,3 +388,10 @@ def test_without_modified_by_in_that_second_saves_of_one_second_keep_the_merge_o
     )
     quantity = [e for e in detect_row(row, context(), BASELINE) if e.column == "Quantity"]
     assert [e.type.value for e in quantity] == ["locked_row_change"]  # merge order: Ana's save first
+
+
+def test_a_checkbox_true_written_over_the_quantity_1_is_a_change():
+    # Smartsheet keeps True and 1 apart (it makes a history entry), though Python says True == 1.
+    row = timeline(billing_row(Quantity=1), [("2026-11-12T10:00:00Z", "a@x.com", {"Quantity": True})])
+    events = detect_row(row, context(), BASELINE)
+    assert [(e.type.value, e.old_value, e.new_value) for e in events] == [("post_close_change", 1, True)]

@@ -93,6 +93,8 @@ def values_equal(left: CellValue, right: CellValue) -> bool:
     left_num, right_num = to_number(left), to_number(right)
     if left_num is not None and right_num is not None:
         return left_num == right_num
+    if isinstance(left, bool) != isinstance(right, bool):
+        return False  # a checkbox's True is not the quantity 1, though Python says True == 1
     return left == right
 
 
