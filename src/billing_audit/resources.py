@@ -79,9 +79,10 @@ EVENTS_TABLE = TableSpec(
 )
 
 # Scan state: one "state" item per sheet plus the chunks of its row snapshot.  Beside it, the
-# trail's log, the report ledger, approvals and access reviews.  Only approvals and reviews carry
-# the TTL attribute (kept as long as the events they are evidence for); the trail's entries and
-# the ledger's records name an `expires_at` of their own that DynamoDB must not act on.
+# trail's log, the report ledger, approvals, access reviews and the webhook path's row memory.
+# Only approvals and reviews (kept as long as the events they are evidence for) and the row memory
+# (ROW_MEMORY_DAYS) carry the TTL attribute; the trail's entries and the ledger's records name an
+# `expires_at` of their own that DynamoDB must not act on.
 STATE_TABLE = TableSpec(
     logical_id="StateTable",
     env_var="STATE_TABLE",
@@ -200,6 +201,10 @@ PROCESS_TIMEOUT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WOR
 # (pipeline/alerting.py).  A claim still unrecorded this long after (longer than any Lambda
 # invocation lives) belongs to a run that died in between: a later run takes it over and alerts it.
 ALERT_CLAIM_LEASE_SECONDS = 900
+# The webhook path's memory of a row (its latest values seen) expires this long after it was last
+# written.  A scan's snapshot supersedes it at every scan, so the memory only matters until the next
+# scan; without it a later callback reads the row's history (reads, not events, are what it costs).
+ROW_MEMORY_DAYS = 90
 # A scan drain stops this long before its invocation's time runs out: the row in hand (a few paced
 # history reads) and one request at its longest must still fit.
 SCAN_MARGIN_DEFAULT_SECONDS = math.ceil(SMARTSHEET_REQUEST_MAX_SECONDS + PROCESS_WORK_SECONDS)

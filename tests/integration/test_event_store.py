@@ -104,3 +104,22 @@ def test_scan_state_survives_a_concurrent_writer_and_large_snapshots(cloud):
     chunks = [item["sk"] for item in items if item["sk"] != "head"]
     assert len(chunks) == int(head["chunks"]) > 1  # neither A's chunks nor the first generation's remain
     assert all(key.startswith(f"chunk#{head['generation']}#") for key in chunks)
+
+
+def test_the_webhook_paths_row_memory_expires_after_its_days_unless_written_again(cloud):
+    from billing_audit.domain.snapshot import RowSnapshot
+    from billing_audit.resources import ROW_MEMORY_DAYS, STATE_TABLE
+    from billing_audit.store.dynamo import DynamoStateStore
+
+    table = boto3.resource("dynamodb").Table(os.environ[STATE_TABLE.env_var])
+    row = RowSnapshot(modified_at=AT, values={"Quantity": 3})
+    DynamoStateStore(table, clock=lambda: AT).remember_rows(9, {1: row})
+    later = AT + timedelta(days=30)
+    DynamoStateStore(table, clock=lambda: later).remember_rows(9, {2: row})
+
+    def purge_at(row_id: int) -> int:
+        return int(table.get_item(Key={"pk": "sheet#9", "sk": f"row#{row_id}"})["Item"][str(STATE_TABLE.ttl_attribute)])
+
+    assert purge_at(1) == int((AT + timedelta(days=ROW_MEMORY_DAYS)).timestamp())
+    assert purge_at(2) == int((later + timedelta(days=ROW_MEMORY_DAYS)).timestamp())
+    assert DynamoStateStore(table).recall_rows(9, [1, 2, 3]) == {1: row, 2: row}

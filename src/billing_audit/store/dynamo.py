@@ -22,7 +22,9 @@ from billing_audit.resources import (
     EVENTS_BY_DETECTED_DAY_INDEX,
     EVENTS_BY_SHEET_INDEX,
     EVENTS_BY_USER_INDEX,
+    ROW_MEMORY_DAYS,
     SNAPSHOT_CHUNK_BYTES,
+    STATE_TABLE,
 )
 from billing_audit.store import snapshot_codec as codec
 from billing_audit.store.interfaces import AlertClaims, RunInProgress
@@ -223,8 +225,9 @@ class DynamoStateStore:
     complete snapshot (the old or the new) for the next scan to resume from.
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, clock: Clock = system_clock) -> None:
         self.table = table
+        self.clock = clock
 
     @staticmethod
     def _pk(sheet_id: int) -> str:
@@ -331,9 +334,12 @@ class DynamoStateStore:
         return None if item is None else datetime.fromisoformat(str(item["since"]))
 
     def remember_rows(self, sheet_id: int, rows: dict[int, RowSnapshot]) -> None:
+        purge_at = int(self.clock().timestamp()) + ROW_MEMORY_DAYS * 86_400
+        ttl = str(STATE_TABLE.ttl_attribute)
         with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for row_id, row in rows.items():
-                batch.put_item(Item={"pk": self._pk(sheet_id), "sk": f"row#{row_id}", "row": row.model_dump_json()})
+                item = {"pk": self._pk(sheet_id), "sk": f"row#{row_id}", "row": row.model_dump_json(), ttl: purge_at}
+                batch.put_item(Item=item)
 
     def recall_rows(self, sheet_id: int, row_ids: Sequence[int]) -> dict[int, RowSnapshot]:
         found: dict[int, RowSnapshot] = {}
