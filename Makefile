@@ -48,7 +48,7 @@ renderers:
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(RENDERER_PACKAGES)
 
 test: $(STAMP) renderers
-	$(BIN)/pytest tests -q
+	$(BIN)/pytest tests -q --durations=25
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
