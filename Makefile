@@ -34,6 +34,11 @@ lock: $(UV)
 layers: $(STAMP)
 	$(BIN)/python -m infra.layer_requirements
 
+# Where the environment says PYTHONDONTWRITEBYTECODE (this machine does), every fresh interpreter
+# compiled scikit-learn, scipy and boto3 from source again: about 8 s a process, paid by the demo
+# and by each subprocess the tests start.  These targets write the bytecode caches (gitignored).
+demo test test-unit test-integration test-infra test-e2e test-reliability: export PYTHONDONTWRITEBYTECODE =
+
 demo: $(STAMP)
 	$(BIN)/billing-audit demo --out $(OUT)
 
