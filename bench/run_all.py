@@ -195,11 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         for waited, (child, started, log) in background.items():
             note(waited, started, child.wait())
             print(f"== {waited} (background) ended:\n{log.read_text(errors='replace')}", flush=True)
-    runs["all"] = {"seconds": round(time.monotonic() - began, 1)}
+    elapsed = round(time.monotonic() - began, 1)
+    if wanted:
+        # A partial run updates its own benchmarks' times; "all" stays the last complete run's.
+        earlier = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.exists() else {}
+        runs = {**earlier, **runs}
+    else:
+        runs["all"] = {"seconds": elapsed}
     record("runs", runs)
     print()
     print(table(json.loads(RESULTS.read_text())))
-    print(f"\nbench/results.json; {runs['all']['seconds']:.0f} s in all")
+    print(f"\nbench/results.json; {elapsed:.0f} s in all")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
