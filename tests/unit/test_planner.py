@@ -80,6 +80,19 @@ def test_added_rows_read_history_only_when_edited_after_creation_or_closed_or_lo
     assert plan.history_columns == {8: RULES, 7: RULES, 6: RULES}
 
 
+def test_an_added_row_saved_by_someone_else_in_its_creation_second_is_read():
+    open_week = billing_row(**{"Week Ending": "2026-11-22"})
+    second = "2026-11-12T10:00:00Z"
+    by_creator = _row(9, open_week, modified=second, created=second).model_copy(
+        update={"created_by": "ana@example.com", "modified_by": "ana@example.com"}
+    )
+    by_another = _row(8, open_week, modified=second, created=second).model_copy(
+        update={"created_by": "ana@example.com", "modified_by": "bob@example.com"}
+    )
+    plan = plan_scan(_snapshot({}), _changes([by_creator, by_another]), context(), NOW)
+    assert plan.history_columns == {8: RULES}
+
+
 def test_rows_not_modified_since_the_snapshot_are_skipped():
     row = billing_row()
     plan = plan_scan(_snapshot({1: row}), _changes([_row(1, row, modified="2026-10-20T14:00:00Z")]), context(), NOW)

@@ -66,9 +66,15 @@ def plan_scan(
         known = snapshot.rows.get(row.id)
         if known is None:
             plan.added_rows.append(row)
-            # Edited since creation, or closed or locked now (an edit in the second of its creation
-            # leaves `modifiedAt` at `createdAt`, and on such a row it may be a violation): read.
-            edited = row.created_at is None or row.modified_at is None or row.modified_at > row.created_at
+            # Edited since creation, or closed or locked now: read.  An edit in the second of its
+            # creation leaves `modifiedAt` at `createdAt`; by someone else it still shows, as a
+            # `modifiedBy` that is not the `createdBy` (by the creator it cannot be told).
+            edited = (
+                row.created_at is None
+                or row.modified_at is None
+                or row.modified_at > row.created_at
+                or (row.modified_by is not None and row.modified_by != row.created_by)
+            )
             if edited or ctx.closed_or_locked(row.values, now):
                 plan.history_columns[row.id] = tuple(present)
             continue
